@@ -1,0 +1,82 @@
+"""Steward: the machine-learning lifecycle in one install.
+
+The SDK lives here: tracking functions at the top level, and the lifecycle
+modules (``steward.data``, ``steward.models``…) as lazily imported
+submodules, so ``import steward`` stays fast.
+"""
+
+from __future__ import annotations
+
+from steward.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StewardError,
+)
+from steward.store.records import Experiment, Metric, Run, RunPage, RunStatus
+from steward.tracking.active_run import ActiveRun
+from steward.tracking.autolog import autolog
+from steward.tracking.fluent import (
+    active_run,
+    download_artifact,
+    end_run,
+    flush,
+    get_metric_history,
+    get_run,
+    list_artifacts,
+    log_artifact,
+    log_artifacts,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from steward.workspace import Workspace, open_workspace, use_workspace
+
+__version__ = "0.1.0"
+
+
+__all__ = [
+    "ActiveRun",
+    "Conflict",
+    "Experiment",
+    "IntegrityError",
+    "InvalidInput",
+    "Metric",
+    "NotFound",
+    "PermissionDenied",
+    "Run",
+    "RunPage",
+    "RunStatus",
+    "StewardError",
+    "Workspace",
+    "__version__",
+    "active_run",
+    "autolog",
+    "download_artifact",
+    "end_run",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "open_workspace",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+    "use_workspace",
+]

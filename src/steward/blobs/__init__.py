@@ -1,0 +1,39 @@
+"""Content-addressed, immutable blob storage (local folder or any fsspec URL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.blobs.base import BlobRef, BlobStore
+from steward.blobs.digest import DEFAULT_ALGORITHM, digest_bytes, parse_digest
+
+
+def open_blob_store(
+    url: str,
+    algorithm: str = DEFAULT_ALGORITHM,
+    storage_options: dict[str, Any] | None = None,
+) -> BlobStore:
+    """Open the blob store at ``url``: a local path or an fsspec URL.
+
+    Args:
+        url: ``/some/folder``, ``file:///some/folder`` or e.g. ``s3://bucket/prefix``.
+        algorithm: digest algorithm for new blobs (``blake3`` or ``sha256``).
+        storage_options: passed to fsspec (credentials, ``endpoint_url``…).
+    """
+    if "://" not in url or url.startswith("file://"):
+        from steward.blobs.local import LocalBlobStore
+
+        return LocalBlobStore(url.removeprefix("file://"), algorithm)
+    from steward.blobs.remote import FsspecBlobStore
+
+    return FsspecBlobStore(url, algorithm, storage_options)
+
+
+__all__ = [
+    "DEFAULT_ALGORITHM",
+    "BlobRef",
+    "BlobStore",
+    "digest_bytes",
+    "open_blob_store",
+    "parse_digest",
+]

@@ -1,0 +1,50 @@
+"""The blob store seam: immutable bytes addressed by their digest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A stored blob: its digest and size in bytes."""
+
+    digest: str
+    size: int
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Content-addressed, immutable, atomically written blobs.
+
+    A blob becomes visible only once it is whole and its digest verified;
+    reads verify the digest and raise ``IntegrityError`` naming the blob when
+    the stored bytes no longer match.
+    """
+
+    url: str
+    algorithm: str
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        """Store ``data`` and return its reference (a no-op if already stored)."""
+
+    def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
+        """Store the content of a local file and return its reference."""
+
+    def get_bytes(self, digest: str) -> bytes:
+        """Return the verified content of a blob."""
+
+    def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
+        """Write the verified content of a blob to a local file (atomically)."""
+
+    def exists(self, digest: str) -> bool:
+        """Whether the blob is stored."""
+
+    def missing(self, digests: list[str]) -> list[str]:
+        """The subset of ``digests`` that is not stored, in input order."""
+
+    def size(self, digest: str) -> int:
+        """Size in bytes of a stored blob."""

@@ -1,0 +1,143 @@
+"""Blob store on any fsspec filesystem (``s3://bucket/prefix``, ``gs://…``, …).
+
+Object stores publish a PUT atomically (the object appears only once whole),
+so blobs are written straight to their final key. Other filesystems get a
+temporary name and a rename, as the local store does.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from steward.blobs.base import BlobRef
+from steward.blobs.digest import (
+    CHUNK_SIZE,
+    DEFAULT_ALGORITHM,
+    digest_file,
+    format_digest,
+    new_hasher,
+    parse_digest,
+    verify_digest,
+)
+from steward.errors import NotFound
+
+_OBJECT_STORE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "memory"}
+_EXTRA_FOR_PROTOCOL = {"s3": "s3", "s3a": "s3"}
+
+
+class FsspecBlobStore:
+    """Blobs under a prefix of an fsspec filesystem."""
+
+    def __init__(
+        self,
+        url: str,
+        algorithm: str = DEFAULT_ALGORITHM,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        import fsspec
+
+        from steward.errors import MissingDependency
+
+        protocol = url.split("://", 1)[0]
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        except ImportError as exc:
+            extra = _EXTRA_FOR_PROTOCOL.get(protocol, "all")
+            raise MissingDependency(protocol + "fs", extra, f"the blob store {url}") from exc
+        new_hasher(algorithm)
+        self.url = url
+        self.algorithm = algorithm
+        self.root = root.rstrip("/")
+        self._atomic_put = protocol in _OBJECT_STORE_PROTOCOLS
+
+    def key_of(self, digest: str) -> str:
+        """The object key of the blob with ``digest``."""
+        algorithm, hex_value = parse_digest(digest)
+        return f"{self.root}/{algorithm}/{hex_value[:2]}/{hex_value[2:]}"
+
+    def _write(self, digest: str, upload: Any) -> None:
+        key = self.key_of(digest)
+        if self._atomic_put:
+            upload(key)
+            return
+        temp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+        self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+        upload(temp)
+        self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.mv(temp, key)
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        """Store ``data`` and return its reference (a no-op if already stored)."""
+        hasher = new_hasher(self.algorithm)
+        hasher.update(data)
+        digest = format_digest(self.algorithm, hasher.hexdigest())
+        if not self.exists(digest):
+            self._write(digest, lambda key: self.fs.pipe_file(key, data))
+        return BlobRef(digest, len(data))
+
+    def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
+        """Hash a local file, then upload it unless already stored."""
+        source = Path(path)
+        if not source.is_file():
+            raise NotFound(f"cannot store {source}: no such file.")
+        digest, size = digest_file(str(source), self.algorithm)
+        if not self.exists(digest):
+            self._write(digest, lambda key: self.fs.put_file(str(source), key))
+        return BlobRef(digest, size)
+
+    def get_bytes(self, digest: str) -> bytes:
+        """Return the verified content of a blob."""
+        algorithm, _ = parse_digest(digest)
+        try:
+            data: bytes = self.fs.cat_file(self.key_of(digest))
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+        hasher = new_hasher(algorithm)
+        hasher.update(data)
+        verify_digest(digest, hasher.hexdigest(), self.url)
+        return data
+
+    def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
+        """Download a blob to ``destination``, verified, appearing only when whole."""
+        algorithm, _ = parse_digest(digest)
+        target = Path(destination)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        hasher = new_hasher(algorithm)
+        try:
+            try:
+                reader = self.fs.open(self.key_of(digest), "rb")
+            except FileNotFoundError as exc:
+                raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+            with reader, temp.open("wb") as writer:
+                while chunk := reader.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    writer.write(chunk)
+            verify_digest(digest, hasher.hexdigest(), self.url)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        return target
+
+    def exists(self, digest: str) -> bool:
+        """Whether the blob is stored."""
+        return bool(self.fs.exists(self.key_of(digest)))
+
+    def missing(self, digests: list[str]) -> list[str]:
+        """The subset of ``digests`` that is not stored, in input order."""
+        if len(digests) < 4:
+            return [digest for digest in digests if not self.exists(digest)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            present = list(pool.map(self.exists, digests))
+        return [digest for digest, here in zip(digests, present, strict=True) if not here]
+
+    def size(self, digest: str) -> int:
+        """Size in bytes of a stored blob."""
+        try:
+            return int(self.fs.size(self.key_of(digest)))
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc

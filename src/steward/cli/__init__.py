@@ -1,0 +1,42 @@
+"""The ``steward`` command: ``steward <noun> <verb>``.
+
+Thin by design: each command parses, calls the SDK and formats. Steward's
+own errors are printed without a traceback (exit code 1); ``--debug`` shows it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from steward.cli import experiments, runs
+from steward.cli.demo import demo
+from steward.cli.output import print_error
+
+app = typer.Typer(
+    name="steward",
+    help="Steward: track, version, serve and watch machine-learning models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.command()(demo)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    from steward.errors import StewardError
+
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except StewardError as exc:
+        if debug:
+            raise
+        print_error(str(exc))
+        sys.exit(1)

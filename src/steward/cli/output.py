@@ -1,0 +1,59 @@
+"""How the CLI prints: rich tables for people, ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+error_console = Console(stderr=True)
+
+JSON_HELP = "Print JSON instead of a table."
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value) if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout (NaN and infinities as strings)."""
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2, default=str) + "\n")
+
+
+def print_error(message: str) -> None:
+    """Print an error for people, without a traceback."""
+    error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+
+
+def format_value(value: Any) -> str:
+    """A cell's text: floats to 4 significant digits, None as a dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+    return str(value)
+
+
+def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a rich table."""
+    table = Table(title=title, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(format_value(cell) for cell in row))
+    console.print(table)

@@ -1,0 +1,94 @@
+"""Where a workspace lives: settings from the environment or a config file.
+
+Resolution order for each setting: explicit argument, environment variable,
+``<home>/config.toml``, default. ``STEWARD_HOME`` defaults to ``./.steward``
+(like ``.git``); the metadata store defaults to SQLite inside it, blobs to a
+folder inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from steward.errors import InvalidInput
+
+HOME_ENV = "STEWARD_HOME"
+STORE_URL_ENV = "STEWARD_STORE_URL"
+BLOB_URL_ENV = "STEWARD_BLOB_URL"
+USER_ENV = "STEWARD_USER"
+CONFIG_FILE_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved location of a workspace's stores."""
+
+    home: Path
+    store_url: str
+    blob_url: str
+
+
+def _read_config_file(home: Path) -> dict[str, str]:
+    path = home / CONFIG_FILE_NAME
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid TOML ({exc}); fix or remove it.") from exc
+    allowed = {"store_url", "blob_url"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise InvalidInput(
+            f"{path} has unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}."
+        )
+    return {key: str(value) for key, value in data.items()}
+
+
+def resolve_settings(
+    home: str | os.PathLike[str] | None = None,
+    store_url: str | None = None,
+    blob_url: str | None = None,
+) -> Settings:
+    """Resolve the workspace settings.
+
+    Args:
+        home: the workspace folder; defaults to ``$STEWARD_HOME`` or ``./.steward``.
+        store_url: SQLAlchemy URL of the metadata store.
+        blob_url: folder or fsspec URL of the blob store.
+
+    Returns:
+        The resolved settings (paths made absolute).
+    """
+    home_path = Path(home or os.environ.get(HOME_ENV) or ".steward").expanduser().absolute()
+    from_file = _read_config_file(home_path)
+    store = (
+        store_url
+        or os.environ.get(STORE_URL_ENV)
+        or from_file.get("store_url")
+        or f"sqlite:///{home_path / 'steward.db'}"
+    )
+    blobs = (
+        blob_url
+        or os.environ.get(BLOB_URL_ENV)
+        or from_file.get("blob_url")
+        or str(home_path / "blobs")
+    )
+    return Settings(home=home_path, store_url=store, blob_url=blobs)
+
+
+def current_user() -> str:
+    """The name recorded as the author of writes made by this process."""
+    explicit = os.environ.get(USER_ENV)
+    if explicit:
+        return explicit
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"

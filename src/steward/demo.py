@@ -1,0 +1,143 @@
+"""``steward demo``: the lifecycle on the breast-cancer diagnostic data.
+
+Trains several scikit-learn classifiers on data that scikit-learn ships,
+tracks each as a run (params, per-fold and test metrics, the model as a
+skops artifact), and prints a comparison and where everything is stored.
+Later capabilities extend the same story.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXPERIMENT = "breast-cancer-diagnosis"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced, for printing and for tests."""
+
+    experiment: str
+    run_ids: dict[str, str]
+    best_model: str
+    best_run_id: str
+    metrics: dict[str, dict[str, float]]
+
+
+def _candidates(seed: int) -> dict[str, Any]:
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic-regression": make_pipeline(
+            StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)
+        ),
+        "random-forest": RandomForestClassifier(n_estimators=200, max_depth=6, random_state=seed),
+        "gradient-boosting": GradientBoostingClassifier(
+            n_estimators=150, learning_rate=0.1, max_depth=2, random_state=seed
+        ),
+    }
+
+
+def _scores(model: Any, X: Any, y: Any) -> dict[str, float]:
+    from sklearn import metrics
+
+    predicted = model.predict(X)
+    probability = model.predict_proba(X)[:, 1]
+    return {
+        "accuracy": metrics.accuracy_score(y, predicted),
+        "precision": metrics.precision_score(y, predicted),
+        "recall": metrics.recall_score(y, predicted),
+        "f1": metrics.f1_score(y, predicted),
+        "roc_auc": metrics.roc_auc_score(y, probability),
+        "log_loss": metrics.log_loss(y, probability),
+    }
+
+
+def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
+    """Train and track the demo models in the current workspace."""
+    import skops.io
+    from rich.console import Console
+    from rich.progress import Progress
+    from sklearn.base import clone
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    import steward
+
+    console = console or Console()
+    data = load_breast_cancer(as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.25, stratify=data.target, random_state=seed
+    )
+    steward.set_experiment(EXPERIMENT)
+    candidates = _candidates(seed)
+    run_ids: dict[str, str] = {}
+    results: dict[str, dict[str, float]] = {}
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("training", total=len(candidates) * (folds.n_splits + 1))
+        for name, model in candidates.items():
+            progress.update(task, description=f"training {name}")
+            with steward.start_run(name=name, tags={"dataset": "sklearn/breast_cancer"}) as run:
+                run.log_params(
+                    {
+                        f"model.{key}": value
+                        for key, value in model.get_params().items()
+                        if not hasattr(value, "fit")
+                    }
+                )
+                run.log_params({"seed": seed, "test_size": 0.25, "rows_train": len(X_train)})
+                for fold, (fit_rows, check_rows) in enumerate(folds.split(X_train, y_train)):
+                    fold_model = clone(model).fit(X_train.iloc[fit_rows], y_train.iloc[fit_rows])
+                    fold_scores = _scores(
+                        fold_model, X_train.iloc[check_rows], y_train.iloc[check_rows]
+                    )
+                    run.log_metrics(
+                        {f"cv_{key}": value for key, value in fold_scores.items()}, step=fold
+                    )
+                    progress.advance(task)
+                model.fit(X_train, y_train)
+                scores = _scores(model, X_test, y_test)
+                run.log_metrics({f"test_{key}": value for key, value in scores.items()})
+                with tempfile.TemporaryDirectory() as folder:
+                    path = Path(folder) / "model.skops"
+                    skops.io.dump(model, path)
+                    run.log_artifact(path, "model/model.skops")
+                run_ids[name] = run.id
+                results[name] = scores
+                progress.advance(task)
+    best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
+    return DemoResult(EXPERIMENT, run_ids, best, run_ids[best], results)
+
+
+def print_demo(result: DemoResult, console: Any) -> None:
+    """Print the comparison table and where things are stored."""
+    from rich.table import Table
+
+    from steward.workspace import current_workspace
+
+    table = Table(title=f"Experiment '{result.experiment}': test-set metrics", header_style="bold")
+    columns = ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
+    table.add_column("model")
+    table.add_column("run id")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, scores in sorted(result.metrics.items(), key=lambda item: -item[1]["roc_auc"]):
+        marker = " ★" if name == result.best_model else ""
+        table.add_row(
+            name + marker, result.run_ids[name][:12], *(f"{scores[c]:.4f}" for c in columns)
+        )
+    console.print(table)
+    settings = current_workspace().settings
+    console.print(f"best model: [bold]{result.best_model}[/bold] (run {result.best_run_id})")
+    console.print(f"metadata store: {settings.store_url}")
+    console.print(f"blob store:     {settings.blob_url}")
+    console.print(
+        "next: steward runs list -e breast-cancer-diagnosis -o 'metrics.test_roc_auc DESC'"
+    )

@@ -1,0 +1,83 @@
+"""The one error hierarchy of Steward.
+
+Every error says what was wrong and what to do about it. The server maps the
+classes to HTTP status codes (``http_status``) in one place; the CLI prints
+the message without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class StewardError(Exception):
+    """Base class of every error Steward raises on purpose."""
+
+    http_status = 500
+
+
+class InvalidInput(StewardError, ValueError):
+    """The caller passed something malformed or not allowed."""
+
+    http_status = 400
+
+
+class NotFound(StewardError, LookupError):
+    """The named object does not exist."""
+
+    http_status = 404
+
+
+class Conflict(StewardError):
+    """The request contradicts what is already stored."""
+
+    http_status = 409
+
+
+class PermissionDenied(StewardError):
+    """The caller's role does not allow this action."""
+
+    http_status = 403
+
+
+class IntegrityError(StewardError):
+    """Stored content does not match its recorded digest."""
+
+    http_status = 500
+
+
+class SchemaTooNew(StewardError):
+    """The metadata store was written by a newer Steward than this one."""
+
+    http_status = 500
+
+
+class MissingDependency(StewardError, ImportError):
+    """An optional dependency is needed for this feature but not installed."""
+
+    http_status = 500
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{package}' package, which is not installed. "
+            f'Install it with: pip install "mlsteward[{extra}]"'
+        )
+        self.package = package
+        self.extra = extra
+
+
+def require(module: str, extra: str, feature: str) -> object:
+    """Import an optional module, or raise MissingDependency naming the extra.
+
+    Args:
+        module: the module to import, e.g. ``"s3fs"``.
+        extra: the ``mlsteward`` extra that installs it.
+        feature: what needs it, for the message.
+
+    Returns:
+        The imported module.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(module.split(".")[0], extra, feature) from exc

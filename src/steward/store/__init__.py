@@ -1,0 +1,1 @@
+"""The metadata store: one SQLAlchemy schema on SQLite or PostgreSQL, migrated on open."""

@@ -1,0 +1,23 @@
+"""An open metadata store: engine, schema check, and one repository per lifecycle module."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from steward.store.engine import create_store_engine
+from steward.store.migrate import ensure_schema
+from steward.store.tracking import TrackingStore
+
+
+class MetadataStore:
+    """An open metadata store; each lifecycle module has its repository on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_store_engine(url)
+        ensure_schema(self.engine)
+        self.tracking = TrackingStore(self.engine)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.engine.dispose()

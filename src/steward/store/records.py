@@ -1,0 +1,178 @@
+"""Plain records of tracked entities, as the store hands them across seams."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def now_ms() -> int:
+    """The current time as integer milliseconds since the epoch."""
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+def ms_to_datetime(value: int | None) -> datetime | None:
+    """Milliseconds since the epoch to an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def datetime_to_ms(value: datetime) -> int:
+    """An aware datetime to milliseconds since the epoch (naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life."""
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class Metric(NamedTuple):
+    """One metric point. A NamedTuple because runs log them by the hundred thousand."""
+
+    key: str
+    value: float
+    step: int
+    timestamp_ms: int
+
+    @property
+    def timestamp(self) -> datetime:
+        """When the point was logged (aware UTC)."""
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs."""
+
+    id: str
+    name: str
+    description: str | None
+    lifecycle: str
+    created_at: datetime
+    created_by: str
+    run_count: int = 0
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a run logged, stored as a blob."""
+
+    path: str
+    digest: str
+    size: int
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """A tracked run with its params, latest metric values and tags."""
+
+    id: str
+    name: str
+    experiment: str
+    experiment_id: str
+    status: RunStatus
+    start_time: datetime
+    end_time: datetime | None
+    created_by: str
+    lifecycle: str = "active"
+    parent_id: str | None = None
+    system_info_digest: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end, or None while running."""
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of the run (times as ISO 8601; NaN/inf as strings)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "experiment": self.experiment,
+            "experiment_id": self.experiment_id,
+            "status": self.status.value,
+            "start_time": self.start_time.isoformat(),
+            "end_time": self.end_time.isoformat() if self.end_time else None,
+            "created_by": self.created_by,
+            "lifecycle": self.lifecycle,
+            "parent_id": self.parent_id,
+            "params": dict(self.params),
+            "metrics": {key: json_number(value) for key, value in self.metrics.items()},
+            "tags": dict(self.tags),
+        }
+
+
+def json_number(value: float) -> float | str:
+    """A float as JSON allows it: NaN and infinities become strings."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of a run search; ``next_page_token`` is None on the last page."""
+
+    runs: list[Run]
+    next_page_token: str | None = None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __getitem__(self, index: int) -> Run:
+        return self.runs[index]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per run: attributes, then ``params.*``, ``metrics.*``, ``tags.*``."""
+        return runs_to_pandas(self.runs)
+
+
+def runs_to_pandas(runs: list[Run]) -> pd.DataFrame:
+    """A DataFrame of runs with MLflow-style column names."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run_id": run.id,
+            "run_name": run.name,
+            "experiment": run.experiment,
+            "status": run.status.value,
+            "start_time": run.start_time,
+            "end_time": run.end_time,
+            "created_by": run.created_by,
+            "parent_id": run.parent_id,
+        }
+        row.update({f"metrics.{key}": value for key, value in run.metrics.items()})
+        row.update({f"params.{key}": value for key, value in run.params.items()})
+        row.update({f"tags.{key}": value for key, value in run.tags.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)

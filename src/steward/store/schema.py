@@ -1,0 +1,135 @@
+"""The one SQLAlchemy schema of every stored entity.
+
+Conventions: every table has an integer surrogate ``pk`` used for joins and
+a public string ``id`` where users see one; times are integer milliseconds
+since the Unix epoch (UTC); who wrote a row is recorded beside it. Changes to
+this file need an Alembic migration (``store/migrations/versions``) and a new
+``SCHEMA_HEAD``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
+
+SCHEMA_HEAD = "0001"
+"""The Alembic revision this code writes; checked against the store on open."""
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("lifecycle", String(16), nullable=False, server_default="active"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("experiment_pk", Integer, ForeignKey("experiments.pk"), nullable=False),
+    Column("parent_pk", Integer, ForeignKey("runs.pk"), nullable=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lifecycle", String(16), nullable=False, server_default="active"),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("system_info_digest", String(80), nullable=True),
+    Index("ix_runs_experiment_start", "experiment_pk", "start_time"),
+    Index("ix_runs_parent", "parent_pk"),
+)
+
+write_batches = Table(
+    "write_batches",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False),
+    Column("written_by", String(NAME_LENGTH), nullable=False),
+    Column("written_at", BigInteger, nullable=False),
+    Column("metric_count", Integer, nullable=False),
+    Column("param_count", Integer, nullable=False),
+    Column("tag_count", Integer, nullable=False),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("value", String(PARAM_VALUE_LENGTH), nullable=False),
+    Column("batch_pk", Integer, ForeignKey("write_batches.pk"), nullable=False),
+    Index("ix_params_key_value", "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("batch_pk", Integer, ForeignKey("write_batches.pk"), nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False),
+    Column("key", String(NAME_LENGTH), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    # NULL stands for NaN: SQLite cannot store NaN in a REAL column.
+    Column("value", Float(precision=53), nullable=True),
+    Column("batch_pk", Integer, ForeignKey("write_batches.pk"), nullable=False),
+    Index("ix_metrics_run_key_step", "run_pk", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(80), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+)

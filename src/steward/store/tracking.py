@@ -1,0 +1,749 @@
+"""SQL for experiments, runs, params, metrics, tags and artifacts.
+
+Everything that touches the tracking tables lives here; callers get plain
+records (``steward.store.records``) back. Writes are batched: one transaction
+per ``log_batch`` however many points it carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from steward.errors import Conflict, InvalidInput, NotFound
+from steward.store import schema as t
+from steward.store.engine import read_transaction, run_with_retry, write_transaction
+from steward.store.records import (
+    Artifact,
+    Experiment,
+    Metric,
+    Run,
+    RunPage,
+    RunStatus,
+    ms_to_datetime,
+    now_ms,
+)
+from steward.store.run_filter import (
+    And,
+    Comparison,
+    Expression,
+    OrderKey,
+    parse_filter,
+    parse_order_by,
+)
+from steward.store.validation import check_name
+
+MAX_RESULTS_LIMIT = 50_000
+_TERMINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED}
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _value_out(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _value_in(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+class TrackingStore:
+    """Experiments and runs in the metadata store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._run_pks: dict[str, int] = {}
+
+    # -- experiments ----------------------------------------------------------
+
+    def _experiment(self, row: Any, run_count: int = 0) -> Experiment:
+        return Experiment(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            lifecycle=row.lifecycle,
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+            run_count=run_count,
+        )
+
+    def create_experiment(
+        self, name: str, actor: str, description: str | None = None
+    ) -> Experiment:
+        """Create an experiment.
+
+        Raises:
+            Conflict: an experiment with this name exists.
+        """
+        check_name("experiment", name)
+
+        def create() -> Experiment:
+            with write_transaction(self.engine) as connection:
+                if connection.execute(
+                    select(t.experiments.c.pk).where(t.experiments.c.name == name)
+                ).first():
+                    raise Conflict(f"experiment {name!r} already exists.")
+                values = {
+                    "id": _new_id(),
+                    "name": name,
+                    "description": description,
+                    "lifecycle": "active",
+                    "created_at": now_ms(),
+                    "created_by": actor,
+                }
+                connection.execute(insert(t.experiments).values(**values))
+                row = connection.execute(
+                    select(t.experiments).where(t.experiments.c.name == name)
+                ).one()
+                return self._experiment(row)
+
+        return run_with_retry(create)
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """Fetch an experiment by name or id.
+
+        Raises:
+            NotFound: no such experiment.
+        """
+        with read_transaction(self.engine) as connection:
+            row = connection.execute(
+                select(t.experiments).where(
+                    or_(t.experiments.c.name == name_or_id, t.experiments.c.id == name_or_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(
+                f"no experiment named {name_or_id!r}; list them with 'steward experiments list'."
+            )
+        return self._experiment(row)
+
+    def get_or_create_experiment(self, name: str, actor: str) -> Experiment:
+        """The experiment called ``name``, created if missing."""
+        try:
+            return self.get_experiment(name)
+        except NotFound:
+            try:
+                return self.create_experiment(name, actor)
+            except Conflict:  # another process created it in between
+                return self.get_experiment(name)
+
+    def list_experiments(self) -> list[Experiment]:
+        """All active experiments with their run counts, oldest first."""
+        counts = (
+            select(t.runs.c.experiment_pk, func.count().label("n"))
+            .where(t.runs.c.lifecycle == "active")
+            .group_by(t.runs.c.experiment_pk)
+            .subquery()
+        )
+        query = (
+            select(t.experiments, func.coalesce(counts.c.n, 0).label("run_count"))
+            .outerjoin(counts, counts.c.experiment_pk == t.experiments.c.pk)
+            .where(t.experiments.c.lifecycle == "active")
+            .order_by(t.experiments.c.pk)
+        )
+        with read_transaction(self.engine) as connection:
+            return [self._experiment(row, row.run_count) for row in connection.execute(query)]
+
+    # -- runs ---------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None,
+        actor: str,
+        tags: dict[str, str] | None = None,
+        parent_id: str | None = None,
+        system_info_digest: str | None = None,
+        start_time_ms: int | None = None,
+    ) -> Run:
+        """Start a run (status RUNNING) in an experiment, optionally under a parent."""
+        run_id = _new_id()
+        run_name = check_name("run", name) if name else f"run-{run_id[:8]}"
+        tag_items = dict(tags or {})
+        for key in tag_items:
+            check_name("tag", key)
+
+        def create() -> None:
+            with write_transaction(self.engine) as connection:
+                experiment_pk = connection.execute(
+                    select(t.experiments.c.pk).where(t.experiments.c.id == experiment_id)
+                ).scalar()
+                if experiment_pk is None:
+                    raise NotFound(f"no experiment with id {experiment_id!r}.")
+                parent_pk = self._run_pk(connection, parent_id) if parent_id else None
+                result = connection.execute(
+                    insert(t.runs).values(
+                        id=run_id,
+                        experiment_pk=experiment_pk,
+                        parent_pk=parent_pk,
+                        name=run_name,
+                        status=RunStatus.RUNNING.value,
+                        lifecycle="active",
+                        start_time=start_time_ms or now_ms(),
+                        created_by=actor,
+                        system_info_digest=system_info_digest,
+                    )
+                )
+                run_pk = result.inserted_primary_key[0]
+                self._run_pks[run_id] = run_pk
+                if tag_items:
+                    batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
+                    connection.execute(
+                        insert(t.tags),
+                        [
+                            {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
+                            for k, v in tag_items.items()
+                        ],
+                    )
+
+        run_with_retry(create)
+        return self.get_run(run_id)
+
+    def _run_pk(self, connection: Connection, run_id: str) -> int:
+        cached = self._run_pks.get(run_id)
+        if cached is not None:
+            return cached
+        pk = connection.execute(select(t.runs.c.pk).where(t.runs.c.id == run_id)).scalar()
+        if pk is None:
+            raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        self._run_pks[run_id] = pk
+        return int(pk)
+
+    @staticmethod
+    def _new_batch(
+        connection: Connection, run_pk: int, actor: str, metrics: int, params: int, tags: int
+    ) -> int:
+        result = connection.execute(
+            insert(t.write_batches).values(
+                run_pk=run_pk,
+                written_by=actor,
+                written_at=now_ms(),
+                metric_count=metrics,
+                param_count=params,
+                tag_count=tags,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def log_batch(
+        self,
+        run_id: str,
+        actor: str,
+        metrics: Sequence[Metric] = (),
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Write metrics, params and tags of one run in one transaction.
+
+        Values must already be validated (see ``steward.store.validation``).
+
+        Raises:
+            NotFound: unknown run.
+            InvalidInput: the run has ended.
+            Conflict: a param is re-logged with a different value (nothing is written).
+        """
+        params = params or {}
+        tags = tags or {}
+        if not (metrics or params or tags):
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                run_pk = self._run_pk(connection, run_id)
+                status = connection.execute(
+                    select(t.runs.c.status).where(t.runs.c.pk == run_pk)
+                ).scalar()
+                if status != RunStatus.RUNNING.value:
+                    raise InvalidInput(
+                        f"run {run_id} has ended ({status}); start a new run to log more."
+                    )
+                new_params = self._new_params(connection, run_pk, run_id, params)
+                batch_pk = self._new_batch(
+                    connection, run_pk, actor, len(metrics), len(new_params), len(tags)
+                )
+                if new_params:
+                    connection.execute(
+                        insert(t.params),
+                        [
+                            {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
+                            for k, v in new_params.items()
+                        ],
+                    )
+                if tags:
+                    self._upsert_tags(connection, run_pk, batch_pk, tags)
+                if metrics:
+                    self._insert_metrics(connection, run_pk, batch_pk, metrics)
+
+        run_with_retry(write)
+
+    @staticmethod
+    def _new_params(
+        connection: Connection, run_pk: int, run_id: str, params: dict[str, str]
+    ) -> dict[str, str]:
+        if not params:
+            return {}
+        existing = dict(
+            connection.execute(
+                select(t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_pk == run_pk, t.params.c.key.in_(list(params))
+                )
+            ).all()
+        )
+        for key, value in params.items():
+            if key in existing and existing[key] != value:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} is already {existing[key]!r}; params are "
+                    f"immutable, so {value!r} was refused. "
+                    "Log it under another name or in a new run."
+                )
+        return {key: value for key, value in params.items() if key not in existing}
+
+    def _dialect_insert(self, connection: Connection, table: Any) -> Any:
+        if connection.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _upsert_tags(
+        self, connection: Connection, run_pk: int, batch_pk: int, tags: dict[str, str]
+    ) -> None:
+        statement = self._dialect_insert(connection, t.tags)
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.tags.c.run_pk, t.tags.c.key],
+            set_={"value": statement.excluded.value, "batch_pk": statement.excluded.batch_pk},
+        )
+        connection.execute(
+            statement,
+            [
+                {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
+                for k, v in tags.items()
+            ],
+        )
+
+    def _insert_metrics(
+        self, connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Metric]
+    ) -> None:
+        # The hot path of tracking: a driver-level executemany of plain tuples is
+        # about twice as fast as SQLAlchemy's per-row parameter processing.
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        connection.exec_driver_sql(
+            "INSERT INTO metrics (run_pk, key, step, timestamp, value, batch_pk) "
+            f"VALUES ({marker}, {marker}, {marker}, {marker}, {marker}, {marker})",
+            [
+                (run_pk, key, step, timestamp, None if value != value else value, batch_pk)
+                for key, value, step, timestamp in points
+            ],
+        )
+        latest: dict[str, Metric] = {}
+        for point in points:
+            best = latest.get(point.key)
+            if best is None or (point.step, point.timestamp_ms) >= (best.step, best.timestamp_ms):
+                latest[point.key] = point
+        statement = self._dialect_insert(connection, t.latest_metrics)
+        current = t.latest_metrics
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[current.c.run_pk, current.c.key],
+            set_={
+                "step": excluded.step,
+                "timestamp": excluded.timestamp,
+                "value": excluded.value,
+            },
+            where=or_(
+                excluded.step > current.c.step,
+                and_(excluded.step == current.c.step, excluded.timestamp >= current.c.timestamp),
+            ),
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "run_pk": run_pk,
+                    "key": point.key,
+                    "step": point.step,
+                    "timestamp": point.timestamp_ms,
+                    "value": _value_in(point.value),
+                }
+                for point in latest.values()
+            ],
+        )
+
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int | None = None) -> Run:
+        """Mark a run FINISHED, FAILED or KILLED.
+
+        Raises:
+            InvalidInput: ``status`` is not terminal.
+        """
+        if status not in _TERMINAL:
+            raise InvalidInput(f"a run ends as FINISHED, FAILED or KILLED, not {status}.")
+
+        def end() -> None:
+            with write_transaction(self.engine) as connection:
+                run_pk = self._run_pk(connection, run_id)
+                connection.execute(
+                    update(t.runs)
+                    .where(t.runs.c.pk == run_pk)
+                    .values(status=status.value, end_time=end_time_ms or now_ms())
+                )
+
+        run_with_retry(end)
+        return self.get_run(run_id)
+
+    def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str) -> int:
+        """Mark runs deleted (hidden from searches) or active again; returns how many."""
+        ids = list(run_ids)
+
+        def change() -> int:
+            with write_transaction(self.engine) as connection:
+                for run_id in ids:
+                    self._run_pk(connection, run_id)
+                result = connection.execute(
+                    update(t.runs).where(t.runs.c.id.in_(ids)).values(lifecycle=lifecycle)
+                )
+                return int(result.rowcount)
+
+        return run_with_retry(change)
+
+    # -- reading runs ----------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """Fetch one run with its params, latest metrics and tags.
+
+        Raises:
+            NotFound: unknown run id.
+        """
+        with read_transaction(self.engine) as connection:
+            runs = self._load_runs(connection, [t.runs.c.id == run_id])
+        if not runs:
+            raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        return runs[0]
+
+    def _load_runs(
+        self,
+        connection: Connection,
+        where: list[ColumnElement[bool]],
+        order: list[Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        parent = t.runs.alias("parent")
+        query = (
+            select(
+                t.runs.c.pk,
+                t.runs.c.id,
+                t.runs.c.name,
+                t.runs.c.status,
+                t.runs.c.lifecycle,
+                t.runs.c.start_time,
+                t.runs.c.end_time,
+                t.runs.c.created_by,
+                t.runs.c.system_info_digest,
+                t.experiments.c.id.label("experiment_id"),
+                t.experiments.c.name.label("experiment"),
+                parent.c.id.label("parent_id"),
+            )
+            .join(t.experiments, t.experiments.c.pk == t.runs.c.experiment_pk)
+            .outerjoin(parent, parent.c.pk == t.runs.c.parent_pk)
+            .where(*where)
+        )
+        if order:
+            query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        rows = connection.execute(query).all()
+        if not rows:
+            return []
+        pks = [row.pk for row in rows]
+        params: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        metrics: dict[int, dict[str, float]] = {pk: {} for pk in pks}
+        tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        for chunk_start in range(0, len(pks), 10_000):
+            chunk = pks[chunk_start : chunk_start + 10_000]
+            for run_pk, key, value in connection.execute(
+                select(t.params.c.run_pk, t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_pk.in_(chunk)
+                )
+            ):
+                params[run_pk][key] = value
+            for run_pk, key, value in connection.execute(
+                select(
+                    t.latest_metrics.c.run_pk, t.latest_metrics.c.key, t.latest_metrics.c.value
+                ).where(t.latest_metrics.c.run_pk.in_(chunk))
+            ):
+                metrics[run_pk][key] = _value_out(value)
+            for run_pk, key, value in connection.execute(
+                select(t.tags.c.run_pk, t.tags.c.key, t.tags.c.value).where(
+                    t.tags.c.run_pk.in_(chunk)
+                )
+            ):
+                tags[run_pk][key] = value
+        return [
+            Run(
+                id=row.id,
+                name=row.name,
+                experiment=row.experiment,
+                experiment_id=row.experiment_id,
+                status=RunStatus(row.status),
+                start_time=ms_to_datetime(row.start_time),  # type: ignore[arg-type]
+                end_time=ms_to_datetime(row.end_time),
+                created_by=row.created_by,
+                lifecycle=row.lifecycle,
+                parent_id=row.parent_id,
+                system_info_digest=row.system_info_digest,
+                params=params[row.pk],
+                metrics=metrics[row.pk],
+                tags=tags[row.pk],
+            )
+            for row in rows
+        ]
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        """Search runs; see ``steward.store.run_filter`` for the filter language.
+
+        Args:
+            experiments: experiment names or ids; None means all experiments.
+            filter: e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+            order_by: e.g. ``["metrics.acc DESC"]``; newest first by default.
+            max_results: page size (1-50,000).
+            page_token: ``next_page_token`` of the previous page.
+            include_deleted: include runs marked deleted.
+        """
+        if not 1 <= max_results <= MAX_RESULTS_LIMIT:
+            raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}.")
+        expression = parse_filter(filter)
+        order_keys = parse_order_by(order_by)
+        offset = _decode_page_token(page_token)
+        where: list[ColumnElement[bool]] = []
+        if not include_deleted:
+            where.append(t.runs.c.lifecycle == "active")
+        with read_transaction(self.engine) as connection:
+            if experiments is not None:
+                experiment_pks = self._experiment_pks(connection, experiments)
+                where.append(t.runs.c.experiment_pk.in_(experiment_pks))
+            if expression is not None:
+                where.append(_compile(expression))
+            order = [_order_column(key) for key in order_keys]
+            order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
+            runs = self._load_runs(connection, where, order, max_results + 1, offset)
+        next_token = None
+        if len(runs) > max_results:
+            runs = runs[:max_results]
+            next_token = _encode_page_token(offset + max_results)
+        return RunPage(runs, next_token)
+
+    def _experiment_pks(self, connection: Connection, names_or_ids: Sequence[str]) -> list[int]:
+        pks = []
+        for name in names_or_ids:
+            pk = connection.execute(
+                select(t.experiments.c.pk).where(
+                    or_(t.experiments.c.name == name, t.experiments.c.id == name)
+                )
+            ).scalar()
+            if pk is None:
+                raise NotFound(
+                    f"no experiment named {name!r}; list them with 'steward experiments list'."
+                )
+            pks.append(pk)
+        return pks
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, by step then time."""
+        with read_transaction(self.engine) as connection:
+            run_pk = self._run_pk(connection, run_id)
+            rows = connection.execute(
+                select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp)
+                .where(t.metrics.c.run_pk == run_pk, t.metrics.c.key == key)
+                .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.pk)
+            ).all()
+        return [Metric(k, _value_out(v), s, ts) for k, v, s, ts in rows]
+
+    # -- artifacts ---------------------------------------------------------------
+
+    def add_artifacts(
+        self, run_id: str, actor: str, entries: Sequence[tuple[str, str, int]]
+    ) -> None:
+        """Record artifacts (path, digest, size) of a run; a path logged again is replaced."""
+        if not entries:
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                run_pk = self._run_pk(connection, run_id)
+                statement = self._dialect_insert(connection, t.artifacts)
+                statement = statement.on_conflict_do_update(
+                    index_elements=[t.artifacts.c.run_pk, t.artifacts.c.path],
+                    set_={
+                        "digest": statement.excluded.digest,
+                        "size": statement.excluded.size,
+                        "created_at": statement.excluded.created_at,
+                        "created_by": statement.excluded.created_by,
+                    },
+                )
+                at = now_ms()
+                connection.execute(
+                    statement,
+                    [
+                        {
+                            "run_pk": run_pk,
+                            "path": path,
+                            "digest": digest,
+                            "size": size,
+                            "created_at": at,
+                            "created_by": actor,
+                        }
+                        for path, digest, size in entries
+                    ],
+                )
+
+        run_with_retry(write)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """The artifacts of a run, by path."""
+        with read_transaction(self.engine) as connection:
+            run_pk = self._run_pk(connection, run_id)
+            rows = connection.execute(
+                select(t.artifacts)
+                .where(t.artifacts.c.run_pk == run_pk)
+                .order_by(t.artifacts.c.path)
+            ).all()
+        return [
+            Artifact(
+                row.path,
+                row.digest,
+                row.size,
+                ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                row.created_by,
+            )
+            for row in rows
+        ]
+
+
+def _encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_page_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(offset)
+        return offset
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(
+            "page_token is not one Steward issued; pass the next_page_token of the previous page."
+        ) from exc
+
+
+_ATTRIBUTE_COLUMNS = {
+    "name": t.runs.c.name,
+    "status": t.runs.c.status,
+    "id": t.runs.c.id,
+    "created_by": t.runs.c.created_by,
+    "start_time": t.runs.c.start_time,
+    "end_time": t.runs.c.end_time,
+}
+
+
+def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    if op == "like":
+        return column.like(value)  # type: ignore[no-any-return]
+    if op == "not like":
+        return not_(column.like(value))
+    if op == "ilike":
+        return column.ilike(value)  # type: ignore[no-any-return]
+    if op == "in":
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op == "not in":
+        return column.not_in(list(value))  # type: ignore[no-any-return]
+    if op == "is null":
+        return column.is_(None)  # type: ignore[no-any-return]
+    if op == "is not null":
+        return column.is_not(None)  # type: ignore[no-any-return]
+    raise InvalidInput(f"unsupported operator {op!r}")
+
+
+_KEYED_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
+
+
+def _compile(expression: Expression) -> ColumnElement[bool]:
+    if isinstance(expression, Comparison):
+        return _compile_comparison(expression)
+    parts = [_compile(term) for term in expression.terms]
+    if isinstance(expression, And):
+        return and_(true(), *parts)
+    return or_(false(), *parts)
+
+
+def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
+    if comparison.entity == "attributes":
+        return _apply(_ATTRIBUTE_COLUMNS[comparison.key], comparison.op, comparison.value)
+    table = _KEYED_TABLES[comparison.entity]
+    present = exists().where(table.c.run_pk == t.runs.c.pk, table.c.key == comparison.key)
+    if comparison.op == "is null":
+        return not_(present)
+    if comparison.op == "is not null":
+        return present
+    # NaN metrics are stored as NULL, so no comparison matches them, as with NaN itself.
+    return exists().where(
+        table.c.run_pk == t.runs.c.pk,
+        table.c.key == comparison.key,
+        _apply(table.c.value, comparison.op, comparison.value),
+    )
+
+
+def _order_column(key: OrderKey) -> Any:
+    if key.entity == "attributes":
+        column = _ATTRIBUTE_COLUMNS[key.key]
+    else:
+        table = _KEYED_TABLES[key.entity]
+        column = (
+            select(table.c.value)
+            .where(table.c.run_pk == t.runs.c.pk, table.c.key == key.key)
+            .scalar_subquery()
+        )
+    ordered = column.desc() if key.descending else column.asc()
+    return ordered.nulls_last()

@@ -1,0 +1,93 @@
+"""Checks on names and values before anything is written."""
+
+from __future__ import annotations
+
+import numbers
+import re
+
+from steward.errors import InvalidInput
+
+NAME_LENGTH = 250
+PARAM_VALUE_LENGTH = 6000
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:@]+$")
+
+
+def check_name(kind: str, value: object) -> str:
+    """Validate an experiment, run, param, metric or tag name and return it.
+
+    Names are 1-250 characters of letters, digits, ``_ - . / : @`` and spaces,
+    with no leading or trailing space and no ``..`` path segment.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(f"{kind} name must be a string, got {type(value).__name__}.")
+    if not value or len(value) > NAME_LENGTH:
+        raise InvalidInput(f"{kind} name must be 1-{NAME_LENGTH} characters, got {len(value)}.")
+    if not _NAME_PATTERN.match(value) or value != value.strip():
+        raise InvalidInput(
+            f"{kind} name {value!r} is invalid: use letters, digits, spaces and _ - . / : @ "
+            "(no leading or trailing spaces)."
+        )
+    if ".." in value.split("/") or value.startswith("/"):
+        raise InvalidInput(
+            f"{kind} name {value!r} must not contain '..' segments or start with '/'."
+        )
+    return value
+
+
+def check_metric_value(key: str, value: object) -> float:
+    """Return a metric value as float; NaN and ±inf are kept, non-numbers refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInput(
+            f"metric {key!r} must be a number, got {type(value).__name__} {value!r:.60}."
+        )
+    return float(value)
+
+
+def check_step(key: str, step: object) -> int:
+    """Return a metric step as int, refusing non-integers."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise InvalidInput(f"step of metric {key!r} must be an integer, got {step!r:.60}.")
+    return int(step)
+
+
+def check_param_value(key: str, value: object) -> str:
+    """Return a param value as its string form, refusing over-long values."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > PARAM_VALUE_LENGTH:
+        raise InvalidInput(
+            f"param {key!r} is {len(text)} characters long; the limit is {PARAM_VALUE_LENGTH}. "
+            "Log long values as an artifact instead."
+        )
+    if "\x00" in text:
+        raise InvalidInput(f"param {key!r} contains a NUL byte.")
+    return text
+
+
+def check_tag_value(key: str, value: object) -> str:
+    """Return a tag value as its string form."""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        raise InvalidInput(f"tag {key!r} contains a NUL byte.")
+    return text
+
+
+def check_artifact_path(path: str) -> str:
+    """Normalise an artifact path and refuse any that would leave the run's folder.
+
+    Refused: empty paths, absolute paths, NUL bytes, backslashes and ``..``
+    segments. Returns the path with ``.`` segments and duplicate slashes removed.
+    """
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("artifact path must be a non-empty string.")
+    if "\x00" in path:
+        raise InvalidInput(f"artifact path {path!r} contains a NUL byte.")
+    if "\\" in path:
+        raise InvalidInput(f"artifact path {path!r} contains a backslash; use '/'.")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        raise InvalidInput(f"artifact path {path!r} is absolute; give a path relative to the run.")
+    segments = [segment for segment in path.split("/") if segment not in ("", ".")]
+    if ".." in segments:
+        raise InvalidInput(f"artifact path {path!r} would land outside the run's folder ('..').")
+    if not segments:
+        raise InvalidInput(f"artifact path {path!r} names no file.")
+    return "/".join(segments)

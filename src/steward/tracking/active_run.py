@@ -1,0 +1,220 @@
+"""The handle of a run in progress: what ``steward.start_run()`` returns."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from steward.errors import InvalidInput, NotFound
+from steward.store.records import Artifact, Metric, Run, RunStatus, datetime_to_ms, now_ms
+from steward.store.validation import (
+    check_artifact_path,
+    check_metric_value,
+    check_name,
+    check_param_value,
+    check_step,
+    check_tag_value,
+)
+from steward.tracking.backend import TrackingBackend
+from steward.tracking.metric_buffer import MetricBuffer
+
+
+def _timestamp_ms(timestamp: int | datetime | None) -> int:
+    if timestamp is None:
+        return now_ms()
+    if isinstance(timestamp, datetime):
+        return datetime_to_ms(timestamp)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise InvalidInput(
+            "timestamp must be integer milliseconds since the epoch or a datetime, "
+            f"got {timestamp!r}."
+        )
+    return timestamp
+
+
+class ActiveRun:
+    """A run that is being logged to. Use as a context manager or call ``end()``.
+
+    Leaving a ``with`` block normally ends the run FINISHED; an exception ends
+    it FAILED, KeyboardInterrupt KILLED.
+    """
+
+    def __init__(
+        self,
+        backend: TrackingBackend,
+        record: Run,
+        buffer: MetricBuffer,
+        on_end: Callable[[ActiveRun], None] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._record = record
+        self._buffer = buffer
+        self._next_step: dict[str, int] = {}
+        self._known_keys: set[str] = set()
+        self._lock = threading.Lock()
+        self._status: RunStatus | None = None
+        self._on_end = on_end
+
+    @property
+    def id(self) -> str:
+        """The run's id."""
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        """The run's name."""
+        return self._record.name
+
+    @property
+    def experiment(self) -> str:
+        """The name of the run's experiment."""
+        return self._record.experiment
+
+    @property
+    def parent_id(self) -> str | None:
+        """The id of the parent run, for nested runs."""
+        return self._record.parent_id
+
+    @property
+    def ended(self) -> bool:
+        """Whether ``end()`` has been called."""
+        return self._status is not None
+
+    @property
+    def info(self) -> Run:
+        """The run as stored now (pending metrics are flushed first)."""
+        self._buffer.flush()
+        return self._backend.get_run(self.id)
+
+    def _check_open(self) -> None:
+        if self._status is not None:
+            raise InvalidInput(
+                f"run {self.id} has ended ({self._status.value}); start a new run to log more."
+            )
+
+    def _key(self, kind: str, key: str) -> str:
+        if key not in self._known_keys:
+            check_name(kind, key)
+            self._known_keys.add(key)
+        return key
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Log one param (immutable: a different value later is refused)."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log several params in one write."""
+        self._check_open()
+        checked = {self._key("param", k): check_param_value(k, v) for k, v in params.items()}
+        self._backend.log_batch(self.id, params=checked)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set a tag (tags can be overwritten)."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags in one write."""
+        self._check_open()
+        checked = {self._key("tag", k): check_tag_value(k, v) for k, v in tags.items()}
+        self._backend.log_batch(self.id, tags=checked)
+
+    def _point(self, key: str, value: Any, step: int | None, timestamp_ms: int) -> Metric:
+        number = check_metric_value(key, value)
+        with self._lock:
+            step = self._next_step.get(key, 0) if step is None else check_step(key, step)
+            self._next_step[key] = step + 1
+        return Metric(self._key("metric", key), number, step, timestamp_ms)
+
+    def _write_points(self, run_id: str, points: Sequence[Metric]) -> None:
+        self._backend.log_batch(run_id, metrics=points)
+
+    def log_metric(
+        self,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: int | datetime | None = None,
+    ) -> None:
+        """Queue one metric point; without ``step`` the key's next step (0, 1, 2…) is used."""
+        self._check_open()
+        point = self._point(key, value, step, _timestamp_ms(timestamp))
+        self._buffer.add(self.id, self._write_points, point)
+
+    def log_metrics(
+        self,
+        metrics: Mapping[str, float],
+        step: int | None = None,
+        timestamp: int | datetime | None = None,
+    ) -> None:
+        """Queue several metric points sharing a step and timestamp."""
+        self._check_open()
+        at = _timestamp_ms(timestamp)
+        points = [self._point(key, value, step, at) for key, value in metrics.items()]
+        self._buffer.add_many(self.id, self._write_points, points)
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> Artifact:
+        """Store a local file as an artifact, under ``name`` (default: the file name)."""
+        self._check_open()
+        local = Path(path)
+        if not local.is_file():
+            raise NotFound(f"cannot log artifact {local}: no such file.")
+        artifact_path = check_artifact_path(name or local.name)
+        return self._backend.log_artifacts(self.id, [(local, artifact_path)])[0]
+
+    def log_artifacts(
+        self, directory: str | os.PathLike[str], prefix: str | None = None
+    ) -> list[Artifact]:
+        """Store every file under ``directory``, keeping relative paths (under ``prefix``)."""
+        self._check_open()
+        root = Path(directory)
+        if not root.is_dir():
+            raise NotFound(f"cannot log artifacts from {root}: no such folder.")
+        files: list[tuple[Path, str]] = []
+        for local in sorted(root.rglob("*")):
+            if local.is_file():
+                relative = local.relative_to(root).as_posix()
+                files.append(
+                    (local, check_artifact_path(f"{prefix}/{relative}" if prefix else relative))
+                )
+        return self._backend.log_artifacts(self.id, files)
+
+    def flush(self) -> None:
+        """Block until every metric queued so far is durable."""
+        self._buffer.flush()
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        """Flush pending metrics and mark the run ended (a second call does nothing)."""
+        if self._status is not None:
+            return
+        final = RunStatus(status) if isinstance(status, str) else status
+        try:
+            self._buffer.flush()
+        finally:
+            self._status = final
+            self._backend.end_run(self.id, final)
+            if self._on_end is not None:
+                self._on_end(self)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.end(RunStatus.FINISHED)
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end(RunStatus.KILLED)
+        else:
+            self.end(RunStatus.FAILED)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"

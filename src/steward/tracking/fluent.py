@@ -1,0 +1,280 @@
+"""The module-level tracking API (``steward.start_run``, ``steward.log_metric``…).
+
+A process has a stack of active runs (``nested=True`` pushes a child) and one
+metric buffer. Pending metrics are flushed and active runs ended at
+interpreter exit (FINISHED, or FAILED after an uncaught exception, KILLED
+after Ctrl-C) and on SIGTERM (KILLED), so nothing logged is lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from steward.errors import InvalidInput
+from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, RunStatus
+from steward.tracking.active_run import ActiveRun
+from steward.tracking.backend import TrackingBackend
+from steward.tracking.metric_buffer import MetricBuffer
+
+DEFAULT_EXPERIMENT = "Default"
+EXPERIMENT_ENV = "STEWARD_EXPERIMENT"
+
+_lock = threading.RLock()
+_stack: list[ActiveRun] = []
+_buffer = MetricBuffer()
+_experiment_name: str | None = None
+_hooks_installed = False
+_uncaught: type[BaseException] | None = None
+
+
+def _backend() -> TrackingBackend:
+    from steward.workspace import current_workspace
+
+    return current_workspace().tracking
+
+
+def set_experiment(name: str) -> Experiment:
+    """Make ``name`` the experiment of runs started from now on (created if missing)."""
+    global _experiment_name
+    experiment = _backend().get_or_create_experiment(name)
+    _experiment_name = experiment.name
+    return experiment
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run, or None."""
+    with _lock:
+        return _stack[-1] if _stack else None
+
+
+def _require_active() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise InvalidInput("no active run; call steward.start_run() first.")
+    return run
+
+
+def start_run(
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    nested: bool = False,
+    description: str | None = None,
+) -> ActiveRun:
+    """Start a run and make it the active one.
+
+    Args:
+        name: the run's name (default ``run-<id prefix>``).
+        experiment: experiment name; default the one set by ``set_experiment``,
+            ``$STEWARD_EXPERIMENT`` or ``"Default"``. Created if missing.
+        tags: initial tags.
+        nested: start a child of the active run instead of refusing.
+        description: stored as the ``description`` tag.
+
+    Returns:
+        The run handle; use it as a context manager or call ``end_run()``.
+
+    Raises:
+        InvalidInput: a run is already active and ``nested`` is False.
+    """
+    from steward.store.validation import check_tag_value
+    from steward.tracking.system_info import collect_system_info
+
+    with _lock:
+        parent = _stack[-1] if _stack else None
+        if parent is not None and not nested:
+            raise InvalidInput(
+                f"run {parent.id} is already active; end it first or pass nested=True "
+                "to start a child run."
+            )
+        backend = _backend()
+        experiment_name = (
+            experiment or _experiment_name or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+        )
+        experiment_record = backend.get_or_create_experiment(experiment_name)
+        tag_values = {key: check_tag_value(key, value) for key, value in (tags or {}).items()}
+        if description is not None:
+            tag_values["description"] = description
+        record = backend.create_run(
+            experiment_record.id,
+            name=name,
+            tags=tag_values,
+            parent_id=parent.id if parent else None,
+            system_info=collect_system_info(),
+        )
+        run = ActiveRun(backend, record, _buffer, on_end=_forget)
+        _stack.append(run)
+        _install_hooks()
+        return run
+
+
+def _forget(run: ActiveRun) -> None:
+    with _lock:
+        if run in _stack:
+            _stack.remove(run)
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """End the innermost active run (no-op when none is active)."""
+    run = active_run()
+    if run is not None:
+        run.end(status)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log a param of the active run."""
+    _require_active().log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log several params of the active run."""
+    _require_active().log_params(params)
+
+
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | datetime | None = None
+) -> None:
+    """Log a metric point of the active run (buffered; see ``flush``)."""
+    _require_active().log_metric(key, value, step, timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: int | datetime | None = None
+) -> None:
+    """Log several metric points of the active run."""
+    _require_active().log_metrics(metrics, step, timestamp)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag of the active run."""
+    _require_active().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags of the active run."""
+    _require_active().set_tags(tags)
+
+
+def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> Artifact:
+    """Store a local file as an artifact of the active run."""
+    return _require_active().log_artifact(path, name)
+
+
+def log_artifacts(directory: str | os.PathLike[str], prefix: str | None = None) -> list[Artifact]:
+    """Store a folder's files as artifacts of the active run."""
+    return _require_active().log_artifacts(directory, prefix)
+
+
+def flush() -> None:
+    """Block until every metric logged so far in this process is durable."""
+    _buffer.flush()
+
+
+def get_run(run_id: str) -> Run:
+    """Fetch a run by id (pending metrics of this process are flushed first)."""
+    _buffer.flush()
+    return _backend().get_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    """Every point of metric ``key`` of a run, by step."""
+    _buffer.flush()
+    return _backend().metric_history(run_id, key)
+
+
+def search_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> RunPage:
+    """Search runs.
+
+    Args:
+        experiment: an experiment name (or several); None searches all.
+        filter: e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``; ``and``,
+            ``or``, parentheses, ``like``, ``in`` and ``is null`` are supported.
+        order_by: e.g. ``["metrics.acc DESC", "start_time"]``.
+        max_results: page size.
+        page_token: ``next_page_token`` of the previous page.
+
+    Returns:
+        A page of runs (iterable, ``.to_pandas()``, ``.next_page_token``).
+    """
+    _buffer.flush()
+    experiments = [experiment] if isinstance(experiment, str) else experiment
+    return _backend().search_runs(experiments, filter, order_by, max_results, page_token)
+
+
+def list_artifacts(run_id: str) -> list[Artifact]:
+    """The artifacts of a run."""
+    return _backend().list_artifacts(run_id)
+
+
+def download_artifact(run_id: str, path: str, destination: str | os.PathLike[str]) -> Path:
+    """Write one artifact of a run to ``destination``, verified against its digest."""
+    return _backend().download_artifact(run_id, path, destination)
+
+
+# -- ending runs when the process ends ------------------------------------------
+
+
+def _end_all(status: RunStatus) -> None:
+    with _lock:
+        runs = list(reversed(_stack))
+    for run in runs:
+        try:
+            run.end(status)
+        except Exception as exc:  # keep ending the others; report, never hide
+            print(f"steward: could not end run {run.id}: {exc}", file=sys.stderr)
+    try:
+        _buffer.flush()
+    except Exception as exc:
+        print(f"steward: could not flush metrics: {exc}", file=sys.stderr)
+
+
+def _at_exit() -> None:
+    if _uncaught is None:
+        _end_all(RunStatus.FINISHED)
+    elif issubclass(_uncaught, KeyboardInterrupt):
+        _end_all(RunStatus.KILLED)
+    else:
+        _end_all(RunStatus.FAILED)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _end_all(RunStatus.KILLED)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
+    ) -> None:
+        global _uncaught
+        _uncaught = exc_type
+        previous_hook(exc_type, exc, traceback)
+
+    sys.excepthook = excepthook
+    if threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    ):
+        signal.signal(signal.SIGTERM, _on_sigterm)

@@ -1,0 +1,141 @@
+"""The tracking backend that talks to the stores directly."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from steward.blobs import BlobStore
+from steward.errors import NotFound
+from steward.store.metadata import MetadataStore
+from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, RunStatus
+from steward.store.validation import check_artifact_path
+
+
+class LocalTrackingBackend:
+    """Tracking on a local or database-backed store, writing as ``actor``."""
+
+    def __init__(self, store: MetadataStore, blobs: BlobStore, actor: str) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.actor = actor
+        self._system_info_digests: dict[bytes, str] = {}
+
+    def create_experiment(self, name: str, description: str | None = None) -> Experiment:
+        """Create an experiment (Conflict if the name is taken)."""
+        return self.store.tracking.create_experiment(name, self.actor, description)
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """Fetch an experiment by name or id."""
+        return self.store.tracking.get_experiment(name_or_id)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment called ``name``, created if missing."""
+        return self.store.tracking.get_or_create_experiment(name, self.actor)
+
+    def list_experiments(self) -> list[Experiment]:
+        """All active experiments."""
+        return self.store.tracking.list_experiments()
+
+    def _system_info_digest(self, system_info: dict[str, Any]) -> str:
+        payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+        digest = self._system_info_digests.get(payload)
+        if digest is None:
+            digest = self.blobs.put_bytes(payload).digest
+            self._system_info_digests[payload] = digest
+        return digest
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        parent_id: str | None = None,
+        system_info: dict[str, Any] | None = None,
+    ) -> Run:
+        """Start a run."""
+        digest = self._system_info_digest(system_info) if system_info else None
+        return self.store.tracking.create_run(
+            experiment_id, name, self.actor, tags, parent_id, digest
+        )
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Write metrics, params and tags of one run at once."""
+        self.store.tracking.log_batch(run_id, self.actor, metrics, params, tags)
+
+    def end_run(self, run_id: str, status: RunStatus) -> None:
+        """Mark a run ended."""
+        self.store.tracking.end_run(run_id, status)
+
+    def get_run(self, run_id: str) -> Run:
+        """Fetch a run."""
+        return self.store.tracking.get_run(run_id)
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        """Search runs with a filter expression."""
+        return self.store.tracking.search_runs(
+            experiments, filter, order_by, max_results, page_token, include_deleted
+        )
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """All points of one metric of one run."""
+        return self.store.tracking.metric_history(run_id, key)
+
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Hide runs from searches (kept in the store)."""
+        return self.store.tracking.set_lifecycle(run_ids, "deleted")
+
+    def restore_runs(self, run_ids: Sequence[str]) -> int:
+        """Undo ``delete_runs``."""
+        return self.store.tracking.set_lifecycle(run_ids, "active")
+
+    def log_artifacts(self, run_id: str, files: Sequence[tuple[Path, str]]) -> list[Artifact]:
+        """Store local files as artifacts under validated relative paths."""
+        checked = [(Path(local), check_artifact_path(path)) for local, path in files]
+        self.store.tracking.get_run(run_id)  # fail on an unknown run before uploading
+        entries = []
+        for local, path in checked:
+            ref = self.blobs.put_file(local)
+            entries.append((path, ref.digest, ref.size))
+        self.store.tracking.add_artifacts(run_id, self.actor, entries)
+        wanted = {path for path, _, _ in entries}
+        return [item for item in self.list_artifacts(run_id) if item.path in wanted]
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """The artifacts of a run."""
+        return self.store.tracking.list_artifacts(run_id)
+
+    def download_artifact(
+        self, run_id: str, path: str, destination: str | os.PathLike[str]
+    ) -> Path:
+        """Write one verified artifact to a local file."""
+        wanted = check_artifact_path(path)
+        for artifact in self.list_artifacts(run_id):
+            if artifact.path == wanted:
+                return self.blobs.get_file(artifact.digest, destination)
+        raise NotFound(f"run {run_id} has no artifact {wanted!r}.")
+
+    def system_info(self, run_id: str) -> dict[str, Any]:
+        """The system facts recorded when the run started."""
+        digest = self.get_run(run_id).system_info_digest
+        if digest is None:
+            return {}
+        result: dict[str, Any] = json.loads(self.blobs.get_bytes(digest))
+        return result

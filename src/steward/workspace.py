@@ -1,0 +1,111 @@
+"""A workspace binds one metadata store and one blob store.
+
+``current_workspace()`` opens the one the environment points at
+(``STEWARD_HOME``, ``STEWARD_STORE_URL``, ``STEWARD_BLOB_URL`` or
+``<home>/config.toml``) on first use and keeps it for the process; the SDK,
+the CLI and the server all reach the stores through it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from steward.config import Settings, current_user, resolve_settings
+from steward.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from steward.blobs import BlobStore
+    from steward.store.metadata import MetadataStore
+    from steward.tracking.backend import TrackingBackend
+
+BLOB_OPTIONS_ENV = "STEWARD_BLOB_OPTIONS"
+
+
+class Workspace:
+    """An open pair of stores and the user writing to them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        actor: str | None = None,
+        blob_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.actor = actor or current_user()
+        self._blob_options = blob_options
+
+    @cached_property
+    def store(self) -> MetadataStore:
+        """The metadata store (opened and migrated on first use)."""
+        from steward.store.metadata import MetadataStore
+
+        return MetadataStore(self.settings.store_url)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The blob store."""
+        from steward.blobs import open_blob_store
+
+        options = self._blob_options
+        if options is None:
+            raw = os.environ.get(BLOB_OPTIONS_ENV)
+            try:
+                options = json.loads(raw) if raw else None
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{BLOB_OPTIONS_ENV} must be a JSON object: {exc}") from exc
+        return open_blob_store(self.settings.blob_url, storage_options=options)
+
+    @cached_property
+    def tracking(self) -> TrackingBackend:
+        """Experiments and runs."""
+        from steward.tracking.local import LocalTrackingBackend
+
+        return LocalTrackingBackend(self.store, self.blobs, self.actor)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def open_workspace(
+    home: str | os.PathLike[str] | None = None,
+    store_url: str | None = None,
+    blob_url: str | None = None,
+    actor: str | None = None,
+    blob_options: dict[str, Any] | None = None,
+) -> Workspace:
+    """Open a workspace; arguments override the environment and config file."""
+    settings = resolve_settings(home, store_url, blob_url)
+    return Workspace(settings, actor, blob_options)
+
+
+_lock = threading.Lock()
+_current: Workspace | None = None
+_pinned = False
+
+
+def current_workspace() -> Workspace:
+    """The process's workspace: the one given to ``use_workspace``, else the
+    one the environment points at (reopened if the environment changed)."""
+    global _current
+    with _lock:
+        if _pinned and _current is not None:
+            return _current
+        if _current is None or _current.settings != resolve_settings():
+            if _current is not None:
+                _current.close()
+            _current = open_workspace()
+        return _current
+
+
+def use_workspace(workspace: Workspace | None) -> None:
+    """Pin ``workspace`` as the process's workspace (None: follow the environment again)."""
+    global _current, _pinned
+    with _lock:
+        _current = workspace
+        _pinned = workspace is not None
