@@ -1,0 +1,86 @@
+"""Shared fixtures: a temporary workspace on SQLite or PostgreSQL, local or S3 blobs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import create_bucket, create_database, postgres_server, s3_server
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url_base() -> Iterator[str]:
+    """URL of a running PostgreSQL server (no database); skips locally, fails in CI."""
+    with postgres_server() as url:
+        if url is None:
+            message = (
+                "PostgreSQL is not available: install Debian's 'postgresql' package or set "
+                "STEWARD_TEST_POSTGRES_URL"
+            )
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_options() -> Iterator[dict[str, str]]:
+    """fsspec storage options of a moto S3 server on loopback."""
+    with s3_server() as options:
+        yield options
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata store URL: SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'steward.db'}"
+    base = request.getfixturevalue("postgres_url_base")
+    return create_database(base)
+
+
+@pytest.fixture
+def s3_blob_url(s3_options: dict[str, str]) -> str:
+    """URL of a fresh prefix in a fresh bucket on the moto server."""
+    return f"s3://{create_bucket(s3_options)}/blobs"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh SQLite workspace pinned as the process's workspace."""
+    from steward.workspace import open_workspace
+
+    yield from _pinned(open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def any_workspace(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fresh workspace on SQLite and on PostgreSQL."""
+    from steward.workspace import open_workspace
+
+    ws = open_workspace(home=tmp_path / "home", store_url=store_url, actor="tester")
+    yield from _pinned(ws, monkeypatch, tmp_path)
+
+
+def _pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    from steward.tracking import fluent
+    from steward.workspace import use_workspace
+
+    monkeypatch.setenv("STEWARD_HOME", str(ws.settings.home))
+    monkeypatch.chdir(tmp_path)
+    use_workspace(ws)
+    try:
+        yield ws
+    finally:
+        while fluent.active_run() is not None:
+            fluent.end_run()
+        use_workspace(None)
+        ws.close()
