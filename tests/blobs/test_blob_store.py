@@ -1,0 +1,128 @@
+"""Blob stores, local and S3: content addressing, atomic writes, verified reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from steward.blobs import BlobStore, digest_bytes, open_blob_store
+from steward.blobs.local import LocalBlobStore
+from steward.errors import IntegrityError, InvalidInput, MissingDependency, NotFound
+
+
+@pytest.fixture(params=["local", "s3"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return open_blob_store(str(tmp_path / "blobs"))
+    url = request.getfixturevalue("s3_blob_url")
+    return open_blob_store(url, storage_options=request.getfixturevalue("s3_options"))
+
+
+def _corrupt(blobs: BlobStore, digest: str, request: pytest.FixtureRequest) -> None:
+    if isinstance(blobs, LocalBlobStore):
+        path = blobs.path_of(digest)
+        os.chmod(path, 0o644)
+        path.write_bytes(b"tampered")
+    else:
+        blobs.fs.pipe_file(blobs.key_of(digest), b"tampered")  # type: ignore[attr-defined]
+
+
+def test_bytes_round_trip_and_deduplicate(blobs: BlobStore) -> None:
+    first = blobs.put_bytes(b"hello steward")
+    second = blobs.put_bytes(b"hello steward")
+    assert first == second
+    assert first.digest == digest_bytes(b"hello steward")
+    assert first.digest.startswith("blake3:")
+    assert first.size == 13
+    assert blobs.get_bytes(first.digest) == b"hello steward"
+    assert blobs.exists(first.digest)
+    assert blobs.size(first.digest) == 13
+
+
+def test_files_round_trip(blobs: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    source.write_bytes(payload)
+    ref = blobs.put_file(source)
+    assert ref.digest == digest_bytes(payload)
+    target = blobs.get_file(ref.digest, tmp_path / "out" / "copy.bin")
+    assert target.read_bytes() == payload
+
+
+def test_missing_lists_only_absent_blobs(blobs: BlobStore) -> None:
+    present = [blobs.put_bytes(bytes([i])).digest for i in range(5)]
+    absent = [digest_bytes(b"absent-%d" % i) for i in range(3)]
+    assert blobs.missing(present + absent) == absent
+
+
+def test_reading_a_corrupted_blob_is_refused_naming_it(
+    blobs: BlobStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    ref = blobs.put_bytes(b"original content")
+    _corrupt(blobs, ref.digest, request)
+    with pytest.raises(IntegrityError, match=ref.digest):
+        blobs.get_bytes(ref.digest)
+    target = tmp_path / "restored.bin"
+    with pytest.raises(IntegrityError, match=ref.digest):
+        blobs.get_file(ref.digest, target)
+    assert not target.exists()
+    assert list(tmp_path.glob(".restored.bin*")) == []
+
+
+def test_unknown_blob_is_not_found(blobs: BlobStore, tmp_path: Path) -> None:
+    digest = digest_bytes(b"never stored")
+    with pytest.raises(NotFound, match=digest):
+        blobs.get_bytes(digest)
+    with pytest.raises(NotFound):
+        blobs.get_file(digest, tmp_path / "x")
+
+
+@pytest.mark.parametrize("digest", ["", "md5:abc", "blake3:XYZ", "blake3:" + "a" * 63, "../../etc"])
+def test_malformed_digests_are_refused(blobs: BlobStore, digest: str) -> None:
+    with pytest.raises(InvalidInput, match="not a blob digest"):
+        blobs.get_bytes(digest)
+
+
+def test_sha256_stores_record_the_algorithm(tmp_path: Path) -> None:
+    store = open_blob_store(str(tmp_path / "sha"), algorithm="sha256")
+    ref = store.put_bytes(b"abc")
+    assert ref.digest == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert store.get_bytes(ref.digest) == b"abc"
+    with pytest.raises(InvalidInput, match="unknown digest algorithm"):
+        open_blob_store(str(tmp_path / "x"), algorithm="md5")
+
+
+def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x" * 100_000)
+    store.put_file(source)
+    store.put_bytes(b"y")
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_local_put_of_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no such file"):
+        LocalBlobStore(tmp_path / "blobs").put_file(tmp_path / "missing.csv")
+
+
+def test_unknown_protocol_names_the_missing_package() -> None:
+    with pytest.raises((MissingDependency, ValueError)) as caught:
+        open_blob_store("nosuchproto://bucket/prefix")
+    assert "nosuchproto" in str(caught.value)
+
+
+def test_s3_store_works_through_workspace_settings(
+    s3_blob_url: str, s3_options: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from steward.workspace import open_workspace
+
+    monkeypatch.setenv("STEWARD_BLOB_OPTIONS", json.dumps(s3_options))
+    workspace = open_workspace(home=tmp_path / "home", blob_url=s3_blob_url)
+    ref = workspace.blobs.put_bytes(b"through the workspace")
+    assert workspace.blobs.get_bytes(ref.digest) == b"through the workspace"
