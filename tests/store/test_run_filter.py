@@ -140,7 +140,10 @@ def test_generated_filters_round_trip(items: list[tuple[str, Comparison]], use_o
 
 @given(st.text(max_size=40))
 def test_arbitrary_text_parses_or_raises_invalid_input(source: str) -> None:
+    """Any other exception (IndexError, ValueError…) would be a parser bug."""
     try:
-        parse_filter(source)
-    except InvalidInput:
-        pass
+        parsed = parse_filter(source)
+    except InvalidInput as error:
+        assert "position" in str(error)
+    else:
+        assert parsed is None or isinstance(parsed, Comparison | And | Or)
