@@ -34,7 +34,7 @@ def new_hasher(algorithm: str) -> Hasher:
     if algorithm == "blake3":
         from blake3 import blake3
 
-        return blake3(max_threads=blake3.AUTO)  # type: ignore[no-any-return]
+        return blake3(max_threads=blake3.AUTO)
     if algorithm == "sha256":
         return hashlib.sha256()
     raise InvalidInput(f"unknown digest algorithm {algorithm!r}; use one of {ALGORITHMS}.")

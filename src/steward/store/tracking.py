@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import operator
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -207,7 +208,7 @@ class TrackingStore:
                         system_info_digest=system_info_digest,
                     )
                 )
-                run_pk = result.inserted_primary_key[0]
+                run_pk = _inserted_pk(result)
                 self._run_pks[run_id] = run_pk
                 if tag_items:
                     batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
@@ -246,7 +247,7 @@ class TrackingStore:
                 tag_count=tags,
             )
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_pk(result)
 
     def log_batch(
         self,
@@ -648,6 +649,13 @@ class TrackingStore:
         ]
 
 
+def _inserted_pk(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every table here has an integer key
+        raise RuntimeError("the database returned no primary key for an insert")
+    return int(key[0])
+
+
 def _encode_page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
@@ -676,34 +684,25 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
+_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "like": lambda column, value: column.like(value),
+    "not like": lambda column, value: not_(column.like(value)),
+    "ilike": lambda column, value: column.ilike(value),
+    "in": lambda column, value: column.in_(list(value)),
+    "not in": lambda column, value: column.not_in(list(value)),
+    "is null": lambda column, _: column.is_(None),
+    "is not null": lambda column, _: column.is_not(None),
+}
+
+
 def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    if op == "=":
-        return column == value  # type: ignore[no-any-return]
-    if op == "!=":
-        return column != value  # type: ignore[no-any-return]
-    if op == "<":
-        return column < value  # type: ignore[no-any-return]
-    if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
-    if op == ">":
-        return column > value  # type: ignore[no-any-return]
-    if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
-    if op == "like":
-        return column.like(value)  # type: ignore[no-any-return]
-    if op == "not like":
-        return not_(column.like(value))
-    if op == "ilike":
-        return column.ilike(value)  # type: ignore[no-any-return]
-    if op == "in":
-        return column.in_(list(value))  # type: ignore[no-any-return]
-    if op == "not in":
-        return column.not_in(list(value))  # type: ignore[no-any-return]
-    if op == "is null":
-        return column.is_(None)  # type: ignore[no-any-return]
-    if op == "is not null":
-        return column.is_not(None)  # type: ignore[no-any-return]
-    raise InvalidInput(f"unsupported operator {op!r}")
+    return _OPERATORS[op](column, value)
 
 
 _KEYED_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
@@ -736,6 +735,7 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
 
 
 def _order_column(key: OrderKey) -> Any:
+    column: Any
     if key.entity == "attributes":
         column = _ATTRIBUTE_COLUMNS[key.key]
     else:

@@ -140,15 +140,22 @@ def autolog(disable: bool = False, log_models: bool = True) -> None:
     _settings["log_models"] = log_models
     if disable:
         for cls, original in _patched.items():
-            cls.fit = original
+            cls.fit = original  # type: ignore[attr-defined]
         _patched.clear()
         return
     from sklearn.pipeline import Pipeline
 
     classes = [cls for _, cls in all_estimators()] + [Pipeline]
-    for cls in classes:
-        original = cls.__dict__.get("fit")
-        if original is None or cls in _patched or getattr(original, "__steward_autolog__", False):
+    # Patch the class that defines ``fit`` (often an abstract base such as
+    # BaseForest), so every estimator inheriting it is covered once.
+    owners = {
+        next(owner for owner in cls.__mro__ if "fit" in owner.__dict__)
+        for cls in classes
+        if hasattr(cls, "fit")
+    }
+    for owner in owners:
+        original = owner.__dict__["fit"]
+        if owner in _patched or getattr(original, "__steward_autolog__", False):
             continue
-        _patched[cls] = original
-        cls.fit = _wrap(original)
+        _patched[owner] = original
+        owner.fit = _wrap(original)
