@@ -56,7 +56,14 @@ def test_experiments_create_and_list(workspace: Any) -> None:
 def test_runs_list_filters_orders_and_prints_json(two_runs: list[str]) -> None:
     data = json.loads(
         _invoke(
-            "runs", "list", "-e", "cli", "-f", "metrics.acc > 0.85", "-o", "metrics.acc DESC",
+            "runs",
+            "list",
+            "-e",
+            "cli",
+            "-f",
+            "metrics.acc > 0.85",
+            "-o",
+            "metrics.acc DESC",
             "--json",
         ).output
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
 
 def now_ms() -> int:
     """The current time as integer milliseconds since the epoch."""
-    import time
-
     return time.time_ns() // 1_000_000
 
 

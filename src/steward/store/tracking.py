@@ -187,29 +187,32 @@ class TrackingStore:
         for key in tag_items:
             check_name("tag", key)
 
-        def create() -> None:
+        start_time = start_time_ms or now_ms()
+
+        def create() -> Run:
             with write_transaction(self.engine) as connection:
-                experiment_pk = connection.execute(
-                    select(t.experiments.c.pk).where(t.experiments.c.id == experiment_id)
-                ).scalar()
-                if experiment_pk is None:
+                experiment = connection.execute(
+                    select(t.experiments.c.pk, t.experiments.c.name).where(
+                        t.experiments.c.id == experiment_id
+                    )
+                ).first()
+                if experiment is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}.")
                 parent_pk = self._run_pk(connection, parent_id) if parent_id else None
                 result = connection.execute(
                     insert(t.runs).values(
                         id=run_id,
-                        experiment_pk=experiment_pk,
+                        experiment_pk=experiment.pk,
                         parent_pk=parent_pk,
                         name=run_name,
                         status=RunStatus.RUNNING.value,
                         lifecycle="active",
-                        start_time=start_time_ms or now_ms(),
+                        start_time=start_time,
                         created_by=actor,
                         system_info_digest=system_info_digest,
                     )
                 )
                 run_pk = _inserted_pk(result)
-                self._run_pks[run_id] = run_pk
                 if tag_items:
                     batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
                     connection.execute(
@@ -219,9 +222,23 @@ class TrackingStore:
                             for k, v in tag_items.items()
                         ],
                     )
+            self._run_pks[run_id] = run_pk
+            # Built from what was just written: no read back on the hot path.
+            return Run(
+                id=run_id,
+                name=run_name,
+                experiment=experiment.name,
+                experiment_id=experiment_id,
+                status=RunStatus.RUNNING,
+                start_time=ms_to_datetime(start_time),  # type: ignore[arg-type]
+                end_time=None,
+                created_by=actor,
+                parent_id=parent_id,
+                system_info_digest=system_info_digest,
+                tags=tag_items,
+            )
 
-        run_with_retry(create)
-        return self.get_run(run_id)
+        return run_with_retry(create)
 
     def _run_pk(self, connection: Connection, run_id: str) -> int:
         cached = self._run_pks.get(run_id)
@@ -232,6 +249,14 @@ class TrackingStore:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         self._run_pks[run_id] = pk
         return int(pk)
+
+    def _run_pk_and_status(self, connection: Connection, run_id: str) -> tuple[int, str]:
+        row = connection.execute(
+            select(t.runs.c.pk, t.runs.c.status).where(t.runs.c.id == run_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        return int(row.pk), str(row.status)
 
     @staticmethod
     def _new_batch(
@@ -273,10 +298,7 @@ class TrackingStore:
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
-                run_pk = self._run_pk(connection, run_id)
-                status = connection.execute(
-                    select(t.runs.c.status).where(t.runs.c.pk == run_pk)
-                ).scalar()
+                run_pk, status = self._run_pk_and_status(connection, run_id)
                 if status != RunStatus.RUNNING.value:
                     raise InvalidInput(
                         f"run {run_id} has ended ({status}); start a new run to log more."
@@ -391,7 +413,7 @@ class TrackingStore:
             ],
         )
 
-    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int | None = None) -> Run:
+    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int | None = None) -> None:
         """Mark a run FINISHED, FAILED or KILLED.
 
         Raises:
@@ -410,7 +432,6 @@ class TrackingStore:
                 )
 
         run_with_retry(end)
-        return self.get_run(run_id)
 
     def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str) -> int:
         """Mark runs deleted (hidden from searches) or active again; returns how many."""

@@ -36,6 +36,10 @@ def check_name(kind: str, value: object) -> str:
 
 def check_metric_value(key: str, value: object) -> float:
     """Return a metric value as float; NaN and ±inf are kept, non-numbers refused."""
+    if type(value) is float:  # the common cases, without the slower ABC check below
+        return value
+    if type(value) is int:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInput(
             f"metric {key!r} must be a number, got {type(value).__name__} {value!r:.60}."

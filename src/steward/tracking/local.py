@@ -22,7 +22,9 @@ class LocalTrackingBackend:
         self.store = store
         self.blobs = blobs
         self.actor = actor
-        self._system_info_digests: dict[bytes, str] = {}
+        self._system_info: dict[str, Any] | None = None
+        self._system_info_digest_value = ""
+        self._experiments: dict[str, Experiment] = {}
 
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment (Conflict if the name is taken)."""
@@ -33,20 +35,24 @@ class LocalTrackingBackend:
         return self.store.tracking.get_experiment(name_or_id)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
-        """The experiment called ``name``, created if missing."""
-        return self.store.tracking.get_or_create_experiment(name, self.actor)
+        """The experiment called ``name``, created if missing (cached: ids never change)."""
+        experiment = self._experiments.get(name)
+        if experiment is None:
+            experiment = self.store.tracking.get_or_create_experiment(name, self.actor)
+            self._experiments[name] = experiment
+        return experiment
 
     def list_experiments(self) -> list[Experiment]:
         """All active experiments."""
         return self.store.tracking.list_experiments()
 
     def _system_info_digest(self, system_info: dict[str, Any]) -> str:
-        payload = json.dumps(system_info, sort_keys=True, default=str).encode()
-        digest = self._system_info_digests.get(payload)
-        if digest is None:
-            digest = self.blobs.put_bytes(payload).digest
-            self._system_info_digests[payload] = digest
-        return digest
+        # The SDK passes the same (cached) dict for every run of a process.
+        if self._system_info is not system_info:
+            payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+            self._system_info_digest_value = self.blobs.put_bytes(payload).digest
+            self._system_info = system_info
+        return self._system_info_digest_value
 
     def create_run(
         self,
