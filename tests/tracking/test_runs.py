@@ -292,3 +292,29 @@ def test_experiments_are_created_listed_and_unique(any_workspace: Any) -> None:
     listed = {experiment.name: experiment for experiment in backend.list_experiments()}
     assert listed["alpha"].run_count == 1
     assert listed["alpha"].description == "first"
+
+
+def test_artifacts_on_s3_are_verified_on_download(
+    tmp_path: Path, s3_blob_url: str, s3_options: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.errors import IntegrityError
+    from steward.workspace import open_workspace, use_workspace
+
+    ws = open_workspace(
+        home=tmp_path / "home", blob_url=s3_blob_url, actor="tester", blob_options=s3_options
+    )
+    use_workspace(ws)
+    try:
+        source = tmp_path / "weights.bin"
+        source.write_bytes(b"\x00\x01" * 50_000)
+        with steward.start_run() as run:
+            artifact = steward.log_artifact(source, name="model/weights.bin")
+        out = steward.download_artifact(run.id, "model/weights.bin", tmp_path / "back.bin")
+        assert out.read_bytes() == source.read_bytes()
+        ws.blobs.fs.pipe_file(ws.blobs.key_of(artifact.digest), b"tampered")  # type: ignore[attr-defined]
+        with pytest.raises(IntegrityError, match=artifact.digest):
+            steward.download_artifact(run.id, "model/weights.bin", tmp_path / "again.bin")
+        assert not (tmp_path / "again.bin").exists()
+    finally:
+        use_workspace(None)
+        ws.close()
