@@ -42,6 +42,17 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 
 __version__ = "0.1.0"
 
+_LAZY_SUBMODULES = ("data",)
+
+
+def __getattr__(name: str) -> object:
+    """Import lifecycle submodules (``steward.data``…) on first access."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"steward.{name}")
+    raise AttributeError(f"module 'steward' has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveRun",
@@ -60,6 +71,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "data",
     "download_artifact",
     "end_run",
     "flush",
