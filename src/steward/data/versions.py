@@ -335,7 +335,8 @@ def add(
         existing_kind = kind
     if existing_kind != kind:
         raise Conflict(
-            f"dataset {name!r} holds {existing_kind}, not {kind}; choose another name for this data."
+            f"dataset {name!r} holds {existing_kind}, not {kind}; "
+            "choose another name for this data."
         )
     table = None
     with ChunkWriter(workspace.blobs, progress) as writer:
