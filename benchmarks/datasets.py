@@ -135,7 +135,8 @@ def _csv_rows(rng: np.random.Generator, start: int, count: int) -> str:
     scores = np.round(rng.random(count), 4)
     sites = rng.choice(np.array(["north", "south", "east", "west", "central"]), count)
     lines = [
-        f"{i},{a},{w},{s},{site}" for i, a, w, s, site in zip(ids, ages, weights, scores, sites)
+        f"{i},{a},{w},{s},{site}"
+        for i, a, w, s, site in zip(ids, ages, weights, scores, sites, strict=True)
     ]
     return "\n".join(lines) + "\n"
 
