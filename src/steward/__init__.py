@@ -7,6 +7,8 @@ submodules, so ``import steward`` stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from steward.errors import (
     Conflict,
     IntegrityError,
@@ -39,6 +41,9 @@ from steward.tracking.fluent import (
     start_run,
 )
 from steward.workspace import Workspace, open_workspace, use_workspace
+
+if TYPE_CHECKING:
+    from steward import data
 
 __version__ = "0.1.0"
 

@@ -129,7 +129,7 @@ class DatasetVersion:
             NotFound: no such file in this version.
             IntegrityError: a blob no longer matches its digest.
         """
-        return open_entry(_workspace().blobs, self._entry(relpath))  # type: ignore[return-value]
+        return open_entry(_workspace().blobs, self._entry(relpath))
 
     def read_table(self, relpath: str) -> pa.Table:
         """One tabular file (CSV or Parquet) as an arrow table."""
