@@ -87,7 +87,10 @@ def blake3_floor(path: Path) -> float:
 def cp_floor(path: Path, work: Path) -> float:
     target = work / "cp-floor"
     elapsed = timed(lambda: subprocess.run(["cp", "-r", str(path), str(target)], check=True))
-    shutil.rmtree(target)
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
     return elapsed
 
 
@@ -171,6 +174,7 @@ class StewardSide:
         self.home = work / "steward-home"
         self.workspace = open_workspace(home=self.home, actor="bench")
         use_workspace(self.workspace)
+        _ = self.workspace.store  # open and migrate the metadata store before timing
         self.remote = work / "steward-remote"
 
     def add(self, path: Path) -> object:
