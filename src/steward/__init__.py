@@ -7,6 +7,8 @@ submodules, so ``import steward`` stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from steward.errors import (
     Conflict,
     IntegrityError,
@@ -40,7 +42,21 @@ from steward.tracking.fluent import (
 )
 from steward.workspace import Workspace, open_workspace, use_workspace
 
+if TYPE_CHECKING:
+    from steward import data
+
 __version__ = "0.1.0"
+
+_LAZY_SUBMODULES = ("data",)
+
+
+def __getattr__(name: str) -> object:
+    """Import lifecycle submodules (``steward.data``…) on first access."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"steward.{name}")
+    raise AttributeError(f"module 'steward' has no attribute {name!r}")
 
 
 __all__ = [
@@ -60,6 +76,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "data",
     "download_artifact",
     "end_run",
     "flush",

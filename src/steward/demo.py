@@ -3,6 +3,8 @@
 Trains several scikit-learn classifiers on data that scikit-learn ships,
 tracks each as a run (params, per-fold and test metrics, the model as a
 skops artifact), and prints a comparison and where everything is stored.
+The training and test data are versioned as datasets first, and each run
+records that it read them, so the lineage data version → runs is printed too.
 Later capabilities extend the same story.
 """
 
@@ -25,6 +27,7 @@ class DemoResult:
     best_model: str
     best_run_id: str
     metrics: dict[str, dict[str, float]]
+    datasets: tuple[str, ...] = ()
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -75,6 +78,15 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.25, stratify=data.target, random_state=seed
     )
+    data_versions = [
+        steward.data.add(
+            f"breast-cancer-{split}",
+            X.assign(target=y),
+            description=f"scikit-learn breast-cancer {split} split (seed {seed})",
+            tags={"source": "sklearn.datasets.load_breast_cancer", "split": split},
+        )
+        for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test))
+    ]
     steward.set_experiment(EXPERIMENT)
     candidates = _candidates(seed)
     run_ids: dict[str, str] = {}
@@ -93,6 +105,8 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                     }
                 )
                 run.log_params({"seed": seed, "test_size": 0.25, "rows_train": len(X_train)})
+                for data_version in data_versions:
+                    steward.data.use(data_version)
                 for fold, (fit_rows, check_rows) in enumerate(folds.split(X_train, y_train)):
                     fold_model = clone(model).fit(X_train.iloc[fit_rows], y_train.iloc[fit_rows])
                     fold_scores = _scores(
@@ -113,7 +127,8 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                 results[name] = scores
                 progress.advance(task)
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
-    return DemoResult(EXPERIMENT, run_ids, best, run_ids[best], results)
+    datasets = tuple(version.ref for version in data_versions)
+    return DemoResult(EXPERIMENT, run_ids, best, run_ids[best], results, datasets)
 
 
 def print_demo(result: DemoResult, console: Any) -> None:
@@ -134,6 +149,7 @@ def print_demo(result: DemoResult, console: Any) -> None:
             name + marker, result.run_ids[name][:12], *(f"{scores[c]:.4f}" for c in columns)
         )
     console.print(table)
+    _print_lineage(result, console)
     settings = current_workspace().settings
     console.print(f"best model: [bold]{result.best_model}[/bold] (run {result.best_run_id})")
     console.print(f"metadata store: {settings.store_url}")
@@ -141,3 +157,23 @@ def print_demo(result: DemoResult, console: Any) -> None:
     console.print(
         "next: steward runs list -e breast-cancer-diagnosis -o 'metrics.test_roc_auc DESC'"
     )
+
+
+def _print_lineage(result: DemoResult, console: Any) -> None:
+    """Print which runs read each dataset version."""
+    from rich.tree import Tree
+
+    import steward
+
+    if not result.datasets:
+        return
+    tree = Tree("[bold]lineage: data version → runs[/bold]")
+    for ref in result.datasets:
+        version = steward.data.get(ref)
+        node = tree.add(
+            f"{ref}  ({version.rows} rows x {version.columns} columns, {version.digest[:19]}…)"
+        )
+        for edge in version.lineage():
+            if edge.direction == "input":
+                node.add(f"{edge.run_name}  (run {edge.run_id[:12]})")
+    console.print(tree)

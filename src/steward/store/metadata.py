@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
 from steward.store.tracking import TrackingStore
@@ -17,6 +18,7 @@ class MetadataStore:
         self.engine: Engine = create_store_engine(url)
         ensure_schema(self.engine)
         self.tracking = TrackingStore(self.engine)
+        self.datasets = DatasetStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -20,11 +20,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -132,4 +133,67 @@ artifacts = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(NAME_LENGTH), nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    # "files" (a file, folder or glob) or "table" (an in-memory table).
+    Column("kind", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("dataset_pk", Integer, ForeignKey("datasets.pk"), nullable=False),
+    Column("version", Integer, nullable=False),
+    # The digest of the manifest blob: the identity of the content.
+    Column("digest", String(80), nullable=False),
+    Column("profile_digest", String(80), nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("row_count", BigInteger, nullable=True),
+    Column("column_count", Integer, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    UniqueConstraint("dataset_pk", "version"),
+    UniqueConstraint("dataset_pk", "digest"),
+)
+
+dataset_version_tags = Table(
+    "dataset_version_tags",
+    metadata,
+    Column("version_pk", Integer, ForeignKey("dataset_versions.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+dataset_aliases = Table(
+    "dataset_aliases",
+    metadata,
+    Column("dataset_pk", Integer, ForeignKey("datasets.pk"), primary_key=True),
+    Column("alias", String(NAME_LENGTH), primary_key=True),
+    Column("version_pk", Integer, ForeignKey("dataset_versions.pk"), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+dataset_lineage = Table(
+    "dataset_lineage",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("version_pk", Integer, ForeignKey("dataset_versions.pk"), primary_key=True),
+    # "input": the run read the version; "output": the run produced it.
+    Column("direction", String(8), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_dataset_lineage_version", "version_pk"),
 )

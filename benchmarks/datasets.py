@@ -1,0 +1,405 @@
+"""Dataset versioning: Steward against DVC, side by side, in one run.
+
+Cases: one large random file, many ~50 KB files, a CSV. For each: first add,
+re-add unchanged, re-add after a 1% change (the CSV: 1% more rows appended;
+the large file: 1% overwritten in the middle; the many files: 1% rewritten),
+push to and pull from a local-folder remote, and check out into an empty
+folder. Floors from the same run: single-thread blake3 over the same bytes
+(read from the page cache) and ``cp -r``. Also profiles the CSV in a child
+process and reports its time and peak memory.
+
+DVC is installed into ``.bench/venvs/dvc`` (git-ignored), never into
+Steward's environment.
+
+    python benchmarks/datasets.py            # full sizes (1 GiB, 20,000 files, 200 MB CSV)
+    python benchmarks/datasets.py --quick    # small sizes, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DVC_VENV = ROOT / ".bench" / "venvs" / "dvc"
+DVC_VERSION = "3.67.1"
+
+
+@dataclass
+class Row:
+    case: str
+    operation: str
+    ours: float
+    dvc: float | None
+    floor: float | None = None
+    floor_name: str = ""
+    note: str = ""
+
+
+def ensure_dvc() -> Path:
+    """The dvc executable in its own venv (created on first use)."""
+    dvc = DVC_VENV / "bin" / "dvc"
+    if not dvc.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DVC_VENV)], check=True)
+        subprocess.run(
+            [str(DVC_VENV / "bin" / "pip"), "install", "-q", f"dvc=={DVC_VERSION}"], check=True
+        )
+    return dvc
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def blake3_floor(path: Path) -> float:
+    """Single-thread blake3 over every file under ``path`` (a second read: page cache)."""
+    from blake3 import blake3
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+    def run() -> None:
+        for file in files:
+            hasher = blake3()
+            with file.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    hasher.update(chunk)
+            hasher.digest()
+
+    return timed(run)
+
+
+def cp_floor(path: Path, work: Path) -> float:
+    target = work / "cp-floor"
+    elapsed = timed(lambda: subprocess.run(["cp", "-r", str(path), str(target)], check=True))
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    return elapsed
+
+
+# -- data -------------------------------------------------------------------------
+
+
+def make_big_file(folder: Path, size: int) -> Path:
+    path = folder / "big.bin"
+    rng = np.random.default_rng(0)
+    with path.open("wb") as handle:
+        for _ in range(size // (64 << 20)):
+            handle.write(rng.bytes(64 << 20))
+        handle.write(rng.bytes(size % (64 << 20)))
+    return path
+
+
+def change_big_file(path: Path) -> None:
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.seek(size // 2)
+        handle.write(np.random.default_rng(1).bytes(size // 100))
+
+
+def make_many_files(folder: Path, count: int) -> Path:
+    root = folder / "many"
+    rng = np.random.default_rng(2)
+    for i in range(count):
+        sub = root / f"{i % 100:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i}.bin").write_bytes(rng.bytes(50_000))
+    return root
+
+
+def change_many_files(root: Path) -> None:
+    files = sorted(p for p in root.rglob("*.bin"))
+    rng = np.random.default_rng(3)
+    for path in files[::100]:
+        path.write_bytes(rng.bytes(50_000))
+
+
+def _csv_rows(rng: np.random.Generator, start: int, count: int) -> str:
+    ids = np.arange(start, start + count)
+    ages = rng.integers(1, 95, count)
+    weights = np.round(rng.normal(70, 15, count), 2)
+    scores = np.round(rng.random(count), 4)
+    sites = rng.choice(np.array(["north", "south", "east", "west", "central"]), count)
+    lines = [
+        f"{i},{a},{w},{s},{site}"
+        for i, a, w, s, site in zip(ids, ages, weights, scores, sites, strict=True)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def make_csv(folder: Path, size: int) -> Path:
+    path = folder / "table.csv"
+    rng = np.random.default_rng(4)
+    rows = 0
+    with path.open("w") as handle:
+        handle.write("id,age,weight,score,site\n")
+        while path.stat().st_size < size:
+            handle.write(_csv_rows(rng, rows, 200_000))
+            handle.flush()
+            rows += 200_000
+    return path
+
+
+def append_csv(path: Path) -> None:
+    rows = sum(1 for _ in path.open()) - 1
+    with path.open("a") as handle:
+        handle.write(_csv_rows(np.random.default_rng(5), rows, max(1, rows // 100)))
+
+
+# -- the two tools --------------------------------------------------------------
+
+
+class StewardSide:
+    def __init__(self, work: Path) -> None:
+        from steward.workspace import open_workspace, use_workspace
+
+        self.work = work
+        self.home = work / "steward-home"
+        self.workspace = open_workspace(home=self.home, actor="bench")
+        use_workspace(self.workspace)
+        _ = self.workspace.store  # open and migrate the metadata store before timing
+        self.remote = work / "steward-remote"
+
+    def add(self, path: Path) -> object:
+        import steward.data
+
+        return steward.data.add("bench", path)
+
+    def push(self) -> None:
+        import steward.data
+
+        steward.data.push("bench", str(self.remote))
+
+    def pull_into_empty_store(self) -> float:
+        import steward.data
+        from steward.workspace import open_workspace, use_workspace
+
+        fresh = open_workspace(
+            home=self.home,
+            store_url=self.workspace.settings.store_url,
+            blob_url=str(self.work / "steward-blobs-2"),
+            actor="bench",
+        )
+        use_workspace(fresh)
+        return timed(lambda: steward.data.pull("bench", str(self.remote)))
+
+    def checkout(self, target: Path) -> float:
+        import steward.data
+
+        version = steward.data.get("bench")
+        return timed(lambda: version.checkout(target))
+
+    def close(self) -> None:
+        from steward.workspace import use_workspace
+
+        use_workspace(None)
+        self.workspace.close()
+
+
+class DvcSide:
+    def __init__(self, work: Path, dvc: Path) -> None:
+        self.dvc = str(dvc)
+        self.repo = work / "dvc-repo"
+        self.repo.mkdir()
+        self.remote = work / "dvc-remote"
+        self.run("init", "--no-scm", "-q")
+        self.run("remote", "add", "-d", "local", str(self.remote))
+
+    def run(self, *args: str) -> None:
+        subprocess.run([self.dvc, *args], cwd=self.repo, check=True, stdout=subprocess.DEVNULL)
+
+    def add(self, name: str) -> None:
+        self.run("add", "-q", name)
+
+    def push(self) -> None:
+        self.run("push", "-q")
+
+    def pull_into_empty_cache(self) -> float:
+        shutil.rmtree(self.repo / ".dvc" / "cache")
+        return timed(lambda: self.run("fetch", "-q"))
+
+    def checkout_into_empty(self, name: str) -> float:
+        target = self.repo / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        return timed(lambda: self.run("checkout", "-q"))
+
+
+# -- one case ---------------------------------------------------------------------
+
+
+def run_case(
+    case: str, make: Callable[[Path], Path], change: Callable[[Path], None], dvc: Path
+) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="steward-bench-", dir=os.environ.get("BENCH_TMP")) as t:
+        work = Path(t)
+        ours = StewardSide(work)
+        peer = DvcSide(work, dvc)
+        data = make(peer.repo)
+        name = data.name
+        size = folder_size(data) if data.is_dir() else data.stat().st_size
+        floor_hash = blake3_floor(data)
+        floor_cp = cp_floor(data, work)
+        try:
+            rows.append(
+                Row(
+                    case,
+                    "first add",
+                    timed(lambda: ours.add(data)),
+                    timed(lambda: peer.add(name)),
+                    floor_hash,
+                    "blake3 1 thread",
+                )
+            )
+            push_ours = timed(ours.push)
+            push_peer = timed(peer.push)
+            rows.append(Row(case, "push (local remote)", push_ours, push_peer, floor_cp, "cp -r"))
+            remote_ours, remote_peer = folder_size(ours.remote), folder_size(peer.remote)
+            rows.append(
+                Row(
+                    case,
+                    "re-add unchanged",
+                    timed(lambda: ours.add(data)),
+                    timed(lambda: peer.add(name)),
+                )
+            )
+            change(data)
+            rows.append(
+                Row(
+                    case,
+                    "re-add after 1% change",
+                    timed(lambda: ours.add(data)),
+                    timed(lambda: peer.add(name)),
+                )
+            )
+            ours.push()
+            peer.push()
+            growth_ours = (folder_size(ours.remote) - remote_ours) / size * 100
+            growth_peer = (folder_size(peer.remote) - remote_peer) / size * 100
+            rows.append(
+                Row(
+                    case,
+                    "remote growth after 1% change (% of data)",
+                    growth_ours,
+                    growth_peer,
+                    note="percent, lower is better",
+                )
+            )
+            rows.append(
+                Row(
+                    case,
+                    "pull into empty store",
+                    ours.pull_into_empty_store(),
+                    peer.pull_into_empty_cache(),
+                    floor_cp,
+                    "cp -r",
+                )
+            )
+            rows.append(
+                Row(
+                    case,
+                    "checkout into empty folder",
+                    ours.checkout(work / "checkout"),
+                    peer.checkout_into_empty(name),
+                    floor_cp,
+                    "cp -r",
+                )
+            )
+        finally:
+            ours.close()
+    return rows
+
+
+def profile_in_child(csv_size: int) -> tuple[float, float]:
+    """Time and peak RSS (MB) of profiling a generated CSV in a fresh process."""
+    with tempfile.TemporaryDirectory(prefix="steward-bench-", dir=os.environ.get("BENCH_TMP")) as t:
+        path = make_csv(Path(t), csv_size)
+        code = (
+            "import resource, sys, time; from pathlib import Path; "
+            "from steward.data.profile import profile_csv; "
+            "start = time.perf_counter(); profile_csv(Path(sys.argv[1])); "
+            "elapsed = time.perf_counter() - start; "
+            "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
+        ).stdout.split()
+        return float(output[0]), float(output[1])
+
+
+def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Dataset versioning: Steward vs DVC " + DVC_VERSION, header_style="bold")
+    for column in (
+        "case",
+        "operation",
+        "Steward",
+        "DVC",
+        "DVC / Steward",
+        "floor",
+        "Steward / floor",
+    ):
+        table.add_column(column, justify="right" if column not in ("case", "operation") else "left")
+    for row in rows:
+        is_percent = row.note.startswith("percent")
+        unit = "%" if is_percent else " s"
+        ratio = (row.dvc / row.ours) if row.dvc is not None and row.ours > 0 else None
+        table.add_row(
+            f"{row.case} ({sizes[row.case]})",
+            row.operation,
+            f"{row.ours:.3f}{unit}",
+            "-" if row.dvc is None else f"{row.dvc:.3f}{unit}",
+            "-" if ratio is None else f"{ratio:.1f}x",
+            "-" if row.floor is None else f"{row.floor:.3f} s ({row.floor_name})",
+            "-" if row.floor is None else f"{row.ours / row.floor:.2f}x",
+        )
+    Console(width=160).print(table)
+    print(
+        f"profile of the CSV ({sizes['csv']}): {profile[0]:.2f} s, peak memory {profile[1]:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    args = parser.parse_args()
+    big = (64 << 20) if args.quick else (1 << 30)
+    many = 1000 if args.quick else 20_000
+    csv = (20 << 20) if args.quick else (200 << 20)
+    sizes = {
+        "big file": f"{big >> 20} MiB",
+        "many files": f"{many:,} x 50 KB",
+        "csv": f"{csv >> 20} MiB",
+    }
+    dvc = ensure_dvc()
+    rows: list[Row] = []
+    rows += run_case("big file", lambda d: make_big_file(d, big), change_big_file, dvc)
+    rows += run_case("many files", lambda d: make_many_files(d, many), change_many_files, dvc)
+    rows += run_case("csv", lambda d: make_csv(d, csv), append_csv, dvc)
+    print_table(rows, profile_in_child(csv), sizes)
+
+
+if __name__ == "__main__":
+    main()

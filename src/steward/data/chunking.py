@@ -1,0 +1,129 @@
+"""Storing file bytes as blobs, splitting large files by content-defined chunking.
+
+Files up to ``CHUNK_THRESHOLD`` are one blob each. Larger files are cut by
+FastCDC (``pyfastcdc``, compiled) into chunks of about ``AVERAGE_CHUNK``
+bytes whose boundaries depend on the content, not on offsets, so appending
+rows or editing a small part of a file changes only the chunks around the
+change: the rest are already stored and are neither written nor sent again.
+A chunked file's digest is the digest of its list of chunk digests.
+
+Blob digests are blake3 (cryptographic, so they serve as identity, and fast
+enough to double as the change detector). Work runs on a thread pool the
+size of the machine: blake3 and file I/O release the GIL, so both cores hash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from steward.blobs import BlobStore
+from steward.blobs.digest import format_digest, new_hasher
+from steward.data.manifest import FileEntry
+from steward.errors import InvalidInput
+
+CHUNK_THRESHOLD = 8 << 20
+AVERAGE_CHUNK = 1 << 20
+MIN_CHUNK = 256 << 10
+MAX_CHUNK = 4 << 20
+
+Progress = Callable[[int], None]
+"""Called with a number of bytes just processed."""
+
+
+def worker_count() -> int:
+    """Threads for hashing and transfer: at least 2, as many as the machine has cores."""
+    return max(2, os.cpu_count() or 2)
+
+
+def _chunker() -> Any:
+    try:
+        from pyfastcdc import FastCDC
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        from steward.errors import MissingDependency
+
+        raise MissingDependency("pyfastcdc", "all", "chunking large dataset files") from exc
+    return FastCDC(avg_size=AVERAGE_CHUNK, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
+
+
+def chunk_list_digest(algorithm: str, chunks: Iterable[tuple[str, int]]) -> str:
+    """The digest of a chunked file: the digest of its ordered chunk list."""
+    hasher = new_hasher(algorithm)
+    hasher.update(b"steward-chunks-v1\n")
+    for digest, size in chunks:
+        hasher.update(f"{digest} {size}\n".encode())
+    return format_digest(algorithm, hasher.hexdigest())
+
+
+class ChunkWriter:
+    """Stores files and buffers in a blob store, chunking the large ones."""
+
+    def __init__(self, blobs: BlobStore, progress: Progress | None = None) -> None:
+        self.blobs = blobs
+        self.progress = progress or (lambda _bytes: None)
+        # Local stores take a memoryview as is; others get bytes.
+        self._zero_copy = type(blobs).__name__ == "LocalBlobStore"
+        self._pool = ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="steward")
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _put_chunk(self, data: Any) -> tuple[str, int]:
+        ref = self.blobs.put_bytes(data if self._zero_copy else bytes(data))
+        self.progress(ref.size)
+        return ref.digest, ref.size
+
+    def _store_chunks(self, path: str, chunks: Iterable[Any]) -> FileEntry:
+        results = list(self._pool.map(lambda chunk: self._put_chunk(chunk.data), chunks))
+        size = sum(size for _, size in results)
+        digest = chunk_list_digest(self.blobs.algorithm, results)
+        return FileEntry(path, size, digest, tuple(results))
+
+    def store_buffer(self, relpath: str, data: bytes) -> FileEntry:
+        """Store an in-memory file (e.g. a table written as Parquet)."""
+        if len(data) <= CHUNK_THRESHOLD:
+            ref = self.blobs.put_bytes(data)
+            self.progress(ref.size)
+            return FileEntry(relpath, ref.size, ref.digest)
+        return self._store_chunks(relpath, list(_chunker().cut_buf(data)))
+
+    def store_file(self, relpath: str, path: Path) -> FileEntry:
+        """Store one local file.
+
+        Raises:
+            InvalidInput: the file cannot be read (names it).
+        """
+        try:
+            size = path.stat().st_size
+            if size <= CHUNK_THRESHOLD:
+                ref = self.blobs.put_file(path)
+                self.progress(ref.size)
+                return FileEntry(relpath, ref.size, ref.digest)
+            return self._store_chunks(relpath, list(_chunker().cut_file(str(path))))
+        except PermissionError as exc:
+            raise InvalidInput(f"cannot read {path}: permission denied ({exc.strerror}).") from exc
+        except (IsADirectoryError, FileNotFoundError) as exc:
+            raise InvalidInput(f"cannot read {path}: it vanished while being added.") from exc
+
+    def store_files(self, files: list[tuple[str, Path]]) -> list[FileEntry]:
+        """Store many files, in input order: small ones in parallel, large ones
+        one at a time with their chunks in parallel."""
+        threshold = CHUNK_THRESHOLD
+        small = [i for i, (_, path) in enumerate(files) if path.stat().st_size <= threshold]
+        large = [i for i, (_, path) in enumerate(files) if path.stat().st_size > threshold]
+        entries: dict[int, FileEntry] = dict(
+            zip(small, self._pool.map(lambda i: self.store_file(*files[i]), small), strict=True)
+        )
+        for i in large:
+            entries[i] = self.store_file(*files[i])
+        return [entries[i] for i in range(len(files))]

@@ -1,0 +1,142 @@
+"""Comparing two dataset versions: files, rows, schema and statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from steward.data.profile import ColumnProfile, TableProfile
+from steward.data.versions import DatasetVersion, resolve
+from steward.errors import InvalidInput
+
+_STATISTICS = ("count", "nulls", "distinct", "min", "max", "mean", "std")
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    """How one table (a CSV or Parquet file) changed between two versions."""
+
+    path: str
+    rows_before: int
+    rows_after: int
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+    type_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    statistic_shifts: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetDiff:
+    """What changed from version ``a`` to version ``b``."""
+
+    a: str
+    b: str
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+    tables: list[TableDiff]
+
+    @property
+    def identical(self) -> bool:
+        """Whether both versions hold the same files."""
+        return not (self.added or self.removed or self.changed)
+
+
+def _statistics(column: ColumnProfile) -> dict[str, Any]:
+    return {name: getattr(column, name) for name in _STATISTICS}
+
+
+def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tuple[Any, Any]]]:
+    theirs = {column.name: column for column in after.columns}
+    shifts: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for column in before.columns:
+        other = theirs.get(column.name)
+        if other is None:
+            continue
+        old, new = _statistics(column), _statistics(other)
+        changed = {key: (old[key], new[key]) for key in _STATISTICS if old[key] != new[key]}
+        if changed:
+            shifts[column.name] = changed
+    return shifts
+
+
+def _row_changes(
+    a: DatasetVersion, b: DatasetVersion, path_a: str, path_b: str, key: Sequence[str] | None
+) -> tuple[int, int]:
+    import pandas as pd
+
+    before = a.read_table(path_a).to_pandas()
+    after = b.read_table(path_b).to_pandas()
+    if key:
+        missing = [k for k in key if k not in before.columns or k not in after.columns]
+        if missing:
+            raise InvalidInput(f"key columns {missing} are not in both versions of {path_a}.")
+        old = pd.MultiIndex.from_frame(before[list(key)])
+        new = pd.MultiIndex.from_frame(after[list(key)])
+        return int((~new.isin(old)).sum()), int((~old.isin(new)).sum())
+    shared = [column for column in before.columns if column in after.columns]
+    old_counts = pd.util.hash_pandas_object(before[shared], index=False).value_counts()
+    new_counts = pd.util.hash_pandas_object(after[shared], index=False).value_counts()
+    difference = new_counts.sub(old_counts, fill_value=0)
+    return int(difference[difference > 0].sum()), int(-difference[difference < 0].sum())
+
+
+def diff(
+    a: DatasetVersion | str,
+    b: DatasetVersion | str,
+    key: str | Sequence[str] | None = None,
+    rows: bool = True,
+) -> DatasetDiff:
+    """Compare version ``a`` (before) with version ``b`` (after).
+
+    Args:
+        a: the earlier version (a DatasetVersion or ``"name:version"``).
+        b: the later version.
+        key: column(s) identifying a row; rows are then matched by key, else by content.
+        rows: count added and removed rows (reads both tables); False compares
+            only files, schema and statistics.
+    """
+    first, second = resolve(a), resolve(b)
+    before, after = first.manifest().by_path(), second.manifest().by_path()
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(p for p in set(before) & set(after) if before[p].digest != after[p].digest)
+    keys = [key] if isinstance(key, str) else list(key or [])
+    profiles_a, profiles_b = first.profiles(), second.profiles()
+    pairs = [(p, p) for p in changed if p in profiles_a and p in profiles_b]
+    if first.name != second.name or not pairs:
+        lone_a = [p for p in removed if p in profiles_a]
+        lone_b = [p for p in added if p in profiles_b]
+        if len(lone_a) == 1 and len(lone_b) == 1:
+            pairs.append((lone_a[0], lone_b[0]))
+    tables = []
+    for path_a, path_b in pairs:
+        old, new = profiles_a[path_a], profiles_b[path_b]
+        old_types = {c.name: c.dtype for c in old.columns}
+        new_types = {c.name: c.dtype for c in new.columns}
+        rows_added = rows_removed = None
+        if rows:
+            rows_added, rows_removed = _row_changes(first, second, path_a, path_b, keys or None)
+        tables.append(
+            TableDiff(
+                path=path_b,
+                rows_before=old.rows,
+                rows_after=new.rows,
+                rows_added=rows_added,
+                rows_removed=rows_removed,
+                columns_added=[n for n in new_types if n not in old_types],
+                columns_removed=[n for n in old_types if n not in new_types],
+                type_changes={
+                    n: (old_types[n], new_types[n])
+                    for n in old_types
+                    if n in new_types and old_types[n] != new_types[n]
+                },
+                statistic_shifts=_shifts(old, new),
+            )
+        )
+    unchanged = len(set(before) & set(after)) - len(changed)
+    return DatasetDiff(first.ref, second.ref, added, removed, changed, unchanged, tables)

@@ -1,0 +1,121 @@
+"""A dataset version's manifest: relative path → digest and size of every file.
+
+The manifest is canonical JSON (sorted keys and paths, no spaces), stored as
+a blob; its digest is the identity of the version's content, so adding the
+same content twice finds the same manifest. A file larger than the chunking
+threshold lists the digests of its content-defined chunks, each a blob, and
+its own digest is the digest of that list (see ``steward.data.chunking``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from steward.errors import IntegrityError
+
+MANIFEST_FORMAT = 1
+TABULAR_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a version: where it goes, its digest, size and chunks."""
+
+    path: str
+    size: int
+    digest: str
+    chunks: tuple[tuple[str, int], ...] | None = None
+
+    @property
+    def blob_digests(self) -> list[str]:
+        """The blobs that hold this file's bytes."""
+        if self.chunks is None:
+            return [self.digest]
+        return [digest for digest, _ in self.chunks]
+
+    @property
+    def is_tabular(self) -> bool:
+        """Whether Steward reads this file as a table (CSV or Parquet)."""
+        return self.path.lower().endswith(TABULAR_SUFFIXES)
+
+    def to_json(self) -> dict[str, object]:
+        """The entry as plain JSON data."""
+        data: dict[str, object] = {"path": self.path, "size": self.size, "digest": self.digest}
+        if self.chunks is not None:
+            data["chunks"] = [list(chunk) for chunk in self.chunks]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> FileEntry:
+        """Read an entry written by ``to_json``."""
+        chunks = data.get("chunks")
+        return cls(
+            path=str(data["path"]),
+            size=int(data["size"]),  # type: ignore[call-overload]
+            digest=str(data["digest"]),
+            chunks=None if chunks is None else tuple((str(d), int(s)) for d, s in chunks),  # type: ignore[attr-defined]
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files of one dataset version, sorted by path."""
+
+    kind: str
+    files: tuple[FileEntry, ...]
+
+    @classmethod
+    def build(cls, kind: str, entries: list[FileEntry]) -> Manifest:
+        """A manifest of ``entries`` in canonical (path) order."""
+        return cls(kind, tuple(sorted(entries, key=lambda entry: entry.path)))
+
+    @property
+    def size(self) -> int:
+        """Total bytes of all files."""
+        return sum(entry.size for entry in self.files)
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return iter(self.files)
+
+    def by_path(self) -> dict[str, FileEntry]:
+        """The entries keyed by relative path."""
+        return {entry.path: entry for entry in self.files}
+
+    def blob_digests(self) -> list[str]:
+        """Every distinct blob the files need, in manifest order."""
+        seen: dict[str, None] = {}
+        for entry in self.files:
+            for digest in entry.blob_digests:
+                seen.setdefault(digest, None)
+        return list(seen)
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes: equal manifests give equal bytes."""
+        data = {
+            "format": MANIFEST_FORMAT,
+            "kind": self.kind,
+            "files": [entry.to_json() for entry in self.files],
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, digest: str = "?") -> Manifest:
+        """Parse manifest bytes.
+
+        Raises:
+            IntegrityError: the bytes are not a manifest this Steward can read.
+        """
+        try:
+            parsed = json.loads(data)
+            if parsed.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"unknown manifest format {parsed.get('format')!r}")
+            return cls(
+                kind=str(parsed["kind"]),
+                files=tuple(FileEntry.from_json(item) for item in parsed["files"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityError(
+                f"manifest blob {digest} is not a readable manifest: {exc}"
+            ) from exc

@@ -1,0 +1,664 @@
+"""Mergeable statistical profiles of tables, computed in one streaming pass.
+
+A profile holds, per column: count of values, nulls, a distinct-count
+estimate, and
+
+* for numbers: min, max, mean and the sum of squared deviations (merged
+  exactly with Chan's parallel formula), and a DDSketch-style quantile sketch:
+  values fall into logarithmic buckets ``ceil(log_gamma |x|)`` with
+  ``gamma = (1 + a) / (1 - a)``, ``a = 1%``; each bucket only counts, so
+  merging is adding counts, and every quantile it returns is within 1%
+  relative error of a true value of the data. Histograms (equal-width bins
+  over [min, max]) are derived from the sketch, so they merge too.
+* for categories (strings, booleans): counts of the most frequent values
+  (the top ``TOP_VALUES_KEPT`` are kept; the rest are summed in ``other``, so
+  frequencies of rare values are approximate after truncation).
+* distinct counts: a HyperLogLog sketch (4096 registers, about 1.6% standard
+  error); merging takes the register-wise maximum.
+
+So the profile of a table equals the merge of the profiles of its parts,
+which is what lets monitoring use profiles as drift references without the
+raw data. CSV files are read with pyarrow's streaming reader in blocks and
+Parquet files by record batch: memory stays bounded whatever the file size.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from steward.errors import InvalidInput
+
+SKETCH_RELATIVE_ACCURACY = 0.01
+_GAMMA = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY)
+_LOG_GAMMA = math.log(_GAMMA)
+_SMALLEST = 1e-12  # |x| below this counts as zero in the sketch
+HLL_PRECISION = 12
+_HLL_REGISTERS = 1 << HLL_PRECISION
+TOP_VALUES_KEPT = 1000
+HISTOGRAM_BINS = 20
+CSV_BLOCK_SIZE = 16 << 20
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+# -- the pieces -----------------------------------------------------------------
+
+
+def _add_counts(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    merged = dict(a)
+    for key, count in b.items():
+        merged[key] = merged.get(key, 0) + count
+    return merged
+
+
+def _bucket_counts(values: np.ndarray) -> dict[int, int]:
+    if values.size == 0:
+        return {}
+    index = np.ceil(np.log(values) / _LOG_GAMMA).astype(np.int64)
+    low = int(index.min())
+    counts = np.bincount(index - low)
+    present = np.nonzero(counts)[0]
+    return {int(i) + low: int(counts[i]) for i in present}
+
+
+@dataclass(frozen=True)
+class QuantileSketch:
+    """Counts of values in logarithmic buckets (positive, negative, zero)."""
+
+    positive: dict[int, int] = field(default_factory=dict)
+    negative: dict[int, int] = field(default_factory=dict)
+    zero: int = 0
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> QuantileSketch:
+        """Sketch of finite float64 values."""
+        magnitude = np.abs(values)
+        significant = magnitude >= _SMALLEST
+        return cls(
+            positive=_bucket_counts(values[significant & (values > 0)]),
+            negative=_bucket_counts(-values[significant & (values < 0)]),
+            zero=int((~significant).sum()),
+        )
+
+    def merge(self, other: QuantileSketch) -> QuantileSketch:
+        """The sketch of both parts."""
+        return QuantileSketch(
+            _add_counts(self.positive, other.positive),
+            _add_counts(self.negative, other.negative),
+            self.zero + other.zero,
+        )
+
+    @property
+    def count(self) -> int:
+        """How many values were sketched."""
+        return sum(self.positive.values()) + sum(self.negative.values()) + self.zero
+
+    def buckets(self) -> Iterator[tuple[float, int]]:
+        """(representative value, count) in ascending value order."""
+        for index in sorted(self.negative, reverse=True):
+            yield -2 * _GAMMA**index / (_GAMMA + 1), self.negative[index]
+        if self.zero:
+            yield 0.0, self.zero
+        for index in sorted(self.positive):
+            yield 2 * _GAMMA**index / (_GAMMA + 1), self.positive[index]
+
+    def quantile(self, q: float) -> float | None:
+        """The value at quantile ``q`` (within the sketch's relative accuracy)."""
+        total = self.count
+        if total == 0:
+            return None
+        rank = q * (total - 1)
+        seen = 0
+        value = 0.0
+        for value, count in self.buckets():
+            seen += count
+            if seen > rank:
+                return value
+        return value
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        return {
+            "positive": {str(k): v for k, v in self.positive.items()},
+            "negative": {str(k): v for k, v in self.negative.items()},
+            "zero": self.zero,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QuantileSketch:
+        """Read ``to_json`` data."""
+        return cls(
+            {int(k): int(v) for k, v in data["positive"].items()},
+            {int(k): int(v) for k, v in data["negative"].items()},
+            int(data["zero"]),
+        )
+
+
+def _hll_registers(hashes: np.ndarray) -> np.ndarray:
+    registers = np.zeros(_HLL_REGISTERS, dtype=np.uint8)
+    if hashes.size == 0:
+        return registers
+    index = (hashes >> np.uint64(64 - HLL_PRECISION)).astype(np.intp)
+    rest = hashes & np.uint64((1 << (64 - HLL_PRECISION)) - 1)
+    # rank = leading zeros of the remaining bits + 1 (frexp gives floor(log2) + 1)
+    _, exponent = np.frexp(rest.astype(np.float64))
+    rank = np.where(rest == 0, 64 - HLL_PRECISION + 1, 64 - HLL_PRECISION - exponent + 1)
+    np.maximum.at(registers, index, rank.astype(np.uint8))
+    return registers
+
+
+def _hll_estimate(registers: np.ndarray) -> int:
+    m = float(_HLL_REGISTERS)
+    alpha = 0.7213 / (1 + 1.079 / m)
+    estimate = alpha * m * m / float(np.sum(np.power(2.0, -registers.astype(np.float64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if estimate <= 2.5 * m and zeros:
+        estimate = m * math.log(m / zeros)
+    return round(estimate)
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64, copy=True)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
+def _hash_numbers(values: np.ndarray) -> np.ndarray:
+    """64-bit hashes of float64 values (-0.0 and 0.0 hash alike)."""
+    return _mix64((values + 0.0).view(np.uint64))
+
+
+_STRING_HASH_BASE = np.uint64(0x100000001B3)
+
+
+def _hash_strings(array: Any) -> np.ndarray:
+    """64-bit hashes of a null-free arrow string array, computed on its buffers.
+
+    A polynomial hash of the bytes (``sum (b_i + 1) * P^i`` modulo 2^64, summed
+    with ``np.add.reduceat``) mixed with the length, then finalised: all in
+    numpy, without turning strings into Python objects.
+    """
+    import pyarrow as pa
+
+    array = array.cast(pa.large_string())
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    lengths = np.diff(offsets)
+    total = int(offsets[-1] - offsets[0])
+    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    if total:
+        data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        starts = offsets[:-1] - offsets[0]
+        position = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+        with np.errstate(over="ignore"):
+            powers = np.cumprod(
+                np.full(int(lengths.max()), _STRING_HASH_BASE, dtype=np.uint64), dtype=np.uint64
+            )
+            terms = (data.astype(np.uint64) + np.uint64(1)) * powers[position]
+            non_empty = lengths > 0
+            sums = np.add.reduceat(terms, starts[non_empty])
+            hashes[non_empty] += sums
+    return _mix64(hashes)
+
+
+# -- columns and tables ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """Statistics of one column; ``merge`` combines the profiles of two parts."""
+
+    name: str
+    dtype: str
+    kind: str  # "numeric", "categorical" or "other"
+    count: int = 0
+    nulls: int = 0
+    distinct_registers: bytes = bytes(_HLL_REGISTERS)
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    m2: float = 0.0
+    sketch: QuantileSketch | None = None
+    top: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+
+    @property
+    def distinct(self) -> int:
+        """Estimated number of distinct non-null values."""
+        return _hll_estimate(np.frombuffer(self.distinct_registers, dtype=np.uint8))
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation (None below two values)."""
+        if self.kind != "numeric" or self.count < 2:
+            return None
+        return math.sqrt(max(self.m2, 0.0) / (self.count - 1))
+
+    def quantiles(self) -> dict[str, float | None]:
+        """Values at ``QUANTILES`` (clamped to [min, max])."""
+        if self.sketch is None or self.min is None or self.max is None:
+            return {}
+        low, high = self.min, self.max
+        result: dict[str, float | None] = {}
+        for q in QUANTILES:
+            value = self.sketch.quantile(q)
+            result[f"p{round(q * 100)}"] = None if value is None else min(max(value, low), high)
+        return result
+
+    def histogram(self, bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
+        """Equal-width histogram over [min, max], derived from the sketch."""
+        if self.sketch is None or self.min is None or self.max is None:
+            return {}
+        low, high = self.min, self.max
+        width = (high - low) / bins if high > low else 1.0
+        edges = [low + i * width for i in range(bins + 1)]
+        counts = [0] * bins
+        for value, count in self.sketch.buckets():
+            slot = int((min(max(value, low), high) - low) / width)
+            counts[min(max(slot, 0), bins - 1)] += count
+        return {"edges": edges, "counts": [float(c) for c in counts]}
+
+    def top_values(self, limit: int = 10) -> list[tuple[str, int]]:
+        """The most frequent values with their counts, most frequent first."""
+        return sorted(self.top.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+    def merge(self, other: ColumnProfile) -> ColumnProfile:
+        """The profile of both parts together."""
+        kind = self.kind if self.kind == other.kind else "other"
+        if self.count == 0 and self.kind != other.kind:
+            kind = other.kind
+        elif other.count == 0 and self.kind != other.kind:
+            kind = self.kind
+        dtype = self.dtype if self.dtype == other.dtype else _common_dtype(self, other)
+        registers = np.maximum(
+            np.frombuffer(self.distinct_registers, dtype=np.uint8),
+            np.frombuffer(other.distinct_registers, dtype=np.uint8),
+        ).tobytes()
+        merged = ColumnProfile(
+            name=self.name,
+            dtype=dtype,
+            kind=kind,
+            count=self.count + other.count,
+            nulls=self.nulls + other.nulls,
+            distinct_registers=registers,
+            min=_pick(min, self.min, other.min),
+            max=_pick(max, self.max, other.max),
+        )
+        if kind == "numeric":
+            mean, m2 = _merge_moments(self, other)
+            sketches = [s for s in (self.sketch, other.sketch) if s is not None]
+            sketch = sketches[0] if len(sketches) == 1 else None
+            if len(sketches) == 2:
+                sketch = sketches[0].merge(sketches[1])
+            return replace(merged, mean=mean, m2=m2, sketch=sketch or QuantileSketch())
+        if kind == "categorical":
+            top, other_count = _truncate(_add_str_counts(self.top, other.top))
+            return replace(merged, top=top, other=self.other + other.other + other_count)
+        return merged
+
+    def summary(self) -> dict[str, Any]:
+        """The readable statistics (what ``steward data show`` prints)."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "dtype": self.dtype,
+            "kind": self.kind,
+            "count": self.count,
+            "nulls": self.nulls,
+            "distinct": self.distinct,
+        }
+        if self.kind == "numeric":
+            data.update(min=self.min, max=self.max, mean=self.mean, std=self.std)
+            data["quantiles"] = self.quantiles()
+            data["histogram"] = self.histogram()
+        elif self.kind == "categorical":
+            data["top"] = self.top_values()
+        elif self.min is not None:
+            data.update(min=self.min, max=self.max)
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data (merge state included)."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "kind": self.kind,
+            "count": self.count,
+            "nulls": self.nulls,
+            "distinct_registers": base64.b64encode(self.distinct_registers).decode(),
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "m2": self.m2,
+            "sketch": None if self.sketch is None else self.sketch.to_json(),
+            "top": self.top,
+            "other": self.other,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ColumnProfile:
+        """Read ``to_json`` data."""
+        return cls(
+            name=data["name"],
+            dtype=data["dtype"],
+            kind=data["kind"],
+            count=int(data["count"]),
+            nulls=int(data["nulls"]),
+            distinct_registers=base64.b64decode(data["distinct_registers"]),
+            min=data["min"],
+            max=data["max"],
+            mean=data["mean"],
+            m2=float(data["m2"]),
+            sketch=None if data["sketch"] is None else QuantileSketch.from_json(data["sketch"]),
+            top={str(k): int(v) for k, v in data["top"].items()},
+            other=int(data["other"]),
+        )
+
+
+def _pick(choose: Any, a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return choose(a, b)
+
+
+def _common_dtype(a: ColumnProfile, b: ColumnProfile) -> str:
+    if a.count == 0:
+        return b.dtype
+    if b.count == 0:
+        return a.dtype
+    if a.kind == b.kind == "numeric":
+        return "double"
+    return "string"
+
+
+def _merge_moments(a: ColumnProfile, b: ColumnProfile) -> tuple[float | None, float]:
+    if a.count == 0 or a.mean is None:
+        return b.mean, b.m2
+    if b.count == 0 or b.mean is None:
+        return a.mean, a.m2
+    total = a.count + b.count
+    delta = b.mean - a.mean
+    mean = a.mean + delta * b.count / total
+    m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / total
+    return mean, m2
+
+
+def _add_str_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for key, count in b.items():
+        merged[key] = merged.get(key, 0) + count
+    return merged
+
+
+def _truncate(counts: dict[str, int]) -> tuple[dict[str, int], int]:
+    if len(counts) <= TOP_VALUES_KEPT:
+        return counts, 0
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[:TOP_VALUES_KEPT])
+    return kept, sum(count for _, count in ranked[TOP_VALUES_KEPT:])
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    """The profile of a table: row count and one profile per column, in order."""
+
+    rows: int
+    columns: tuple[ColumnProfile, ...]
+
+    def column(self, name: str) -> ColumnProfile:
+        """The profile of column ``name``.
+
+        Raises:
+            KeyError: no such column.
+        """
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def schema(self) -> list[dict[str, Any]]:
+        """Column names, dtypes and whether nulls were seen."""
+        return [{"name": c.name, "dtype": c.dtype, "nullable": c.nulls > 0} for c in self.columns]
+
+    def merge(self, other: TableProfile) -> TableProfile:
+        """The profile of both tables stacked (columns matched by name)."""
+        mine = {c.name: c for c in self.columns}
+        theirs = {c.name: c for c in other.columns}
+        names = [c.name for c in self.columns] + [
+            c.name for c in other.columns if c.name not in mine
+        ]
+        merged = []
+        for name in names:
+            left = mine.get(name) or _absent(theirs[name], self.rows)
+            right = theirs.get(name) or _absent(mine[name], other.rows)
+            merged.append(left.merge(right))
+        return TableProfile(self.rows + other.rows, tuple(merged))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        return {"rows": self.rows, "columns": [c.to_json() for c in self.columns]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableProfile:
+        """Read ``to_json`` data."""
+        return cls(int(data["rows"]), tuple(ColumnProfile.from_json(c) for c in data["columns"]))
+
+
+def _absent(like: ColumnProfile, rows: int) -> ColumnProfile:
+    """A column missing from a part: all of its rows are nulls."""
+    return ColumnProfile(name=like.name, dtype=like.dtype, kind=like.kind, nulls=rows)
+
+
+# -- computing ------------------------------------------------------------------
+
+
+def _kind_of(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return "numeric"
+    if pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or pa.types.is_boolean(arrow_type)
+        or pa.types.is_dictionary(arrow_type)
+    ):
+        return "categorical"
+    return "other"
+
+
+def profile_array(name: str, array: Any) -> ColumnProfile:
+    """Profile one arrow array (or chunked array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = _kind_of(array.type)
+    dtype = str(array.type)
+    nulls = array.null_count
+    present = pc.drop_null(array)
+    if kind == "numeric":
+        values = np.asarray(present.to_numpy(zero_copy_only=False), dtype=np.float64)
+        finite = values[~np.isnan(values)]
+        nulls += values.size - finite.size
+        profile = ColumnProfile(name, dtype, kind, count=int(finite.size), nulls=nulls)
+        if finite.size == 0:
+            return replace(profile, sketch=QuantileSketch())
+        mean = float(finite.mean())
+        return replace(
+            profile,
+            distinct_registers=_hll_registers(_hash_numbers(finite)).tobytes(),
+            min=float(finite.min()),
+            max=float(finite.max()),
+            mean=mean,
+            m2=float(np.square(finite - mean).sum()),
+            sketch=QuantileSketch.of(finite),
+        )
+    count = len(present)
+    if kind == "categorical":
+        if pa.types.is_dictionary(present.type):
+            present = present.cast(present.type.value_type)
+        counted = pc.value_counts(present)
+        values = counted.field("values").cast(pa.string())
+        counts = counted.field("counts").to_numpy()
+        keep = np.arange(len(counts))
+        if len(counts) > TOP_VALUES_KEPT:
+            keep = np.argpartition(-counts, TOP_VALUES_KEPT)[:TOP_VALUES_KEPT]
+        kept_values = values.take(pa.array(keep)).to_pylist()
+        top = {str(value): int(counts[i]) for value, i in zip(kept_values, keep, strict=True)}
+        return ColumnProfile(
+            name,
+            dtype,
+            kind,
+            count=count,
+            nulls=nulls,
+            distinct_registers=_hll_registers(_hash_strings(values)).tobytes(),
+            top=top,
+            other=int(counts.sum()) - sum(top.values()),
+        )
+    profile = ColumnProfile(name, dtype, kind, count=count, nulls=nulls)
+    if count:
+        as_text = present.cast(pa.string())
+        low_high = pc.min_max(present)
+        profile = replace(
+            profile,
+            distinct_registers=_hll_registers(_hash_strings(as_text)).tobytes(),
+            min=_plain(low_high["min"].as_py()),
+            max=_plain(low_high["max"].as_py()),
+        )
+    return profile
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def profile_batch(batch: Any) -> TableProfile:
+    """Profile one arrow record batch or table."""
+    columns = tuple(
+        profile_array(name, batch.column(index)) for index, name in enumerate(batch.schema.names)
+    )
+    return TableProfile(batch.num_rows, columns)
+
+
+def merge_profiles(profiles: Iterable[TableProfile]) -> TableProfile:
+    """Merge the profiles of parts into the profile of the whole.
+
+    Raises:
+        ValueError: no profiles given.
+    """
+    result: TableProfile | None = None
+    for profile in profiles:
+        result = profile if result is None else result.merge(profile)
+    if result is None:
+        raise ValueError("merge_profiles needs at least one profile.")
+    return result
+
+
+def profile_batches(batches: Iterable[Any], schema: Any) -> TableProfile:
+    """Profile a stream of record batches (the empty stream gives an empty profile)."""
+    import pyarrow as pa
+
+    empty = profile_batch(pa.RecordBatch.from_pylist([], schema=schema))
+    return merge_profiles([empty, *(profile_batch(batch) for batch in batches)])
+
+
+def profile_table(table: Any) -> TableProfile:
+    """Profile an in-memory arrow table, batch by batch."""
+    return profile_batches(table.to_batches(max_chunksize=1 << 20), table.schema)
+
+
+def profile_parquet(source: Any) -> TableProfile:
+    """Profile a Parquet file (path or file object) by record batch."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(source)
+    return profile_batches(parquet.iter_batches(batch_size=1 << 20), parquet.schema_arrow)
+
+
+_COLUMN_IN_ERROR = re.compile(r"In CSV column #(\d+)")
+
+
+def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
+    """Profile a CSV file in one streaming pass with bounded memory.
+
+    Types are inferred from the first block; a column that later turns out
+    wider (an integer column with a decimal further down) is widened and the
+    pass restarted.
+
+    Raises:
+        InvalidInput: the file does not parse (names the file and line).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    name = display_name or str(path)
+    column_types: dict[str, Any] = {}
+    while True:
+        bad_rows: list[str] = []
+
+        def on_invalid(row: Any, bad_rows: list[str] = bad_rows) -> str:
+            bad_rows.append(row.text)
+            return "error"
+
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=column_types),
+            )
+            return profile_batches(reader, reader.schema)
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            column = _COLUMN_IN_ERROR.search(message)
+            if "conversion error" in message and column and len(column_types) < 1000:
+                names = _csv_header(path)
+                index = int(column.group(1))
+                if index < len(names):
+                    widened = pa.float64() if "to int" in message else pa.string()
+                    if column_types.get(names[index]) != widened:
+                        column_types[names[index]] = widened
+                        continue
+            line = _line_of(path, bad_rows[0]) if bad_rows else None
+            where = f"{name} line {line}" if line else name
+            raise InvalidInput(
+                f"{where} is not valid CSV: {message}. Fix the file or add it under "
+                "a name without the .csv suffix to store it without a profile."
+            ) from exc
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _line_of(path: Path, text: str) -> int | None:
+    with path.open("rb") as handle:
+        target = text.encode()
+        for number, line in enumerate(handle, start=1):
+            if line.rstrip(b"\r\n") == target:
+                return number
+    return None

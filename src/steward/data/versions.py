@@ -1,0 +1,464 @@
+"""The dataset SDK: add, get, use and look up versions and their lineage.
+
+``add`` stores each file's bytes once in the blob store (chunked when large),
+then the profile and the manifest, and only then the version row, in one
+transaction: an interrupted add leaves no version behind, only blobs that
+the next add reuses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from steward.data.chunking import ChunkWriter, Progress, worker_count
+from steward.data.index import ChangeIndex
+from steward.data.manifest import FileEntry, Manifest
+from steward.data.profile import TableProfile, merge_profiles
+from steward.data.reader import materialise, open_entry
+from steward.data.sources import (
+    TABLE_FILE_NAME,
+    check_readable,
+    collect_files,
+    is_table,
+    table_to_parquet,
+    to_arrow_table,
+)
+from steward.errors import Conflict, InvalidInput, NotFound
+from steward.store.datasets import DatasetVersionRecord, LineageEdge, NewDatasetVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from steward.workspace import Workspace
+
+PROFILE_FORMAT = 1
+
+
+def _workspace() -> Workspace:
+    from steward.workspace import current_workspace
+
+    return current_workspace()
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a dataset: its identity, size and summary numbers."""
+
+    id: str
+    name: str
+    version: int
+    digest: str
+    size: int
+    file_count: int
+    rows: int | None
+    columns: int | None
+    created_by: str
+    created_at: datetime
+    description: str | None = None
+    profile_digest: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_record(cls, record: DatasetVersionRecord) -> DatasetVersion:
+        """Wrap a store record."""
+        return cls(
+            id=record.id,
+            name=record.name,
+            version=record.version,
+            digest=record.digest,
+            size=record.size,
+            file_count=record.file_count,
+            rows=record.row_count,
+            columns=record.column_count,
+            created_by=record.created_by,
+            created_at=record.created_at,
+            description=record.description,
+            profile_digest=record.profile_digest,
+            tags=dict(record.tags),
+            aliases=record.aliases,
+        )
+
+    @property
+    def ref(self) -> str:
+        """``name:version``, as the CLI writes it."""
+        return f"{self.name}:{self.version}"
+
+    def manifest(self) -> Manifest:
+        """The files of this version (verified against the version's digest)."""
+        return Manifest.from_bytes(_workspace().blobs.get_bytes(self.digest), self.digest)
+
+    @property
+    def files(self) -> list[str]:
+        """Relative paths of the files, sorted."""
+        return [entry.path for entry in self.manifest()]
+
+    def profiles(self) -> dict[str, TableProfile]:
+        """The profile of each tabular file, by relative path."""
+        if self.profile_digest is None:
+            return {}
+        data = json.loads(_workspace().blobs.get_bytes(self.profile_digest))
+        return {
+            path: TableProfile.from_json(item["profile"]) for path, item in data["tables"].items()
+        }
+
+    def profile(self) -> TableProfile | None:
+        """The profile of all tabular files together (None without tables)."""
+        profiles = list(self.profiles().values())
+        return merge_profiles(profiles) if profiles else None
+
+    def _entry(self, relpath: str) -> FileEntry:
+        entry = self.manifest().by_path().get(relpath)
+        if entry is None:
+            raise NotFound(f"{self.ref} has no file {relpath!r}; its files: {self.files[:10]}.")
+        return entry
+
+    def open(self, relpath: str) -> BinaryIO:
+        """A binary stream of one file's verified content.
+
+        Raises:
+            NotFound: no such file in this version.
+            IntegrityError: a blob no longer matches its digest.
+        """
+        return open_entry(_workspace().blobs, self._entry(relpath))
+
+    def read_table(self, relpath: str) -> pa.Table:
+        """One tabular file (CSV or Parquet) as an arrow table."""
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        entry = self._entry(relpath)
+        with self.open(relpath) as stream:
+            if entry.path.lower().endswith(".csv"):
+                return pacsv.read_csv(stream)
+            return pq.read_table(stream)
+
+    def to_arrow(self) -> pa.Table:
+        """All tabular files, stacked, as one arrow table.
+
+        Raises:
+            InvalidInput: the version holds no CSV or Parquet file.
+        """
+        import pyarrow as pa
+
+        tables = [self.read_table(entry.path) for entry in self.manifest() if entry.is_tabular]
+        if not tables:
+            raise InvalidInput(f"{self.ref} has no CSV or Parquet file to read as a table.")
+        if len(tables) == 1:
+            return tables[0]
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """All tabular files, stacked, as one pandas DataFrame."""
+        return self.to_arrow().to_pandas()
+
+    def checkout(
+        self,
+        path: str | os.PathLike[str],
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Write this version's files under ``path``, each verified against its digest.
+
+        Raises:
+            Conflict: ``path`` is not empty and ``force`` is False.
+            IntegrityError: a blob no longer matches its digest (names it).
+        """
+        target = Path(path).expanduser().absolute()
+        if target.exists() and not target.is_dir():
+            raise Conflict(f"checkout target {target} is a file; choose a folder.")
+        if target.is_dir() and any(target.iterdir()) and not force:
+            raise Conflict(
+                f"checkout target {target} is not empty; choose an empty folder or pass --force "
+                "to overwrite files there."
+            )
+        blobs = _workspace().blobs
+        entries = list(self.manifest())
+        for entry in entries:
+            _check_relpath(entry.path)
+        target.mkdir(parents=True, exist_ok=True)
+        report = progress or (lambda _bytes: None)
+
+        def write(entry: FileEntry) -> None:
+            destination = target / entry.path
+            if force and destination.is_dir():
+                shutil.rmtree(destination)
+            report(materialise(blobs, entry, destination))
+
+        with ThreadPoolExecutor(max_workers=worker_count()) as pool:
+            list(pool.map(write, entries))
+        return target
+
+    def lineage(self) -> list[LineageEdge]:
+        """The runs that read or produced this version, oldest first."""
+        return _workspace().store.datasets.lineage_of_version(self.id)
+
+
+def _check_relpath(relpath: str) -> None:
+    pure = PurePosixPath(relpath)
+    if pure.is_absolute() or ".." in pure.parts:
+        raise InvalidInput(f"manifest path {relpath!r} would escape the checkout folder.")
+
+
+# -- adding ---------------------------------------------------------------------
+
+
+def _store_files(
+    workspace: Workspace, source: Any, writer: ChunkWriter
+) -> tuple[list[FileEntry], dict[str, Path]]:
+    files = collect_files(source)
+    check_readable(files)
+    index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
+    entries: list[FileEntry] = []
+    to_store: list[tuple[str, Path, os.stat_result]] = []
+    for relpath, path in files:
+        stat = path.stat()
+        known = index.lookup(relpath, path, stat)
+        if known is None:
+            to_store.append((relpath, path, stat))
+        else:
+            entries.append(known)
+    stored = writer.store_files([(relpath, path) for relpath, path, _ in to_store])
+    for (_, path, stat), entry in zip(to_store, stored, strict=True):
+        index.record(path, stat, entry)
+    index.save()
+    entries.extend(stored)
+    return entries, {relpath: path for relpath, path in files}
+
+
+def _profile_of(entry: FileEntry, local: Path | None, table: Any) -> TableProfile:
+    from steward.data.profile import profile_csv, profile_parquet, profile_table
+
+    if table is not None:
+        return profile_table(table)
+    assert local is not None
+    if entry.path.lower().endswith(".csv"):
+        return profile_csv(local, display_name=str(local))
+    try:
+        return profile_parquet(local)
+    except Exception as exc:  # pyarrow raises several types for a bad Parquet file
+        raise InvalidInput(f"{local} is not a readable Parquet file: {exc}") from exc
+
+
+def _previous_profiles(workspace: Workspace, name: str) -> dict[str, dict[str, Any]]:
+    """Profiles of the latest version by file digest, to reuse for unchanged files."""
+    try:
+        latest = workspace.store.datasets.get_version(name)
+    except NotFound:
+        return {}
+    if latest.profile_digest is None:
+        return {}
+    data = json.loads(workspace.blobs.get_bytes(latest.profile_digest))
+    return {item["digest"]: item["profile"] for item in data["tables"].values()}
+
+
+def _build_profiles(
+    workspace: Workspace,
+    name: str,
+    manifest: Manifest,
+    locals_: Mapping[str, Path],
+    table: Any,
+) -> tuple[str | None, int | None, int | None]:
+    tabular = [entry for entry in manifest if entry.is_tabular]
+    if not tabular:
+        return None, None, None
+    previous = _previous_profiles(workspace, name)
+    tables: dict[str, dict[str, Any]] = {}
+    profiles: list[TableProfile] = []
+    for entry in tabular:
+        if entry.digest in previous and table is None:
+            profile = TableProfile.from_json(previous[entry.digest])
+        else:
+            profile = _profile_of(entry, locals_.get(entry.path), table)
+        profiles.append(profile)
+        tables[entry.path] = {"digest": entry.digest, "profile": profile.to_json()}
+    data = {"format": PROFILE_FORMAT, "tables": tables}
+    ref = workspace.blobs.put_bytes(json.dumps(data, sort_keys=True).encode())
+    rows = sum(profile.rows for profile in profiles)
+    columns = max(len(profile.columns) for profile in profiles)
+    return ref.digest, rows, columns
+
+
+def _record_lineage(workspace: Workspace, version_id: str, direction: str) -> None:
+    from steward.tracking.fluent import active_run
+
+    run = active_run()
+    if run is not None:
+        workspace.store.datasets.record_lineage(run.id, version_id, direction)
+
+
+def add(
+    name: str,
+    source: Any,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> DatasetVersion:
+    """Add a version of dataset ``name`` from a file, folder, glob or in-memory table.
+
+    Identical content returns the existing version instead of a new one.
+    Inside a run, the run is recorded as the version's producer.
+
+    Args:
+        name: the dataset's name (created on first add).
+        source: a path to a file or folder, a glob (``data/*.csv``), or a pandas
+            or polars DataFrame or pyarrow Table (stored as Parquet).
+        description: what this version is.
+        tags: string tags of the version.
+        progress: called with byte counts as files are hashed and stored.
+
+    Returns:
+        The version.
+
+    Raises:
+        NotFound: the path does not exist or the glob matches nothing.
+        InvalidInput: a file cannot be read, or a CSV does not parse (names file and line).
+        Conflict: ``name`` holds a different kind of dataset.
+    """
+    from steward.store.validation import check_name
+
+    check_name("dataset", name)
+    workspace = _workspace()
+    kind = "table" if is_table(source) else "files"
+    try:
+        existing_kind = workspace.store.datasets.get_dataset(name).kind
+    except NotFound:
+        existing_kind = kind
+    if existing_kind != kind:
+        raise Conflict(
+            f"dataset {name!r} holds {existing_kind}, not {kind}; "
+            "choose another name for this data."
+        )
+    table = None
+    with ChunkWriter(workspace.blobs, progress) as writer:
+        if kind == "table":
+            table = to_arrow_table(source)
+            entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
+            locals_: dict[str, Path] = {}
+        else:
+            entries, locals_ = _store_files(workspace, source, writer)
+    manifest = Manifest.build(kind, entries)
+    manifest_bytes = manifest.to_bytes()
+    from steward.blobs.digest import digest_bytes
+
+    digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
+    found = workspace.store.datasets.find_by_digest(name, digest)
+    if found is None:
+        profile_digest, rows, columns = _build_profiles(workspace, name, manifest, locals_, table)
+        workspace.blobs.put_bytes(manifest_bytes)
+        new = NewDatasetVersion(
+            digest=digest,
+            profile_digest=profile_digest,
+            size=manifest.size,
+            file_count=len(manifest.files),
+            row_count=rows,
+            column_count=columns,
+        )
+        text_tags = {key: str(value) for key, value in (tags or {}).items()}
+        found, _ = workspace.store.datasets.create_version(
+            name, kind, new, workspace.actor, description, text_tags
+        )
+    _record_lineage(workspace, found.id, "output")
+    return DatasetVersion.from_record(found)
+
+
+# -- finding --------------------------------------------------------------------
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """Split ``name:version`` (or ``name:alias``) into its parts; no suffix means latest."""
+    if ":" in ref:
+        name, _, version = ref.rpartition(":")
+        return name, version or None
+    return ref, None
+
+
+def _lookup(name: str, version: int | str | None) -> DatasetVersion:
+    return DatasetVersion.from_record(_workspace().store.datasets.get_version(name, version))
+
+
+def resolve(ref: DatasetVersion | str, version: int | str | None = None) -> DatasetVersion:
+    """A version from a DatasetVersion, ``"name"``, ``"name:3"`` or ``"name:alias"``."""
+    if isinstance(ref, DatasetVersion):
+        return ref
+    if version is not None:
+        return _lookup(ref, version)
+    workspace = _workspace()
+    try:
+        workspace.store.datasets.get_dataset(ref)
+        return _lookup(ref, None)
+    except NotFound:
+        name, parsed = parse_ref(ref)
+        if parsed is None or name == ref:
+            raise
+        return _lookup(name, parsed)
+
+
+def get(name: str, version: int | str | None = None) -> DatasetVersion:
+    """Fetch a version: None or "latest", a number, or an alias.
+
+    Inside a run, the run is recorded as having read the version.
+
+    Raises:
+        NotFound: no such dataset, version or alias.
+    """
+    found = resolve(name, version)
+    _record_lineage(_workspace(), found.id, "input")
+    return found
+
+
+def use(version: DatasetVersion | str, run_id: str | None = None) -> DatasetVersion:
+    """Record that a run (the active one by default) read ``version``.
+
+    Raises:
+        InvalidInput: no run given and none active.
+    """
+    from steward.tracking.fluent import active_run
+
+    found = resolve(version)
+    if run_id is None:
+        run = active_run()
+        if run is None:
+            raise InvalidInput("no active run; call steward.start_run() first or pass run_id.")
+        run_id = run.id
+    _workspace().store.datasets.record_lineage(run_id, found.id, "input")
+    return found
+
+
+def set_alias(name: str, alias: str, version: int) -> DatasetVersion:
+    """Point ``alias`` (e.g. "training") of dataset ``name`` at ``version``."""
+    workspace = _workspace()
+    workspace.store.datasets.set_alias(name, alias, version, workspace.actor)
+    return _lookup(name, version)
+
+
+def list_datasets() -> list[Any]:
+    """All datasets with their version counts."""
+    return _workspace().store.datasets.list_datasets()
+
+
+def log(name: str) -> list[DatasetVersion]:
+    """Every version of dataset ``name``, newest first."""
+    return [
+        DatasetVersion.from_record(record)
+        for record in _workspace().store.datasets.list_versions(name)
+    ]
+
+
+def lineage(version: DatasetVersion | str) -> list[LineageEdge]:
+    """The runs that read ("input") or produced ("output") a version."""
+    return resolve(version).lineage()
+
+
+def run_lineage(run_id: str) -> list[LineageEdge]:
+    """The dataset versions a run read or produced."""
+    return _workspace().store.datasets.lineage_of_run(run_id)

@@ -1,0 +1,470 @@
+"""SQL for datasets, their versions, aliases, tags and run lineage.
+
+Everything that touches the dataset tables lives here; callers get plain
+records back. A version row is written in one transaction after all of its
+blobs are stored, so an interrupted add never leaves a half version visible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+
+from steward.errors import Conflict, InvalidInput, NotFound
+from steward.store import schema as t
+from steward.store.engine import read_transaction, run_with_retry, write_transaction
+from steward.store.records import ms_to_datetime, now_ms
+from steward.store.validation import check_name
+
+DIRECTIONS = ("input", "output")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named series of dataset versions."""
+
+    id: str
+    name: str
+    kind: str
+    description: str | None
+    created_at: datetime
+    created_by: str
+    version_count: int = 0
+    latest_version: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetVersionRecord:
+    """One stored version of a dataset, as the metadata store holds it."""
+
+    id: str
+    name: str
+    version: int
+    digest: str
+    profile_digest: str | None
+    size: int
+    file_count: int
+    row_count: int | None
+    column_count: int | None
+    description: str | None
+    created_at: datetime
+    created_by: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewDatasetVersion:
+    """What a caller knows about a version before it is stored."""
+
+    digest: str
+    profile_digest: str | None
+    size: int
+    file_count: int
+    row_count: int | None
+    column_count: int | None
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """A run read ("input") or produced ("output") a dataset version."""
+
+    run_id: str
+    run_name: str
+    dataset: str
+    version: int
+    version_id: str
+    direction: str
+    created_at: datetime
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+_VERSION_COLUMNS = (
+    t.dataset_versions,
+    t.datasets.c.name.label("dataset_name"),
+)
+
+
+class DatasetStore:
+    """Datasets, versions, aliases and lineage in the metadata store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reading ----------------------------------------------------------------
+
+    def _record(self, connection: Connection, row: Any) -> DatasetVersionRecord:
+        tags = dict(
+            connection.execute(
+                select(t.dataset_version_tags.c.key, t.dataset_version_tags.c.value).where(
+                    t.dataset_version_tags.c.version_pk == row.pk
+                )
+            ).all()
+        )
+        aliases = connection.execute(
+            select(t.dataset_aliases.c.alias)
+            .where(t.dataset_aliases.c.version_pk == row.pk)
+            .order_by(t.dataset_aliases.c.alias)
+        ).scalars()
+        return DatasetVersionRecord(
+            id=row.id,
+            name=row.dataset_name,
+            version=row.version,
+            digest=row.digest,
+            profile_digest=row.profile_digest,
+            size=row.size,
+            file_count=row.file_count,
+            row_count=row.row_count,
+            column_count=row.column_count,
+            description=row.description,
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+            tags={str(key): str(value) for key, value in tags.items()},
+            aliases=tuple(aliases),
+        )
+
+    def _dataset_row(self, connection: Connection, name: str) -> Any:
+        row = connection.execute(select(t.datasets).where(t.datasets.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no dataset named {name!r}; list them with 'steward data list'.")
+        return row
+
+    def get_dataset(self, name: str) -> Dataset:
+        """Fetch a dataset by name.
+
+        Raises:
+            NotFound: no such dataset.
+        """
+        with read_transaction(self.engine) as connection:
+            row = self._dataset_row(connection, name)
+            count, latest = connection.execute(
+                select(func.count(), func.max(t.dataset_versions.c.version)).where(
+                    t.dataset_versions.c.dataset_pk == row.pk
+                )
+            ).one()
+        return self._dataset(row, count, latest)
+
+    def _dataset(self, row: Any, count: int, latest: int | None) -> Dataset:
+        return Dataset(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            description=row.description,
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+            version_count=int(count or 0),
+            latest_version=latest,
+        )
+
+    def list_datasets(self) -> list[Dataset]:
+        """All datasets with their version counts, by name."""
+        counts = (
+            select(
+                t.dataset_versions.c.dataset_pk,
+                func.count().label("n"),
+                func.max(t.dataset_versions.c.version).label("latest"),
+            )
+            .group_by(t.dataset_versions.c.dataset_pk)
+            .subquery()
+        )
+        query = (
+            select(t.datasets, counts.c.n, counts.c.latest)
+            .outerjoin(counts, counts.c.dataset_pk == t.datasets.c.pk)
+            .order_by(t.datasets.c.name)
+        )
+        with read_transaction(self.engine) as connection:
+            return [self._dataset(row, row.n, row.latest) for row in connection.execute(query)]
+
+    def get_version(self, name: str, version: int | str | None = None) -> DatasetVersionRecord:
+        """Resolve ``version`` (None or "latest", a number, or an alias) of dataset ``name``.
+
+        Raises:
+            NotFound: no such dataset, version or alias.
+        """
+        with read_transaction(self.engine) as connection:
+            dataset = self._dataset_row(connection, name)
+            query = select(*_VERSION_COLUMNS).join(
+                t.datasets, t.datasets.c.pk == t.dataset_versions.c.dataset_pk
+            )
+            query = query.where(t.dataset_versions.c.dataset_pk == dataset.pk)
+            if version is None or version == "latest":
+                query = query.order_by(t.dataset_versions.c.version.desc()).limit(1)
+                what = "any version"
+            elif isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+                query = query.where(t.dataset_versions.c.version == int(version))
+                what = f"version {version}"
+            else:
+                query = query.join(
+                    t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk
+                ).where(t.dataset_aliases.c.alias == version)
+                what = f"an alias {version!r}"
+            row = connection.execute(query).first()
+            if row is None:
+                raise NotFound(
+                    f"dataset {name!r} has no {what}; list its versions with "
+                    f"'steward data log {name}'."
+                )
+            return self._record(connection, row)
+
+    def list_versions(self, name: str) -> list[DatasetVersionRecord]:
+        """Every version of dataset ``name``, newest first."""
+        with read_transaction(self.engine) as connection:
+            dataset = self._dataset_row(connection, name)
+            rows = connection.execute(
+                select(*_VERSION_COLUMNS)
+                .join(t.datasets, t.datasets.c.pk == t.dataset_versions.c.dataset_pk)
+                .where(t.dataset_versions.c.dataset_pk == dataset.pk)
+                .order_by(t.dataset_versions.c.version.desc())
+            ).all()
+            return [self._record(connection, row) for row in rows]
+
+    def find_by_digest(self, name: str, digest: str) -> DatasetVersionRecord | None:
+        """The version of ``name`` whose manifest digest is ``digest``, if any."""
+        with read_transaction(self.engine) as connection:
+            row = connection.execute(
+                select(*_VERSION_COLUMNS)
+                .join(t.datasets, t.datasets.c.pk == t.dataset_versions.c.dataset_pk)
+                .where(t.datasets.c.name == name, t.dataset_versions.c.digest == digest)
+            ).first()
+            return None if row is None else self._record(connection, row)
+
+    # -- writing ----------------------------------------------------------------
+
+    def create_version(
+        self,
+        name: str,
+        kind: str,
+        new: NewDatasetVersion,
+        actor: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> tuple[DatasetVersionRecord, bool]:
+        """Store a new version of ``name`` (the dataset is created on first use).
+
+        Returns:
+            The version and whether it was created (False: identical content was
+            already stored as a version, which is returned instead).
+
+        Raises:
+            Conflict: ``name`` holds a different kind of dataset.
+        """
+        check_name("dataset", name)
+        tag_items = {check_name("tag", key): str(value) for key, value in (tags or {}).items()}
+
+        def create() -> tuple[DatasetVersionRecord, bool]:
+            with write_transaction(self.engine) as connection:
+                dataset = connection.execute(
+                    select(t.datasets).where(t.datasets.c.name == name)
+                ).first()
+                now = now_ms()
+                if dataset is None:
+                    connection.execute(
+                        insert(t.datasets).values(
+                            id=_new_id(),
+                            name=name,
+                            kind=kind,
+                            description=description,
+                            created_at=now,
+                            created_by=actor,
+                        )
+                    )
+                    dataset = connection.execute(
+                        select(t.datasets).where(t.datasets.c.name == name)
+                    ).one()
+                elif dataset.kind != kind:
+                    raise Conflict(
+                        f"dataset {name!r} holds {dataset.kind}, not {kind}; "
+                        "choose another name for this data."
+                    )
+                existing = connection.execute(
+                    select(t.dataset_versions.c.version).where(
+                        t.dataset_versions.c.dataset_pk == dataset.pk,
+                        t.dataset_versions.c.digest == new.digest,
+                    )
+                ).scalar()
+                if existing is not None:
+                    return self._fetch(connection, dataset.pk, existing), False
+                latest = connection.execute(
+                    select(func.max(t.dataset_versions.c.version)).where(
+                        t.dataset_versions.c.dataset_pk == dataset.pk
+                    )
+                ).scalar()
+                number = (latest or 0) + 1
+                version_pk = connection.execute(
+                    insert(t.dataset_versions)
+                    .values(
+                        id=_new_id(),
+                        dataset_pk=dataset.pk,
+                        version=number,
+                        digest=new.digest,
+                        profile_digest=new.profile_digest,
+                        size=new.size,
+                        file_count=new.file_count,
+                        row_count=new.row_count,
+                        column_count=new.column_count,
+                        description=description,
+                        created_at=now,
+                        created_by=actor,
+                    )
+                    .returning(t.dataset_versions.c.pk)
+                ).scalar_one()
+                if tag_items:
+                    connection.execute(
+                        insert(t.dataset_version_tags),
+                        [
+                            {"version_pk": version_pk, "key": key, "value": value}
+                            for key, value in tag_items.items()
+                        ],
+                    )
+                return self._fetch(connection, dataset.pk, number), True
+
+        def create_once_more_on_race() -> tuple[DatasetVersionRecord, bool]:
+            try:
+                return create()
+            except SQLIntegrityError:
+                # Another writer took the same version number first (PostgreSQL).
+                return create()
+
+        return run_with_retry(create_once_more_on_race)
+
+    def _fetch(self, connection: Connection, dataset_pk: int, number: int) -> DatasetVersionRecord:
+        row = connection.execute(
+            select(*_VERSION_COLUMNS)
+            .join(t.datasets, t.datasets.c.pk == t.dataset_versions.c.dataset_pk)
+            .where(
+                t.dataset_versions.c.dataset_pk == dataset_pk,
+                t.dataset_versions.c.version == number,
+            )
+        ).one()
+        return self._record(connection, row)
+
+    def set_alias(self, name: str, alias: str, version: int, actor: str) -> None:
+        """Point ``alias`` of dataset ``name`` at ``version`` (moving it if set).
+
+        Raises:
+            InvalidInput: the alias is a number or "latest".
+            NotFound: no such dataset or version.
+        """
+        check_name("alias", alias)
+        if alias.isdigit() or alias == "latest":
+            raise InvalidInput(f"alias {alias!r} is reserved; use a name such as 'training'.")
+
+        def assign() -> None:
+            with write_transaction(self.engine) as connection:
+                dataset = self._dataset_row(connection, name)
+                version_pk = connection.execute(
+                    select(t.dataset_versions.c.pk).where(
+                        t.dataset_versions.c.dataset_pk == dataset.pk,
+                        t.dataset_versions.c.version == version,
+                    )
+                ).scalar()
+                if version_pk is None:
+                    raise NotFound(f"dataset {name!r} has no version {version}.")
+                connection.execute(
+                    delete(t.dataset_aliases).where(
+                        t.dataset_aliases.c.dataset_pk == dataset.pk,
+                        t.dataset_aliases.c.alias == alias,
+                    )
+                )
+                connection.execute(
+                    insert(t.dataset_aliases).values(
+                        dataset_pk=dataset.pk,
+                        alias=alias,
+                        version_pk=version_pk,
+                        updated_at=now_ms(),
+                        updated_by=actor,
+                    )
+                )
+
+        run_with_retry(assign)
+
+    # -- lineage ------------------------------------------------------------------
+
+    def record_lineage(self, run_id: str, version_id: str, direction: str) -> None:
+        """Record that run ``run_id`` read ("input") or wrote ("output") a version.
+
+        Raises:
+            InvalidInput: unknown direction.
+            NotFound: no such run or version.
+        """
+        if direction not in DIRECTIONS:
+            raise InvalidInput(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
+
+        def record() -> None:
+            with write_transaction(self.engine) as connection:
+                run_pk = connection.execute(
+                    select(t.runs.c.pk).where(t.runs.c.id == run_id)
+                ).scalar()
+                if run_pk is None:
+                    raise NotFound(f"no run with id {run_id!r}.")
+                version_pk = connection.execute(
+                    select(t.dataset_versions.c.pk).where(t.dataset_versions.c.id == version_id)
+                ).scalar()
+                if version_pk is None:
+                    raise NotFound(f"no dataset version with id {version_id!r}.")
+                known = connection.execute(
+                    select(t.dataset_lineage.c.run_pk).where(
+                        t.dataset_lineage.c.run_pk == run_pk,
+                        t.dataset_lineage.c.version_pk == version_pk,
+                        t.dataset_lineage.c.direction == direction,
+                    )
+                ).first()
+                if known is None:
+                    connection.execute(
+                        insert(t.dataset_lineage).values(
+                            run_pk=run_pk,
+                            version_pk=version_pk,
+                            direction=direction,
+                            created_at=now_ms(),
+                        )
+                    )
+
+        run_with_retry(record)
+
+    def _lineage(self, condition: Any) -> list[LineageEdge]:
+        query = (
+            select(
+                t.runs.c.id.label("run_id"),
+                t.runs.c.name.label("run_name"),
+                t.datasets.c.name.label("dataset"),
+                t.dataset_versions.c.version,
+                t.dataset_versions.c.id.label("version_id"),
+                t.dataset_lineage.c.direction,
+                t.dataset_lineage.c.created_at,
+            )
+            .join(t.runs, t.runs.c.pk == t.dataset_lineage.c.run_pk)
+            .join(t.dataset_versions, t.dataset_versions.c.pk == t.dataset_lineage.c.version_pk)
+            .join(t.datasets, t.datasets.c.pk == t.dataset_versions.c.dataset_pk)
+            .where(condition)
+            .order_by(t.dataset_lineage.c.created_at, t.runs.c.pk)
+        )
+        with read_transaction(self.engine) as connection:
+            return [
+                LineageEdge(
+                    run_id=row.run_id,
+                    run_name=row.run_name,
+                    dataset=row.dataset,
+                    version=row.version,
+                    version_id=row.version_id,
+                    direction=row.direction,
+                    created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                )
+                for row in connection.execute(query)
+            ]
+
+    def lineage_of_version(self, version_id: str) -> list[LineageEdge]:
+        """The runs that read or produced a version, oldest first."""
+        return self._lineage(t.dataset_versions.c.id == version_id)
+
+    def lineage_of_run(self, run_id: str) -> list[LineageEdge]:
+        """The dataset versions a run read or produced, oldest first."""
+        return self._lineage(t.runs.c.id == run_id)

@@ -1,0 +1,43 @@
+"""Fixtures for dataset tests: small chunks so chunking is exercised on small files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunk files above 64 KiB into chunks of about 16 KiB."""
+    from steward.data import chunking
+
+    monkeypatch.setattr(chunking, "CHUNK_THRESHOLD", 64 << 10)
+    monkeypatch.setattr(chunking, "AVERAGE_CHUNK", 16 << 10)
+    monkeypatch.setattr(chunking, "MIN_CHUNK", 4 << 10)
+    monkeypatch.setattr(chunking, "MAX_CHUNK", 64 << 10)
+
+
+@pytest.fixture
+def s3_workspace(
+    tmp_path: Path, s3_blob_url: str, s3_options: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A SQLite workspace whose blobs live in a fresh S3 bucket."""
+    from steward.workspace import open_workspace
+    from tests.conftest import _pinned
+
+    ws = open_workspace(
+        home=tmp_path / "home", blob_url=s3_blob_url, actor="tester", blob_options=s3_options
+    )
+    yield from _pinned(ws, monkeypatch, tmp_path)
+
+
+def write_csv(path: Path, rows: int, start: int = 0) -> Path:
+    """A small CSV with an id, a number and a category."""
+    lines = ["id,value,group"]
+    lines += [f"{i},{(i * 7) % 13 / 2},{'abc'[i % 3]}" for i in range(start, start + rows)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from steward.data.profile import (
+    SKETCH_RELATIVE_ACCURACY,
+    TableProfile,
+    profile_csv,
+    profile_table,
+)
+from steward.errors import InvalidInput
+from tests.data.conftest import write_csv
+
+numbers = st.lists(
+    st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), min_size=0, max_size=60
+)
+words = st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "", "dd"])), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(numbers, numbers, words, words)
+def test_merged_profile_of_parts_equals_profile_of_whole(
+    x1: list[float | None], x2: list[float | None], w1: list[str | None], w2: list[str | None]
+) -> None:
+    n1, n2 = min(len(x1), len(w1)), min(len(x2), len(w2))
+    part1 = pa.table({"x": pa.array(x1[:n1], pa.float64()), "w": pa.array(w1[:n1], pa.string())})
+    part2 = pa.table({"x": pa.array(x2[:n2], pa.float64()), "w": pa.array(w2[:n2], pa.string())})
+    whole = profile_table(pa.concat_tables([part1, part2]))
+    merged = profile_table(part1).merge(profile_table(part2))
+    assert merged.rows == whole.rows
+    for name in ("x", "w"):
+        a, b = merged.column(name), whole.column(name)
+        assert (a.count, a.nulls, a.distinct, a.top, a.other) == (
+            b.count,
+            b.nulls,
+            b.distinct,
+            b.top,
+            b.other,
+        )
+        assert a.min == b.min and a.max == b.max
+    x_merged, x_whole = merged.column("x"), whole.column("x")
+    if x_whole.count:
+        assert math.isclose(x_merged.mean, x_whole.mean, rel_tol=1e-9, abs_tol=1e-6)
+    if x_whole.count > 1:
+        assert math.isclose(x_merged.std, x_whole.std, rel_tol=1e-6, abs_tol=1e-6)
+    assert x_merged.sketch == x_whole.sketch
+    assert x_merged.quantiles() == x_whole.quantiles()
+    # round trip through JSON keeps the merge state
+    assert TableProfile.from_json(merged.to_json()) == merged
+
+
+def test_quantiles_are_within_the_sketch_error() -> None:
+    values = np.random.default_rng(1).lognormal(size=20_000)
+    column = profile_table(pa.table({"v": values})).column("v")
+    for name, estimate in column.quantiles().items():
+        q = int(name[1:]) / 100
+        true = float(np.quantile(values, q, method="lower"))
+        assert abs(estimate - true) <= 2 * SKETCH_RELATIVE_ACCURACY * abs(true) + 1e-9
+    histogram = column.histogram()
+    assert sum(histogram["counts"]) == 20_000
+    assert column.distinct == pytest.approx(20_000, rel=0.05)
+
+
+def test_csv_profile_streams_and_matches_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)  # many blocks
+    path = write_csv(tmp_path / "t.csv", 3000)
+    streamed = profile_csv(path)
+    import pyarrow.csv as pacsv
+
+    whole = profile_table(pacsv.read_csv(path))
+    assert streamed.rows == 3000
+    assert [c.name for c in streamed.columns] == ["id", "value", "group"]
+    assert streamed.column("value").mean == pytest.approx(whole.column("value").mean)
+    assert streamed.column("group").top == {"a": 1000, "b": 1000, "c": 1000}
+
+
+def test_csv_column_that_widens_later_is_widened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 1024)
+    path = tmp_path / "w.csv"
+    path.write_text("n\n" + "1\n" * 2000 + "2.5\n")
+    result = profile_csv(path)
+    assert result.column("n").max == 2.5
+    assert result.column("n").dtype == "double"
+
+
+def test_bad_csv_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b\n1,2\n3,4\n5,6,7\n")
+    with pytest.raises(InvalidInput, match=r"bad\.csv line 4"):
+        profile_csv(path)

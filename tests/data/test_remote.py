@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import steward
+from steward.blobs import open_blob_store
+from tests.data.conftest import write_csv
+
+
+def _source(root: Path) -> Path:
+    write_csv(root / "t.csv", 50)
+    (root / "big.bin").write_bytes(np.random.default_rng(0).bytes(400_000))
+    return root
+
+
+def _roundtrip(workspace: Any, tmp_path: Path, remote: str, options: Any) -> None:
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    pushed = steward.data.push(version, remote, options)
+    assert pushed.blobs_sent > 2 and pushed.blobs_present == 0
+    again = steward.data.push("d:1", remote, options)
+    assert again.blobs_sent == 0
+    # lose the local blobs, then pull them back
+    shutil.rmtree(Path(workspace.blobs.url))
+    del workspace.__dict__["blobs"]
+    pulled = steward.data.pull("d:1", remote, options)
+    assert pulled.blobs_sent == pushed.blobs_sent
+    out = steward.data.get("d").checkout(tmp_path / "out")
+    assert (out / "big.bin").read_bytes() == (tmp_path / "src" / "big.bin").read_bytes()
+
+
+def test_push_pull_local_folder(any_workspace: Any, tmp_path: Path) -> None:
+    _roundtrip(any_workspace, tmp_path, str(tmp_path / "remote"), None)
+
+
+def test_push_pull_s3(workspace: Any, tmp_path: Path, s3_blob_url: str, s3_options: Any) -> None:
+    _roundtrip(workspace, tmp_path, s3_blob_url, s3_options)
+
+
+def test_interrupted_push_resumes(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.blobs.local import LocalBlobStore
+
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    remote_url = str(tmp_path / "remote")
+    sent: list[int] = []
+    original = LocalBlobStore.put_bytes
+
+    def flaky(self: LocalBlobStore, data: bytes) -> Any:
+        if self.url == remote_url and len(sent) >= 3:
+            raise ConnectionError("network dropped")
+        if self.url == remote_url:
+            sent.append(len(data))
+        return original(self, data)
+
+    monkeypatch.setattr(LocalBlobStore, "put_bytes", flaky)
+    with pytest.raises(ConnectionError):
+        steward.data.push(version, remote_url)
+    monkeypatch.undo()
+    remote = open_blob_store(remote_url)
+    assert not remote.exists(version.digest)  # the manifest goes last
+    resumed = steward.data.push(version, remote_url)
+    assert resumed.blobs_present >= 3
+    assert remote.missing(version.manifest().blob_digests()) == []
+    assert remote.exists(version.digest)

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import steward
+from steward.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from tests.data.conftest import write_csv
+
+
+def _folder(root: Path) -> Path:
+    write_csv(root / "tables" / "train.csv", 200)
+    (root / "notes.txt").write_text("hello")
+    (root / "blob.bin").write_bytes(np.random.default_rng(0).bytes(300_000))  # chunked
+    return root
+
+
+def _version_count(name: str) -> int:
+    try:
+        return len(steward.data.log(name))
+    except NotFound:
+        return 0
+
+
+def test_add_folder_get_and_checkout(any_workspace: Any, tmp_path: Path) -> None:
+    source = _folder(tmp_path / "src")
+    version = steward.data.add("patients", source, description="first", tags={"site": "a"})
+    assert (version.name, version.version) == ("patients", 1)
+    assert version.file_count == 3
+    assert version.size == sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    assert (version.rows, version.columns) == (200, 3)
+    assert version.created_by == "tester" and version.tags == {"site": "a"}
+    assert version.files == ["blob.bin", "notes.txt", "tables/train.csv"]
+    assert steward.data.add("patients", source).version == 1  # identical content
+
+    target = version.checkout(tmp_path / "out")
+    for relpath in version.files:
+        assert (target / relpath).read_bytes() == (source / relpath).read_bytes()
+    assert version.open("notes.txt").read() == b"hello"
+    assert version.open("blob.bin").read() == (source / "blob.bin").read_bytes()
+    frame = version.to_pandas()
+    assert list(frame.columns) == ["id", "value", "group"] and len(frame) == 200
+
+
+def test_get_by_number_latest_and_alias(any_workspace: Any, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 10)
+    steward.data.add("d", path)
+    write_csv(path, 12)
+    steward.data.add("d", path)
+    assert steward.data.get("d").version == 2
+    assert steward.data.get("d", "latest").version == 2
+    assert steward.data.get("d", 1).rows == 10
+    steward.data.set_alias("d", "training", 1)
+    assert steward.data.get("d", "training").version == 1
+    assert steward.data.get("d:training").version == 1
+    with pytest.raises(NotFound, match="no version 7"):
+        steward.data.get("d", 7)
+    with pytest.raises(NotFound, match="no dataset named"):
+        steward.data.get("nope")
+
+
+def test_tables_from_pandas_polars_and_arrow(any_workspace: Any) -> None:
+    frame = pd.DataFrame({"x": [1.5, 2.5, None], "y": ["a", "b", "a"]})
+    version = steward.data.add("frame", frame)
+    assert (version.rows, version.columns) == (3, 2)
+    pd.testing.assert_frame_equal(version.to_pandas(), frame)
+    assert steward.data.add("frame", frame.copy()).version == 1
+    assert steward.data.add("frame", pa.Table.from_pandas(frame)).version == 1
+    profile = version.profile()
+    assert profile is not None and profile.column("x").nulls == 1
+    polars = pytest.importorskip("polars")
+    version = steward.data.add("polars", polars.DataFrame({"z": [1, 2, 3]}))
+    assert version.to_arrow().column("z").to_pylist() == [1, 2, 3]
+
+
+def test_glob_source(workspace: Any, tmp_path: Path) -> None:
+    write_csv(tmp_path / "g" / "a.csv", 3)
+    write_csv(tmp_path / "g" / "sub" / "b.csv", 4)
+    (tmp_path / "g" / "c.txt").write_text("x")
+    version = steward.data.add("globbed", str(tmp_path / "g" / "**" / "*.csv"))
+    assert version.files == ["a.csv", "sub/b.csv"]
+    assert version.rows == 7
+    assert len(version.to_pandas()) == 7
+
+
+def test_large_file_change_stores_only_new_chunks(workspace: Any, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    data = np.random.default_rng(3).bytes(2_000_000)
+    path.write_bytes(data)
+    first = steward.data.add("big", path)
+    blob_root = Path(workspace.blobs.url)
+    before = sum(p.stat().st_size for p in blob_root.rglob("*") if p.is_file())
+    path.write_bytes(data + np.random.default_rng(4).bytes(20_000))  # append 1%
+    second = steward.data.add("big", path)
+    after = sum(p.stat().st_size for p in blob_root.rglob("*") if p.is_file())
+    assert second.version == 2
+    assert after - before < 0.1 * len(data)
+    shared = set(first.manifest().blob_digests()) & set(second.manifest().blob_digests())
+    assert len(shared) >= len(first.manifest().blob_digests()) - 2
+
+
+def test_readd_uses_the_change_index(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data.chunking import ChunkWriter
+
+    source = tmp_path / "many"
+    for i in range(20):
+        (source / f"{i}.txt").parent.mkdir(exist_ok=True)
+        (source / f"{i}.txt").write_text(f"file {i}")
+    steward.data.add("many", source)
+    hashed: list[str] = []
+    original = ChunkWriter.store_file
+
+    def counting(self: ChunkWriter, relpath: str, path: Path) -> Any:
+        hashed.append(relpath)
+        return original(self, relpath, path)
+
+    monkeypatch.setattr(ChunkWriter, "store_file", counting)
+    assert steward.data.add("many", source).version == 1
+    assert hashed == []
+    (source / "3.txt").write_text("changed")
+    assert steward.data.add("many", source).version == 2
+    assert hashed == ["3.txt"]
+
+
+def test_bad_inputs_leave_the_store_unchanged(
+    any_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(NotFound, match="no such file or folder"):
+        steward.data.add("x", tmp_path / "missing")
+    with pytest.raises(NotFound, match="matches no files"):
+        steward.data.add("x", str(tmp_path / "*.nothing"))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.csv").write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(InvalidInput, match=r"broken\.csv line 3"):
+        steward.data.add("x", bad)
+    assert _version_count("x") == 0
+
+    locked = write_csv(tmp_path / "locked.csv", 3)
+    real_open = Path.open
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InvalidInput, match=r"locked\.csv"):
+        steward.data.add("x", locked)
+    monkeypatch.undo()
+    assert _version_count("x") == 0
+
+    steward.data.add("table", pd.DataFrame({"a": [1]}))
+    with pytest.raises(Conflict, match="holds table, not files"):
+        steward.data.add("table", locked)
+    assert _version_count("table") == 1
+
+
+def test_interrupted_add_leaves_no_version(
+    any_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data.chunking import ChunkWriter
+
+    source = _folder(tmp_path / "src")
+
+    def interrupted(self: ChunkWriter, data: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChunkWriter, "_put_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        steward.data.add("half", source)
+    monkeypatch.undo()
+    assert _version_count("half") == 0
+    assert steward.data.add("half", source).version == 1
+
+
+def test_checkout_refuses_non_empty_target_unless_forced(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", write_csv(tmp_path / "a.csv", 3))
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "other").write_text("keep")
+    with pytest.raises(Conflict, match="not empty"):
+        version.checkout(target)
+    assert sorted(os.listdir(target)) == ["other"]
+    version.checkout(target, force=True)
+    assert (target / "a.csv").read_text().startswith("id,value,group")
+
+
+def test_corrupted_blob_is_refused_and_named(workspace: Any, tmp_path: Path) -> None:
+    source = _folder(tmp_path / "src")
+    version = steward.data.add("d", source)
+    entry = version.manifest().by_path()["notes.txt"]
+    stored = workspace.blobs.path_of(entry.digest)
+    os.chmod(stored, 0o644)
+    stored.write_bytes(b"tampered")
+    with pytest.raises(IntegrityError, match=entry.digest):
+        version.checkout(tmp_path / "out")
+    chunk = version.manifest().by_path()["blob.bin"].blob_digests[1]
+    workspace.blobs.path_of(chunk).write_bytes(b"tampered")
+    with pytest.raises(IntegrityError, match=chunk):
+        version.open("blob.bin").read()
+
+
+def test_s3_blob_store(s3_workspace: Any, tmp_path: Path) -> None:
+    source = _folder(tmp_path / "src")
+    version = steward.data.add("remote", source)
+    assert steward.data.add("remote", source).version == 1
+    target = version.checkout(tmp_path / "out")
+    assert (target / "blob.bin").read_bytes() == (source / "blob.bin").read_bytes()
+    frame = pd.DataFrame({"a": range(5)})
+    pd.testing.assert_frame_equal(steward.data.add("t", frame).to_pandas(), frame)
