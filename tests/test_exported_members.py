@@ -24,6 +24,7 @@ EXPECTED = [
     "__version__",
     "active_run",
     "autolog",
+    "data",
     "download_artifact",
     "end_run",
     "flush",
