@@ -42,6 +42,17 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 
 __version__ = "0.1.0"
 
+_LAZY_SUBMODULES = frozenset({"models"})
+
+
+def __getattr__(name: str) -> object:
+    """Import lifecycle submodules (``steward.models``) on first use, keeping import fast."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"steward.{name}")
+    raise AttributeError(f"module 'steward' has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveRun",
@@ -72,6 +83,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "models",
     "open_workspace",
     "search_runs",
     "set_experiment",
