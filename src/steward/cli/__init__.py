@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from steward.cli import experiments, runs
+from steward.cli import experiments, models, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.command()(demo)
 
