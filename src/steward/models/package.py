@@ -147,7 +147,11 @@ def save_model(
     if input_example is not None:
         example_json = example_to_json(input_example)
         if signature is None and chosen.name != "onnx":
-            signature = infer_signature(input_example, _native_output(model, chosen, input_example))
+            # A PythonModel predicts only after load_context, so ask the reloaded one.
+            source = chosen.load(folder, info, trust=True) if chosen.name == "pyfunc" else model
+            signature = infer_signature(
+                input_example, _native_output(source, chosen, input_example)
+            )
         elif signature is None:
             signature = infer_signature(input_example)
     onnx_info = None
