@@ -56,13 +56,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fresh SQLite workspace pinned as the process's workspace."""
     from steward.workspace import open_workspace
 
-    yield from _pinned(
-        open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path
-    )
+    yield from _pinned(open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path)
 
 
 @pytest.fixture
-def any_workspace(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def any_workspace(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     """A fresh workspace on SQLite and on PostgreSQL."""
     from steward.workspace import open_workspace
 

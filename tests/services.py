@@ -57,39 +57,15 @@ def postgres_server() -> Iterator[str | None]:
         shutil.chown(data_dir, "postgres", "postgres")
     port = free_port()
     subprocess.run(
-        _as_postgres(
-            [
-                f"{bin_dir}/initdb",
-                "-D",
-                data_dir,
-                "--auth=trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
+        _as_postgres([f"{bin_dir}/initdb", "-D", data_dir, "--auth=trust", "-U", "postgres",
+                      "--no-sync", "-E", "UTF8"]),
+        check=True, capture_output=True,
     )
     options = f"-h 127.0.0.1 -p {port} -k {data_dir} -c fsync=off -c full_page_writes=off"
     subprocess.run(
-        _as_postgres(
-            [
-                f"{bin_dir}/pg_ctl",
-                "-D",
-                data_dir,
-                "-o",
-                options,
-                "-w",
-                "-l",
-                f"{data_dir}/log",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
+        _as_postgres([f"{bin_dir}/pg_ctl", "-D", data_dir, "-o", options, "-w", "-l",
+                      f"{data_dir}/log", "start"]),
+        check=True, capture_output=True,
     )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
