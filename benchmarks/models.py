@@ -140,8 +140,15 @@ def ensure_mlflow() -> Path:
 
         subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}",
-             f"scikit-learn=={sklearn.__version__}"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"mlflow=={MLFLOW_VERSION}",
+                f"scikit-learn=={sklearn.__version__}",
+            ],
             check=True,
         )
     return python
@@ -209,22 +216,35 @@ def main() -> None:
     ours_overhead = ours["predict_s"] / ours["raw_predict_s"] - 1
     theirs_overhead = float(theirs["predict_s"]) / float(theirs["raw_predict_s"]) - 1  # type: ignore[arg-type]
     table.add_row(
-        "log + register", ms(ours["log_register_s"]), ms(theirs["log_register_s"]),
+        "log + register",
+        ms(ours["log_register_s"]),
+        ms(theirs["log_register_s"]),
         f"{float(theirs['log_register_s']) / ours['log_register_s']:.1f}x",  # type: ignore[arg-type]
-        f"{ms(ours['pickle_dump_s'])} (pickle.dump)", ">= 5x",
+        f"{ms(ours['pickle_dump_s'])} (pickle.dump)",
+        ">= 5x",
     )
     table.add_row(
-        "cold load (fresh process)", ms(ours["cold_load_s"]), ms(theirs["cold_load_s"]),
+        "cold load (fresh process)",
+        ms(ours["cold_load_s"]),
+        ms(theirs["cold_load_s"]),
         f"{float(theirs['cold_load_s']) / ours['cold_load_s']:.1f}x",  # type: ignore[arg-type]
-        f"{ms(ours['pickle_load_s'])} (python + pickle.load)", ">= 5x",
+        f"{ms(ours['pickle_load_s'])} (python + pickle.load)",
+        ">= 5x",
     )
     table.add_row(
-        "predict 1 row", ms(ours["predict_s"]), ms(theirs["predict_s"]),
+        "predict 1 row",
+        ms(ours["predict_s"]),
+        ms(theirs["predict_s"]),
         f"{float(theirs['predict_s']) / ours['predict_s']:.2f}x",  # type: ignore[arg-type]
-        f"{ms(ours['raw_predict_s'])} (model.predict)", "<= +20%",
+        f"{ms(ours['raw_predict_s'])} (model.predict)",
+        "<= +20%",
     )
     table.add_row(
-        "predict overhead vs raw", f"{ours_overhead:+.1%}", f"{theirs_overhead:+.1%}", "", "0%",
+        "predict overhead vs raw",
+        f"{ours_overhead:+.1%}",
+        f"{theirs_overhead:+.1%}",
+        "",
+        "0%",
         "<= +20%",
     )
     Console().print(table)

@@ -71,6 +71,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     import steward
+    from steward import models
 
     console = console or Console()
     data = load_breast_cancer(as_frame=True)
@@ -107,7 +108,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                 model.fit(X_train, y_train)
                 scores = _scores(model, X_test, y_test)
                 run.log_metrics({f"test_{key}": value for key, value in scores.items()})
-                steward.models.log(model, "model", input_example=X_test.head(5))
+                models.log(model, "model", input_example=X_test.head(5))
                 run_ids[name] = run.id
                 results[name] = scores
                 progress.advance(task)

@@ -237,7 +237,7 @@ class RegistryStore:
                 created_by=actor,
                 updated_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
         for key, value in (tags or {}).items():
             connection.execute(
                 insert(t.registered_model_tags).values(
@@ -418,7 +418,7 @@ class RegistryStore:
                         created_by=actor,
                         updated_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
                 if metrics:
                     connection.execute(
                         insert(t.model_version_metrics),
