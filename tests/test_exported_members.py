@@ -37,6 +37,7 @@ EXPECTED = [
     "log_metrics",
     "log_param",
     "log_params",
+    "models",
     "open_workspace",
     "search_runs",
     "set_experiment",

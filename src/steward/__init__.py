@@ -43,15 +43,15 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import data
+    from steward import data, models
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("data",)
+_LAZY_SUBMODULES = frozenset({"data", "models"})
 
 
 def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) on first access."""
+    """Import lifecycle submodules (``steward.data``…) on first access, keeping import fast."""
     if name in _LAZY_SUBMODULES:
         import importlib
 
@@ -89,6 +89,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "models",
     "open_workspace",
     "search_runs",
     "set_experiment",

@@ -10,12 +10,12 @@ Later capabilities extend the same story.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 EXPERIMENT = "breast-cancer-diagnosis"
+REGISTERED_MODEL = "breast-cancer-classifier"
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class DemoResult:
     best_run_id: str
     metrics: dict[str, dict[str, float]]
     datasets: tuple[str, ...] = ()
+    registered_model: str = ""
+    registered_version: int = 0
+    card_path: Path | None = None
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -64,7 +67,6 @@ def _scores(model: Any, X: Any, y: Any) -> dict[str, float]:
 
 def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     """Train and track the demo models in the current workspace."""
-    import skops.io
     from rich.console import Console
     from rich.progress import Progress
     from sklearn.base import clone
@@ -72,6 +74,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     import steward
+    from steward import models
 
     console = console or Console()
     data = load_breast_cancer(as_frame=True)
@@ -119,16 +122,64 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                 model.fit(X_train, y_train)
                 scores = _scores(model, X_test, y_test)
                 run.log_metrics({f"test_{key}": value for key, value in scores.items()})
-                with tempfile.TemporaryDirectory() as folder:
-                    path = Path(folder) / "model.skops"
-                    skops.io.dump(model, path)
-                    run.log_artifact(path, "model/model.skops")
+                models.log(model, "model", input_example=X_test.head(5))
                 run_ids[name] = run.id
                 results[name] = scores
                 progress.advance(task)
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
     datasets = tuple(version.ref for version in data_versions)
-    return DemoResult(EXPERIMENT, run_ids, best, run_ids[best], results, datasets)
+    version, card_path = _register_champion(run_ids[best], best, results[best])
+    return DemoResult(
+        EXPERIMENT,
+        run_ids,
+        best,
+        run_ids[best],
+        results,
+        datasets,
+        REGISTERED_MODEL,
+        version,
+        card_path,
+    )
+
+
+def _register_champion(run_id: str, model_name: str, scores: dict[str, float]) -> tuple[int, Path]:
+    """Register the best run's model, approve it, alias it ``champion``, write its card."""
+    import steward
+    from steward.workspace import current_workspace
+
+    models = steward.models
+    version = models.register(
+        f"runs:/{run_id}/model",
+        REGISTERED_MODEL,
+        description=f"{model_name} trained by 'steward demo'",
+    )
+    models.approve(
+        REGISTERED_MODEL,
+        version.version,
+        f"best test ROC AUC of the demo candidates ({scores['roc_auc']:.4f})",
+    )
+    models.set_alias(
+        REGISTERED_MODEL, "champion", version.version, reason=f"demo winner: {model_name}"
+    )
+    models.set_card_fields(
+        REGISTERED_MODEL,
+        version.version,
+        intended_use=(
+            "Demonstration only: classify breast-mass biopsies (FNA image features) as "
+            "malignant or benign, to show Steward's lifecycle. Not for clinical use."
+        ),
+        limitations=(
+            "Trained on 426 rows of the Wisconsin diagnostic data set from one institution; "
+            "performance on other populations, imaging devices or protocols is unknown."
+        ),
+        ethical_considerations=(
+            "A false negative delays a cancer diagnosis; any real use needs clinical "
+            "validation, subgroup analysis and a human in the loop."
+        ),
+    )
+    folder = Path(current_workspace().settings.home) / "cards"
+    markdown, _ = models.write_card(REGISTERED_MODEL, version.version, folder)
+    return version.version, markdown
 
 
 def print_demo(result: DemoResult, console: Any) -> None:
@@ -152,6 +203,12 @@ def print_demo(result: DemoResult, console: Any) -> None:
     _print_lineage(result, console)
     settings = current_workspace().settings
     console.print(f"best model: [bold]{result.best_model}[/bold] (run {result.best_run_id})")
+    if result.registered_model:
+        console.print(
+            f"registered: [bold]{result.registered_model}[/bold] v{result.registered_version} "
+            "(approved, alias 'champion')"
+        )
+        console.print(f"model card:     {result.card_path}")
     console.print(f"metadata store: {settings.store_url}")
     console.print(f"blob store:     {settings.blob_url}")
     console.print(

@@ -81,3 +81,9 @@ def require(module: str, extra: str, feature: str) -> object:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependency(module.split(".")[0], extra, feature) from exc
+
+
+class UnsafeModel(StewardError):
+    """Loading a model would run code or trust types that were not allowed."""
+
+    http_status = 422

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from steward.cli import data, experiments, runs
+from steward.cli import data, experiments, models, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.command()(demo)
 

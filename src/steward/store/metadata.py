@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
+from steward.store.registry import RegistryStore
 from steward.store.tracking import TrackingStore
 
 
@@ -19,6 +20,7 @@ class MetadataStore:
         ensure_schema(self.engine)
         self.tracking = TrackingStore(self.engine)
         self.datasets = DatasetStore(self.engine)
+        self.registry = RegistryStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

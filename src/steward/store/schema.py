@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -196,4 +196,91 @@ dataset_lineage = Table(
     Column("direction", String(8), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_dataset_lineage_version", "version_pk"),
+)
+
+# -- model registry -------------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=True),
+    Column("artifact_path", String(1024), nullable=False),
+    # Digest of the model's metadata blob (flavor, signature, lock, file digests).
+    Column("metadata_digest", String(80), nullable=False),
+    Column("flavor", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    # JSON object of the model card fields people fill in (intended use…).
+    Column("card_fields", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_model_versions_model_version", "model_pk", "version", unique=True),
+)
+
+model_version_metrics = Table(
+    "model_version_metrics",
+    metadata,
+    Column("version_pk", Integer, ForeignKey("model_versions.pk"), primary_key=True),
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("value", Float(precision=53), nullable=True),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), primary_key=True),
+    Column("alias", String(NAME_LENGTH), primary_key=True),
+    Column("version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+alias_events = Table(
+    "alias_events",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index("ix_alias_events_model_alias", "model_pk", "alias"),
+)
+
+version_status_events = Table(
+    "version_status_events",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index("ix_version_status_events_version", "version_pk"),
 )

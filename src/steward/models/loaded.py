@@ -1,0 +1,80 @@
+"""A loaded model: the native object behind a ``predict`` that enforces the signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from steward.errors import InvalidInput
+from steward.models.package import ModelMetadata
+from steward.models.signature import Signature, enforce, example_from_json
+
+
+class LoadedModel:
+    """A model ready to predict; inputs are checked against its signature first.
+
+    ``predict`` accepts a DataFrame, a dict (one row, or columns of lists), a
+    list of records or a numpy array.
+    """
+
+    def __init__(
+        self,
+        native: Any,
+        metadata: ModelMetadata,
+        source: str,
+        folder: Path,
+        backend: str = "native",
+    ) -> None:
+        self.native = native
+        self.metadata = metadata
+        self.source = source
+        self.folder = folder
+        self.backend = backend
+        self._as_array = backend == "onnx" or (
+            metadata.flavor == "sklearn" and not metadata.flavor_info.get("fitted_on_frame", False)
+        )
+
+    @property
+    def signature(self) -> Signature | None:
+        """The model's signature (None if it was logged without one)."""
+        return self.metadata.signature
+
+    @property
+    def flavor(self) -> str:
+        """The flavor the model was stored with."""
+        return self.metadata.flavor
+
+    @property
+    def input_example(self) -> Any:
+        """The stored input example (a DataFrame or array), or None."""
+        return (
+            example_from_json(self.metadata.input_example) if self.metadata.input_example else None
+        )
+
+    def _prepare(self, data: Any) -> Any:
+        prepared = enforce(self.signature, data) if self.signature is not None else data
+        if self._as_array and hasattr(prepared, "to_numpy"):
+            return prepared.to_numpy()
+        return prepared
+
+    def predict(self, data: Any) -> Any:
+        """Predictions for ``data``.
+
+        Raises:
+            InvalidInput: ``data`` does not match the signature.
+        """
+        return self.native.predict(self._prepare(data))
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities, where the flavor has them.
+
+        Raises:
+            InvalidInput: the model has no ``predict_proba`` or ``data`` does not match.
+        """
+        method = getattr(self.native, "predict_proba", None)
+        if method is None or (self.backend == "onnx" and not self.native.has_proba):
+            raise InvalidInput(f"this {self.flavor} model has no predict_proba.")
+        return method(self._prepare(data))
+
+    def __repr__(self) -> str:
+        return f"<LoadedModel {self.source} flavor={self.flavor} backend={self.backend}>"

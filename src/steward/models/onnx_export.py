@@ -1,0 +1,95 @@
+"""ONNX export of scikit-learn models, checked against the native predictions.
+
+The graph is built in float64 so tree ensembles break ties as scikit-learn
+does; the export is kept only when labels agree exactly and probabilities
+(or regression outputs) within ``tolerance`` on the check rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from steward.errors import InvalidInput, require
+from steward.models.signature import _as_frame
+
+ONNX_FILE = "model.onnx"
+
+
+def _numeric_rows(data: Any) -> Any:
+    import numpy as np
+
+    frame = _as_frame(data)
+    array = frame.to_numpy() if frame is not None else np.asarray(data)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "ONNX export needs numeric inputs; this input example has non-numeric columns."
+        ) from exc
+
+
+def export_sklearn(
+    model: Any,
+    folder: Path,
+    input_example: Any,
+    check_data: Any = None,
+    *,
+    tolerance: float = 1e-6,
+) -> dict[str, Any]:
+    """Convert ``model`` with skl2onnx into ``folder/model.onnx`` and check it.
+
+    Raises:
+        InvalidInput: no input example, conversion failed, or predictions disagree.
+    """
+    import numpy as np
+
+    if input_example is None and check_data is None:
+        raise InvalidInput("ONNX export needs an input_example (or onnx_check_data) to check.")
+    skl2onnx: Any = require("skl2onnx", "onnx", "ONNX export")
+    rows = _numeric_rows(check_data if check_data is not None else input_example)
+    try:
+        onx = skl2onnx.to_onnx(model, rows[:1], options={"zipmap": False}, target_opset=None)
+    except Exception as exc:
+        try:
+            onx = skl2onnx.to_onnx(model, rows[:1])
+        except Exception:
+            raise InvalidInput(f"skl2onnx cannot convert this model: {exc}") from exc
+    (folder / ONNX_FILE).write_bytes(onx.SerializeToString())
+    from steward.models.flavors.onnx import OnnxPredictor
+
+    predictor = OnnxPredictor(onx.SerializeToString())
+    native_input = rows if not hasattr(model, "feature_names_in_") else _framed(model, rows)
+    native = np.asarray(model.predict(native_input))
+    exported = np.asarray(predictor.predict(rows)).reshape(native.shape)
+    if native.dtype.kind in "fc":
+        max_diff = float(np.max(np.abs(native - exported))) if native.size else 0.0
+        agree = max_diff <= tolerance
+    else:
+        agree = bool(np.array_equal(native.astype(str), exported.astype(str)))
+        max_diff = 0.0
+    if agree and hasattr(model, "predict_proba") and predictor.has_proba:
+        native_proba = np.asarray(model.predict_proba(native_input))
+        max_diff = float(np.max(np.abs(native_proba - predictor.predict_proba(rows))))
+        agree = max_diff <= tolerance
+    if not agree:
+        (folder / ONNX_FILE).unlink()
+        raise InvalidInput(
+            f"the ONNX export disagrees with scikit-learn on the check rows (max difference "
+            f"{max_diff:.3g} > tolerance {tolerance:g}); not storing it. Raise onnx_tolerance "
+            "if that difference is acceptable."
+        )
+    return {
+        "file": ONNX_FILE,
+        "max_abs_diff": max_diff,
+        "tolerance": tolerance,
+        "rows_checked": int(rows.shape[0]),
+    }
+
+
+def _framed(model: Any, rows: Any) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(model.feature_names_in_))
