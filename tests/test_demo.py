@@ -1,15 +1,23 @@
-"""steward demo trains, tracks and compares models on data scikit-learn ships."""
+"""steward demo runs the lifecycle end to end on data scikit-learn ships.
+
+One demo run, checked from every angle it touches (it takes seconds, so it is
+run once here rather than once per module).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+
 import steward
-from steward.demo import EXPERIMENT, run_demo
+from steward import models
+from steward.demo import EXPERIMENT, REGISTERED_MODEL, print_demo, run_demo
 
 
-def test_demo_tracks_every_candidate(workspace: Any) -> None:
-    result = run_demo(seed=0)
+def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
+    result = run_demo(seed=0, console=Console(quiet=True))
+
     runs = steward.search_runs(experiment=EXPERIMENT, order_by=["metrics.test_roc_auc DESC"])
     assert {run.name for run in runs} == set(result.run_ids)
     assert runs[0].id == result.best_run_id
@@ -17,4 +25,23 @@ def test_demo_tracks_every_candidate(workspace: Any) -> None:
         assert run.status == steward.RunStatus.FINISHED
         assert run.metrics["test_roc_auc"] > 0.95
         assert len(steward.get_metric_history(run.id, "cv_accuracy")) == 5
-        assert [a.path for a in steward.list_artifacts(run.id)] == ["model/model.skops"]
+        assert "model/model.skops" in [a.path for a in steward.list_artifacts(run.id)]
+
+    assert result.datasets == ("breast-cancer-train:1", "breast-cancer-test:1")
+    train = steward.data.get("breast-cancer-train")
+    readers = {edge.run_id for edge in train.lineage() if edge.direction == "input"}
+    assert readers == set(result.run_ids.values())
+
+    champion = models.resolve(f"models:/{REGISTERED_MODEL}@champion")
+    assert champion.run_id == result.best_run_id
+    assert champion.status is models.VersionStatus.APPROVED
+    assert "test_roc_auc" in champion.metrics
+    assert result.card_path is not None and "Not for clinical use" in result.card_path.read_text()
+    loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")
+    assert loaded.predict(loaded.input_example).shape == (5,)
+
+    console = Console(record=True, width=120)
+    print_demo(result, console)
+    text = console.export_text()
+    assert "data version → runs" in text
+    assert "champion" in text
