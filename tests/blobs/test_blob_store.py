@@ -126,3 +126,26 @@ def test_s3_store_works_through_workspace_settings(
     workspace = open_workspace(home=tmp_path / "home", blob_url=s3_blob_url)
     ref = workspace.blobs.put_bytes(b"through the workspace")
     assert workspace.blobs.get_bytes(ref.digest) == b"through the workspace"
+
+
+def test_a_batch_publishes_its_blobs_only_when_it_ends(blobs: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"from a file")
+    with blobs.batch() as batch:
+        in_memory = batch.put_bytes(memoryview(b"from memory"))
+        from_file = batch.put_file(source)
+        again = batch.put_bytes(b"from memory")
+        if isinstance(blobs, LocalBlobStore):
+            assert not blobs.exists(in_memory.digest)  # not visible until the batch ends
+    assert again == in_memory
+    assert blobs.get_bytes(in_memory.digest) == b"from memory"
+    assert blobs.get_bytes(from_file.digest) == b"from a file"
+
+
+def test_an_interrupted_batch_keeps_what_it_finished(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    with pytest.raises(RuntimeError), store.batch() as batch:
+        ref = batch.put_bytes(b"finished before the interruption")
+        raise RuntimeError("interrupted")
+    assert store.get_bytes(ref.digest) == b"finished before the interruption"
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []

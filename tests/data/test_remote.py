@@ -44,21 +44,21 @@ def test_push_pull_s3(workspace: Any, tmp_path: Path, s3_blob_url: str, s3_optio
 def test_interrupted_push_resumes(
     workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from steward.blobs.local import LocalBlobStore
+    from steward.blobs.local import LocalBlobBatch
 
     version = steward.data.add("d", _source(tmp_path / "src"))
     remote_url = str(tmp_path / "remote")
     sent: list[int] = []
-    original = LocalBlobStore.put_bytes
+    original = LocalBlobBatch.put_bytes
 
-    def flaky(self: LocalBlobStore, data: bytes) -> Any:
-        if self.url == remote_url and len(sent) >= 3:
+    def flaky(self: LocalBlobBatch, data: bytes) -> Any:
+        if self.store.url == remote_url and len(sent) >= 3:
             raise ConnectionError("network dropped")
-        if self.url == remote_url:
+        if self.store.url == remote_url:
             sent.append(len(data))
         return original(self, data)
 
-    monkeypatch.setattr(LocalBlobStore, "put_bytes", flaky)
+    monkeypatch.setattr(LocalBlobBatch, "put_bytes", flaky)
     with pytest.raises(ConnectionError):
         steward.data.push(version, remote_url)
     monkeypatch.undo()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.blobs.base import BlobRef, BlobStore
+from steward.blobs.base import BlobRef, BlobStore, BlobWriter
 from steward.blobs.digest import DEFAULT_ALGORITHM, digest_bytes, parse_digest
 
 
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "BlobRef",
     "BlobStore",
+    "BlobWriter",
     "digest_bytes",
     "open_blob_store",
     "parse_digest",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -14,6 +15,18 @@ class BlobRef:
 
     digest: str
     size: int
+
+
+class BlobWriter(Protocol):
+    """What can take new blobs: a store, or a batch of one."""
+
+    algorithm: str
+
+    def put_bytes(self, data: bytes | memoryview) -> BlobRef:
+        """Store ``data`` and return its reference."""
+
+    def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
+        """Store a local file's content and return its reference."""
 
 
 @runtime_checkable
@@ -28,11 +41,14 @@ class BlobStore(Protocol):
     url: str
     algorithm: str
 
-    def put_bytes(self, data: bytes) -> BlobRef:
+    def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Store ``data`` and return its reference (a no-op if already stored)."""
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store the content of a local file and return its reference."""
+
+    def batch(self) -> AbstractContextManager[BlobWriter]:
+        """A writer for many blobs that become visible together when the block ends."""
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""

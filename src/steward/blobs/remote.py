@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +72,9 @@ class FsspecBlobStore:
         self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
         self.fs.mv(temp, key)
 
-    def put_bytes(self, data: bytes) -> BlobRef:
+    def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Store ``data`` and return its reference (a no-op if already stored)."""
+        data = bytes(data)
         hasher = new_hasher(self.algorithm)
         hasher.update(data)
         digest = format_digest(self.algorithm, hasher.hexdigest())
@@ -88,6 +91,11 @@ class FsspecBlobStore:
         if not self.exists(digest):
             self._write(digest, lambda key: self.fs.put_file(str(source), key))
         return BlobRef(digest, size)
+
+    @contextmanager
+    def batch(self) -> Iterator[FsspecBlobStore]:
+        """Object stores publish each PUT atomically, so a batch is the store itself."""
+        yield self
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""

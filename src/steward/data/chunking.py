@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from steward.blobs import BlobStore
+from steward.blobs import BlobWriter
 from steward.blobs.digest import format_digest, new_hasher
 from steward.data.manifest import FileEntry
 from steward.errors import InvalidInput
@@ -61,11 +61,9 @@ def chunk_list_digest(algorithm: str, chunks: Iterable[tuple[str, int]]) -> str:
 class ChunkWriter:
     """Stores files and buffers in a blob store, chunking the large ones."""
 
-    def __init__(self, blobs: BlobStore, progress: Progress | None = None) -> None:
+    def __init__(self, blobs: BlobWriter, progress: Progress | None = None) -> None:
         self.blobs = blobs
         self.progress = progress or (lambda _bytes: None)
-        # Local stores take a memoryview as is; others get bytes.
-        self._zero_copy = type(blobs).__name__ == "LocalBlobStore"
         self._pool = ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="steward")
 
     def close(self) -> None:
@@ -79,7 +77,7 @@ class ChunkWriter:
         self.close()
 
     def _put_chunk(self, data: Any) -> tuple[str, int]:
-        ref = self.blobs.put_bytes(data if self._zero_copy else bytes(data))
+        ref = self.blobs.put_bytes(data)
         self.progress(ref.size)
         return ref.digest, ref.size
 

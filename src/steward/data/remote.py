@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from steward.blobs import BlobStore, open_blob_store
+from steward.blobs import BlobStore, BlobWriter, open_blob_store
 from steward.data.chunking import Progress, worker_count
 from steward.data.manifest import Manifest
 from steward.data.versions import DatasetVersion, _workspace, resolve
@@ -39,6 +39,10 @@ def _version_blobs(version: DatasetVersion, manifest: Manifest) -> list[str]:
     return digests
 
 
+TRANSFER_GROUP = 256
+"""Blobs per durable publish when pushing or pulling."""
+
+
 def _transfer(
     source: BlobStore,
     target: BlobStore,
@@ -50,17 +54,23 @@ def _transfer(
     missing = target.missing(wanted)
     report: Callable[[int], None] = progress or (lambda _bytes: None)
 
-    def copy(digest: str) -> int:
+    def copy(sink: BlobWriter, digest: str) -> int:
         data = source.get_bytes(digest)  # verified on read
-        target.put_bytes(data)
+        sink.put_bytes(data)
         report(len(data))
         return len(data)
 
     data_blobs = [d for d in missing if d != version.digest]
+    sizes: list[int] = []
+    # Published in groups: one durable publish per group, and an interrupted
+    # transfer keeps every finished group, so running it again resumes.
     with ThreadPoolExecutor(max_workers=2 * worker_count()) as pool:
-        sizes = list(pool.map(copy, data_blobs))
+        for start in range(0, len(data_blobs), TRANSFER_GROUP):
+            group = data_blobs[start : start + TRANSFER_GROUP]
+            with target.batch() as sink:
+                sizes += pool.map(lambda digest: copy(sink, digest), group)
     if version.digest in missing:
-        sizes.append(copy(version.digest))
+        sizes.append(copy(target, version.digest))
     return TransferResult(version.ref, len(sizes), sum(sizes), len(wanted) - len(missing))
 
 

@@ -339,7 +339,8 @@ def add(
             "choose another name for this data."
         )
     table = None
-    with ChunkWriter(workspace.blobs, progress) as writer:
+    # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
+    with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
         if kind == "table":
             table = to_arrow_table(source)
             entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
