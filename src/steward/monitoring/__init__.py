@@ -51,7 +51,30 @@ _EXPORTS = {
     "write_report": "report",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Alert",
+    "AlertChannel",
+    "AlertManager",
+    "DatasetSummary",
+    "DriftResult",
+    "EstimatedPerformance",
+    "FeatureDrift",
+    "PerformanceResult",
+    "QualityResult",
+    "Rule",
+    "SchemaChanges",
+    "ack",
+    "channel",
+    "drift",
+    "estimate_performance",
+    "list_alerts",
+    "parse_rule",
+    "performance",
+    "quality",
+    "register_channel",
+    "summarize",
+    "write_report",
+]
 
 
 def __getattr__(name: str) -> Any:

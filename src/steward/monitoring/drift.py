@@ -5,11 +5,11 @@ stored reference summary gives the same verdicts as the raw reference.
 
 Defaults (see ``docs/monitoring.md``): when either window has at most
 ``small_sample`` values, drift is decided by a hypothesis test — two-sample
-Kolmogorov–Smirnov for numeric columns, chi-square for categorical ones — at
-``alpha`` after Benjamini–Hochberg correction across the columns. Above that,
+Kolmogorov-Smirnov for numeric columns, chi-square for categorical ones — at
+``alpha`` after Benjamini-Hochberg correction across the columns. Above that,
 every tiny shift is "significant", so drift is decided on effect size: the
 Wasserstein distance in reference standard deviations (numeric, drift at 0.1)
-and the Jensen–Shannon distance (categorical, drift at 0.1). PSI is reported
+and the Jensen-Shannon distance (categorical, drift at 0.1). PSI is reported
 for every column.
 """
 
@@ -73,7 +73,7 @@ def drift(
         importance: weights of features in the dataset verdict (default 1 each).
         drift_share: the (weighted) share of drifted features that means dataset drift.
         alpha: significance level of the hypothesis tests.
-        correction: ``"bh"`` (Benjamini–Hochberg across columns) or None.
+        correction: ``"bh"`` (Benjamini-Hochberg across columns) or None.
         small_sample: up to this many values, decide by p-value; above, by effect size.
         sample_size: values kept per numeric column for exact tests.
 

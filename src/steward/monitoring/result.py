@@ -26,7 +26,7 @@ class FeatureDrift:
     p-value for hypothesis tests (drift when at most the threshold), a distance
     otherwise (drift when at least the threshold). ``effect_size`` is the size of
     the change whatever the test: the Wasserstein distance in reference standard
-    deviations for numeric columns, the Jensen–Shannon distance for categorical ones.
+    deviations for numeric columns, the Jensen-Shannon distance for categorical ones.
     """
 
     column: str

@@ -1,4 +1,4 @@
-"""Vectorised drift statistics and the Benjamini–Hochberg correction.
+"""Vectorised drift statistics and the Benjamini-Hochberg correction.
 
 Each function works on arrays (raw values, histogram cells or category
 counts) and never loops over rows in Python. Distances computed from
@@ -23,7 +23,7 @@ class TestOutcome(NamedTuple):
 
 
 def benjamini_hochberg(p_values: np.ndarray | list[float]) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values); NaN entries stay NaN.
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN entries stay NaN.
 
     A hypothesis is rejected at false-discovery rate ``alpha`` when its adjusted
     p-value is at most ``alpha``.
@@ -45,7 +45,7 @@ def benjamini_hochberg(p_values: np.ndarray | list[float]) -> np.ndarray:
 
 
 def ks_exact(reference: np.ndarray, current: np.ndarray) -> TestOutcome:
-    """Two-sample Kolmogorov–Smirnov test on raw values (exact p-value when small)."""
+    """Two-sample Kolmogorov-Smirnov test on raw values (exact p-value when small)."""
     from scipy import stats
 
     outcome = stats.ks_2samp(reference, current, method="auto")
@@ -140,7 +140,7 @@ def psi(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
 
 
 def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
-    """Jensen–Shannon distance (base 2, between 0 and 1) of two count vectors."""
+    """Jensen-Shannon distance (base 2, between 0 and 1) of two count vectors."""
     p = _shares(reference_counts)
     q = _shares(current_counts)
     m = (p + q) / 2.0
@@ -151,7 +151,7 @@ def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> flo
 def chi_square(
     reference_counts: np.ndarray, current_counts: np.ndarray
 ) -> tuple[float, float, float]:
-    """Chi-square test of homogeneity on a 2×k table.
+    """Chi-square test of homogeneity on a 2xk table.
 
     Returns:
         (statistic, p-value, share of cells with an expected count under 5).
