@@ -307,19 +307,22 @@ def _cap_categories(counts: dict[str, int], cap: int) -> dict[str, int]:
 
 def quantile_edges(values: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
     """Histogram edges at the quantiles of ``values`` (finite values only), deduplicated."""
-    if values.size == 0:
+    return _edges_of_sorted(np.sort(np.asarray(values, dtype=np.float64)), bins)
+
+
+def _edges_of_sorted(ordered: np.ndarray, bins: int) -> np.ndarray:
+    """Quantile edges (NumPy's default linear interpolation) of an already sorted array."""
+    if ordered.size == 0:
         return np.array([0.0, 1.0])
-    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, bins + 1)))
+    position = np.linspace(0.0, 1.0, bins + 1) * (ordered.size - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, ordered.size - 1)
+    fraction = position - low
+    edges = ordered[low] + fraction * (ordered[high] - ordered[low])
+    edges = np.unique(np.clip(edges, ordered[0], ordered[-1]))
     if edges.size == 1:
         edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
     return edges
-
-
-def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The histogram cell of each value (0: below the edges, len(edges): above)."""
-    index = np.searchsorted(edges, values, side="right")
-    index[values == edges[-1]] = len(edges) - 1
-    return index
 
 
 def summarize_numeric(
@@ -329,32 +332,46 @@ def summarize_numeric(
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     seed: int = 0,
 ) -> NumericSummary:
-    """Summarise a float array (NaN = null) over ``edges`` (quantile edges if None)."""
+    """Summarise a float array (NaN = null) over ``edges`` (quantile edges if None).
+
+    One sort per column: cell counts and sums then come from ``searchsorted``
+    of the edges into the sorted values and a cumulative sum, which is several
+    times faster than locating every value among the edges.
+    """
     values = np.asarray(values, dtype=np.float64)
     finite_mask = np.isfinite(values)
-    nan_count = int(np.isnan(values).sum())
-    finite = values if finite_mask.all() else values[finite_mask]
+    all_finite = bool(finite_mask.all())
+    finite = values if all_finite else values[finite_mask]
+    nan_count = 0 if all_finite else int(np.isnan(values).sum())
     infinities = int(values.size - finite.size - nan_count)
+    ordered = np.sort(finite)
     if edges is None:
-        edges = quantile_edges(finite, bins)
-    cells = len(edges) + 1
-    if finite.size:
-        index = bin_index(finite, edges)
-        counts = np.bincount(index, minlength=cells).astype(np.int64)
-        sums = np.bincount(index, weights=finite, minlength=cells)
-        minimum, maximum = float(finite.min()), float(finite.max())
-        total, total_squares = float(finite.sum()), float(np.dot(finite, finite))
+        edges = _edges_of_sorted(ordered, bins)
+    n = ordered.size
+    starts = np.searchsorted(ordered, edges, side="left")
+    bounds = np.empty(len(edges) + 2, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1:-2] = starts[:-1]
+    bounds[-2] = np.searchsorted(ordered, edges[-1], side="right")  # last cell is closed
+    bounds[-1] = n
+    counts = np.diff(bounds)
+    running = np.empty(n + 1)
+    running[0] = 0.0
+    np.cumsum(ordered, out=running[1:])
+    sums = np.diff(running[bounds])
+    del running
+    if n:
+        minimum, maximum = float(ordered[0]), float(ordered[-1])
+        total, total_squares = float(ordered.sum()), float(np.dot(ordered, ordered))
     else:
-        counts = np.zeros(cells, dtype=np.int64)
-        sums = np.zeros(cells)
         minimum, maximum, total, total_squares = float("nan"), float("nan"), 0.0, 0.0
-    if finite.size <= sample_size:
+    if n <= sample_size:
         sample = finite.copy()
     else:
         rng = np.random.default_rng(seed)
-        sample = finite[np.sort(rng.choice(finite.size, sample_size, replace=False))]
+        sample = finite[np.sort(rng.choice(n, sample_size, replace=False))]
     return NumericSummary(
-        count=int(finite.size),
+        count=int(n),
         nulls=nan_count,
         infinities=infinities,
         minimum=minimum,
@@ -362,7 +379,7 @@ def summarize_numeric(
         total=total,
         total_squares=total_squares,
         edges=edges,
-        counts=counts,
+        counts=counts.astype(np.int64),
         sums=sums,
         sample=sample,
         sample_size=sample_size,
