@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
+from steward.store.monitoring import MonitoringStore
 from steward.store.tracking import TrackingStore
 
 
@@ -17,6 +18,7 @@ class MetadataStore:
         self.engine: Engine = create_store_engine(url)
         ensure_schema(self.engine)
         self.tracking = TrackingStore(self.engine)
+        self.monitoring = MonitoringStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""
