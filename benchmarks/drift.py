@@ -96,7 +96,7 @@ def run_floor(reference, current) -> set[str]:  # type: ignore[no-untyped-def]
         position = np.linspace(0, 1, 101) * (a.size - 1)
         edges = np.unique(np.interp(position, np.arange(a.size), a))
 
-        def cells(x):  # type: ignore[no-untyped-def]
+        def cells(x, edges=edges):  # type: ignore[no-untyped-def]
             bounds = np.r_[0, np.searchsorted(x, edges), x.size]
             running = np.r_[0.0, np.cumsum(x)]
             return np.diff(bounds), np.diff(running[bounds])

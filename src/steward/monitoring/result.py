@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
+    from steward.monitoring.estimated import EstimatedPerformance
     from steward.monitoring.performance import PerformanceResult
     from steward.monitoring.quality import QualityResult
     from steward.monitoring.summary import DatasetSummary
@@ -171,12 +172,22 @@ class DriftResult:
         self,
         path: str | Path,
         performance: PerformanceResult | None = None,
+        estimated: EstimatedPerformance | None = None,
         title: str = "Steward monitoring report",
     ) -> Path:
-        """Write a self-contained HTML report (works offline) and return its path."""
+        """Write a self-contained HTML report (works offline) and return its path.
+
+        Args:
+            path: where to write the page.
+            performance: realised performance of the same window, for its section.
+            estimated: estimated performance (CBPE), shown beside the realised one.
+            title: the page title.
+        """
         from steward.monitoring.report import write_report
 
-        return write_report(path, drift=self, performance=performance, title=title)
+        return write_report(
+            path, drift=self, performance=performance, estimated=estimated, title=title
+        )
 
 
 def _clean(value: Any) -> Any:
