@@ -42,6 +42,17 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 
 __version__ = "0.1.0"
 
+_LAZY_SUBMODULES = ("monitoring",)
+
+
+def __getattr__(name: str) -> object:
+    """Import lifecycle modules (``steward.monitoring``…) on first access."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"steward.{name}")
+    raise AttributeError(f"module 'steward' has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveRun",
