@@ -33,6 +33,8 @@ DEFAULT_SAMPLE_SIZE = 5_000
 """Values kept per numeric column for exact tests; smaller columns are kept whole."""
 DEFAULT_MAX_CATEGORIES = 1_000
 """Distinct categories kept per column; the rest are counted in ``OTHER``."""
+DISCRETE_LEVELS = 10
+"""Integer columns of the reference with at most this many values are categorical."""
 OTHER = "__other__"
 """The bucket of categories beyond the cap."""
 
@@ -431,6 +433,8 @@ def summarize(
     Returns:
         The window's summary.
     """
+    import pandas as pd
+
     from steward.monitoring import frames
 
     forced = set(categorical)
@@ -442,6 +446,13 @@ def summarize(
         kind = frames.column_kind(series, categorical=name in forced)
         if isinstance(known, CategoricalSummary) and kind == "numeric":
             kind = "categorical"
+        elif (
+            known is None
+            and kind == "numeric"
+            and pd.api.types.is_integer_dtype(series.dtype)
+            and series.nunique(dropna=True) <= DISCRETE_LEVELS
+        ):
+            kind = "categorical"  # codes, flags and labels: compare shares, not distances
         if kind == "numeric":
             edges = known.edges if isinstance(known, NumericSummary) else None
             columns[name] = summarize_numeric(
@@ -452,7 +463,7 @@ def summarize(
         else:
             columns[name] = UnsupportedSummary(rows=len(series), dtype=dtypes[name])
     duplicates = None
-    if count_duplicates and isinstance(data, __import__("pandas").DataFrame) and len(data.columns):
+    if count_duplicates and isinstance(data, pd.DataFrame) and len(data.columns):
         duplicates = _duplicate_rows(data)
     return DatasetSummary(
         rows=frames.row_count(data), columns=columns, dtypes=dtypes, duplicate_rows=duplicates
