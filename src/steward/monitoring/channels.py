@@ -235,7 +235,7 @@ def channel(kind: str, **options: Any) -> AlertChannel:
         module, _, attribute = target.partition(":")
         target = getattr(importlib.import_module(module), attribute)
     try:
-        instance = target(**options)  # type: ignore[operator]
+        instance = target(**options)
     except TypeError as exc:
         raise InvalidInput(f"alert channel {kind!r}: {exc}") from exc
-    return instance  # type: ignore[no-any-return]
+    return instance

@@ -137,14 +137,14 @@ def drift(
                 )
             )
             continue
-        test = tests.get(name)
+        chosen = tests.get(name)
         if isinstance(ref_column, NumericSummary) and isinstance(cur_column, NumericSummary):
             raw = _RawColumns(reference, current, name)
-            rows.append(_numeric(base, ref_column, cur_column, raw, test, small_sample))
+            rows.append(_numeric(base, ref_column, cur_column, raw, chosen, small_sample))
         elif isinstance(ref_column, CategoricalSummary) and isinstance(
             cur_column, CategoricalSummary
         ):
-            rows.append(_categorical(base, ref_column, cur_column, test, small_sample))
+            rows.append(_categorical(base, ref_column, cur_column, chosen, small_sample))
         else:
             dtype = reference_summary.dtypes.get(name, "?")
             rows.append(
@@ -215,7 +215,7 @@ def _summary(
     if isinstance(data, DatasetSummary):
         return data
     frames.column_names(data)  # raises a clear error for anything but a frame
-    return summarize(data, like=like, categorical=categorical, sample_size=sample_size)
+    return summarize(data, like=like, categorical=tuple(categorical), sample_size=sample_size)
 
 
 def _not_tested(base: dict[str, Any], kind: str, status: str, note: str) -> FeatureDrift:

@@ -85,7 +85,7 @@ def _categorical_bars(
 
 
 def _plots(drift: DriftResult) -> tuple[str, int]:
-    go = require("plotly.graph_objects", "report", "HTML reports")
+    go: Any = require("plotly.graph_objects", "report", "HTML reports")
     reference, current = drift.reference_summary, drift.current_summary
     if reference is None or current is None:
         return "", 0
@@ -104,15 +104,15 @@ def _plots(drift: DriftResult) -> tuple[str, int]:
         else:
             continue
         verdict = "drift" if row.drifted else "no drift"
-        figure = go.Figure(  # type: ignore[attr-defined]
+        figure = go.Figure(
             [
-                go.Bar(name="reference", x=labels, y=ref_share, marker_color="#98a2b3"),  # type: ignore[attr-defined]
+                go.Bar(name="reference", x=labels, y=ref_share, marker_color="#98a2b3"),
                 go.Bar(
                     name="current",
                     x=labels,
                     y=cur_share,
                     marker_color="#d92d20" if row.drifted else "#2e90fa",
-                ),  # type: ignore[attr-defined]
+                ),
             ]
         )
         effect = "-" if row.effect_size is None else f"{row.effect_size:.3g}"
@@ -265,7 +265,7 @@ def write_report(
     Raises:
         MissingDependency: plotly is not installed (``pip install "mlsteward[report]"``).
     """
-    offline = require("plotly.offline", "report", "HTML reports")
+    offline: Any = require("plotly.offline", "report", "HTML reports")
     plots, count = _plots(drift)
     body = [
         f"<h1>{html.escape(title)}</h1>",
@@ -279,7 +279,7 @@ def write_report(
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-        f"<script>{offline.get_plotlyjs()}</script></head><body>" + "".join(body) + "</body></html>"  # type: ignore[attr-defined]
+        f"<script>{offline.get_plotlyjs()}</script></head><body>" + "".join(body) + "</body></html>"
     )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
