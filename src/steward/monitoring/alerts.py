@@ -120,35 +120,19 @@ class AlertManager:
                         actor=actor,
                     )
                     notice = _notice(alert, "fired", value, now)
-                elif rule.worse(value, open_alert.worst_value):
-                    alert = store.update(
-                        open_alert.id,
-                        value=value,
-                        worst_value=value,
-                        notified=True,
-                        topic="alert.worsened",
-                        actor=actor,
-                    )
-                    notice = _notice(alert, "worsened", value, now)
-                elif now - open_alert.notified_at >= self.cooldown:
-                    alert = store.update(
-                        open_alert.id,
-                        value=value,
-                        worst_value=open_alert.worst_value,
-                        notified=True,
-                        topic=None,
-                        actor=actor,
-                    )
-                    notice = _notice(alert, "reminder", value, now)
                 else:
-                    store.update(
+                    worse = rule.worse(value, open_alert.worst_value)
+                    remind = not worse and now - open_alert.notified_at >= self.cooldown
+                    alert = store.update(
                         open_alert.id,
                         value=value,
-                        worst_value=open_alert.worst_value,
-                        notified=False,
-                        topic=None,
+                        worst_value=value if worse else open_alert.worst_value,
+                        notified=worse or remind,
+                        topic="alert.worsened" if worse else None,
                         actor=actor,
                     )
+                    if worse or remind:
+                        notice = _notice(alert, "worsened" if worse else "reminder", value, now)
             elif not breached and open_alert is not None:
                 alert = store.resolve(open_alert.id, value, actor)
                 notice = _notice(alert, "resolved", value, now)

@@ -319,9 +319,39 @@ def _numeric(
         statistic = js
     if std == 0 and test == "ks":
         notes.append("KS on a constant reference compares shares equal to the constant")
+    return _tested(
+        base,
+        "numeric",
+        test,
+        statistic,
+        p_value,
+        effect,
+        "wasserstein / reference std",
+        (ref.count, cur.count),
+        notes,
+        psi=psi,
+        js_distance=js,
+        wasserstein=wasserstein,
+        ks_statistic=ks_statistic,
+    )
+
+
+def _tested(
+    base: dict[str, Any],
+    kind: str,
+    test: str,
+    statistic: float,
+    p_value: float | None,
+    effect: float,
+    measure: str,
+    sizes: tuple[int, int],
+    notes: list[str],
+    **distances: float,
+) -> FeatureDrift:
+    """A tested row, before the verdict (``_decide`` sets score, threshold and drifted)."""
     return FeatureDrift(
         **base,
-        kind="numeric",
+        kind=kind,
         test=test,
         statistic=statistic,
         p_value=p_value,
@@ -329,15 +359,12 @@ def _numeric(
         threshold=None,
         drifted=None,
         effect_size=effect,
-        effect_measure="wasserstein / reference std",
-        psi=psi,
-        js_distance=js,
-        wasserstein=wasserstein,
-        ks_statistic=ks_statistic,
-        n_reference=ref.count,
-        n_current=cur.count,
+        effect_measure=measure,
+        n_reference=sizes[0],
+        n_current=sizes[1],
         status="warning" if notes else "ok",
         notes=tuple(notes),
+        **distances,
     )
 
 
@@ -399,23 +426,18 @@ def _categorical(
             )
     else:
         statistic = psi if test == "psi" else js
-    return FeatureDrift(
-        **base,
-        kind="categorical",
-        test=test,
-        statistic=statistic,
-        p_value=p_value,
-        score=statistic if p_value is None else p_value,
-        threshold=None,
-        drifted=None,
-        effect_size=js,
-        effect_measure="jensen-shannon distance",
+    return _tested(
+        base,
+        "categorical",
+        test,
+        statistic,
+        p_value,
+        js,
+        "jensen-shannon distance",
+        (ref.count, cur.count),
+        notes,
         psi=psi,
         js_distance=js,
-        n_reference=ref.count,
-        n_current=cur.count,
-        status="warning" if notes else "ok",
-        notes=tuple(notes),
     )
 
 
