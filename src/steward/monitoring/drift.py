@@ -346,7 +346,10 @@ def _tested(
     measure: str,
     sizes: tuple[int, int],
     notes: list[str],
-    **distances: float,
+    psi: float,
+    js_distance: float,
+    wasserstein: float | None = None,
+    ks_statistic: float | None = None,
 ) -> FeatureDrift:
     """A tested row, before the verdict (``_decide`` sets score, threshold and drifted)."""
     return FeatureDrift(
@@ -364,7 +367,10 @@ def _tested(
         n_current=sizes[1],
         status="warning" if notes else "ok",
         notes=tuple(notes),
-        **distances,
+        psi=psi,
+        js_distance=js_distance,
+        wasserstein=wasserstein,
+        ks_statistic=ks_statistic,
     )
 
 
