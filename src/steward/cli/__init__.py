@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from steward.cli import data, experiments, models, runs
+from steward.cli import alerts, data, experiments, models, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(data.app, name="data")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -283,4 +283,71 @@ version_status_events = Table(
     Column("at", BigInteger, nullable=False),
     Column("reason", Text, nullable=True),
     Index("ix_version_status_events_version", "version_pk"),
+
+# -- monitoring ---------------------------------------------------------------
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("source", String(NAME_LENGTH), nullable=False),
+    Column("rule", String(NAME_LENGTH), nullable=False),
+    Column("expression", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("metric", String(NAME_LENGTH), nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Column("threshold", Float(precision=53), nullable=False),
+    Column("worst_value", Float(precision=53), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("fired_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("notified_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    Column("acknowledged_by", String(NAME_LENGTH), nullable=True),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_alerts_source_rule_status", "source", "rule", "status"),
+    Index("ix_alerts_status_fired", "status", "fired_at"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("alert_pk", Integer, ForeignKey("alerts.pk"), nullable=False),
+    Column("channel", String(NAME_LENGTH), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_alert_deliveries_status", "status"),
+    Index("ix_alert_deliveries_alert", "alert_pk"),
+)
+
+alert_rule_states = Table(
+    "alert_rule_states",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(NAME_LENGTH), nullable=False),
+    Column("rule", String(NAME_LENGTH), nullable=False),
+    Column("breaches", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("source", "rule"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("topic", String(NAME_LENGTH), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_events_topic_pk", "topic", "pk"),
 )

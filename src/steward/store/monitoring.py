@@ -1,0 +1,418 @@
+"""SQL for alerts, their deliveries, alert-rule states and published events.
+
+Every change of an alert's state and the event announcing it are written in
+one transaction, so a consumer of ``events`` (a retraining trigger) never sees
+an alert without its event or the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from steward.errors import NotFound
+from steward.store import schema as t
+from steward.store.engine import read_transaction, run_with_retry, write_transaction
+from steward.store.records import ms_to_datetime, now_ms
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: a rule's condition that held, from firing until resolution."""
+
+    id: str
+    source: str
+    rule: str
+    expression: str
+    severity: str
+    status: str
+    metric: str
+    value: float | None
+    threshold: float
+    worst_value: float | None
+    message: str
+    fired_at: datetime
+    updated_at: datetime
+    notified_at: datetime
+    resolved_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (times as ISO 8601)."""
+        data = dict(self.__dict__)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt series to tell a channel about an alert event."""
+
+    pk: int
+    alert_id: str
+    channel: str
+    event: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    """A published event (``alert.fired``, ``alert.resolved``…) for later consumers."""
+
+    pk: int
+    id: str
+    topic: str
+    payload: dict[str, Any]
+    created_at: datetime
+    created_by: str
+
+
+def _float_in(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+class MonitoringStore:
+    """Alerts, deliveries, rule states and events in the metadata store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- rows to records ------------------------------------------------------
+
+    @staticmethod
+    def _alert(row: Any) -> Alert:
+        return Alert(
+            id=row.id,
+            source=row.source,
+            rule=row.rule,
+            expression=row.expression,
+            severity=row.severity,
+            status=row.status,
+            metric=row.metric,
+            value=row.value,
+            threshold=row.threshold,
+            worst_value=row.worst_value,
+            message=row.message,
+            fired_at=ms_to_datetime(row.fired_at),  # type: ignore[arg-type]
+            updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+            notified_at=ms_to_datetime(row.notified_at),  # type: ignore[arg-type]
+            resolved_at=ms_to_datetime(row.resolved_at),
+            acknowledged_at=ms_to_datetime(row.acknowledged_at),
+            acknowledged_by=row.acknowledged_by,
+            created_by=row.created_by,
+        )
+
+    @staticmethod
+    def _publish(connection: Connection, topic: str, payload: dict[str, Any], actor: str) -> None:
+        connection.execute(
+            insert(t.events).values(
+                id=uuid.uuid4().hex,
+                topic=topic,
+                payload=json.dumps(payload, default=str),
+                created_at=now_ms(),
+                created_by=actor,
+            )
+        )
+
+    # -- rule states ----------------------------------------------------------
+
+    def rule_breaches(self, source: str, rule: str) -> int:
+        """How many windows in a row the rule's condition has held."""
+        with read_transaction(self.engine) as connection:
+            value = connection.execute(
+                select(t.alert_rule_states.c.breaches).where(
+                    t.alert_rule_states.c.source == source, t.alert_rule_states.c.rule == rule
+                )
+            ).scalar()
+        return int(value or 0)
+
+    def set_rule_breaches(self, source: str, rule: str, breaches: int) -> None:
+        """Record how many windows in a row the rule's condition has held."""
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                state = t.alert_rule_states
+                done = connection.execute(
+                    update(state)
+                    .where(state.c.source == source, state.c.rule == rule)
+                    .values(breaches=breaches, updated_at=now_ms())
+                ).rowcount
+                if not done:
+                    connection.execute(
+                        insert(state).values(
+                            source=source, rule=rule, breaches=breaches, updated_at=now_ms()
+                        )
+                    )
+
+        run_with_retry(write)
+
+    # -- alerts ---------------------------------------------------------------
+
+    def open_alert(self, source: str, rule: str) -> Alert | None:
+        """The firing alert of a rule, if any."""
+        with read_transaction(self.engine) as connection:
+            row = connection.execute(
+                select(t.alerts).where(
+                    t.alerts.c.source == source,
+                    t.alerts.c.rule == rule,
+                    t.alerts.c.status == "firing",
+                )
+            ).first()
+        return None if row is None else self._alert(row)
+
+    def fire(
+        self,
+        *,
+        source: str,
+        rule: str,
+        expression: str,
+        severity: str,
+        metric: str,
+        value: float,
+        threshold: float,
+        message: str,
+        actor: str,
+    ) -> Alert:
+        """Open a new alert and publish ``alert.fired``."""
+        alert_id = uuid.uuid4().hex
+
+        def write() -> Alert:
+            now = now_ms()
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    insert(t.alerts).values(
+                        id=alert_id,
+                        source=source,
+                        rule=rule,
+                        expression=expression,
+                        severity=severity,
+                        status="firing",
+                        metric=metric,
+                        value=_float_in(value),
+                        threshold=threshold,
+                        worst_value=_float_in(value),
+                        message=message,
+                        fired_at=now,
+                        updated_at=now,
+                        notified_at=now,
+                        created_by=actor,
+                    )
+                )
+                row = connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
+                alert = self._alert(row)
+                self._publish(connection, "alert.fired", alert.to_dict(), actor)
+                return alert
+
+        return run_with_retry(write)
+
+    def update(
+        self,
+        alert_id: str,
+        *,
+        value: float,
+        worst_value: float | None,
+        notified: bool,
+        topic: str | None,
+        actor: str,
+    ) -> Alert:
+        """Record a new value of a firing alert; publish ``topic`` when given."""
+
+        def write() -> Alert:
+            now = now_ms()
+            values: dict[str, Any] = {
+                "value": _float_in(value),
+                "worst_value": _float_in(worst_value),
+                "updated_at": now,
+            }
+            if notified:
+                values["notified_at"] = now
+            with write_transaction(self.engine) as connection:
+                connection.execute(update(t.alerts).where(t.alerts.c.id == alert_id).values(values))
+                alert = self._alert(
+                    connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
+                )
+                if topic:
+                    self._publish(connection, topic, alert.to_dict(), actor)
+                return alert
+
+        return run_with_retry(write)
+
+    def resolve(self, alert_id: str, value: float | None, actor: str) -> Alert:
+        """Close a firing alert and publish ``alert.resolved``."""
+
+        def write() -> Alert:
+            now = now_ms()
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    update(t.alerts)
+                    .where(t.alerts.c.id == alert_id)
+                    .values(
+                        status="resolved",
+                        value=_float_in(value),
+                        resolved_at=now,
+                        updated_at=now,
+                        notified_at=now,
+                    )
+                )
+                alert = self._alert(
+                    connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
+                )
+                self._publish(connection, "alert.resolved", alert.to_dict(), actor)
+                return alert
+
+        return run_with_retry(write)
+
+    def acknowledge(self, alert_id: str, actor: str) -> Alert:
+        """Mark an alert as seen by ``actor`` (an id or a unique id prefix).
+
+        Raises:
+            NotFound: no alert has this id.
+        """
+
+        def write() -> Alert:
+            with write_transaction(self.engine) as connection:
+                rows = connection.execute(
+                    select(t.alerts).where(t.alerts.c.id.startswith(alert_id, autoescape=True))
+                ).all()
+                if len(rows) != 1:
+                    found = "no alert" if not rows else f"{len(rows)} alerts"
+                    raise NotFound(
+                        f"{found} with id {alert_id!r}; list them with 'steward alerts list'."
+                    )
+                now = now_ms()
+                connection.execute(
+                    update(t.alerts)
+                    .where(t.alerts.c.pk == rows[0].pk)
+                    .values(acknowledged_at=now, acknowledged_by=actor, updated_at=now)
+                )
+                alert = self._alert(
+                    connection.execute(select(t.alerts).where(t.alerts.c.pk == rows[0].pk)).one()
+                )
+                self._publish(connection, "alert.acknowledged", alert.to_dict(), actor)
+                return alert
+
+        return run_with_retry(write)
+
+    def list_alerts(
+        self, status: str | None = None, source: str | None = None, limit: int = 100
+    ) -> list[Alert]:
+        """Alerts, newest first, optionally only one status or source."""
+        query = select(t.alerts).order_by(t.alerts.c.fired_at.desc(), t.alerts.c.pk.desc())
+        if status:
+            query = query.where(t.alerts.c.status == status)
+        if source:
+            query = query.where(t.alerts.c.source == source)
+        with read_transaction(self.engine) as connection:
+            return [self._alert(row) for row in connection.execute(query.limit(limit))]
+
+    # -- deliveries -----------------------------------------------------------
+
+    def record_delivery(
+        self,
+        alert_id: str,
+        channel: str,
+        event: str,
+        payload: dict[str, Any],
+        status: str,
+        attempts: int,
+        error: str | None,
+    ) -> int:
+        """Record how telling a channel about an alert event went; returns its key."""
+
+        def write() -> int:
+            now = now_ms()
+            with write_transaction(self.engine) as connection:
+                alert_pk = connection.execute(
+                    select(t.alerts.c.pk).where(t.alerts.c.id == alert_id)
+                ).scalar_one()
+                result = connection.execute(
+                    insert(t.alert_deliveries).values(
+                        alert_pk=alert_pk,
+                        channel=channel,
+                        event=event,
+                        payload=json.dumps(payload, default=str),
+                        status=status,
+                        attempts=attempts,
+                        last_error=error,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+        return run_with_retry(write)
+
+    def update_delivery(self, pk: int, status: str, attempts: int, error: str | None) -> None:
+        """Record a retried delivery's outcome."""
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    update(t.alert_deliveries)
+                    .where(t.alert_deliveries.c.pk == pk)
+                    .values(status=status, attempts=attempts, last_error=error, updated_at=now_ms())
+                )
+
+        run_with_retry(write)
+
+    def deliveries(self, status: str | None = None, alert_id: str | None = None) -> list[Delivery]:
+        """Deliveries, oldest first, optionally only one status or alert."""
+        d = t.alert_deliveries
+        query = (
+            select(d, t.alerts.c.id.label("alert_id"))
+            .join(t.alerts, t.alerts.c.pk == d.c.alert_pk)
+            .order_by(d.c.pk)
+        )
+        if status:
+            query = query.where(d.c.status == status)
+        if alert_id:
+            query = query.where(t.alerts.c.id == alert_id)
+        with read_transaction(self.engine) as connection:
+            return [
+                Delivery(
+                    pk=row.pk,
+                    alert_id=row.alert_id,
+                    channel=row.channel,
+                    event=row.event,
+                    payload=json.loads(row.payload),
+                    status=row.status,
+                    attempts=row.attempts,
+                    last_error=row.last_error,
+                    updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+                )
+                for row in connection.execute(query)
+            ]
+
+    # -- events ---------------------------------------------------------------
+
+    def events(self, topic: str | None = None, after: int = 0, limit: int = 1000) -> list[Event]:
+        """Published events after key ``after`` (a consumer's offset), oldest first."""
+        query = select(t.events).where(t.events.c.pk > after).order_by(t.events.c.pk)
+        if topic:
+            query = query.where(t.events.c.topic == topic)
+        with read_transaction(self.engine) as connection:
+            return [
+                Event(
+                    pk=row.pk,
+                    id=row.id,
+                    topic=row.topic,
+                    payload=json.loads(row.payload),
+                    created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                    created_by=row.created_by,
+                )
+                for row in connection.execute(query.limit(limit))
+            ]
