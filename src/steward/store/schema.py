@@ -283,6 +283,7 @@ version_status_events = Table(
     Column("at", BigInteger, nullable=False),
     Column("reason", Text, nullable=True),
     Index("ix_version_status_events_version", "version_pk"),
+)
 
 # -- monitoring ---------------------------------------------------------------
 
