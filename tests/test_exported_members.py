@@ -38,6 +38,7 @@ EXPECTED = [
     "log_param",
     "log_params",
     "models",
+    "monitoring",
     "open_workspace",
     "search_runs",
     "set_experiment",

@@ -90,6 +90,7 @@ __all__ = [
     "log_param",
     "log_params",
     "models",
+    "monitoring",
     "open_workspace",
     "search_runs",
     "set_experiment",

@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
-from steward.store.registry import RegistryStore
 from steward.store.monitoring import MonitoringStore
+from steward.store.registry import RegistryStore
 from steward.store.tracking import TrackingStore
 
 
