@@ -8,8 +8,11 @@ recorded beside the value. ``blake3`` is the default (several GB/s);
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from typing import Protocol
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from steward.errors import IntegrityError, InvalidInput
 
@@ -91,3 +94,30 @@ def verify_digest(digest: str, actual_hex: str, where: str) -> None:
             f"blob {digest} in {where} is corrupted: its content now hashes to {actual_hex}. "
             "Restore it from a remote copy or log the object again."
         )
+
+
+def copy_verified(
+    reader: BinaryIO, destination: str | os.PathLike[str], digest: str, where: str
+) -> Path:
+    """Stream ``reader`` into ``destination`` while checking it against ``digest``.
+
+    The destination appears only once whole and verified (temp file + rename).
+
+    Raises:
+        IntegrityError: the content does not hash to ``digest`` (nothing is written).
+    """
+    algorithm, _ = parse_digest(digest)
+    target = Path(destination)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    hasher = new_hasher(algorithm)
+    try:
+        with temp.open("wb") as writer:
+            while chunk := reader.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                writer.write(chunk)
+        verify_digest(digest, hasher.hexdigest(), where)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target

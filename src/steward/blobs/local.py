@@ -22,6 +22,7 @@ from steward.blobs.base import BlobRef
 from steward.blobs.digest import (
     CHUNK_SIZE,
     DEFAULT_ALGORITHM,
+    copy_verified,
     format_digest,
     new_hasher,
     parse_digest,
@@ -144,22 +145,8 @@ class LocalBlobStore:
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Copy a blob to ``destination``, verified, appearing only when whole."""
-        algorithm, _ = parse_digest(digest)
-        source = self._stored_path(digest)
-        target = Path(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        hasher = new_hasher(algorithm)
-        try:
-            with source.open("rb") as reader, temp.open("wb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    writer.write(chunk)
-            verify_digest(digest, hasher.hexdigest(), self.url)
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
-        return target
+        with self._stored_path(digest).open("rb") as reader:
+            return copy_verified(reader, destination, digest, self.url)
 
     def exists(self, digest: str) -> bool:
         """Whether the blob is stored."""

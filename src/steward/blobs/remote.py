@@ -17,8 +17,8 @@ from typing import Any
 
 from steward.blobs.base import BlobRef
 from steward.blobs.digest import (
-    CHUNK_SIZE,
     DEFAULT_ALGORITHM,
+    copy_verified,
     digest_file,
     format_digest,
     new_hasher,
@@ -111,25 +111,12 @@ class FsspecBlobStore:
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Download a blob to ``destination``, verified, appearing only when whole."""
-        algorithm, _ = parse_digest(digest)
-        target = Path(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        hasher = new_hasher(algorithm)
         try:
-            try:
-                reader = self.fs.open(self.key_of(digest), "rb")
-            except FileNotFoundError as exc:
-                raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
-            with reader, temp.open("wb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    writer.write(chunk)
-            verify_digest(digest, hasher.hexdigest(), self.url)
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
-        return target
+            reader = self.fs.open(self.key_of(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+        with reader:
+            return copy_verified(reader, destination, digest, self.url)
 
     def exists(self, digest: str) -> bool:
         """Whether the blob is stored."""
