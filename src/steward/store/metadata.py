@@ -8,6 +8,7 @@ from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
 from steward.store.registry import RegistryStore
+from steward.store.serving import ServingStore
 from steward.store.tracking import TrackingStore
 
 
@@ -21,6 +22,7 @@ class MetadataStore:
         self.tracking = TrackingStore(self.engine)
         self.datasets = DatasetStore(self.engine)
         self.registry = RegistryStore(self.engine)
+        self.serving = ServingStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""
