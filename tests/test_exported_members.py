@@ -40,6 +40,7 @@ EXPECTED = [
     "models",
     "open_workspace",
     "search_runs",
+    "serving",
     "set_experiment",
     "set_tag",
     "set_tags",

@@ -43,11 +43,11 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import data, models
+    from steward import data, models, serving
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = frozenset({"data", "models"})
+_LAZY_SUBMODULES = frozenset({"data", "models", "serving"})
 
 
 def __getattr__(name: str) -> object:
@@ -92,6 +92,7 @@ __all__ = [
     "models",
     "open_workspace",
     "search_runs",
+    "serving",
     "set_experiment",
     "set_tag",
     "set_tags",
