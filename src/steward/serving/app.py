@@ -351,7 +351,7 @@ def _add_routes(app: FastAPI, state: ServingState) -> None:
     def v2_router(name: str) -> Router:
         router = state.ready_router()
         if name != router.primary.name:
-            raise NotFound(f"this server serves model {router.primary.name!r}, not {name[:100]!r}.")
+            raise NotFound(f"this server serves model {router.primary.name!r} only; no such model here.")
         return router
 
     async def v2_infer(request: Request, name: str) -> Response:

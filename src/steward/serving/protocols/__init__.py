@@ -46,10 +46,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > limit:
-                raise _too_large(limit)
+            declared_size = int(declared)
         except ValueError:
             raise InvalidInput("the Content-Length header is not a number.") from None
+        if declared_size > limit:
+            raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
