@@ -73,9 +73,11 @@ def read_predictions(
     labels = workspace.store.serving.feedback(model, since_ms, until_ms)
     by_id = {label.request_id: label for label in labels}
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    frame["label"] = [
-        json.loads(by_id[rid].label_json) if rid in by_id else None for rid in frame["request_id"]
-    ]
+    frame["label"] = pd.Series(
+        [json.loads(by_id[rid].label_json) if rid in by_id else None for rid in frame["request_id"]],
+        dtype=object,
+        index=frame.index,
+    )
     frame["label_received_at"] = pd.to_datetime(
         [by_id[rid].received_at if rid in by_id else None for rid in frame["request_id"]], utc=True
     )
