@@ -53,7 +53,8 @@ CASES: dict[str, tuple[str, bytes | str, str, int]] = {
         400,
     ),
     "wrong type": ("/predict", json.dumps({"inputs": [_row(age=MARKER)]}), "application/json", 400),
-    "nested value": ("/predict", json.dumps({"inputs": [_row(age=[1, 2])]}), "application/json", 400),
+    "nested value": ("/predict", json.dumps({"inputs": [_row(age=[1, 2])]}), "application/json",
+                     400),
     "null in required column": (
         "/predict", json.dumps({"inputs": [_row(age=None)]}), "application/json", 400
     ),

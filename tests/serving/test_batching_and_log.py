@@ -50,9 +50,12 @@ def test_predictions_are_logged_and_joined_with_feedback(champion: Any, start_se
     )
     assert feedback.status_code == 200
     assert feedback.json() == {"accepted": 1, "unknown_request_ids": ["nope"]}
-    assert httpx.post(f"{server.url}/feedback", json={"request_id": ids[1], "label": 0}).json()[
-        "accepted"
-    ] == 1
+    assert (
+        httpx.post(f"{server.url}/feedback", json={"request_id": ids[1], "label": 0}).json()[
+            "accepted"
+        ]
+        == 1
+    )
     server.stop()
     log = read_predictions("clf")
     assert list(log["request_id"]) == ids

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from steward.serving import read_predictions
-from tests.serving.conftest import rows
 from tests.services import free_port, wait_until
+from tests.serving.conftest import rows
 
 
 def _serve(args: list[str], env_home: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -65,9 +65,12 @@ def test_bundle_serves_without_a_store(champion: Any, workspace: Any, tmp_path: 
     try:
         reply = httpx.post(f"{url}/predict", json={"inputs": rows(2)}).json()
         assert reply["model"] == "clf" and reply["version"] == 1
-        assert httpx.post(
-            f"{url}/feedback", json={"request_id": reply["request_ids"][0], "label": 1}
-        ).json()["accepted"] == 1
+        assert (
+            httpx.post(
+                f"{url}/feedback", json={"request_id": reply["request_ids"][0], "label": 1}
+            ).json()["accepted"]
+            == 1
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

@@ -95,6 +95,7 @@ def test_v2_metadata_and_health(server: Any) -> None:
 
 
 def test_probes_and_metrics(server: Any) -> None:
+    assert httpx.get(f"{server.url}/openapi.json").status_code == 200
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/ready").json()
     assert ready["status"] == "ready" and ready["version"] == 1

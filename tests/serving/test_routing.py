@@ -82,7 +82,9 @@ def test_shadow_runs_on_every_request_but_only_the_primary_answers(
     assert set(shadow["version"]) == {2}
     # The challenger was trained on flipped labels: it disagrees everywhere.
     by_id = dict(zip(shadow["request_id"], shadow["prediction"], strict=True))
-    assert all(by_id[rid] != p for rid, p in zip(reply["request_ids"], reply["predictions"], strict=True))
+    assert all(
+        by_id[rid] != p for rid, p in zip(reply["request_ids"], reply["predictions"], strict=True)
+    )
 
 
 def test_hot_reload_moves_to_the_new_version_without_failed_requests(

@@ -6,7 +6,9 @@ import typer
 
 
 def serve(
-    model: str = typer.Argument(..., help="models:/name@alias, models:/name/3, or a bundle folder."),
+    model: str = typer.Argument(
+        ..., help="models:/name@alias, models:/name/3, or a bundle folder."
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="Port to listen on."),
     workers: int = typer.Option(1, help="uvicorn worker processes."),

@@ -15,6 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# FastAPI reads route annotations at runtime, so these two are imported for real.
+from starlette.requests import Request
+from starlette.responses import Response
+
 from steward.errors import InvalidInput, NotFound
 from steward.serving import protocols
 from steward.serving.config import ServingConfig
@@ -23,11 +27,8 @@ from steward.serving.errors import NotReady, Unauthorized, install_handlers
 from steward.serving.metrics import VERSION_STATE_KEY, MetricsMiddleware, ServingMetrics
 from steward.serving.protocols import mlflow, native, v2
 
-from starlette.requests import Request  # noqa: TC002 (FastAPI reads the annotation at runtime)
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from starlette.responses import Response
 
     from steward.serving.prediction_log import PredictionLogWriter
     from steward.serving.reload import Reloader
@@ -258,7 +259,7 @@ def create_app(
             reloader = state.reloader
             if reloader is not None and config.reload_interval_s > 0 and reloader.sources:
                 poller = asyncio.get_running_loop().create_task(
-                    state.reloader.poll(config.reload_interval_s)
+                    reloader.poll(config.reload_interval_s)
                 )
 
         starter = asyncio.get_running_loop().create_task(start_polling())
@@ -293,8 +294,6 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_routes(app: FastAPI, state: ServingState) -> None:
-    from starlette.responses import Response
-
     config = state.config
 
     async def answer(
@@ -351,7 +350,9 @@ def _add_routes(app: FastAPI, state: ServingState) -> None:
     def v2_router(name: str) -> Router:
         router = state.ready_router()
         if name != router.primary.name:
-            raise NotFound(f"this server serves model {router.primary.name!r} only; no such model here.")
+            raise NotFound(
+                f"this server serves model {router.primary.name!r} only; no such model here."
+            )
         return router
 
     async def v2_infer(request: Request, name: str) -> Response:

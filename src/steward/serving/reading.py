@@ -74,7 +74,10 @@ def read_predictions(
     by_id = {label.request_id: label for label in labels}
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     frame["label"] = pd.Series(
-        [json.loads(by_id[rid].label_json) if rid in by_id else None for rid in frame["request_id"]],
+        [
+            json.loads(by_id[rid].label_json) if rid in by_id else None
+            for rid in frame["request_id"]
+        ],
         dtype=object,
         index=frame.index,
     )

@@ -95,7 +95,6 @@ class BackgroundServer:
         options = _uvicorn_options()
         options.pop("loop", None)
         self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="steward-serve", daemon=True)
 
     def start(self, timeout: float = 30.0) -> BackgroundServer:

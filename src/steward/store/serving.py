@@ -76,7 +76,7 @@ class ServingStore:
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
-                pk = connection.execute(
+                result = connection.execute(
                     insert(t.prediction_segments).values(
                         model=model,
                         version=version,
@@ -87,7 +87,9 @@ class ServingStore:
                         max_time=max_time,
                         created_at=now_ms(),
                     )
-                ).inserted_primary_key[0]
+                )
+                assert result.inserted_primary_key is not None
+                pk = result.inserted_primary_key[0]
                 connection.execute(
                     insert(t.prediction_requests),
                     [

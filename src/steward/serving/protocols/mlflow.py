@@ -95,7 +95,7 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
         frame = records_frame(body[field], field)
     else:
         frame = _rows_frame(body[field], field, signature)
-    entity_ids = [entity_header] * len(frame) if entity_header else None
+    entity_ids: list[str | None] | None = [entity_header] * len(frame) if entity_header else None
     return ParsedInput(frame, entity_ids)
 
 

@@ -103,9 +103,7 @@ def _tensor(spec: Any, index: int) -> tuple[str, list[int], np.ndarray]:
     ):
         raise InvalidInput(f"{label} needs a 'shape': a list of non-negative integers.")
     if datatype not in _NUMPY_TYPES:
-        raise InvalidInput(
-            f"{label} has an unknown datatype; use one of {sorted(_NUMPY_TYPES)}."
-        )
+        raise InvalidInput(f"{label} has an unknown datatype; use one of {sorted(_NUMPY_TYPES)}.")
     if not isinstance(data, list):
         raise InvalidInput(f"{label} needs 'data': a (possibly nested) list of values.")
     flat: list[Any] = []

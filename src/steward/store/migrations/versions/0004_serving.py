@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_prediction_segments")),
     )
     with op.batch_alter_table("prediction_segments", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_prediction_segments_model_day", ["model", "day"], unique=False
-        )
+        batch_op.create_index("ix_prediction_segments_model_day", ["model", "day"], unique=False)
     op.create_table(
         "prediction_requests",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
