@@ -67,7 +67,10 @@ def _rows_frame(value: Any, field: str, signature: Signature | None) -> pd.DataF
     if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
         names = signature.input_names if signature is not None else []
         if not names:
-            raise InvalidInput(f"'{field}' as lists of values needs a model with named columns.")
+            # A tensor signature: rows of values, checked against its width.
+            if len({len(row) for row in value}) != 1:
+                raise InvalidInput(f"the rows of '{field}' have different lengths.")
+            return pd.DataFrame(value)
         if not all(len(row) == len(names) for row in value):
             raise InvalidInput(
                 f"each row of '{field}' must hold {len(names)} values in the order {names}."
