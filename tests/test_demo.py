@@ -37,6 +37,9 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert champion.status is models.VersionStatus.APPROVED
     assert "test_roc_auc" in champion.metrics
     assert result.card_path is not None and "Not for clinical use" in result.card_path.read_text()
+    assert result.serving is not None
+    assert result.serving.logged_rows == result.serving.requests == result.serving.labelled_rows
+    assert set(result.serving.bad_requests.values()) == {400}
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")
     assert loaded.predict(loaded.input_example).shape == (5,)
 

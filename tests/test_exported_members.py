@@ -41,6 +41,7 @@ EXPECTED = [
     "monitoring",
     "open_workspace",
     "search_runs",
+    "serving",
     "set_experiment",
     "set_tag",
     "set_tags",

@@ -43,11 +43,11 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import data, models, monitoring
+    from steward import data, models, monitoring, serving
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = frozenset({"data", "models", "monitoring"})
+_LAZY_SUBMODULES = frozenset({"data", "models", "monitoring", "serving"})
 
 
 def __getattr__(name: str) -> object:
@@ -93,6 +93,7 @@ __all__ = [
     "monitoring",
     "open_workspace",
     "search_runs",
+    "serving",
     "set_experiment",
     "set_tag",
     "set_tags",

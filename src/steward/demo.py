@@ -31,6 +31,21 @@ class DemoResult:
     registered_model: str = ""
     registered_version: int = 0
     card_path: Path | None = None
+    serving: ServingSummary | None = None
+
+
+@dataclass(frozen=True)
+class ServingSummary:
+    """What serving the champion showed: latency, refused bad requests, the log."""
+
+    url: str
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    bad_requests: dict[str, int]
+    logged_rows: int
+    labelled_rows: int
+    accuracy: float
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -129,6 +144,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
     datasets = tuple(version.ref for version in data_versions)
     version, card_path = _register_champion(run_ids[best], best, results[best])
+    serving = _serve_champion(X_test, y_test)
     return DemoResult(
         EXPERIMENT,
         run_ids,
@@ -139,6 +155,64 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         REGISTERED_MODEL,
         version,
         card_path,
+        serving,
+    )
+
+
+def _serve_champion(X_test: Any, y_test: Any) -> ServingSummary | None:
+    """Serve the champion on loopback, send it the test split and feedback, read the log."""
+    import importlib.util
+    import time
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("httpx") is None:
+        return None
+    import httpx
+
+    from steward.serving import ServingConfig, read_predictions
+    from steward.serving.app import create_app
+    from steward.serving.server import BackgroundServer
+
+    config = ServingConfig(reload_interval_s=0, log_flush_interval_s=0.2)
+    server = BackgroundServer(create_app(f"models:/{REGISTERED_MODEL}@champion", config=config))
+    latencies: list[float] = []
+    labels: list[dict[str, Any]] = []
+    bad: dict[str, int] = {}
+    with server:
+        server.wait_ready()
+        with httpx.Client(base_url=server.url) as client:
+            for (_, row), label in zip(X_test.iterrows(), y_test, strict=True):
+                start = time.perf_counter()
+                reply = client.post("/predict", json={"inputs": [row.to_dict()]})
+                latencies.append((time.perf_counter() - start) * 1000)
+                reply.raise_for_status()
+                labels.append({"request_id": reply.json()["request_ids"][0], "label": int(label)})
+            for name, body in (
+                ("missing column", {"inputs": [{"mean radius": 1.0}]}),
+                ("wrong type", {"inputs": [{**X_test.iloc[0].to_dict(), "mean radius": "big"}]}),
+                ("not JSON", "{oops"),
+            ):
+                content = body if isinstance(body, str) else None
+                reply = client.post(
+                    "/predict",
+                    json=None if content else body,
+                    content=content,
+                    headers={"content-type": "application/json"},
+                )
+                bad[name] = reply.status_code
+            client.post("/feedback", json={"feedback": labels}).raise_for_status()
+    log = read_predictions(REGISTERED_MODEL)
+    labelled = log[log["label"].notna()]
+    accuracy = float((labelled["prediction"] == labelled["label"]).mean()) if len(labelled) else 0.0
+    ordered = sorted(latencies)
+    return ServingSummary(
+        server.url,
+        len(latencies),
+        ordered[len(ordered) // 2],
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        bad,
+        len(log),
+        len(labelled),
+        accuracy,
     )
 
 
@@ -209,6 +283,17 @@ def print_demo(result: DemoResult, console: Any) -> None:
             "(approved, alias 'champion')"
         )
         console.print(f"model card:     {result.card_path}")
+    if result.serving is not None:
+        serving = result.serving
+        refused = ", ".join(f"{name} → {status}" for name, status in serving.bad_requests.items())
+        console.print(
+            f"served champion at {serving.url}: {serving.requests} requests, "
+            f"p50 {serving.p50_ms:.1f} ms, p99 {serving.p99_ms:.1f} ms; bad requests: {refused}"
+        )
+        console.print(
+            f"prediction log: {serving.logged_rows} rows, {serving.labelled_rows} with feedback "
+            f"labels, live accuracy {serving.accuracy:.3f}"
+        )
     console.print(f"metadata store: {settings.store_url}")
     console.print(f"blob store:     {settings.blob_url}")
     console.print(

@@ -13,6 +13,7 @@ import typer
 from steward.cli import alerts, data, experiments, models, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
+from steward.cli.serve import serve
 
 app = typer.Typer(
     name="steward",
@@ -27,6 +28,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.command()(demo)
+app.command()(serve)
 
 
 def main() -> None:

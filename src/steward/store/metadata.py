@@ -9,6 +9,7 @@ from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
 from steward.store.registry import RegistryStore
+from steward.store.serving import ServingStore
 from steward.store.tracking import TrackingStore
 
 
@@ -23,6 +24,7 @@ class MetadataStore:
         self.datasets = DatasetStore(self.engine)
         self.registry = RegistryStore(self.engine)
         self.monitoring = MonitoringStore(self.engine)
+        self.serving = ServingStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -351,4 +351,49 @@ events = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Index("ix_events_topic_pk", "topic", "pk"),
+)
+
+# -- serving: the prediction log index and ground-truth feedback ---------------------
+
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # Model name as served (a registered model, or a bundle's name): no foreign key,
+    # since a bundle serves without a registry.
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    # UTC day of the rows, YYYY-MM-DD: the partition.
+    Column("day", String(10), nullable=False),
+    # A Parquet file in the blob store.
+    Column("blob_digest", String(80), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("min_time", BigInteger, nullable=False),
+    Column("max_time", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_prediction_segments_model_day", "model", "day"),
+)
+
+prediction_requests = Table(
+    "prediction_requests",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # Not unique: a shadow's prediction shares the request id of the answer it mirrors.
+    Column("request_id", String(64), nullable=False),
+    Column("segment_pk", Integer, ForeignKey("prediction_segments.pk"), nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_prediction_requests_request_id", "request_id"),
+    Index("ix_prediction_requests_model_at", "model", "at"),
+)
+
+prediction_feedback = Table(
+    "prediction_feedback",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    # The label as JSON (a number, a string, a list…).
+    Column("label", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("received_by", String(NAME_LENGTH), nullable=False),
 )

@@ -1,0 +1,248 @@
+"""The prediction log: every prediction recorded off the request path.
+
+Handlers put one ``LogEntry`` per answered request group on a bounded queue
+and return at once; a background thread turns entries into Parquet segments
+(one per model, version and UTC day), stores each in the blob store and
+indexes it, with its request ids, in the metadata store. When the queue is
+full the entry is shed (counted, with a warning), never the request.
+``close`` drains the queue, so a clean shutdown loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from steward.workspace import Workspace
+
+logger = logging.getLogger("steward.serving")
+
+INPUT_PREFIX = "input."
+_SHED_WARNING_INTERVAL_S = 10.0
+_WRITE_ATTEMPTS = 3
+
+
+@dataclass
+class LogEntry:
+    """The predictions answered for one request by one model version."""
+
+    model: str
+    version: int | None
+    route: str
+    protocol: str
+    time_ms: int
+    latency_ms: float
+    request_ids: list[str]
+    inputs: Any
+    predictions: Any
+    probabilities: Any = None
+    entity_ids: list[str | None] | None = None
+    correlation_id: str | None = None
+
+    @property
+    def rows(self) -> int:
+        """How many predictions the entry holds."""
+        return len(self.request_ids)
+
+
+class PredictionLogWriter:
+    """A bounded queue of entries and the thread that writes them as Parquet segments.
+
+    Args:
+        workspace: the stores the segments go to (a bundle server opens one in its log folder).
+        max_queue: entries held in memory before new ones are shed.
+        flush_rows: rows that trigger a segment write.
+        flush_interval_s: the longest an entry waits before it is written.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        max_queue: int = 10_000,
+        flush_rows: int = 5_000,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.workspace = workspace
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self._queue: queue.Queue[LogEntry] = queue.Queue(maxsize=max_queue)
+        self._pending_ids: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flush_requested = threading.Event()
+        self._flushed = threading.Condition()
+        self._last_warning = 0.0
+        self.shed_rows = 0
+        self.written_rows = 0
+        self.failed_rows = 0
+        self.segments = 0
+        self._thread = threading.Thread(
+            target=self._loop, name="steward-prediction-log", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def queue_depth(self) -> int:
+        """Entries waiting to be written."""
+        return self._queue.qsize()
+
+    def submit(self, entry: LogEntry) -> bool:
+        """Queue an entry for writing; False (and counted) when the queue is full."""
+        with self._lock:
+            self._pending_ids.update(entry.request_ids)
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            with self._lock:
+                self._pending_ids.difference_update(entry.request_ids)
+            self.shed_rows += entry.rows
+            now = time.monotonic()
+            if now - self._last_warning > _SHED_WARNING_INTERVAL_S:
+                self._last_warning = now
+                logger.warning(
+                    "prediction log queue is full: shedding log entries (%d rows so far); "
+                    "requests are still answered",
+                    self.shed_rows,
+                )
+            return False
+        return True
+
+    def pending(self, request_ids: list[str]) -> set[str]:
+        """The ids among ``request_ids`` that are queued but not yet written."""
+        with self._lock:
+            return {request_id for request_id in request_ids if request_id in self._pending_ids}
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Write everything queued so far; True once it is stored (False on timeout)."""
+        with self._lock:
+            waiting = set(self._pending_ids)
+        if not waiting:
+            return True
+        self._flush_requested.set()
+        with self._flushed:
+            return self._flushed.wait_for(
+                lambda: not self._thread.is_alive() or not self.pending(list(waiting)), timeout
+            )
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Drain the queue, write it, and stop the writer thread."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        batch: list[LogEntry] = []
+        rows = 0
+        deadline = time.monotonic() + self.flush_interval_s
+        while True:
+            try:
+                entry = self._queue.get(timeout=0.05)
+                if not batch:
+                    deadline = time.monotonic() + self.flush_interval_s
+                batch.append(entry)
+                rows += entry.rows
+            except queue.Empty:
+                pass
+            stopping = self._stop.is_set()
+            urgent = (self._flush_requested.is_set() or stopping) and self._queue.empty()
+            if batch and (rows >= self.flush_rows or urgent or time.monotonic() >= deadline):
+                self._write(batch)
+                batch, rows = [], 0
+                with self._flushed:
+                    self._flushed.notify_all()
+            if urgent and not batch:
+                self._flush_requested.clear()
+                with self._flushed:
+                    self._flushed.notify_all()
+                if stopping:
+                    return
+
+    def _write(self, batch: list[LogEntry]) -> None:
+        groups: dict[tuple[str, int | None, str], list[LogEntry]] = defaultdict(list)
+        for entry in batch:
+            day = datetime.fromtimestamp(entry.time_ms / 1000, UTC).strftime("%Y-%m-%d")
+            groups[(entry.model, entry.version, day)].append(entry)
+        for (model, version, day), entries in groups.items():
+            row_count = sum(entry.rows for entry in entries)
+            for attempt in range(_WRITE_ATTEMPTS):
+                try:
+                    self._write_segment(model, version, day, entries)
+                    self.written_rows += row_count
+                    self.segments += 1
+                    break
+                except Exception:
+                    if attempt == _WRITE_ATTEMPTS - 1:
+                        self.failed_rows += row_count
+                        logger.exception(
+                            "could not write %d prediction-log rows of %s", row_count, model
+                        )
+                    else:
+                        time.sleep(0.2 * (attempt + 1))
+            with self._lock:
+                for entry in entries:
+                    self._pending_ids.difference_update(entry.request_ids)
+
+    def _write_segment(
+        self, model: str, version: int | None, day: str, entries: list[LogEntry]
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = entries_frame(entries)
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+        ref = self.workspace.blobs.put_bytes(buffer.getvalue())
+        requests = [
+            (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
+        ]
+        self.workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
+
+
+def _inputs_frame(inputs: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(inputs)
+    frame = frame.reset_index(drop=True)
+    frame.columns = [f"{INPUT_PREFIX}{column}" for column in frame.columns]
+    return frame
+
+
+def entries_frame(entries: list[LogEntry]) -> pd.DataFrame:
+    """The log rows of ``entries`` as one DataFrame (inputs as ``input.<column>``)."""
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for entry in entries:
+        rows = entry.rows
+        meta = pd.DataFrame(
+            {
+                "request_id": entry.request_ids,
+                "timestamp": pd.to_datetime(np.full(rows, entry.time_ms), unit="ms", utc=True),
+                "model": entry.model,
+                "version": pd.array([entry.version] * rows, dtype="Int64"),
+                "route": entry.route,
+                "protocol": entry.protocol,
+                "latency_ms": np.full(rows, entry.latency_ms, dtype="float64"),
+                "entity_id": entry.entity_ids or [None] * rows,
+                "correlation_id": [entry.correlation_id] * rows,
+                "prediction": list(np.asarray(entry.predictions).tolist()),
+                "probabilities": (
+                    [list(row) for row in np.asarray(entry.probabilities, dtype="float64")]
+                    if entry.probabilities is not None
+                    else [None] * rows
+                ),
+            }
+        )
+        parts.append(pd.concat([meta, _inputs_frame(entry.inputs)], axis=1))
+    return pd.concat(parts, ignore_index=True)

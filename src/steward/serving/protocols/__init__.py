@@ -1,0 +1,151 @@
+"""Wire protocols: each turns its JSON payload into a DataFrame and formats the reply.
+
+``native`` (``/predict``), ``mlflow`` (``/invocations``) and ``v2`` (the Open
+Inference Protocol). Reading the body is shared: the size limit is enforced
+from ``Content-Length`` and again while the bytes stream in, so an oversized
+body is refused before it is buffered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from steward.errors import InvalidInput
+from steward.serving.errors import PayloadTooLarge, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from starlette.requests import Request
+
+JSON_TYPES = ("application/json",)
+
+
+@dataclass
+class ParsedInput:
+    """Rows to predict on, and the entity id of each row where the caller sent one."""
+
+    frame: pd.DataFrame
+    entity_ids: list[str | None] | None = None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body is larger than the server's limit of {limit} bytes; "
+        "send fewer rows per request."
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes.
+
+    Raises:
+        PayloadTooLarge: the declared or actual size is over ``limit``.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            raise InvalidInput("the Content-Length header is not a number.") from None
+        if declared_size > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_json_type(request: Request) -> None:
+    """Refuse a body that is not declared as JSON (415)."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"this route reads JSON; send the header 'Content-Type: application/json' "
+            f"(got {media[:60] or 'none'!r})."
+        )
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a JSON body; NaN and Infinity tokens are accepted so validation can name them.
+
+    Raises:
+        InvalidInput: the body is empty or not JSON.
+    """
+    import orjson
+
+    if not body.strip():
+        raise InvalidInput("the request body is empty; send a JSON object.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # Python's json reads the NaN/Infinity tokens some clients write.
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        position = getattr(exc, "pos", None)
+        where = f" at byte {position}" if position is not None else ""
+        raise InvalidInput(f"the request body is not valid JSON{where}.") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """Check the content type, read the body within ``limit`` and decode it."""
+    check_json_type(request)
+    return parse_json(await read_body(request, limit))
+
+
+def require_object(payload: Any, what: str) -> dict[str, Any]:
+    """``payload`` as a dict, or InvalidInput saying what was expected."""
+    if not isinstance(payload, dict):
+        raise InvalidInput(f"the request body must be a JSON object {what}.")
+    return payload
+
+
+def records_frame(records: Any, field: str) -> pd.DataFrame:
+    """A DataFrame from a list of JSON objects (one per row)."""
+    import pandas as pd
+
+    if isinstance(records, dict):
+        records = [records]
+    if not isinstance(records, list):
+        raise InvalidInput(f"'{field}' must be a list of objects, one per row.")
+    if not all(isinstance(record, dict) for record in records):
+        raise InvalidInput(f"each row of '{field}' must be a JSON object of column: value.")
+    if not records:
+        return pd.DataFrame()
+    if len(records) == 1:
+        return pd.DataFrame({key: [value] for key, value in records[0].items()})
+    return pd.DataFrame.from_records(records)
+
+
+def columns_frame(columns: Any, field: str) -> pd.DataFrame:
+    """A DataFrame from a JSON object of column name: list of values."""
+    import pandas as pd
+
+    if not isinstance(columns, dict):
+        raise InvalidInput(f"'{field}' must be an object of column name: list of values.")
+    lengths = set()
+    data: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        values = values if isinstance(values, list) else [values]
+        lengths.add(len(values))
+        data[str(name)] = values
+    if len(lengths) > 1:
+        raise InvalidInput(f"the columns of '{field}' have different lengths {sorted(lengths)}.")
+    return pd.DataFrame(data)
+
+
+def entity_ids_from(value: Any, rows: int, header: str | None) -> list[str | None] | None:
+    """Per-row entity ids from the body (a list) or one id for all rows from a header."""
+    if value is None:
+        return [header] * rows if header else None
+    if not isinstance(value, list) or len(value) != rows:
+        raise InvalidInput(f"'entity_ids' must be a list with one id per row ({rows}).")
+    return [None if item is None else str(item)[:200] for item in value]

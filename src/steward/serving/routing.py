@@ -1,0 +1,254 @@
+"""Routing between model versions: the primary, a canary share, a shadow.
+
+A canary takes a fixed share of rows; a row with an entity id always goes
+the same way (its id is hashed into [0, 1)), rows without one are split at
+random per request. A shadow runs on every request after the primary has
+answered; only the primary's (or canary's) answer is returned, and both are
+logged with the route that produced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from steward.serving.ids import new_request_ids
+from steward.serving.prediction_log import LogEntry
+from steward.serving.validation import validate_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from steward.serving.deployment import Deployment
+    from steward.serving.prediction_log import PredictionLogWriter
+    from steward.serving.protocols import ParsedInput
+
+logger = logging.getLogger("steward.serving")
+
+PRIMARY, CANARY, SHADOW = "primary", "canary", "shadow"
+
+
+@dataclass
+class PredictionResult:
+    """The answer to one request, row by row."""
+
+    model: str
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    classes: list[Any] | None
+    request_ids: list[str]
+    versions: list[int | None]
+    routes: list[str]
+
+
+def sticky_share(entity_id: str) -> float:
+    """Where an entity id falls in [0, 1): the same id always lands in the same place."""
+    digest = hashlib.blake2b(entity_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class Router:
+    """Sends rows to the primary or the canary, mirrors them to the shadow, and logs all."""
+
+    def __init__(
+        self,
+        primary: Deployment,
+        *,
+        canary: Deployment | None = None,
+        canary_share: float = 0.0,
+        shadow: Deployment | None = None,
+        log: PredictionLogWriter | None = None,
+        max_rows: int = 10_000,
+    ) -> None:
+        self.primary = primary
+        self.canary = canary
+        self.canary_share = canary_share
+        self.shadow = shadow
+        self.log = log
+        self.max_rows = max_rows
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self.on_predictions: Any = None
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment the router may call."""
+        return [d for d in (self.primary, self.canary, self.shadow) if d is not None]
+
+    def _assign(self, rows: int, entity_ids: list[str | None] | None) -> list[str]:
+        if self.canary is None or self.canary_share <= 0:
+            return [PRIMARY] * rows
+        draw = random.random()
+        routes = []
+        for index in range(rows):
+            entity = entity_ids[index] if entity_ids is not None else None
+            share = sticky_share(entity) if entity is not None else draw
+            routes.append(CANARY if share < self.canary_share else PRIMARY)
+        return routes
+
+    async def predict(
+        self,
+        parsed: ParsedInput,
+        *,
+        protocol: str,
+        want_probabilities: bool = True,
+        correlation_id: str | None = None,
+    ) -> PredictionResult:
+        """Validate, route and predict the rows of one request; log what was answered.
+
+        Raises:
+            InvalidInput: the rows do not match the signature (or the row limit).
+        """
+        started = time.perf_counter()
+        frame = parsed.frame
+        rows = len(frame)
+        if rows == 0:
+            validate_rows(self.primary.signature, frame, self.max_rows)  # raises: no rows
+        routes = self._assign(rows, parsed.entity_ids)
+        groups: list[tuple[str, Deployment, list[int]]] = []
+        for route, deployment in ((PRIMARY, self.primary), (CANARY, self.canary)):
+            indices = [index for index, name in enumerate(routes) if name == route]
+            if indices and deployment is not None:
+                groups.append((route, deployment, indices))
+        prepared = []
+        for _route, deployment, indices in groups:
+            part = frame if len(indices) == rows else frame.iloc[indices]
+            prepared.append(validate_rows(deployment.signature, part, self.max_rows))
+        outputs = await asyncio.gather(
+            *(
+                deployment.batcher.submit(rows_in, want_probabilities)
+                for (_, deployment, _), rows_in in zip(groups, prepared, strict=True)
+            )
+        )
+        request_ids = new_request_ids(rows)
+        time_ms = int(time.time() * 1000)
+        latency_ms = (time.perf_counter() - started) * 1000
+        predictions: list[Any] = [None] * rows
+        probabilities: list[Any] | None = [None] * rows if want_probabilities else None
+        versions: list[int | None] = [None] * rows
+        classes = None
+        for (route, deployment, indices), output, rows_in in zip(
+            groups, outputs, prepared, strict=True
+        ):
+            values = output.predictions.tolist()
+            for position, index in enumerate(indices):
+                predictions[index] = values[position]
+                versions[index] = deployment.version
+            if output.probabilities is not None and probabilities is not None:
+                probability_rows = output.probabilities.tolist()
+                for position, index in enumerate(indices):
+                    probabilities[index] = probability_rows[position]
+                classes = deployment.classes
+            else:
+                probabilities = None
+            self._log(
+                deployment,
+                route,
+                protocol,
+                time_ms,
+                latency_ms,
+                [request_ids[i] for i in indices],
+                rows_in,
+                output.predictions,
+                output.probabilities,
+                parsed.entity_ids,
+                indices,
+                correlation_id,
+            )
+        if self.shadow is not None:
+            self._mirror(frame, parsed.entity_ids, request_ids, protocol, correlation_id)
+        return PredictionResult(
+            self.primary.name,
+            predictions,
+            probabilities,
+            None if classes is None else [_plain(value) for value in classes],
+            request_ids,
+            versions,
+            routes,
+        )
+
+    def _log(
+        self,
+        deployment: Deployment,
+        route: str,
+        protocol: str,
+        time_ms: int,
+        latency_ms: float,
+        request_ids: list[str],
+        inputs: Any,
+        predictions: Any,
+        probabilities: Any,
+        entity_ids: list[str | None] | None,
+        indices: list[int],
+        correlation_id: str | None,
+    ) -> None:
+        if self.on_predictions is not None:
+            self.on_predictions(deployment, route, len(request_ids))
+        if self.log is None:
+            return
+        self.log.submit(
+            LogEntry(
+                model=deployment.name,
+                version=deployment.version,
+                route=route,
+                protocol=protocol,
+                time_ms=time_ms,
+                latency_ms=latency_ms,
+                request_ids=request_ids,
+                inputs=inputs,
+                predictions=predictions,
+                probabilities=probabilities,
+                entity_ids=None if entity_ids is None else [entity_ids[i] for i in indices],
+                correlation_id=correlation_id,
+            )
+        )
+
+    def _mirror(
+        self,
+        frame: pd.DataFrame,
+        entity_ids: list[str | None] | None,
+        request_ids: list[str],
+        protocol: str,
+        correlation_id: str | None,
+    ) -> None:
+        shadow = self.shadow
+        assert shadow is not None
+
+        async def run() -> None:
+            started = time.perf_counter()
+            try:
+                rows_in = validate_rows(shadow.signature, frame, self.max_rows)
+                output = await shadow.batcher.submit(rows_in, True)
+            except Exception as exc:
+                logger.warning("shadow %s failed on a request: %s", shadow.label, exc)
+                return
+            self._log(
+                shadow,
+                SHADOW,
+                protocol,
+                int(time.time() * 1000),
+                (time.perf_counter() - started) * 1000,
+                request_ids,
+                rows_in,
+                output.predictions,
+                output.probabilities,
+                entity_ids,
+                list(range(len(request_ids))),
+                correlation_id,
+            )
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for shadow predictions still running."""
+        if self._shadow_tasks:
+            await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

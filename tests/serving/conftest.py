@@ -1,0 +1,70 @@
+"""Fixtures for serving tests: small registered models and real servers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+FEATURES = ["age", "dose", "weight", "score"]
+
+
+def training_data(rows: int = 300, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Four float features and a binary target."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=FEATURES)
+    y = (X["age"] + X["dose"] > 0).astype(int).to_numpy()
+    return X, y
+
+
+def register_model(name: str = "clf", *, flip: bool = False, seed: int = 0) -> Any:
+    """Train a small forest, log and register it; ``flip`` inverts its labels (a 'new' model)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    import steward
+
+    X, y = training_data(seed=seed)
+    if flip:
+        y = 1 - y
+    model = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=seed).fit(X, y)
+    with steward.start_run():
+        info = steward.models.log(model, input_example=X.head(5), register=name)
+    return info.version
+
+
+def rows(count: int = 1, seed: int = 1) -> list[dict[str, float]]:
+    """Request rows as records."""
+    X, _ = training_data(rows=max(count, 1), seed=seed)
+    return X.head(count).to_dict(orient="records")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def champion(workspace: Any) -> Any:
+    """A registered classifier with alias ``champion`` in a fresh workspace."""
+    import steward
+
+    version = register_model()
+    steward.models.set_alias("clf", "champion", version.version)
+    return version
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., Any]]:
+    """Start a serving app in a thread; every server started is stopped at the end."""
+    from steward.serving.app import create_app
+    from steward.serving.server import BackgroundServer
+
+    started: list[BackgroundServer] = []
+
+    def start(model: str, **options: Any) -> BackgroundServer:
+        server = BackgroundServer(create_app(model, **options)).start()
+        started.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

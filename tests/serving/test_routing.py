@@ -1,0 +1,139 @@
+"""Canary split (sticky per entity), shadow, and hot reload when an alias moves."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+import steward
+from steward.serving import ServingConfig, read_predictions
+from steward.serving.routing import sticky_share
+from tests.serving.conftest import register_model, rows
+
+
+@pytest.fixture
+def challenger(champion: Any) -> Any:
+    version = register_model(flip=True)
+    steward.models.set_alias("clf", "challenger", version.version)
+    return version
+
+
+def test_sticky_share_is_stable_and_uniform() -> None:
+    shares = [sticky_share(f"patient-{i}") for i in range(4000)]
+    assert sticky_share("patient-1") == shares[1]
+    assert 0.08 < sum(share < 0.1 for share in shares) / len(shares) < 0.12
+
+
+def test_canary_takes_its_share_sticky_per_entity(challenger: Any, start_server: Any) -> None:
+    server = start_server("models:/clf@champion", canary="models:/clf@challenger:10")
+    row = rows(1)
+    versions: dict[str, int] = {}
+    with httpx.Client() as client:
+        for i in range(400):
+            reply = client.post(
+                f"{server.url}/predict", json={"inputs": row, "entity_ids": [f"p{i}"]}
+            ).json()
+            versions[f"p{i}"] = reply["versions"][0]
+        share = sum(version == 2 for version in versions.values()) / len(versions)
+        assert 0.05 <= share <= 0.16, share
+        for i in range(0, 400, 7):
+            reply = client.post(
+                f"{server.url}/invocations",
+                json={"instances": row},
+                headers={"X-Entity-ID": f"p{i}"},
+            )
+            assert reply.status_code == 200
+            again = client.post(
+                f"{server.url}/predict", json={"inputs": row, "entity_ids": [f"p{i}"]}
+            ).json()
+            assert again["versions"][0] == versions[f"p{i}"]
+    server.stop()
+    log = read_predictions("clf")
+    assert set(log["route"]) == {"primary", "canary"}
+    assert set(log[log["route"] == "canary"]["version"]) == {2}
+
+
+def test_canary_without_entity_ids_splits_at_random(challenger: Any, start_server: Any) -> None:
+    server = start_server("models:/clf@champion", canary="models:/clf@challenger:50")
+    with httpx.Client() as client:
+        versions = {
+            client.post(f"{server.url}/predict", json={"inputs": rows(1)}).json()["version"]
+            for _ in range(60)
+        }
+    assert versions == {1, 2}
+
+
+def test_shadow_runs_on_every_request_but_only_the_primary_answers(
+    challenger: Any, start_server: Any
+) -> None:
+    server = start_server("models:/clf@champion", shadow="models:/clf@challenger")
+    records = rows(5)
+    reply = httpx.post(f"{server.url}/predict", json={"inputs": records}).json()
+    assert reply["versions"] == [1] * 5
+    server.stop()
+    log = read_predictions("clf")
+    primary = log[log["route"] == "primary"]
+    shadow = log[log["route"] == "shadow"]
+    assert list(primary["request_id"]) == reply["request_ids"]
+    assert sorted(shadow["request_id"]) == sorted(reply["request_ids"])
+    assert set(shadow["version"]) == {2}
+    # The challenger was trained on flipped labels: it disagrees everywhere.
+    by_id = dict(zip(shadow["request_id"], shadow["prediction"], strict=True))
+    assert all(
+        by_id[rid] != p for rid, p in zip(reply["request_ids"], reply["predictions"], strict=True)
+    )
+
+
+def test_hot_reload_moves_to_the_new_version_without_failed_requests(
+    champion: Any, start_server: Any
+) -> None:
+    server = start_server("models:/clf@champion", config=ServingConfig(reload_interval_s=0))
+    new = register_model(flip=True)
+    failures: list[int] = []
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                reply = client.post(f"{server.url}/predict", json={"inputs": rows(1)})
+                if reply.status_code != 200:
+                    failures.append(reply.status_code)
+                else:
+                    seen.add(reply.json()["version"])
+
+    threads = [threading.Thread(target=traffic) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        steward.models.set_alias("clf", "champion", new.version)
+        reload = httpx.post(f"{server.url}/admin/reload", timeout=30).json()
+        assert reload == {"changed": {"primary": 2}, "version": 2}
+        after = httpx.post(f"{server.url}/predict", json={"inputs": rows(1)}).json()
+        assert after["version"] == 2
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert seen == {1, 2}
+    assert httpx.get(f"{server.url}/ready").json()["version"] == 2
+
+
+def test_reload_by_polling(champion: Any, start_server: Any) -> None:
+    from tests.services import wait_until
+
+    server = start_server("models:/clf@champion", config=ServingConfig(reload_interval_s=0.2))
+    new = register_model(flip=True)
+    steward.models.set_alias("clf", "champion", new.version)
+    assert wait_until(lambda: httpx.get(f"{server.url}/ready").json()["version"] == 2, 15)
+
+
+def test_admin_token(champion: Any, start_server: Any) -> None:
+    server = start_server("models:/clf@champion", config=ServingConfig(admin_token="s3cret"))
+    assert httpx.post(f"{server.url}/admin/reload").status_code == 401
+    ok = httpx.post(f"{server.url}/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json()["changed"] == {}
