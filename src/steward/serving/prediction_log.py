@@ -195,12 +195,10 @@ class PredictionLogWriter:
     def _write_segment(
         self, model: str, version: int | None, day: str, entries: list[LogEntry]
     ) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = entries_frame(entries)
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+        pq.write_table(entries_table(entries), buffer)
         ref = self.workspace.blobs.put_bytes(buffer.getvalue())
         requests = [
             (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
@@ -208,41 +206,74 @@ class PredictionLogWriter:
         self.workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
 
 
-def _inputs_frame(inputs: Any) -> pd.DataFrame:
+def _inputs_frame(entries: list[LogEntry]) -> pd.DataFrame:
+    """All entries' inputs as one frame, concatenated once (not one frame per row)."""
+    import numpy as np
     import pandas as pd
 
-    frame = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(inputs)
-    frame = frame.reset_index(drop=True)
+    frames = [
+        entry.inputs
+        if isinstance(entry.inputs, pd.DataFrame)
+        else pd.DataFrame(np.asarray(entry.inputs).reshape(entry.rows, -1))
+        for entry in entries
+    ]
+    frame = pd.concat(frames, ignore_index=True)
     frame.columns = [f"{INPUT_PREFIX}{column}" for column in frame.columns]
     return frame
 
 
-def entries_frame(entries: list[LogEntry]) -> pd.DataFrame:
-    """The log rows of ``entries`` as one DataFrame (inputs as ``input.<column>``)."""
-    import numpy as np
-    import pandas as pd
+def entries_table(entries: list[LogEntry]) -> Any:
+    """The log rows of ``entries`` as one Arrow table (inputs as ``input.<column>``).
 
-    parts = []
+    Built column by column from plain lists: the writer thread shares the
+    interpreter with the request handlers, so per-row pandas work here would
+    slow serving down.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    request_ids: list[str] = []
+    times: list[int] = []
+    versions: list[int | None] = []
+    routes: list[str] = []
+    protocols: list[str] = []
+    latencies: list[float] = []
+    entity_ids: list[str | None] = []
+    correlation_ids: list[str | None] = []
+    predictions: list[Any] = []
+    probabilities: list[Any] = []
     for entry in entries:
         rows = entry.rows
-        meta = pd.DataFrame(
-            {
-                "request_id": entry.request_ids,
-                "timestamp": pd.to_datetime(np.full(rows, entry.time_ms), unit="ms", utc=True),
-                "model": entry.model,
-                "version": pd.array([entry.version] * rows, dtype="Int64"),
-                "route": entry.route,
-                "protocol": entry.protocol,
-                "latency_ms": np.full(rows, entry.latency_ms, dtype="float64"),
-                "entity_id": entry.entity_ids or [None] * rows,
-                "correlation_id": [entry.correlation_id] * rows,
-                "prediction": list(np.asarray(entry.predictions).tolist()),
-                "probabilities": (
-                    [list(row) for row in np.asarray(entry.probabilities, dtype="float64")]
-                    if entry.probabilities is not None
-                    else [None] * rows
-                ),
-            }
+        request_ids += entry.request_ids
+        times += [entry.time_ms] * rows
+        versions += [entry.version] * rows
+        routes += [entry.route] * rows
+        protocols += [entry.protocol] * rows
+        latencies += [entry.latency_ms] * rows
+        entity_ids += entry.entity_ids or [None] * rows
+        correlation_ids += [entry.correlation_id] * rows
+        predictions += np.asarray(entry.predictions).tolist()
+        probabilities += (
+            np.asarray(entry.probabilities, dtype="float64").tolist()
+            if entry.probabilities is not None
+            else [None] * rows
         )
-        parts.append(pd.concat([meta, _inputs_frame(entry.inputs)], axis=1))
-    return pd.concat(parts, ignore_index=True)
+    meta = pa.table(
+        {
+            "request_id": pa.array(request_ids, pa.string()),
+            "timestamp": pa.array(times, pa.timestamp("ms", tz="UTC")),
+            "model": pa.array([entries[0].model] * len(request_ids), pa.string()),
+            "version": pa.array(versions, pa.int64()),
+            "route": pa.array(routes, pa.string()),
+            "protocol": pa.array(protocols, pa.string()),
+            "latency_ms": pa.array(latencies, pa.float64()),
+            "entity_id": pa.array(entity_ids, pa.string()),
+            "correlation_id": pa.array(correlation_ids, pa.string()),
+            "prediction": pa.array(predictions),
+            "probabilities": pa.array(probabilities, pa.list_(pa.float64())),
+        }
+    )
+    inputs = pa.Table.from_pandas(_inputs_frame(entries), preserve_index=False)
+    for name, column in zip(inputs.column_names, inputs.columns, strict=True):
+        meta = meta.append_column(name, column)
+    return meta
