@@ -16,6 +16,7 @@ import sqlite3
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,20 @@ def median_ms(action: Callable[[], Any], repeats: int) -> tuple[float, list[floa
         result = action()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), times, result
+
+
+def warm_up(root: Path) -> dict[str, Any]:
+    """One run in a scratch store, so no measure pays for the process's first run.
+
+    Steward collects the system facts (installed packages, git state) once per
+    process on its first ``start_run``; that cost is reported here, apart.
+    """
+    fresh_workspace(root, "warm-up")
+    start = time.perf_counter()
+    with steward.start_run(name="warm-up", experiment="warm-up") as run:
+        run.log_params({"warm": 1})
+        run.log_metrics({"up": 1.0})
+    return {"first_run_s": time.perf_counter() - start}
 
 
 def single_calls(root: Path, calls: int) -> dict[str, Any]:
@@ -139,6 +154,59 @@ def many_runs(root: Path, runs: int, params: int, metrics: int) -> dict[str, Any
         elapsed = time.perf_counter() - start
     page = steward.search_runs(experiment="runs", max_results=runs)
     assert len(page) == runs and all(len(run.params) == params for run in page)
+    return {"runs": runs, "seconds": elapsed, "per_s": runs / elapsed}
+
+
+def raw_runs_floor(root: Path, runs: int, params: int, metrics: int) -> dict[str, Any]:
+    """Floor of (c): the same rows in raw sqlite3, two transactions per run.
+
+    One commit makes the run visible when it starts, one writes its params,
+    metrics and end state: the fewest a tracker can do without hiding runs in
+    progress.
+    """
+    workspace = fresh_workspace(root, "raw-runs")
+    connection = sqlite3.connect(database_path(workspace), isolation_level=None)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    experiment_pk = connection.execute(
+        "SELECT pk FROM experiments WHERE name = 'raw-runs'"
+    ).fetchone()[0]
+    start = time.perf_counter()
+    for index in range(runs):
+        now = int(time.time() * 1000)
+        connection.execute("BEGIN IMMEDIATE")
+        run_pk = connection.execute(
+            "INSERT INTO runs (id, experiment_pk, name, status, lifecycle, start_time, created_by) "
+            "VALUES (?, ?, ?, 'RUNNING', 'active', ?, 'bench')",
+            (uuid.uuid4().hex, experiment_pk, f"run-{index:05d}", now),
+        ).lastrowid
+        connection.execute("COMMIT")
+        connection.execute("BEGIN IMMEDIATE")
+        batch_pk = connection.execute(
+            "INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, "
+            "param_count, tag_count) VALUES (?, 'bench', ?, ?, ?, 0)",
+            (run_pk, now, metrics, params),
+        ).lastrowid
+        connection.executemany(
+            "INSERT INTO params (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)",
+            [(run_pk, f"param_{key}", str(index * 100 + key), batch_pk) for key in range(params)],
+        )
+        points = [(f"metric_{key}", index + key / 10) for key in range(metrics)]
+        connection.executemany(
+            "INSERT INTO metrics (run_pk, key, step, timestamp, value, batch_pk) "
+            "VALUES (?, ?, 0, ?, ?, ?)",
+            [(run_pk, key, now, value, batch_pk) for key, value in points],
+        )
+        connection.executemany(
+            "INSERT INTO latest_metrics (run_pk, key, step, timestamp, value) "
+            "VALUES (?, ?, 0, ?, ?)",
+            [(run_pk, key, now, value) for key, value in points],
+        )
+        connection.execute(
+            "UPDATE runs SET status = 'FINISHED', end_time = ? WHERE pk = ?", (now, run_pk)
+        )
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    connection.close()
     return {"runs": runs, "seconds": elapsed, "per_s": runs / elapsed}
 
 
@@ -262,6 +330,7 @@ def main() -> None:
     sizes = config["sizes"]
     only = set(config.get("only") or ["single", "batch", "runs", "search"])
     result: dict[str, Any] = {"version": steward.__version__, "module": steward.__file__}
+    result["warm_up"] = warm_up(root)
     if "single" in only:
         result["single"] = single_calls(root, sizes["single_calls"])
         result["single_floor"] = raw_insert_floor(root, sizes["single_calls"])
@@ -270,6 +339,9 @@ def main() -> None:
         result["batch_floor"] = raw_insert_floor(root, sizes["batch_points"])
     if "runs" in only:
         result["runs"] = many_runs(
+            root, sizes["runs"], sizes["params_per_run"], sizes["metrics_per_run"]
+        )
+        result["runs_floor"] = raw_runs_floor(
             root, sizes["runs"], sizes["params_per_run"], sizes["metrics_per_run"]
         )
     if "search" in only:
