@@ -153,6 +153,15 @@ def machine() -> dict[str, Any]:
     }
 
 
+def interpreter_name() -> str:
+    """The running interpreter, relative to the repository when it lives there."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(HERE.parent))
+    except ValueError:
+        return str(executable)
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     """numerator / denominator, or None when either is missing."""
     if numerator is None or denominator is None or denominator == 0:
@@ -445,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             side.get("search", {}).pop("search_names", None)
         payload = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "command": " ".join([interpreter_name(), *sys.argv]),
             "machine": machine(),
             "quick": args.quick,
             "profiled": bool(args.profile),
