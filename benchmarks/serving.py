@@ -1,9 +1,11 @@
 """Benchmark: serving one 100-tree forest with Steward and with ``mlflow models serve``.
 
 Both serve the same random forest (10,000 x 20 training rows, seeded), one
-after the other; the same load generator (a separate process, asyncio +
-httpx on loopback) sends single-row ``/invocations`` requests at concurrency
-1 and 32. Reported: p50, p99, requests/s, time to healthy, idle RSS, and the
+after the other; the same load generator (a separate process on loopback:
+``wrk`` when installed, which costs the 2-core machine little CPU, else an
+asyncio + httpx script) sends single-row ``/invocations`` requests at
+concurrency 1 and 32. Steward is also measured with prediction logging off,
+to show what logging costs. Reported: p50, p99, requests/s, time to healthy, idle RSS, and the
 size of the reply to a bad 50 MB body; the floor is the in-process one-row
 ``predict``. MLflow runs from its own venv (``.bench/venvs/mlflow``).
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +54,57 @@ async def main():
                       "rps": len(latencies)/elapsed}))
 asyncio.run(main())
 """
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("{body}", "r"); wrk.body = f:read("*a"); f:close()
+"""
+
+
+def _wrk_units(text: str) -> float:
+    """A wrk duration ('850.00us', '1.20ms', '2.01s') in milliseconds."""
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+
+
+def load_with_wrk(url: str, concurrency: int, seconds: float, body: str) -> dict[str, float]:
+    """Drive ``url`` with wrk; p50/p99 in ms and requests per second."""
+    folder = Path(tempfile.mkdtemp(prefix="steward-wrk-"))
+    (folder / "body.json").write_text(body)
+    (folder / "post.lua").write_text(WRK_SCRIPT.format(body=folder / "body.json"))
+    threads = "1" if concurrency == 1 else "2"
+    out = subprocess.run(
+        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{seconds}s", "--latency",
+         "-s", str(folder / "post.lua"), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    result: dict[str, float] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:1] == ["50%"]:
+            result["p50_ms"] = _wrk_units(parts[1])
+        elif parts[:1] == ["99%"]:
+            result["p99_ms"] = _wrk_units(parts[1])
+        elif parts[:1] == ["Requests/sec:"]:
+            result["rps"] = float(parts[1])
+        elif "Non-2xx" in line:
+            raise RuntimeError(f"the server refused requests under load: {line.strip()}")
+    return result
+
+
+def load(url: str, concurrency: int, seconds: float, body: str) -> dict[str, float]:
+    """The same load generator for both servers: wrk if installed, else the httpx script."""
+    if shutil.which("wrk"):
+        return load_with_wrk(url, concurrency, seconds, body)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD, url, str(concurrency), str(seconds), body],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out))
+
 
 PREPARE = (
     TRAIN
@@ -134,21 +188,8 @@ def measure(
         )
         body = json.dumps({"instances": row})
         for concurrency in (1, 32):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    LOAD,
-                    base + "/invocations",
-                    str(concurrency),
-                    str(args.seconds),
-                    body,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            for key, value in json.loads(out).items():
+            figures = load(base + "/invocations", concurrency, args.seconds, body)
+            for key, value in figures.items():
                 result[f"c{concurrency}_{key}"] = value
         bad = b'{"instances": [[' + b"1.0," * (50 * 1024 * 1024 // 4) + b"1.0]]}"
         try:
@@ -200,6 +241,14 @@ def main() -> None:
         args,
         prep["row"],
     )
+    unlogged = measure(
+        [
+            sys.executable, "-m", "steward.cli", "serve", "models:/forest@champion",
+            "--port", str(port + 2), "--backend", args.backend, "--no-log-predictions",
+        ],
+        "/ready", f"http://127.0.0.1:{port + 2}", env, args, prep["row"],
+    )  # fmt: skip
+    ours["logging_cost_pct"] = 100 * (1 - ours["c32_rps"] / unlogged["c32_rps"])
     peer: dict[str, float] = {}
     if not args.skip_mlflow:
         python = ensure_mlflow()
@@ -230,6 +279,7 @@ def main() -> None:
     targets = {
         "c1_p50_ms": f"<= {floor + 1.5:.1f}", "c32_rps": ">= 10x mlflow", "startup_s": "<= 2",
         "idle_rss_mb": "<= 1/3 mlflow", "bad_body_reply_bytes": "< 4096",
+        "logging_cost_pct": "<= 10", "c32_p99_ms": "<= 3x c32 p50",
     }  # fmt: skip
     for key in ours:
         theirs = peer.get(key)
