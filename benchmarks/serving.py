@@ -77,7 +77,7 @@ def load_with_wrk(url: str, concurrency: int, seconds: float, body: str) -> dict
     (folder / "post.lua").write_text(WRK_SCRIPT.format(body=folder / "body.json"))
     threads = "1" if concurrency == 1 else "2"
     out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{seconds}s", "--latency",
+        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--latency",
          "-s", str(folder / "post.lua"), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip

@@ -155,23 +155,21 @@ class RunPage:
 
 
 def runs_to_pandas(runs: list[Run]) -> pd.DataFrame:
-    """A DataFrame of runs with MLflow-style column names."""
+    """A DataFrame of runs with MLflow-style column names (built column by column)."""
     import pandas as pd
 
-    rows: list[dict[str, Any]] = []
-    for run in runs:
-        row: dict[str, Any] = {
-            "run_id": run.id,
-            "run_name": run.name,
-            "experiment": run.experiment,
-            "status": run.status.value,
-            "start_time": run.start_time,
-            "end_time": run.end_time,
-            "created_by": run.created_by,
-            "parent_id": run.parent_id,
-        }
-        row.update({f"metrics.{key}": value for key, value in run.metrics.items()})
-        row.update({f"params.{key}": value for key, value in run.params.items()})
-        row.update({f"tags.{key}": value for key, value in run.tags.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    columns: dict[str, list[Any]] = {
+        "run_id": [run.id for run in runs],
+        "run_name": [run.name for run in runs],
+        "experiment": [run.experiment for run in runs],
+        "status": [run.status.value for run in runs],
+        "start_time": [run.start_time for run in runs],
+        "end_time": [run.end_time for run in runs],
+        "created_by": [run.created_by for run in runs],
+        "parent_id": [run.parent_id for run in runs],
+    }
+    for prefix, missing in (("metrics", math.nan), ("params", None), ("tags", None)):
+        keys = sorted({key for run in runs for key in getattr(run, prefix)})
+        for key in keys:
+            columns[f"{prefix}.{key}"] = [getattr(run, prefix).get(key, missing) for run in runs]
+    return pd.DataFrame(columns)

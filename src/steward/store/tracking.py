@@ -49,6 +49,7 @@ from steward.store.run_filter import (
     And,
     Comparison,
     Expression,
+    Or,
     OrderKey,
     parse_filter,
     parse_order_by,
@@ -413,18 +414,31 @@ class TrackingStore:
             ],
         )
 
-    def end_run(self, run_id: str, status: RunStatus, end_time_ms: int | None = None) -> None:
-        """Mark a run FINISHED, FAILED or KILLED.
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        actor: str,
+        metrics: Sequence[Metric] = (),
+        end_time_ms: int | None = None,
+    ) -> None:
+        """Write a run's last metrics and mark it FINISHED, FAILED or KILLED, in one
+        transaction.
 
         Raises:
-            InvalidInput: ``status`` is not terminal.
+            InvalidInput: ``status`` is not terminal, or the run has already ended.
         """
         if status not in _TERMINAL:
             raise InvalidInput(f"a run ends as FINISHED, FAILED or KILLED, not {status}.")
 
         def end() -> None:
             with write_transaction(self.engine) as connection:
-                run_pk = self._run_pk(connection, run_id)
+                run_pk, current = self._run_pk_and_status(connection, run_id)
+                if current != RunStatus.RUNNING.value:
+                    raise InvalidInput(f"run {run_id} has already ended ({current}).")
+                if metrics:
+                    batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
+                    self._insert_metrics(connection, run_pk, batch_pk, metrics)
                 connection.execute(
                     update(t.runs)
                     .where(t.runs.c.pk == run_pk)
@@ -469,8 +483,12 @@ class TrackingStore:
         order: list[Any] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        joins: Sequence[tuple[Any, ColumnElement[bool], bool]] = (),
     ) -> list[Run]:
         parent = t.runs.alias("parent")
+        source: Any = t.runs
+        for table, on, outer in joins:
+            source = source.join(table, on, isouter=outer)
         query = (
             select(
                 t.runs.c.pk,
@@ -486,6 +504,7 @@ class TrackingStore:
                 t.experiments.c.name.label("experiment"),
                 parent.c.id.label("parent_id"),
             )
+            .select_from(source)
             .join(t.experiments, t.experiments.c.pk == t.runs.c.experiment_pk)
             .outerjoin(parent, parent.c.pk == t.runs.c.parent_pk)
             .where(*where)
@@ -574,9 +593,10 @@ class TrackingStore:
                 where.append(t.runs.c.experiment_pk.in_(experiment_pks))
             if expression is not None:
                 where.append(_compile(expression))
-            order = [_order_column(key) for key in order_keys]
-            order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
-            runs = self._load_runs(connection, where, order, max_results + 1, offset)
+            joins, order = _ordering(
+                order_keys, _required_keys(expression), connection.dialect.name
+            )
+            runs = self._load_runs(connection, where, order, max_results + 1, offset, joins)
         next_token = None
         if len(runs) > max_results:
             runs = runs[:max_results]
@@ -755,16 +775,48 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
     )
 
 
-def _order_column(key: OrderKey) -> Any:
-    column: Any
-    if key.entity == "attributes":
-        column = _ATTRIBUTE_COLUMNS[key.key]
-    else:
-        table = _KEYED_TABLES[key.entity]
-        column = (
-            select(table.c.value)
-            .where(table.c.run_pk == t.runs.c.pk, table.c.key == key.key)
-            .scalar_subquery()
-        )
-    ordered = column.desc() if key.descending else column.asc()
-    return ordered.nulls_last()
+def _required_keys(expression: Expression | None) -> set[tuple[str, str]]:
+    """The (entity, key) pairs that every run matching ``expression`` must have."""
+    if isinstance(expression, Comparison):
+        if expression.entity != "attributes" and expression.op != "is null":
+            return {(expression.entity, expression.key)}
+        return set()
+    if isinstance(expression, And):
+        return set().union(*(_required_keys(term) for term in expression.terms))
+    if isinstance(expression, Or):
+        return set.intersection(*(_required_keys(term) for term in expression.terms))
+    return set()
+
+
+def _nulls_last(column: Any, descending: bool, dialect: str) -> Any:
+    """Order ``column`` with NULLs (and so NaN metrics) last on every database, adding
+    ``NULLS LAST`` only where it is not the default: the default keeps the
+    index usable for an ordered scan."""
+    ordered = column.desc() if descending else column.asc()
+    nulls_come_first = (dialect == "sqlite") != descending
+    return ordered.nulls_last() if nulls_come_first else ordered
+
+
+def _ordering(
+    keys: list[OrderKey], required: set[tuple[str, str]], dialect: str
+) -> tuple[list[tuple[Any, ColumnElement[bool], bool]], list[Any]]:
+    """Joins and ORDER BY terms for ``keys``, newest first as the final tie-break.
+
+    A metric, param or tag to order by is joined (not a per-row subquery); the
+    join is inner when the filter already requires the key, which lets the
+    database walk the (key, value) index in order and stop at the page size.
+    """
+    joins: list[tuple[Any, ColumnElement[bool], bool]] = []
+    order: list[Any] = []
+    for index, key in enumerate(keys):
+        column: Any
+        if key.entity == "attributes":
+            column = _ATTRIBUTE_COLUMNS[key.key]
+        else:
+            alias = _KEYED_TABLES[key.entity].alias(f"order_{index}")
+            on = and_(alias.c.run_pk == t.runs.c.pk, alias.c.key == key.key)
+            joins.append((alias, on, (key.entity, key.key) not in required))
+            column = alias.c.value
+        order.append(_nulls_last(column, key.descending, dialect))
+    order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
+    return joins, order

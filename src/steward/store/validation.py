@@ -49,6 +49,8 @@ def check_metric_value(key: str, value: object) -> float:
 
 def check_step(key: str, step: object) -> int:
     """Return a metric step as int, refusing non-integers."""
+    if type(step) is int:  # the common case, without the slower ABC check below
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidInput(f"step of metric {key!r} must be an integer, got {step!r:.60}.")
     return int(step)

@@ -123,12 +123,22 @@ class ActiveRun:
         checked = {self._key("tag", k): check_tag_value(k, v) for k, v in tags.items()}
         self._backend.log_batch(self.id, tags=checked)
 
-    def _point(self, key: str, value: Any, step: int | None, timestamp_ms: int) -> Metric:
-        number = check_metric_value(key, value)
+    def _points(
+        self, metrics: Mapping[str, Any], step: int | None, timestamp_ms: int
+    ) -> list[Metric]:
+        """Validated points, all checks done before any is queued (all or nothing)."""
+        values = [(self._key("metric", k), check_metric_value(k, v)) for k, v in metrics.items()]
+        if step is not None:
+            step = check_step(next(iter(metrics), "metric"), step)
+        next_step = self._next_step
         with self._lock:
-            step = self._next_step.get(key, 0) if step is None else check_step(key, step)
-            self._next_step[key] = step + 1
-        return Metric(self._key("metric", key), number, step, timestamp_ms)
+            if step is None:
+                points = [Metric(k, v, next_step.get(k, 0), timestamp_ms) for k, v in values]
+            else:
+                points = [Metric(k, v, step, timestamp_ms) for k, v in values]
+            for point in points:
+                next_step[point.key] = point.step + 1
+        return points
 
     def _write_points(self, run_id: str, points: Sequence[Metric]) -> None:
         self._backend.log_batch(run_id, metrics=points)
@@ -142,8 +152,9 @@ class ActiveRun:
     ) -> None:
         """Queue one metric point; without ``step`` the key's next step (0, 1, 2…) is used."""
         self._check_open()
-        point = self._point(key, value, step, _timestamp_ms(timestamp))
-        self._buffer.add(self.id, self._write_points, point)
+        self._buffer.add(
+            self.id, self._write_points, self._points({key: value}, step, _timestamp_ms(timestamp))
+        )
 
     def log_metrics(
         self,
@@ -153,9 +164,9 @@ class ActiveRun:
     ) -> None:
         """Queue several metric points sharing a step and timestamp."""
         self._check_open()
-        at = _timestamp_ms(timestamp)
-        points = [self._point(key, value, step, at) for key, value in metrics.items()]
-        self._buffer.add_many(self.id, self._write_points, points)
+        self._buffer.add(
+            self.id, self._write_points, self._points(metrics, step, _timestamp_ms(timestamp))
+        )
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> Artifact:
         """Store a local file as an artifact, under ``name`` (default: the file name)."""
@@ -193,10 +204,13 @@ class ActiveRun:
             return
         final = RunStatus(status) if isinstance(status, str) else status
         try:
-            self._buffer.flush()
+            pending = self._buffer.take(self.id)
         finally:
             self._status = final
-            self._backend.end_run(self.id, final)
+        # The run's last metrics and its end are one transaction.
+        try:
+            self._backend.end_run(self.id, final, metrics=pending)
+        finally:
             if self._on_end is not None:
                 self._on_end(self)
 

@@ -50,8 +50,8 @@ class TrackingBackend(Protocol):
     ) -> None:
         """Write metrics, params and tags of one run at once."""
 
-    def end_run(self, run_id: str, status: RunStatus) -> None:
-        """Mark a run ended."""
+    def end_run(self, run_id: str, status: RunStatus, metrics: Sequence[Metric] = ()) -> None:
+        """Write a run's last metrics and mark it ended, at once."""
 
     def get_run(self, run_id: str) -> Run:
         """Fetch a run (NotFound if missing)."""

@@ -78,9 +78,9 @@ class LocalTrackingBackend:
         """Write metrics, params and tags of one run at once."""
         self.store.tracking.log_batch(run_id, self.actor, metrics, params, tags)
 
-    def end_run(self, run_id: str, status: RunStatus) -> None:
-        """Mark a run ended."""
-        self.store.tracking.end_run(run_id, status)
+    def end_run(self, run_id: str, status: RunStatus, metrics: Sequence[Metric] = ()) -> None:
+        """Write a run's last metrics and mark it ended, at once."""
+        self.store.tracking.end_run(run_id, status, actor=self.actor, metrics=metrics)
 
     def get_run(self, run_id: str) -> Run:
         """Fetch a run."""

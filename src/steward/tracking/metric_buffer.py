@@ -1,7 +1,7 @@
 """Metrics are queued in memory and written in batches off the caller's thread.
 
-``log_metric`` costs a lock and an append; a background writer drains the
-queue every ``interval`` seconds (or sooner when it grows past
+``log_metric`` costs a lock and a list extend; a background writer drains
+the queue every ``interval`` seconds (or sooner when it grows past
 ``batch_points``) into one ``log_batch`` per run. ``flush()`` drains in the
 caller's thread and returns only once everything queued before it is
 committed. A bounded queue keeps memory flat: past ``max_pending`` points the
@@ -20,7 +20,7 @@ WriteBatch = Callable[[str, Sequence[Metric]], None]
 
 
 class MetricBuffer:
-    """A per-process queue of metric points with one background writer."""
+    """A per-process queue of metric points, kept per run, with one background writer."""
 
     def __init__(
         self,
@@ -31,7 +31,8 @@ class MetricBuffer:
         self.interval = interval
         self.batch_points = batch_points
         self.max_pending = max_pending
-        self._pending: list[tuple[str, WriteBatch, Metric]] = []
+        self._pending: dict[str, tuple[WriteBatch, list[Metric]]] = {}
+        self._count = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
@@ -40,27 +41,37 @@ class MetricBuffer:
         self._writer: threading.Thread | None = None
         self._closed = False
 
-    def add(self, run_id: str, write: WriteBatch, point: Metric) -> None:
-        """Queue one point of ``run_id``, to be written with ``write``."""
+    def add(self, run_id: str, write: WriteBatch, points: list[Metric]) -> None:
+        """Queue points of ``run_id``, to be written with ``write``."""
         with self._lock:
-            while len(self._pending) >= self.max_pending:
+            while self._count >= self.max_pending:
                 self._room.wait(timeout=1.0)
-            self._pending.append((run_id, write, point))
+            queued = self._pending.get(run_id)
+            if queued is None:
+                self._pending[run_id] = (write, points)
+            else:
+                queued[1].extend(points)
+            self._count += len(points)
             if self._writer is None:
                 self._start_writer()
-            if len(self._pending) >= self.batch_points:
+            if self._count >= self.batch_points:
                 self._wake.notify()
 
-    def add_many(self, run_id: str, write: WriteBatch, points: Sequence[Metric]) -> None:
-        """Queue several points of ``run_id`` at once."""
-        with self._lock:
-            while len(self._pending) >= self.max_pending:
-                self._room.wait(timeout=1.0)
-            self._pending.extend((run_id, write, point) for point in points)
-            if self._writer is None:
-                self._start_writer()
-            if len(self._pending) >= self.batch_points:
-                self._wake.notify()
+    def take(self, run_id: str) -> list[Metric]:
+        """Remove and return the points of ``run_id`` not written yet, once any
+        write in progress has finished (so the caller can write them itself,
+        e.g. together with the run's end).
+
+        Raises:
+            StewardError: a background write failed since the last flush.
+        """
+        with self._write_lock, self._lock:
+            queued = self._pending.pop(run_id, None)
+            if queued is not None:
+                self._count -= len(queued[1])
+                self._room.notify_all()
+        self._raise_errors()
+        return [] if queued is None else queued[1]
 
     def _start_writer(self) -> None:
         self._writer = threading.Thread(target=self._run, name="steward-metrics", daemon=True)
@@ -78,14 +89,9 @@ class MetricBuffer:
     def _drain(self, record_errors: bool) -> None:
         with self._write_lock:
             with self._lock:
-                taken, self._pending = self._pending, []
+                taken, self._pending, self._count = self._pending, {}, 0
                 self._room.notify_all()
-            if not taken:
-                return
-            by_run: dict[str, tuple[WriteBatch, list[Metric]]] = {}
-            for run_id, write, point in taken:
-                by_run.setdefault(run_id, (write, []))[1].append(point)
-            for run_id, (write, points) in by_run.items():
+            for run_id, (write, points) in taken.items():
                 try:
                     write(run_id, points)
                 except BaseException as exc:
@@ -100,6 +106,9 @@ class MetricBuffer:
             StewardError: a background write failed since the last flush.
         """
         self._drain(record_errors=False)
+        self._raise_errors()
+
+    def _raise_errors(self) -> None:
         if self._errors:
             errors, self._errors = self._errors, []
             first = errors[0]
