@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from peers import ensure_venv
 
 ROOT = Path(__file__).resolve().parent.parent
-DVC_VENV = ROOT / ".bench" / "venvs" / "dvc"
 DVC_VERSION = "3.67.1"
 
 
@@ -48,13 +48,7 @@ class Row:
 
 def ensure_dvc() -> Path:
     """The dvc executable in its own venv (created on first use)."""
-    dvc = DVC_VENV / "bin" / "dvc"
-    if not dvc.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(DVC_VENV)], check=True)
-        subprocess.run(
-            [str(DVC_VENV / "bin" / "pip"), "install", "-q", f"dvc=={DVC_VERSION}"], check=True
-        )
-    return dvc
+    return ensure_venv("dvc", [f"dvc=={DVC_VERSION}"]).parent / "dvc"
 
 
 def timed(action: Callable[[], object]) -> float:

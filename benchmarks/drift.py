@@ -28,8 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from peers import ensure_venv
+
 ROOT = Path(__file__).resolve().parent.parent
-EVIDENTLY_VENV = ROOT / ".bench" / "venvs" / "evidently"
 NUMERIC = [f"num_{i:02d}" for i in range(20)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 LEVELS = [5, 10, 20, 35, 50]
@@ -224,13 +225,8 @@ def child(tool: str, n: int) -> None:
 
 
 def ensure_evidently() -> Path:
-    python = EVIDENTLY_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "evidently", "pandas<3"], check=True
-        )
-    return python
+    """Evidently's venv python (Evidently 0.7 needs pandas < 3)."""
+    return ensure_venv("evidently", ["evidently", "pandas<3"])
 
 
 def measure(tool: str, n: int) -> dict[str, object]:

@@ -23,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from peers import MLFLOW_SPEC, mlflow_python
+
 ROOT = Path(__file__).resolve().parents[1]
-MLFLOW_VENV = ROOT / ".bench" / "venvs" / "mlflow"
-MLFLOW_VERSION = "3.17.2"
+MLFLOW_VERSION = MLFLOW_SPEC.split("==")[1]
 PREDICT_CALLS = 200
 
 TRAIN = """
@@ -132,28 +133,6 @@ def _run(python: Path | str, code: str, *args: str, env: dict[str, str]) -> tupl
     return elapsed, result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
-def ensure_mlflow() -> Path:
-    """The MLflow venv's python, creating the venv on first use."""
-    python = MLFLOW_VENV / "bin" / "python"
-    if not python.exists():
-        import sklearn
-
-        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                f"mlflow=={MLFLOW_VERSION}",
-                f"scikit-learn=={sklearn.__version__}",
-            ],
-            check=True,
-        )
-    return python
-
-
 def bench_ours(work: Path) -> dict[str, float]:
     """Steward's figures, in this venv."""
     env = {**os.environ, "STEWARD_HOME": str(work / "steward")}
@@ -175,7 +154,7 @@ def bench_ours(work: Path) -> dict[str, float]:
 
 def bench_mlflow(work: Path, row_path: Path) -> dict[str, object]:
     """MLflow's figures, in its own venv."""
-    python = ensure_mlflow()
+    python = mlflow_python()
     folder = work / "mlflow"
     folder.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}

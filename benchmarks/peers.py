@@ -79,6 +79,18 @@ def ensure_venv(
     return python
 
 
+MLFLOW_SPEC = "mlflow==3.17.2"
+"""The newest MLflow that installs here (3.18.0's mlflow-skinny is not published)."""
+
+
+def mlflow_python() -> Path:
+    """The MLflow venv shared by every benchmark, with our scikit-learn version so
+    models move between the two tools."""
+    import sklearn
+
+    return ensure_venv("mlflow", [MLFLOW_SPEC, f"scikit-learn=={sklearn.__version__}"])
+
+
 def installed_version(python: Path, distribution: str) -> str:
     """The version of ``distribution`` installed in the venv of ``python``."""
     code = f"from importlib.metadata import version; print(version({distribution!r}))"

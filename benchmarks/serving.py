@@ -28,7 +28,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import TRAIN, ensure_mlflow
+from peers import mlflow_python
+
+from models import TRAIN
 
 LOAD = """
 import asyncio, json, sys, time, httpx
@@ -77,8 +79,8 @@ def load_with_wrk(url: str, concurrency: int, seconds: float, body: str) -> dict
     (folder / "post.lua").write_text(WRK_SCRIPT.format(body=folder / "body.json"))
     threads = "1" if concurrency == 1 else "2"
     out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--latency",
-         "-s", str(folder / "post.lua"), url],
+        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
+         "--latency", "-s", str(folder / "post.lua"), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     result: dict[str, float] = {}
@@ -127,7 +129,7 @@ MLFLOW_SAVE = (
     TRAIN
     + """
 import sys, mlflow.sklearn
-mlflow.sklearn.save_model(model, sys.argv[1])
+mlflow.sklearn.save_model(model, sys.argv[1], skops_trusted_types=["sklearn.tree._tree.Tree"])
 """
 )
 
@@ -251,7 +253,7 @@ def main() -> None:
     ours["logging_cost_pct"] = 100 * (1 - ours["c32_rps"] / unlogged["c32_rps"])
     peer: dict[str, float] = {}
     if not args.skip_mlflow:
-        python = ensure_mlflow()
+        python = mlflow_python()
         subprocess.run([str(python), "-c", MLFLOW_SAVE, str(work / "mlflow-model")], check=True)
         mlflow_bin = str(Path(python).parent / "mlflow")
         peer = measure(

@@ -31,13 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from peers import ensure_venv, run_snippet
+from peers import MLFLOW_SPEC, mlflow_python, run_snippet
 from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE / "snippets"
-MLFLOW_SPEC = "mlflow==3.17.2"
 SEED = 20261127
 
 FULL_SIZES = {
@@ -381,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     # Wide enough for the table when the output is a file or a pipe.
     console = Console(width=None if sys.stdout.isatty() else 200)
     snippet_measures = [name for name in only if name != "import"]
-    mlflow_python = None if args.no_peer else str(ensure_venv("mlflow", [MLFLOW_SPEC]))
+    peer_python = None if args.no_peer else str(mlflow_python())
     config: dict[str, Any] = {
         "sizes": sizes,
         "repeats": repeats,
@@ -399,11 +398,11 @@ def main(argv: list[str] | None = None) -> int:
                 SNIPPETS / "steward_tracking.py",
                 {**config, "root": root, "profile_dir": profile},
             )
-        if mlflow_python:
+        if peer_python:
             with tempfile.TemporaryDirectory(prefix="steward-bench-mlflow-") as root:
                 console.print(f"[bold]MLflow[/] ({MLFLOW_SPEC}) measuring…")
                 mlflow_raw = run_snippet(
-                    mlflow_python,
+                    peer_python,
                     SNIPPETS / "mlflow_tracking.py",
                     {**config, "root": root},
                     env=MLFLOW_ENV,
@@ -414,8 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         imports = {
             "steward": import_seconds(sys.executable, "steward", repeats["import"], {}),
             "mlflow": (
-                import_seconds(mlflow_python, "mlflow", repeats["import"], MLFLOW_ENV)
-                if mlflow_python
+                import_seconds(peer_python, "mlflow", repeats["import"], MLFLOW_ENV)
+                if peer_python
                 else None
             ),
         }
