@@ -352,7 +352,7 @@ def test_monitor_report_renders_trends_in_chromium(served: Served, tmp_path: Pat
             page.goto(path.as_uri())
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
             plots = page.locator(".js-plotly-plot")
-            # 5 distributions (4 features + prediction) and 4 trends (drift, rows, quality, performance)
+            # 5 distributions (4 features, prediction), 4 trends (drift, rows, quality, performance)
             assert plots.count() == 9
             for i in range(plots.count()):
                 assert plots.nth(i).locator("g.point, path.point, .bars path, g.trace").count() > 0
