@@ -50,6 +50,7 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert monitoring.report_path is not None and monitoring.report_path.exists()
     report = monitoring.report_path.read_text()
     assert "Trend over 2 window(s)" in report and "Alerts of this window" in report
+    assert "Dataset drift detected" in report
     assert '<tr class="drifted"><td>worst area</td>' in report
     assert monitoring.seconds < 10
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")

@@ -315,6 +315,7 @@ def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> Monitoring
             schedule="0 * * * *",
             rules=["drift.share > 0.2"],
             channels=[f"webhook:{receiver.url}"],
+            drift_share=0.2,  # a fifth of the features drifting is dataset drift, as the rule says
             replace=True,
         )
         results = []
