@@ -40,6 +40,19 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert result.serving is not None
     assert result.serving.logged_rows == result.serving.requests == result.serving.labelled_rows
     assert set(result.serving.bad_requests.values()) == {400}
+    monitoring = result.monitoring
+    assert monitoring is not None
+    assert monitoring.calm_share is not None and monitoring.calm_share <= 0.2
+    assert monitoring.drift_share is not None and monitoring.drift_share > 0.2
+    assert "worst area" in monitoring.drifted
+    assert [body["event"] for body in monitoring.webhook_bodies] == ["fired"]
+    assert monitoring.webhook_bodies[0]["source"] == f"monitor:{monitoring.monitor}"
+    assert monitoring.report_path is not None and monitoring.report_path.exists()
+    report = monitoring.report_path.read_text()
+    assert "Trend over 2 window(s)" in report and "Alerts of this window" in report
+    assert "Dataset drift detected" in report
+    assert '<tr class="drifted"><td>worst area</td>' in report
+    assert monitoring.seconds < 10
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")
     assert loaded.predict(loaded.input_example).shape == (5,)
 
@@ -48,3 +61,4 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     text = console.export_text()
     assert "data version → runs" in text
     assert "champion" in text
+    assert "webhook received" in text and "monitoring report:" in text

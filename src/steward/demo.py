@@ -5,7 +5,10 @@ tracks each as a run (params, per-fold and test metrics, the model as a
 skops artifact), and prints a comparison and where everything is stored.
 The training and test data are versioned as datasets first, and each run
 records that it read them, so the lineage data version → runs is printed too.
-Later capabilities extend the same story.
+The champion is then registered, served on loopback and sent the test split
+with feedback labels; finally a second stream, with drift injected partway,
+is watched by a monitor whose alert reaches a local webhook, and an HTML
+report is written.
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ class DemoResult:
     registered_version: int = 0
     card_path: Path | None = None
     serving: ServingSummary | None = None
+    monitoring: MonitoringSummary | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringSummary:
+    """What the monitor saw on the second stream: a calm window, then a drifted one."""
+
+    monitor: str
+    calm_share: float | None
+    drift_share: float | None
+    drifted: tuple[str, ...]
+    webhook_bodies: tuple[dict[str, Any], ...]
+    report_path: Path | None
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -144,7 +161,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
     datasets = tuple(version.ref for version in data_versions)
     version, card_path = _register_champion(run_ids[best], best, results[best])
-    serving = _serve_champion(X_test, y_test)
+    serving, monitoring = _serve_champion(X_test, y_test, seed)
     return DemoResult(
         EXPERIMENT,
         run_ids,
@@ -156,16 +173,20 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         version,
         card_path,
         serving,
+        monitoring,
     )
 
 
-def _serve_champion(X_test: Any, y_test: Any) -> ServingSummary | None:
-    """Serve the champion on loopback, send it the test split and feedback, read the log."""
+def _serve_champion(
+    X_test: Any, y_test: Any, seed: int
+) -> tuple[ServingSummary | None, MonitoringSummary | None]:
+    """Serve the champion on loopback, send it the test split and feedback, read the log;
+    then send a stream with drift injected partway and watch it with a monitor."""
     import importlib.util
     import time
 
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("httpx") is None:
-        return None
+        return None, None
     import httpx
 
     from steward.serving import ServingConfig, read_predictions
@@ -200,11 +221,15 @@ def _serve_champion(X_test: Any, y_test: Any) -> ServingSummary | None:
                 )
                 bad[name] = reply.status_code
             client.post("/feedback", json={"feedback": labels}).raise_for_status()
+            log = _wait_for_log(len(latencies))
+            monitoring = _watch_drift(client, X_test, seed, len(log))
+    first_stream = {item["request_id"] for item in labels}
     log = read_predictions(REGISTERED_MODEL)
+    log = log[log["request_id"].isin(first_stream)]
     labelled = log[log["label"].notna()]
     accuracy = float((labelled["prediction"] == labelled["label"]).mean()) if len(labelled) else 0.0
     ordered = sorted(latencies)
-    return ServingSummary(
+    serving = ServingSummary(
         server.url,
         len(latencies),
         ordered[len(ordered) // 2],
@@ -213,6 +238,110 @@ def _serve_champion(X_test: Any, y_test: Any) -> ServingSummary | None:
         len(log),
         len(labelled),
         accuracy,
+    )
+    return serving, monitoring
+
+
+DRIFTED_FEATURES = (
+    "mean radius", "mean perimeter", "mean area", "mean concave points", "mean texture",
+    "worst radius", "worst perimeter", "worst area", "worst concave points", "worst texture",
+)  # fmt: skip
+"""Features the demo's second stream inflates by 40% partway (size, shape and texture)."""
+STREAM_ROWS = 100
+
+
+def _wait_for_log(rows: int, timeout_s: float = 10.0) -> Any:
+    """The prediction log once it holds ``rows`` rows (it is written off the request path)."""
+    import time
+
+    from steward.serving import read_predictions
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        log = read_predictions(REGISTERED_MODEL)
+        if len(log) >= rows or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
+class _WebhookReceiver:
+    """A tiny HTTP server on loopback that keeps the JSON bodies posted to it."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict[str, Any]] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> MonitoringSummary:
+    """Send a calm stream then a drifted one; a monitor flags the second, alerting a webhook."""
+    import time
+
+    import numpy as np
+
+    from steward import monitoring
+    from steward.workspace import current_workspace
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    receiver = _WebhookReceiver()
+    name = f"{REGISTERED_MODEL}-drift"
+    try:
+        monitoring.create_monitor(
+            name,
+            model=f"{REGISTERED_MODEL}@champion",
+            window=f"{STREAM_ROWS} rows",
+            schedule="0 * * * *",
+            rules=["drift.share > 0.2"],
+            channels=[f"webhook:{receiver.url}"],
+            drift_share=0.2,  # a fifth of the features drifting is dataset drift, as the rule says
+            replace=True,
+        )
+        results = []
+        for drifted in (False, True):
+            rows = X_test.iloc[rng.integers(0, len(X_test), STREAM_ROWS)].reset_index(drop=True)
+            if drifted:
+                rows[list(DRIFTED_FEATURES)] *= 1.4
+            for start in range(0, STREAM_ROWS, 20):
+                batch = rows.iloc[start : start + 20].to_dict(orient="records")
+                client.post("/predict", json={"inputs": batch}).raise_for_status()
+            logged += STREAM_ROWS
+            _wait_for_log(logged)
+            results.append(monitoring.run_monitor(name))
+        folder = Path(current_workspace().settings.home) / "reports"
+        report = monitoring.write_monitor_report(name, folder / f"{name}.html")
+    finally:
+        receiver.close()
+    calm, drifted_window = results
+    return MonitoringSummary(
+        name,
+        calm.drift_share,
+        drifted_window.drift_share,
+        tuple(drifted_window.drifted),
+        tuple(receiver.bodies),
+        report,
+        time.perf_counter() - started,
     )
 
 
@@ -294,6 +423,8 @@ def print_demo(result: DemoResult, console: Any) -> None:
             f"prediction log: {serving.logged_rows} rows, {serving.labelled_rows} with feedback "
             f"labels, live accuracy {serving.accuracy:.3f}"
         )
+    if result.monitoring is not None:
+        _print_monitoring(result.monitoring, console)
     console.print(f"metadata store: {settings.store_url}")
     console.print(f"blob store:     {settings.blob_url}")
     console.print(
@@ -319,3 +450,21 @@ def _print_lineage(result: DemoResult, console: Any) -> None:
             if edge.direction == "input":
                 node.add(f"{edge.run_name}  (run {edge.run_id[:12]})")
     console.print(tree)
+
+
+def _print_monitoring(summary: MonitoringSummary, console: Any) -> None:
+    """Print what the monitor saw, the alerts the webhook got and the report's path."""
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    console.print(
+        f"monitor [bold]{summary.monitor}[/bold] (rule drift.share > 0.2): calm window "
+        f"{share(summary.calm_share)} of features drifted; after drift was injected "
+        f"{share(summary.drift_share)} ({', '.join(summary.drifted) or 'none'})"
+    )
+    for body in summary.webhook_bodies:
+        console.print(f"webhook received: [bold]{body.get('title')}[/bold]")
+    if not summary.webhook_bodies:
+        console.print("webhook received: nothing")
+    console.print(f"monitoring report: {summary.report_path}")

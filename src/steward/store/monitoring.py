@@ -1,4 +1,4 @@
-"""SQL for alerts, their deliveries, alert-rule states and published events.
+"""SQL for monitors, their per-window results, alerts, deliveries, rule states and events.
 
 Every change of an alert's state and the event announcing it are written in
 one transaction, so a consumer of ``events`` (a retraining trigger) never sees
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from steward.errors import NotFound
+from steward.errors import Conflict, NotFound
 from steward.store import schema as t
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
-from steward.store.records import ms_to_datetime, now_ms
+from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,38 @@ class Event:
     created_by: str
 
 
+@dataclass(frozen=True)
+class MonitorRecord:
+    """A stored monitor definition; ``config`` holds everything but its name and model."""
+
+    id: str
+    name: str
+    model: str
+    config: dict[str, Any]
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MonitorResultRecord:
+    """One evaluated window of a monitor; the full result is the JSON blob ``blob_digest``."""
+
+    id: str
+    monitor: str
+    window_start: datetime
+    window_end: datetime
+    row_count: int
+    label_count: int
+    drift_share: float | None
+    dataset_drift: bool | None
+    status: str
+    model_version: int | None
+    blob_digest: str
+    created_at: datetime
+    created_by: str
+
+
 def _float_in(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
@@ -127,6 +159,202 @@ class MonitoringStore:
                 created_by=actor,
             )
         )
+
+    # -- monitors -------------------------------------------------------------
+
+    @staticmethod
+    def _monitor(row: Any) -> MonitorRecord:
+        return MonitorRecord(
+            id=row.id,
+            name=row.name,
+            model=row.model,
+            config=json.loads(row.config),
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+            updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def _monitor_result(row: Any) -> MonitorResultRecord:
+        return MonitorResultRecord(
+            id=row.id,
+            monitor=row.monitor,
+            window_start=ms_to_datetime(row.window_start),  # type: ignore[arg-type]
+            window_end=ms_to_datetime(row.window_end),  # type: ignore[arg-type]
+            row_count=row.row_count,
+            label_count=row.label_count,
+            drift_share=row.drift_share,
+            dataset_drift=None if row.dataset_drift is None else bool(row.dataset_drift),
+            status=row.status,
+            model_version=row.model_version,
+            blob_digest=row.blob_digest,
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+        )
+
+    def create_monitor(
+        self, name: str, model: str, config: dict[str, Any], actor: str, replace: bool = False
+    ) -> MonitorRecord:
+        """Store a monitor definition (``replace``: overwrite one of the same name).
+
+        Raises:
+            Conflict: a monitor of this name exists and ``replace`` is False.
+        """
+
+        def write() -> MonitorRecord:
+            now = now_ms()
+            body = json.dumps(config, sort_keys=True)
+            with write_transaction(self.engine) as connection:
+                existing = connection.execute(
+                    select(t.monitors.c.pk).where(t.monitors.c.name == name)
+                ).scalar()
+                if existing is not None and not replace:
+                    raise Conflict(
+                        f"a monitor named {name!r} exists; choose another name or replace it "
+                        "(steward monitor create ... --replace)."
+                    )
+                if existing is not None:
+                    connection.execute(
+                        update(t.monitors)
+                        .where(t.monitors.c.pk == existing)
+                        .values(model=model, config=body, updated_at=now)
+                    )
+                else:
+                    connection.execute(
+                        insert(t.monitors).values(
+                            id=uuid.uuid4().hex,
+                            name=name,
+                            model=model,
+                            config=body,
+                            created_at=now,
+                            created_by=actor,
+                            updated_at=now,
+                        )
+                    )
+                row = connection.execute(select(t.monitors).where(t.monitors.c.name == name)).one()
+                return self._monitor(row)
+
+        return run_with_retry(write)
+
+    def get_monitor(self, name: str) -> MonitorRecord:
+        """The monitor called ``name``.
+
+        Raises:
+            NotFound: no such monitor.
+        """
+        with read_transaction(self.engine) as connection:
+            row = connection.execute(select(t.monitors).where(t.monitors.c.name == name)).first()
+        if row is None:
+            raise NotFound(
+                f"no monitor named {name!r}; list them with 'steward monitor list' or create one "
+                "with 'steward monitor create'."
+            )
+        return self._monitor(row)
+
+    def list_monitors(self) -> list[MonitorRecord]:
+        """Every monitor, by name."""
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(select(t.monitors).order_by(t.monitors.c.name)).all()
+        return [self._monitor(row) for row in rows]
+
+    def delete_monitor(self, name: str) -> None:
+        """Remove a monitor and its stored results (their blobs stay in the blob store).
+
+        Raises:
+            NotFound: no such monitor.
+        """
+        pk = self._monitor_pk(name)
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    delete(t.monitor_results).where(t.monitor_results.c.monitor_pk == pk)
+                )
+                connection.execute(delete(t.monitors).where(t.monitors.c.pk == pk))
+
+        run_with_retry(write)
+
+    def _monitor_pk(self, name: str) -> int:
+        with read_transaction(self.engine) as connection:
+            pk = connection.execute(
+                select(t.monitors.c.pk).where(t.monitors.c.name == name)
+            ).scalar()
+        if pk is None:
+            raise NotFound(f"no monitor named {name!r}; list them with 'steward monitor list'.")
+        return int(pk)
+
+    def add_monitor_result(
+        self,
+        monitor: str,
+        *,
+        window_start: datetime,
+        window_end: datetime,
+        row_count: int,
+        label_count: int,
+        drift_share: float | None,
+        dataset_drift: bool | None,
+        status: str,
+        model_version: int | None,
+        blob_digest: str,
+        event: dict[str, Any],
+        actor: str,
+    ) -> MonitorResultRecord:
+        """Record one evaluated window and publish ``monitor.evaluated`` in one transaction."""
+        pk = self._monitor_pk(monitor)
+        result_id = uuid.uuid4().hex
+
+        def write() -> MonitorResultRecord:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    insert(t.monitor_results).values(
+                        id=result_id,
+                        monitor_pk=pk,
+                        window_start=datetime_to_ms(window_start),
+                        window_end=datetime_to_ms(window_end),
+                        row_count=row_count,
+                        label_count=label_count,
+                        drift_share=None if drift_share is None else _float_in(drift_share),
+                        dataset_drift=dataset_drift,
+                        status=status,
+                        model_version=model_version,
+                        blob_digest=blob_digest,
+                        created_at=now_ms(),
+                        created_by=actor,
+                    )
+                )
+                self._publish(
+                    connection, "monitor.evaluated", {**event, "result_id": result_id}, actor
+                )
+                row = connection.execute(
+                    self._results_query().where(t.monitor_results.c.id == result_id)
+                ).one()
+                return self._monitor_result(row)
+
+        return run_with_retry(write)
+
+    @staticmethod
+    def _results_query() -> Any:
+        return select(t.monitor_results, t.monitors.c.name.label("monitor")).join(
+            t.monitors, t.monitors.c.pk == t.monitor_results.c.monitor_pk
+        )
+
+    def monitor_results(self, monitor: str, limit: int = 100) -> list[MonitorResultRecord]:
+        """The latest ``limit`` results of a monitor, oldest first (by window end).
+
+        Raises:
+            NotFound: no such monitor.
+        """
+        pk = self._monitor_pk(monitor)
+        r = t.monitor_results
+        query = (
+            self._results_query()
+            .where(r.c.monitor_pk == pk)
+            .order_by(r.c.window_end.desc(), r.c.pk.desc())
+            .limit(limit)
+        )
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(query).all()
+        return [self._monitor_result(row) for row in reversed(rows)]
 
     # -- rule states ----------------------------------------------------------
 

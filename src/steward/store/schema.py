@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -351,6 +352,43 @@ events = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Index("ix_events_topic_pk", "topic", "pk"),
+)
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    # What is watched: a model reference ("name@alias", "name/3") as the user gave it.
+    Column("model", String(NAME_LENGTH), nullable=False),
+    # The rest of the definition (reference, window, schedule, rules, channels…) as JSON.
+    Column("config", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+monitor_results = Table(
+    "monitor_results",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("monitor_pk", Integer, ForeignKey("monitors.pk"), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("label_count", Integer, nullable=False),
+    Column("drift_share", Float(precision=53), nullable=True),
+    Column("dataset_drift", Boolean, nullable=True),
+    # "ok", or "empty" when the window held no predictions.
+    Column("status", String(16), nullable=False),
+    Column("model_version", Integer, nullable=True),
+    # The full result (drift, quality, performance, summaries, notes) as a JSON blob.
+    Column("blob_digest", String(80), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_monitor_results_monitor_end", "monitor_pk", "window_end"),
 )
 
 # -- serving: the prediction log index and ground-truth feedback ---------------------

@@ -1,0 +1,230 @@
+"""``steward monitor create|list|run|show|report|delete``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from steward.cli.output import JSON_HELP, console, print_json, print_table
+
+if TYPE_CHECKING:
+    from steward.monitoring.monitor import MonitorResult
+
+app = typer.Typer(
+    help="Watch served models for drift, quality and performance.", no_args_is_help=True
+)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The monitor's name."),
+    model: str = typer.Option(
+        ..., "--model", help="The watched model: NAME@ALIAS or NAME/VERSION."
+    ),
+    reference: str = typer.Option(
+        None,
+        help="NAME:VERSION of a dataset, or window:START/END of the model's own predictions "
+        "(default: the training dataset version, from lineage).",
+    ),
+    window: str = typer.Option("1d", help="What each run evaluates: 1h, 1d, 2w… or 'N rows'."),
+    schedule: str = typer.Option(None, help="When to run, as cron: '0 * * * *' is hourly."),
+    rule: list[str] = typer.Option(
+        [], "--rule", help="Alert rule, e.g. 'drift.share > 0.3' (repeatable)."
+    ),
+    channel: list[str] = typer.Option(
+        [],
+        "--channel",
+        help="Where alerts go: webhook:URL, slack:URL, email:ADDRESS or log (repeatable).",
+    ),
+    feature: list[str] = typer.Option(
+        [], "--feature", help="Input column to check (repeatable; default: all inputs)."
+    ),
+    target: str = typer.Option(None, help="The reference's label column (default: inferred)."),
+    segment: str = typer.Option(None, help="Column to split realised performance by."),
+    drift_share: float = typer.Option(0.5, help="Share of drifted features that is dataset drift."),
+    replace: bool = typer.Option(False, "--replace", help="Overwrite a monitor of this name."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a monitor of a served model."""
+    from steward.monitoring.monitor import create_monitor
+
+    monitor = create_monitor(
+        name,
+        model=model,
+        reference=reference,
+        window=window,
+        schedule=schedule,
+        rules=rule,
+        channels=channel,
+        features=feature or None,
+        target_column=target,
+        segment=segment,
+        drift_share=drift_share,
+        replace=replace,
+    )
+    if as_json:
+        print_json(monitor.to_dict())
+        return
+    reference_text = monitor.reference or "training data (lineage)"
+    console.print(
+        f"created monitor [bold]{monitor.name}[/bold] of {monitor.model}: window "
+        f"{monitor.window}, reference {reference_text}, {len(monitor.rules)} rule(s), "
+        f"{len(monitor.channels)} channel(s)"
+    )
+    if monitor.schedule:
+        console.print(
+            f"schedule {monitor.schedule}; next run at {monitor.next_run():%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@app.command("list")
+def list_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List monitors with their latest window."""
+    from steward.monitoring.monitor import list_monitors, monitor_results
+
+    monitors = list_monitors()
+    latest: dict[str, MonitorResult | None] = {}
+    for m in monitors:
+        found = monitor_results(m.name, limit=1)
+        latest[m.name] = found[0] if found else None
+    if as_json:
+        print_json(
+            [
+                {**m.to_dict(), "latest": r.to_dict() if (r := latest[m.name]) else None}
+                for m in monitors
+            ]
+        )
+        return
+    rows = []
+    for m in monitors:
+        result = latest[m.name]
+        rows.append(
+            [
+                m.name,
+                m.model,
+                m.window,
+                m.schedule,
+                len(m.rules),
+                None if result is None else result.window_end,
+                None if result is None else result.status,
+                None if result is None else result.drift_share,
+            ]
+        )
+    print_table(
+        "Monitors",
+        ["name", "model", "window", "schedule", "rules", "last window", "status", "drift share"],
+        rows,
+    )
+
+
+def _print_result(result: MonitorResult) -> None:
+    verdict = {True: "[bold red]dataset drift[/bold red]", False: "[green]no dataset drift[/green]"}
+    headline = (
+        verdict[result.dataset_drift] + f" ({result.drift_share:.0%} of features drifted)"
+        if result.dataset_drift is not None and result.drift_share is not None
+        else f"[yellow]{result.status}[/yellow]"
+    )
+    console.print(
+        f"monitor [bold]{result.monitor}[/bold], window {result.window_start:%Y-%m-%d %H:%M:%S} "
+        f"to {result.window_end:%Y-%m-%d %H:%M:%S} UTC: {result.rows} rows, "
+        f"{result.labels} labelled: {headline}"
+    )
+    if result.drifted:
+        console.print(f"drifted: {', '.join(result.drifted)}")
+    performance = {k: v for k, v in result.metrics.items() if k.startswith("performance.")}
+    shown = [f"{k.removeprefix('performance.')} {v:.3f}" for k, v in sorted(performance.items())]
+    if shown:
+        console.print("performance: " + ", ".join(shown[:8]))
+    for notice in result.alerts:
+        console.print(f"[bold]alert {notice.event}[/bold]: {notice.message}")
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
+@app.command("run")
+def run(
+    name: str = typer.Argument(..., help="The monitor."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Evaluate the monitor's latest window now, store it and send alerts."""
+    from steward.monitoring.monitor import run_monitor
+
+    result = run_monitor(name)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_result(result)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="The monitor."),
+    windows: int = typer.Option(10, help="How many of the latest windows to list."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show a monitor's definition and its latest windows."""
+    from steward.monitoring.monitor import get_monitor, monitor_results
+
+    monitor = get_monitor(name)
+    results = monitor_results(name, limit=windows)
+    if as_json:
+        print_json({"monitor": monitor.to_dict(), "results": [r.to_dict() for r in results]})
+        return
+    console.print(
+        f"[bold]{monitor.name}[/bold]: {monitor.model}, window {monitor.window}, reference "
+        f"{monitor.reference or 'training data (lineage)'}, schedule {monitor.schedule or '-'}"
+    )
+    for rule in monitor.rules:
+        console.print(f"  rule: {rule}")
+    print_table(
+        f"Latest {len(results)} window(s)",
+        [
+            "window end",
+            "status",
+            "rows",
+            "labels",
+            "drift share",
+            "dataset drift",
+            "drifted",
+            "alerts",
+        ],
+        [
+            [
+                r.window_end,
+                r.status,
+                r.rows,
+                r.labels,
+                r.drift_share,
+                r.dataset_drift,
+                ", ".join(r.drifted) or "-",
+                ", ".join(a.event for a in r.alerts) or "-",
+            ]
+            for r in reversed(results)
+        ],
+    )
+    if results:
+        _print_result(results[-1])
+
+
+@app.command("report")
+def report(
+    name: str = typer.Argument(..., help="The monitor."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the page."),
+    windows: int = typer.Option(30, help="How many of the latest windows the trends show."),
+) -> None:
+    """Write a self-contained HTML report (works offline)."""
+    from steward.monitoring.report import write_monitor_report
+
+    path = write_monitor_report(name, out, windows=windows)
+    console.print(f"wrote {path}")
+
+
+@app.command("delete")
+def delete(name: str = typer.Argument(..., help="The monitor.")) -> None:
+    """Delete a monitor and its stored windows."""
+    from steward.monitoring.monitor import delete_monitor
+
+    delete_monitor(name)
+    console.print(f"deleted monitor [bold]{name}[/bold]")
