@@ -113,13 +113,30 @@ def batch_points(root: Path, points: int, keys: int) -> dict[str, Any]:
     return {"points": steps * keys, "seconds": elapsed, "per_s": steps * keys / elapsed}
 
 
+ROW_PER_POINT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS floor_metrics (pk INTEGER PRIMARY KEY, run_pk INTEGER NOT NULL, "
+    "key VARCHAR(250) NOT NULL, step BIGINT NOT NULL, timestamp BIGINT NOT NULL, value FLOAT, "
+    "batch_pk INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_floor_metrics ON floor_metrics (run_pk, key, step)",
+)
+"""The conventional one-row-per-point layout (MLflow's, and Steward's before it
+packed points into chunks): the floors write into it, in Steward's own file."""
+
+
+def _row_per_point_table(connection: sqlite3.Connection) -> None:
+    for statement in ROW_PER_POINT_TABLE:
+        connection.execute(statement)
+
+
 def raw_insert_floor(root: Path, rows: int) -> dict[str, Any]:
-    """Floor of (a) and (b): one sqlite3 ``executemany`` into Steward's ``metrics`` table."""
+    """Floor of (a) and (b): one sqlite3 ``executemany`` of one row per point into an
+    indexed row-per-point metrics table."""
     workspace = fresh_workspace(root, f"raw-insert-{rows}")
     with steward.start_run(name="raw", experiment=f"raw-insert-{rows}") as run:
         pass
     connection = sqlite3.connect(database_path(workspace), isolation_level=None)
     connection.execute("PRAGMA synchronous=NORMAL")
+    _row_per_point_table(connection)
     run_pk = connection.execute("SELECT pk FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
     connection.execute(
         "INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, param_count, "
@@ -132,7 +149,7 @@ def raw_insert_floor(root: Path, rows: int) -> dict[str, Any]:
     start = time.perf_counter()
     connection.execute("BEGIN IMMEDIATE")
     connection.executemany(
-        "INSERT INTO metrics (run_pk, key, step, timestamp, value, batch_pk) "
+        "INSERT INTO floor_metrics (run_pk, key, step, timestamp, value, batch_pk) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         values,
     )
@@ -167,6 +184,7 @@ def raw_runs_floor(root: Path, runs: int, params: int, metrics: int) -> dict[str
     workspace = fresh_workspace(root, "raw-runs")
     connection = sqlite3.connect(database_path(workspace), isolation_level=None)
     connection.execute("PRAGMA synchronous=NORMAL")
+    _row_per_point_table(connection)
     experiment_pk = connection.execute(
         "SELECT pk FROM experiments WHERE name = 'raw-runs'"
     ).fetchone()[0]
@@ -192,7 +210,7 @@ def raw_runs_floor(root: Path, runs: int, params: int, metrics: int) -> dict[str
         )
         points = [(f"metric_{key}", index + key / 10) for key in range(metrics)]
         connection.executemany(
-            "INSERT INTO metrics (run_pk, key, step, timestamp, value, batch_pk) "
+            "INSERT INTO floor_metrics (run_pk, key, step, timestamp, value, batch_pk) "
             "VALUES (?, ?, 0, ?, ?, ?)",
             [(run_pk, key, now, value, batch_pk) for key, value in points],
         )

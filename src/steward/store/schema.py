@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -100,18 +101,20 @@ tags = Table(
     Column("batch_pk", Integer, ForeignKey("write_batches.pk"), nullable=False),
 )
 
-metrics = Table(
-    "metrics",
+metric_chunks = Table(
+    "metric_chunks",
     metadata,
+    # The points one write logged for one key, packed: a run logging 100,000
+    # points in ten metrics adds ten rows, not 100,000 (see tracking_sql.py).
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False),
     Column("key", String(NAME_LENGTH), nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    # NULL stands for NaN: SQLite cannot store NaN in a REAL column.
-    Column("value", Float(precision=53), nullable=True),
     Column("batch_pk", Integer, ForeignKey("write_batches.pk"), nullable=False),
-    Index("ix_metrics_run_key_step", "run_pk", "key", "step"),
+    Column("count", Integer, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("points", LargeBinary, nullable=False),
+    Index("ix_metric_chunks_run_key", "run_pk", "key"),
 )
 
 latest_metrics = Table(

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
+from steward.store import tracking_sql as sql
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -192,36 +193,27 @@ class TrackingStore:
 
         def create() -> Run:
             with write_transaction(self.engine) as connection:
-                experiment = connection.execute(
-                    select(t.experiments.c.pk, t.experiments.c.name).where(
-                        t.experiments.c.id == experiment_id
-                    )
-                ).first()
+                experiment = sql.SELECT_EXPERIMENT.run(connection, (experiment_id,)).first()
                 if experiment is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}.")
                 parent_pk = self._run_pk(connection, parent_id) if parent_id else None
-                result = connection.execute(
-                    insert(t.runs).values(
-                        id=run_id,
-                        experiment_pk=experiment.pk,
-                        parent_pk=parent_pk,
-                        name=run_name,
-                        status=RunStatus.RUNNING.value,
-                        lifecycle="active",
-                        start_time=start_time,
-                        created_by=actor,
-                        system_info_digest=system_info_digest,
-                    )
-                )
-                run_pk = _inserted_pk(result)
+                run_pk = sql.INSERT_RUN.run(
+                    connection,
+                    (
+                        run_id,
+                        experiment.pk,
+                        parent_pk,
+                        run_name,
+                        RunStatus.RUNNING.value,
+                        start_time,
+                        actor,
+                        system_info_digest,
+                    ),
+                ).scalar_one()
                 if tag_items:
                     batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
-                    connection.execute(
-                        insert(t.tags),
-                        [
-                            {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
-                            for k, v in tag_items.items()
-                        ],
+                    sql.UPSERT_TAGS.run_many(
+                        connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
                     )
             self._run_pks[run_id] = run_pk
             # Built from what was just written: no read back on the hot path.
@@ -252,9 +244,7 @@ class TrackingStore:
         return int(pk)
 
     def _run_pk_and_status(self, connection: Connection, run_id: str) -> tuple[int, str]:
-        row = connection.execute(
-            select(t.runs.c.pk, t.runs.c.status).where(t.runs.c.id == run_id)
-        ).first()
+        row = sql.SELECT_RUN_STATE.run(connection, (run_id,)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         return int(row.pk), str(row.status)
@@ -263,17 +253,8 @@ class TrackingStore:
     def _new_batch(
         connection: Connection, run_pk: int, actor: str, metrics: int, params: int, tags: int
     ) -> int:
-        result = connection.execute(
-            insert(t.write_batches).values(
-                run_pk=run_pk,
-                written_by=actor,
-                written_at=now_ms(),
-                metric_count=metrics,
-                param_count=params,
-                tag_count=tags,
-            )
-        )
-        return _inserted_pk(result)
+        batch = (run_pk, actor, now_ms(), metrics, params, tags)
+        return int(sql.INSERT_BATCH.run(connection, batch).scalar_one())
 
     def log_batch(
         self,
@@ -308,16 +289,12 @@ class TrackingStore:
                 batch_pk = self._new_batch(
                     connection, run_pk, actor, len(metrics), len(new_params), len(tags)
                 )
-                if new_params:
-                    connection.execute(
-                        insert(t.params),
-                        [
-                            {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
-                            for k, v in new_params.items()
-                        ],
-                    )
-                if tags:
-                    self._upsert_tags(connection, run_pk, batch_pk, tags)
+                sql.INSERT_PARAMS.run_many(
+                    connection, [(run_pk, k, v, batch_pk) for k, v in new_params.items()]
+                )
+                sql.UPSERT_TAGS.run_many(
+                    connection, [(run_pk, k, v, batch_pk) for k, v in tags.items()]
+                )
                 if metrics:
                     self._insert_metrics(connection, run_pk, batch_pk, metrics)
 
@@ -329,13 +306,8 @@ class TrackingStore:
     ) -> dict[str, str]:
         if not params:
             return {}
-        existing = dict(
-            connection.execute(
-                select(t.params.c.key, t.params.c.value).where(
-                    t.params.c.run_pk == run_pk, t.params.c.key.in_(list(params))
-                )
-            ).all()
-        )
+        rows = sql.SELECT_PARAMS.run(connection, (run_pk,))
+        existing: dict[str, str] = {row[0]: row[1] for row in rows}
         for key, value in params.items():
             if key in existing and existing[key] != value:
                 raise Conflict(
@@ -350,66 +322,21 @@ class TrackingStore:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
-    def _upsert_tags(
-        self, connection: Connection, run_pk: int, batch_pk: int, tags: dict[str, str]
-    ) -> None:
-        statement = self._dialect_insert(connection, t.tags)
-        statement = statement.on_conflict_do_update(
-            index_elements=[t.tags.c.run_pk, t.tags.c.key],
-            set_={"value": statement.excluded.value, "batch_pk": statement.excluded.batch_pk},
-        )
-        connection.execute(
-            statement,
-            [
-                {"run_pk": run_pk, "key": k, "value": v, "batch_pk": batch_pk}
-                for k, v in tags.items()
-            ],
-        )
-
+    @staticmethod
     def _insert_metrics(
-        self, connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Metric]
+        connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Metric]
     ) -> None:
-        # The hot path of tracking: a driver-level executemany of plain tuples is
-        # about twice as fast as SQLAlchemy's per-row parameter processing.
-        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        connection.exec_driver_sql(
-            "INSERT INTO metrics (run_pk, key, step, timestamp, value, batch_pk) "
-            f"VALUES ({marker}, {marker}, {marker}, {marker}, {marker}, {marker})",
-            [
-                (run_pk, key, step, timestamp, None if value != value else value, batch_pk)
-                for key, value, step, timestamp in points
-            ],
-        )
+        sql.insert_metric_points(connection, run_pk, batch_pk, points)
         latest: dict[str, Metric] = {}
         for point in points:
-            best = latest.get(point.key)
-            if best is None or (point.step, point.timestamp_ms) >= (best.step, best.timestamp_ms):
-                latest[point.key] = point
-        statement = self._dialect_insert(connection, t.latest_metrics)
-        current = t.latest_metrics
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[current.c.run_pk, current.c.key],
-            set_={
-                "step": excluded.step,
-                "timestamp": excluded.timestamp,
-                "value": excluded.value,
-            },
-            where=or_(
-                excluded.step > current.c.step,
-                and_(excluded.step == current.c.step, excluded.timestamp >= current.c.timestamp),
-            ),
-        )
-        connection.execute(
-            statement,
+            key, _, step, timestamp = point
+            best = latest.get(key)
+            if best is None or step > best[2] or (step == best[2] and timestamp >= best[3]):
+                latest[key] = point
+        sql.UPSERT_LATEST_METRICS.run_many(
+            connection,
             [
-                {
-                    "run_pk": run_pk,
-                    "key": point.key,
-                    "step": point.step,
-                    "timestamp": point.timestamp_ms,
-                    "value": _value_in(point.value),
-                }
+                (run_pk, point.key, point.step, point.timestamp_ms, _value_in(point.value))
                 for point in latest.values()
             ],
         )
@@ -439,11 +366,7 @@ class TrackingStore:
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
                     self._insert_metrics(connection, run_pk, batch_pk, metrics)
-                connection.execute(
-                    update(t.runs)
-                    .where(t.runs.c.pk == run_pk)
-                    .values(status=status.value, end_time=end_time_ms or now_ms())
-                )
+                sql.END_RUN.run(connection, (status.value, end_time_ms or now_ms(), run_pk))
 
         run_with_retry(end)
 
@@ -619,15 +542,16 @@ class TrackingStore:
         return pks
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric of one run, by step then time."""
+        """Every point of one metric of one run, by step then time (then logging order)."""
         with read_transaction(self.engine) as connection:
             run_pk = self._run_pk(connection, run_id)
-            rows = connection.execute(
-                select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp)
-                .where(t.metrics.c.run_pk == run_pk, t.metrics.c.key == key)
-                .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.pk)
-            ).all()
-        return [Metric(k, _value_out(v), s, ts) for k, v, s, ts in rows]
+            chunks = [row[0] for row in sql.SELECT_METRIC_CHUNKS.run(connection, (run_pk, key))]
+        points: list[Metric] = []
+        for packed in chunks:
+            steps, times, values = sql.unpack_points(bytes(packed))
+            points += map(Metric, [key] * len(steps), values, steps, times)
+        points.sort(key=lambda point: (point.step, point.timestamp_ms))
+        return points
 
     # -- artifacts ---------------------------------------------------------------
 
@@ -688,13 +612,6 @@ class TrackingStore:
             )
             for row in rows
         ]
-
-
-def _inserted_pk(result: Any) -> int:
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - every table here has an integer key
-        raise RuntimeError("the database returned no primary key for an insert")
-    return int(key[0])
 
 
 def _encode_page_token(offset: int) -> str:

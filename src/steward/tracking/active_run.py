@@ -126,18 +126,29 @@ class ActiveRun:
     def _points(
         self, metrics: Mapping[str, Any], step: int | None, timestamp_ms: int
     ) -> list[Metric]:
-        """Validated points, all checks done before any is queued (all or nothing)."""
-        values = [(self._key("metric", k), check_metric_value(k, v)) for k, v in metrics.items()]
-        if step is not None:
-            step = check_step(next(iter(metrics), "metric"), step)
+        """Validated points, all checks done before any is queued (all or nothing).
+
+        The hot loop of ``log_metrics``: floats skip the generic number check,
+        known keys skip the name check, and the step counters are updated once
+        per call.
+        """
+        known = self._known_keys
+        values = [
+            (
+                key if key in known else self._key("metric", key),
+                value if type(value) is float else check_metric_value(key, value),
+            )
+            for key, value in metrics.items()
+        ]
         next_step = self._next_step
         with self._lock:
             if step is None:
                 points = [Metric(k, v, next_step.get(k, 0), timestamp_ms) for k, v in values]
+                next_step.update({point.key: point.step + 1 for point in points})
             else:
+                step = check_step(next(iter(metrics), "metric"), step)
                 points = [Metric(k, v, step, timestamp_ms) for k, v in values]
-            for point in points:
-                next_step[point.key] = point.step + 1
+                next_step.update(dict.fromkeys(metrics, step + 1))
         return points
 
     def _write_points(self, run_id: str, points: Sequence[Metric]) -> None:

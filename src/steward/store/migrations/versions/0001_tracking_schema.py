@@ -96,22 +96,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_write_batches")),
     )
     op.create_table(
-        "metrics",
+        "metric_chunks",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("run_pk", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("batch_pk", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("first_step", sa.BigInteger(), nullable=False),
+        sa.Column("last_step", sa.BigInteger(), nullable=False),
+        sa.Column("points", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["batch_pk"], ["write_batches.pk"], name=op.f("fk_metrics_batch_pk_write_batches")
+            ["batch_pk"],
+            ["write_batches.pk"],
+            name=op.f("fk_metric_chunks_batch_pk_write_batches"),
         ),
-        sa.ForeignKeyConstraint(["run_pk"], ["runs.pk"], name=op.f("fk_metrics_run_pk_runs")),
-        sa.PrimaryKeyConstraint("pk", name=op.f("pk_metrics")),
+        sa.ForeignKeyConstraint(["run_pk"], ["runs.pk"], name=op.f("fk_metric_chunks_run_pk_runs")),
+        sa.PrimaryKeyConstraint("pk", name=op.f("pk_metric_chunks")),
     )
-    with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.create_index("ix_metrics_run_key_step", ["run_pk", "key", "step"], unique=False)
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.create_index("ix_metric_chunks_run_key", ["run_pk", "key"], unique=False)
 
     op.create_table(
         "params",
@@ -150,10 +153,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_params_key_value")
 
     op.drop_table("params")
-    with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index("ix_metrics_run_key_step")
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.drop_index("ix_metric_chunks_run_key")
 
-    op.drop_table("metrics")
+    op.drop_table("metric_chunks")
     op.drop_table("write_batches")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.drop_index("ix_latest_metrics_key_value")

@@ -1,0 +1,128 @@
+"""Hand-written SQL for the tracking hot path: starting runs, logging, ending.
+
+Building SQLAlchemy statements costs more than running them when a run logs
+a handful of values: these few statements are plain text executed at the
+driver level. Every one is standard enough to run unchanged on SQLite
+(3.35+) and PostgreSQL; only the parameter marker differs.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+class Statement:
+    """One SQL statement written with ``?`` markers, run with the driver's own."""
+
+    def __init__(self, text: str) -> None:
+        self.qmark = " ".join(text.split())
+        self.format = self.qmark.replace("?", "%s")
+
+    def _text(self, connection: Connection) -> str:
+        return self.qmark if connection.dialect.paramstyle == "qmark" else self.format
+
+    def run(self, connection: Connection, parameters: tuple[Any, ...]) -> Any:
+        """Execute once; returns the driver-level result (rows, ``scalar_one()``…)."""
+        return connection.exec_driver_sql(self._text(connection), parameters)
+
+    def run_many(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Execute once per row (the driver's executemany)."""
+        if rows:
+            connection.exec_driver_sql(self._text(connection), list(rows))
+
+
+SELECT_EXPERIMENT = Statement("SELECT pk, name FROM experiments WHERE id = ?")
+SELECT_RUN_STATE = Statement("SELECT pk, status FROM runs WHERE id = ?")
+INSERT_RUN = Statement(
+    """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
+                         created_by, system_info_digest)
+       VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?) RETURNING pk"""
+)
+END_RUN = Statement("UPDATE runs SET status = ?, end_time = ? WHERE pk = ?")
+INSERT_BATCH = Statement(
+    """INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, param_count,
+                                  tag_count)
+       VALUES (?, ?, ?, ?, ?, ?) RETURNING pk"""
+)
+SELECT_PARAMS = Statement("SELECT key, value FROM params WHERE run_pk = ?")
+INSERT_PARAMS = Statement("INSERT INTO params (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)")
+UPSERT_TAGS = Statement(
+    """INSERT INTO tags (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)
+       ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value,
+                                               batch_pk = excluded.batch_pk"""
+)
+INSERT_METRIC_CHUNKS = Statement(
+    """INSERT INTO metric_chunks (run_pk, key, batch_pk, count, first_step, last_step, points)
+       VALUES (?, ?, ?, ?, ?, ?, ?)"""
+)
+SELECT_METRIC_CHUNKS = Statement(
+    "SELECT points FROM metric_chunks WHERE run_pk = ? AND key = ? ORDER BY pk"
+)
+UPSERT_LATEST_METRICS = Statement(
+    """INSERT INTO latest_metrics (run_pk, key, step, timestamp, value) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (run_pk, key) DO UPDATE
+       SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value
+       WHERE excluded.step > latest_metrics.step
+          OR (excluded.step = latest_metrics.step
+              AND excluded.timestamp >= latest_metrics.timestamp)"""
+)
+
+
+def pack_points(points: Sequence[tuple[str, float, int, int]]) -> bytes:
+    """Pack one key's ``(key, value, step, timestamp_ms)`` points: steps, then
+    timestamps (int64), then values (float64, so NaN and infinities survive),
+    little-endian."""
+    steps = array("q", [point[2] for point in points])
+    times = array("q", [point[3] for point in points])
+    values = array("d", [point[1] for point in points])
+    if sys.byteorder != "little":  # pragma: no cover - every platform Steward runs on
+        for part in (steps, times, values):
+            part.byteswap()
+    return steps.tobytes() + times.tobytes() + values.tobytes()
+
+
+def unpack_points(packed: bytes) -> tuple[array[int], array[int], array[float]]:
+    """The steps, timestamps and values of a packed chunk."""
+    count = len(packed) // 24
+    steps, times, values = array("q"), array("q"), array("d")
+    steps.frombytes(packed[: 8 * count])
+    times.frombytes(packed[8 * count : 16 * count])
+    values.frombytes(packed[16 * count :])
+    if sys.byteorder != "little":  # pragma: no cover
+        for part in (steps, times, values):
+            part.byteswap()
+    return steps, times, values
+
+
+def insert_metric_points(
+    connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Any]
+) -> None:
+    """Store metric points, ``(key, value, step, timestamp_ms)`` tuples, as one packed
+    chunk per key: one row per key and write instead of one per point."""
+    by_key: dict[str, list[Any]] = {}
+    for point in points:
+        group = by_key.get(point[0])
+        if group is None:
+            by_key[point[0]] = [point]
+        else:
+            group.append(point)
+    INSERT_METRIC_CHUNKS.run_many(
+        connection,
+        [
+            (
+                run_pk,
+                key,
+                batch_pk,
+                len(group),
+                min(point[2] for point in group),
+                max(point[2] for point in group),
+                pack_points(group),
+            )
+            for key, group in by_key.items()
+        ],
+    )
