@@ -11,7 +11,7 @@ store, or the same one that pushed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,11 @@ def _transfer(
         for start in range(0, len(data_blobs), TRANSFER_GROUP):
             group = data_blobs[start : start + TRANSFER_GROUP]
             with target.batch() as sink:
-                sizes += pool.map(lambda digest: copy(sink, digest), group)
+                futures = [pool.submit(copy, sink, digest) for digest in group]
+                # Every copy finishes (or fails) before the batch publishes, so a
+                # failure leaves no write half-way into a batch already closed.
+                wait(futures)
+                sizes += [future.result() for future in futures]
     if version.digest in missing:
         sizes.append(copy(target, version.digest))
     return TransferResult(version.ref, len(sizes), sum(sizes), len(wanted) - len(missing))
