@@ -256,6 +256,8 @@ def main() -> None:
         python = mlflow_python()
         subprocess.run([str(python), "-c", MLFLOW_SAVE, str(work / "mlflow-model")], check=True)
         mlflow_bin = str(Path(python).parent / "mlflow")
+        # MLflow starts ``uvicorn`` by name: its venv's bin folder must be on PATH.
+        peer_env = {**env, "PATH": f"{Path(python).parent}{os.pathsep}{env.get('PATH', '')}"}
         peer = measure(
             [
                 mlflow_bin,
@@ -270,7 +272,7 @@ def main() -> None:
             ],
             "/health",
             f"http://127.0.0.1:{port + 1}",
-            env,
+            peer_env,
             args,
             prep["row"],
         )
