@@ -361,3 +361,28 @@ def test_monitor_report_renders_trends_in_chromium(served: Served, tmp_path: Pat
         finally:
             browser.close()
     assert errors == []
+
+
+def test_scheduled_monitors_run_once_per_firing(served: Served) -> None:
+    from datetime import timedelta
+
+    from steward.monitoring.scheduler import due_monitors, run_due
+
+    create_monitor("hourly", model="clf@champion", window="100 rows", schedule="0 * * * *")
+    create_monitor("unscheduled", model="clf@champion", window="100 rows")
+    served.send(frame(100, seed=11))
+    created = get_monitor("hourly").created_at
+    next_hour = created.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+    assert due_monitors(now=next_hour - timedelta(seconds=1)) == []
+    assert [m.name for m in due_monitors(now=next_hour)] == ["hourly"]
+    first = run_due(now=next_hour + timedelta(minutes=1))
+    assert [result.monitor for result in first] == ["hourly"]
+    assert run_due(now=next_hour + timedelta(minutes=2)) == []  # already evaluated this hour
+    second = run_due(now=next_hour + timedelta(hours=1, minutes=1))
+    assert [result.monitor for result in second] == ["hourly"]
+    assert len(monitor_results("hourly")) == 2
+    assert monitor_results("unscheduled") == []
+
+    result = CliRunner().invoke(app, ["monitor", "watch", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0 and "monitor(s) were due" in result.output

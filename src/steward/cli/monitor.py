@@ -158,6 +158,30 @@ def run(
         _print_result(result)
 
 
+@app.command("watch")
+def watch(
+    once: bool = typer.Option(
+        False, "--once", help="Run what is due now and exit (for system cron)."
+    ),
+    poll: float = typer.Option(30.0, help="Longest sleep between checks, in seconds."),
+) -> None:
+    """Run monitors on their --schedule until interrupted."""
+    from steward.monitoring.scheduler import run_due
+    from steward.monitoring.scheduler import watch as watch_monitors
+
+    if once:
+        results = run_due()
+        for result in results:
+            _print_result(result)
+        console.print(f"{len(results)} monitor(s) were due")
+        return
+    console.print("watching scheduled monitors; Ctrl-C to stop")
+    try:
+        watch_monitors(poll_s=poll, on_result=_print_result)
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="The monitor."),
