@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict
@@ -76,9 +75,14 @@ class PredictionLogWriter:
         self.workspace = workspace
         self.flush_rows = flush_rows
         self.flush_interval_s = flush_interval_s
-        self._queue: queue.Queue[LogEntry] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        # A plain list swapped out whole by the writer: a queue.Queue's lock
+        # and condition per entry cost the event loop more than the write did.
+        self._entries: list[LogEntry] = []
+        self._queued_rows = 0
         self._pending_ids: set[str] = set()
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._flush_requested = threading.Event()
         self._flushed = threading.Condition()
@@ -95,28 +99,30 @@ class PredictionLogWriter:
     @property
     def queue_depth(self) -> int:
         """Entries waiting to be written."""
-        return self._queue.qsize()
+        return len(self._entries)
 
     def submit(self, entry: LogEntry) -> bool:
         """Queue an entry for writing; False (and counted) when the queue is full."""
         with self._lock:
-            self._pending_ids.update(entry.request_ids)
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
-            with self._lock:
-                self._pending_ids.difference_update(entry.request_ids)
-            self.shed_rows += entry.rows
-            now = time.monotonic()
-            if now - self._last_warning > _SHED_WARNING_INTERVAL_S:
-                self._last_warning = now
-                logger.warning(
-                    "prediction log queue is full: shedding log entries (%d rows so far); "
-                    "requests are still answered",
-                    self.shed_rows,
-                )
-            return False
-        return True
+            accepted = len(self._entries) < self.max_queue
+            if accepted:
+                self._entries.append(entry)
+                self._pending_ids.update(entry.request_ids)
+                self._queued_rows += entry.rows
+                if self._queued_rows >= self.flush_rows:
+                    self._wake.notify()
+        if accepted:
+            return True
+        self.shed_rows += entry.rows
+        now = time.monotonic()
+        if now - self._last_warning > _SHED_WARNING_INTERVAL_S:
+            self._last_warning = now
+            logger.warning(
+                "prediction log queue is full: shedding log entries (%d rows so far); "
+                "requests are still answered",
+                self.shed_rows,
+            )
+        return False
 
     def pending(self, request_ids: list[str]) -> set[str]:
         """The ids among ``request_ids`` that are queued but not yet written."""
@@ -127,9 +133,10 @@ class PredictionLogWriter:
         """Write everything queued so far; True once it is stored (False on timeout)."""
         with self._lock:
             waiting = set(self._pending_ids)
-        if not waiting:
-            return True
-        self._flush_requested.set()
+            if not waiting:
+                return True
+            self._flush_requested.set()
+            self._wake.notify()
         with self._flushed:
             return self._flushed.wait_for(
                 lambda: not self._thread.is_alive() or not self.pending(list(waiting)), timeout
@@ -137,35 +144,31 @@ class PredictionLogWriter:
 
     def close(self, timeout: float = 30.0) -> None:
         """Drain the queue, write it, and stop the writer thread."""
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            self._wake.notify()
         self._thread.join(timeout)
 
     def _loop(self) -> None:
-        batch: list[LogEntry] = []
-        rows = 0
-        deadline = time.monotonic() + self.flush_interval_s
         while True:
-            try:
-                entry = self._queue.get(timeout=0.05)
-                if not batch:
-                    deadline = time.monotonic() + self.flush_interval_s
-                batch.append(entry)
-                rows += entry.rows
-            except queue.Empty:
-                pass
-            stopping = self._stop.is_set()
-            urgent = (self._flush_requested.is_set() or stopping) and self._queue.empty()
-            if batch and (rows >= self.flush_rows or urgent or time.monotonic() >= deadline):
-                self._write(batch)
-                batch, rows = [], 0
-                with self._flushed:
-                    self._flushed.notify_all()
-            if urgent and not batch:
+            with self._lock:
+                if not (
+                    self._stop.is_set()
+                    or self._flush_requested.is_set()
+                    or self._queued_rows >= self.flush_rows
+                ):
+                    self._wake.wait(timeout=self.flush_interval_s)
+                batch, self._entries, self._queued_rows = self._entries, [], 0
                 self._flush_requested.clear()
-                with self._flushed:
-                    self._flushed.notify_all()
-                if stopping:
-                    return
+                stopping = self._stop.is_set()
+            if batch:
+                self._write(batch)
+            with self._flushed:
+                self._flushed.notify_all()
+            if stopping:
+                with self._lock:
+                    if not self._entries:
+                        return
 
     def _write(self, batch: list[LogEntry]) -> None:
         groups: dict[tuple[str, int | None, str], list[LogEntry]] = defaultdict(list)
@@ -211,13 +214,20 @@ def _inputs_frame(entries: list[LogEntry]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    frames = [
-        entry.inputs
-        if isinstance(entry.inputs, pd.DataFrame)
-        else pd.DataFrame(np.asarray(entry.inputs).reshape(entry.rows, -1))
-        for entry in entries
-    ]
-    frame = pd.concat(frames, ignore_index=True)
+    arrays = [entry.inputs for entry in entries if not isinstance(entry.inputs, pd.DataFrame)]
+    if len(arrays) == len(entries) and len({np.shape(part)[1:] for part in arrays}) == 1:
+        # Tensor inputs (MLflow "instances", v2 tensors): one array, one frame.
+        frame = pd.DataFrame(
+            np.concatenate([np.asarray(part).reshape(len(part), -1) for part in arrays])
+        )
+    else:
+        frames = [
+            entry.inputs
+            if isinstance(entry.inputs, pd.DataFrame)
+            else pd.DataFrame(np.asarray(entry.inputs).reshape(entry.rows, -1))
+            for entry in entries
+        ]
+        frame = pd.concat(frames, ignore_index=True)
     frame.columns = [f"{INPUT_PREFIX}{column}" for column in frame.columns]
     return frame
 
