@@ -318,3 +318,34 @@ def test_artifacts_on_s3_are_verified_on_download(
     finally:
         use_workspace(None)
         ws.close()
+
+
+def test_a_failed_background_write_is_reported_after_the_run_ends(workspace: Any) -> None:
+    from steward.tracking.active_run import ActiveRun
+    from steward.tracking.local import LocalTrackingBackend
+    from steward.tracking.metric_buffer import MetricBuffer
+    from tests.services import wait_until
+
+    failed = []
+
+    class UnreachableMetrics(LocalTrackingBackend):
+        def log_batch(self, run_id: str, metrics: Any = (), **kwargs: Any) -> None:
+            if metrics:
+                failed.append(run_id)
+                raise steward.StewardError("the metric store is unreachable")
+            super().log_batch(run_id, metrics, **kwargs)
+
+    backend = UnreachableMetrics(workspace.store, workspace.blobs, "tester")
+    buffer = MetricBuffer(interval=0.01)
+    experiment = backend.get_or_create_experiment("flaky")
+    first = ActiveRun(backend, backend.create_run(experiment.id, "first"), buffer)
+    second = ActiveRun(backend, backend.create_run(experiment.id, "second"), buffer)
+    first.log_metric("m", 1.0)
+    assert wait_until(lambda: failed == [first.id])
+    second.log_metric("kept", 2.0)
+    with pytest.raises(steward.StewardError, match="unreachable"):
+        second.end()
+    stored = backend.get_run(second.id)
+    assert stored.status == steward.RunStatus.FINISHED
+    assert stored.metrics == {"kept": 2.0}
+    assert buffer.take(first.id) == []

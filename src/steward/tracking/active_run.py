@@ -214,16 +214,16 @@ class ActiveRun:
         if self._status is not None:
             return
         final = RunStatus(status) if isinstance(status, str) else status
-        try:
-            pending = self._buffer.take(self.id)
-        finally:
-            self._status = final
+        self._status = final
+        pending = self._buffer.take(self.id)
         # The run's last metrics and its end are one transaction.
         try:
             self._backend.end_run(self.id, final, metrics=pending)
         finally:
             if self._on_end is not None:
                 self._on_end(self)
+        # Only now report an earlier background failure: the run is ended either way.
+        self._buffer.raise_errors()
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -60,17 +60,13 @@ class MetricBuffer:
     def take(self, run_id: str) -> list[Metric]:
         """Remove and return the points of ``run_id`` not written yet, once any
         write in progress has finished (so the caller can write them itself,
-        e.g. together with the run's end).
-
-        Raises:
-            StewardError: a background write failed since the last flush.
-        """
+        e.g. together with the run's end). Background failures are left for
+        ``raise_errors``."""
         with self._write_lock, self._lock:
             queued = self._pending.pop(run_id, None)
             if queued is not None:
                 self._count -= len(queued[1])
                 self._room.notify_all()
-        self._raise_errors()
         return [] if queued is None else queued[1]
 
     def _start_writer(self) -> None:
@@ -106,9 +102,14 @@ class MetricBuffer:
             StewardError: a background write failed since the last flush.
         """
         self._drain(record_errors=False)
-        self._raise_errors()
+        self.raise_errors()
 
-    def _raise_errors(self) -> None:
+    def raise_errors(self) -> None:
+        """Raise the first background write failure since the last call, if any.
+
+        Raises:
+            StewardError: a background write failed.
+        """
         if self._errors:
             errors, self._errors = self._errors, []
             first = errors[0]
