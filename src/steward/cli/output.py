@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from steward.store.records import json_number
 
 console = Console()
 error_console = Console(stderr=True)
@@ -17,8 +18,8 @@ JSON_HELP = "Print JSON instead of a table."
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return str(value) if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, float):
+        return json_number(value)
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
