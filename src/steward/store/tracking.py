@@ -69,10 +69,6 @@ def _value_out(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def _value_in(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 class TrackingStore:
     """Experiments and runs in the metadata store."""
 
@@ -296,7 +292,7 @@ class TrackingStore:
                     connection, [(run_pk, k, v, batch_pk) for k, v in tags.items()]
                 )
                 if metrics:
-                    self._insert_metrics(connection, run_pk, batch_pk, metrics)
+                    sql.write_metric_points(connection, run_pk, batch_pk, metrics)
 
         run_with_retry(write)
 
@@ -322,25 +318,6 @@ class TrackingStore:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
-    @staticmethod
-    def _insert_metrics(
-        connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Metric]
-    ) -> None:
-        sql.insert_metric_points(connection, run_pk, batch_pk, points)
-        latest: dict[str, Metric] = {}
-        for point in points:
-            key, _, step, timestamp = point
-            best = latest.get(key)
-            if best is None or step > best[2] or (step == best[2] and timestamp >= best[3]):
-                latest[key] = point
-        sql.UPSERT_LATEST_METRICS.run_many(
-            connection,
-            [
-                (run_pk, point.key, point.step, point.timestamp_ms, _value_in(point.value))
-                for point in latest.values()
-            ],
-        )
-
     def end_run(
         self,
         run_id: str,
@@ -365,7 +342,7 @@ class TrackingStore:
                     raise InvalidInput(f"run {run_id} has already ended ({current}).")
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
-                    self._insert_metrics(connection, run_pk, batch_pk, metrics)
+                    sql.write_metric_points(connection, run_pk, batch_pk, metrics)
                 sql.END_RUN.run(connection, (status.value, end_time_ms or now_ms(), run_pk))
 
         run_with_retry(end)

@@ -99,11 +99,21 @@ def unpack_points(packed: bytes) -> tuple[array[int], array[int], array[float]]:
     return steps, times, values
 
 
-def insert_metric_points(
+def _latest(group: list[Any]) -> Any:
+    """The point of highest (step, timestamp); on a tie the one logged last."""
+    best = group[0]
+    for point in group:
+        if point[2] > best[2] or (point[2] == best[2] and point[3] >= best[3]):
+            best = point
+    return best
+
+
+def write_metric_points(
     connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Any]
 ) -> None:
-    """Store metric points, ``(key, value, step, timestamp_ms)`` tuples, as one packed
-    chunk per key: one row per key and write instead of one per point."""
+    """Store metric points, ``(key, value, step, timestamp_ms)`` tuples: one packed chunk
+    per key (one row per key and write, not one per point), and each key's latest
+    point in ``latest_metrics`` unless a later one is already there."""
     by_key: dict[str, list[Any]] = {}
     for point in points:
         group = by_key.get(point[0])
@@ -124,5 +134,14 @@ def insert_metric_points(
                 pack_points(group),
             )
             for key, group in by_key.items()
+        ],
+    )
+    latest = [_latest(group) for group in by_key.values()]
+    UPSERT_LATEST_METRICS.run_many(
+        connection,
+        [
+            # NaN is stored as NULL, as SQLite does by itself, on PostgreSQL too.
+            (run_pk, key, step, timestamp, None if value != value else value)
+            for key, value, step, timestamp in latest
         ],
     )
