@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -87,12 +90,17 @@ def open_workspace(
 _lock = threading.Lock()
 _current: Workspace | None = None
 _pinned = False
+_scoped: ContextVar[Workspace | None] = ContextVar("steward_workspace", default=None)
 
 
 def current_workspace() -> Workspace:
-    """The process's workspace: the one given to ``use_workspace``, else the
-    one the environment points at (reopened if the environment changed)."""
+    """The workspace in scope (``workspace_scope``), else the process's: the one
+    given to ``use_workspace``, else the one the environment points at
+    (reopened if the environment changed)."""
     global _current
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
     with _lock:
         if _pinned and _current is not None:
             return _current
@@ -109,3 +117,20 @@ def use_workspace(workspace: Workspace | None) -> None:
     with _lock:
         _current = workspace
         _pinned = workspace is not None
+
+
+@contextmanager
+def workspace_scope(workspace: Workspace | None) -> Iterator[None]:
+    """Make ``workspace`` the current one inside the block, for this thread or task only.
+
+    Library calls that take ``workspace=`` run their inner calls under it, so
+    every store they touch is the one the caller named. None changes nothing.
+    """
+    if workspace is None:
+        yield
+        return
+    token = _scoped.set(workspace)
+    try:
+        yield
+    finally:
+        _scoped.reset(token)

@@ -208,7 +208,8 @@ def test_explicit_dataset_and_window_references(served: Served) -> None:
     )  # fmt: skip
     by_window = run_monitor("by-window")
     assert by_window.dataset_drift and {"age", "weight"} <= set(by_window.drifted)
-    assert by_window.details["reference"]["description"].startswith("predictions from")
+    description = by_window.details["reference"]["description"]
+    assert description.startswith("the prediction log of clf@champion from")
 
 
 def test_profile_reference_agrees_with_raw_data(workspace: Any) -> None:
@@ -260,7 +261,7 @@ def test_bad_input_is_refused_or_reported(served: Served) -> None:
         create_monitor("empty", model="clf@champion")
     empty = run_monitor("empty")
     assert empty.status == "empty" and empty.rows == 0 and empty.alerts == ()
-    assert "no predictions" in empty.notes[0]
+    assert "no rows of the prediction log" in empty.notes[0]
     with pytest.raises(InvalidInput, match="no evaluated window"):
         write_monitor_report("empty", "r.html")
 

@@ -21,11 +21,29 @@ app = typer.Typer(
 def create(
     name: str = typer.Argument(..., help="The monitor's name."),
     model: str = typer.Option(
-        ..., "--model", help="The watched model: NAME@ALIAS or NAME/VERSION."
+        None,
+        "--model",
+        help="The watched model: NAME@ALIAS or NAME/VERSION (with --table: the model that "
+        "scored it).",
+    ),
+    table: str = typer.Option(
+        None,
+        "--table",
+        help="Watch a table instead of the model's prediction log: dataset:NAME[:VERSION], or "
+        "Parquet/CSV files (path, folder, glob or URL), read again at each run.",
+    ),
+    timestamp_column: str = typer.Option(
+        None, "--timestamp-column", help="The table's time column (for time windows)."
+    ),
+    probability_column: str = typer.Option(
+        None, "--probability-column", help="The table's positive-class probability column."
+    ),
+    prediction_column: str = typer.Option(
+        "prediction", "--prediction-column", help="The table's prediction column."
     ),
     reference: str = typer.Option(
         None,
-        help="NAME:VERSION of a dataset, or window:START/END of the model's own predictions "
+        help="NAME:VERSION of a dataset, or window:START/END of the watched predictions "
         "(default: the training dataset version, from lineage).",
     ),
     window: str = typer.Option("1d", help="What each run evaluates: 1h, 1d, 2w… or 'N rows'."),
@@ -41,13 +59,15 @@ def create(
     feature: list[str] = typer.Option(
         [], "--feature", help="Input column to check (repeatable; default: all inputs)."
     ),
-    target: str = typer.Option(None, help="The reference's label column (default: inferred)."),
+    target: str = typer.Option(
+        None, help="The label column (default: inferred; in a table, 'label')."
+    ),
     segment: str = typer.Option(None, help="Column to split realised performance by."),
     drift_share: float = typer.Option(0.5, help="Share of drifted features that is dataset drift."),
     replace: bool = typer.Option(False, "--replace", help="Overwrite a monitor of this name."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Create a monitor of a served model."""
+    """Create a monitor of a served model or of a table of predictions and features."""
     from steward.monitoring.monitor import create_monitor
 
     monitor = create_monitor(
@@ -60,16 +80,20 @@ def create(
         channels=channel,
         features=feature or None,
         target_column=target,
+        prediction_column=prediction_column,
         segment=segment,
         drift_share=drift_share,
         replace=replace,
+        table=table,
+        timestamp_column=timestamp_column,
+        probability_column=probability_column,
     )
     if as_json:
         print_json(monitor.to_dict())
         return
     reference_text = monitor.reference or "training data (lineage)"
     console.print(
-        f"created monitor [bold]{monitor.name}[/bold] of {monitor.model}: window "
+        f"created monitor [bold]{monitor.name}[/bold] of {monitor.source}: window "
         f"{monitor.window}, reference {reference_text}, {len(monitor.rules)} rule(s), "
         f"{len(monitor.channels)} channel(s)"
     )
@@ -103,7 +127,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) 
         rows.append(
             [
                 m.name,
-                m.model,
+                m.table or m.model,
                 m.window,
                 m.schedule,
                 len(m.rules),
@@ -114,7 +138,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) 
         )
     print_table(
         "Monitors",
-        ["name", "model", "window", "schedule", "rules", "last window", "status", "drift share"],
+        ["name", "watches", "window", "schedule", "rules", "last window", "status", "drift share"],
         rows,
     )
 
@@ -197,7 +221,7 @@ def show(
         print_json({"monitor": monitor.to_dict(), "results": [r.to_dict() for r in results]})
         return
     console.print(
-        f"[bold]{monitor.name}[/bold]: {monitor.model}, window {monitor.window}, reference "
+        f"[bold]{monitor.name}[/bold]: {monitor.source}, window {monitor.window}, reference "
         f"{monitor.reference or 'training data (lineage)'}, schedule {monitor.schedule or '-'}"
     )
     for rule in monitor.rules:
@@ -252,3 +276,35 @@ def delete(name: str = typer.Argument(..., help="The monitor.")) -> None:
 
     delete_monitor(name)
     console.print(f"deleted monitor [bold]{name}[/bold]")
+
+
+@app.command("events")
+def events_command(
+    topic: str = typer.Option(
+        None, help="One topic (alert.fired) or a prefix with * (alert.*); default: all."
+    ),
+    after: int = typer.Option(0, help="Only events after this pk (a consumer's offset)."),
+    limit: int = typer.Option(100, help="The most events to list."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List the events monitors and alerts published (for retraining triggers)."""
+    from steward.monitoring.events import events
+
+    found = events(topic, after=after, limit=limit)
+    if as_json:
+        print_json([e.to_dict() for e in found])
+        return
+    print_table(
+        "Events",
+        ["pk", "topic", "at", "by", "about"],
+        [
+            [
+                e.pk,
+                e.topic,
+                e.created_at,
+                e.created_by,
+                e.payload.get("monitor") or e.payload.get("source") or e.payload.get("rule"),
+            ]
+            for e in found
+        ],
+    )

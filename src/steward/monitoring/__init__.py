@@ -16,6 +16,7 @@ from steward.monitoring.alerts import Alert, AlertManager, ack, list_alerts
 from steward.monitoring.channels import AlertChannel, channel, register_channel
 from steward.monitoring.drift import drift
 from steward.monitoring.estimated import EstimatedPerformance, estimate_performance
+from steward.monitoring.events import events
 from steward.monitoring.monitor import (
     Monitor,
     MonitorResult,
@@ -55,6 +56,7 @@ __all__ = [
     "delete_monitor",
     "drift",
     "estimate_performance",
+    "events",
     "get_monitor",
     "list_alerts",
     "list_monitors",

@@ -1,8 +1,8 @@
 """One window of a monitor: read it, find the reference, compute drift, quality, performance.
 
 Nothing here raises on bad data: what could not be done is said in ``notes``
-and the status (``ok``, ``empty`` for a window without predictions, ``error``
-when the model or reference cannot be found).
+and the status (``ok``, ``empty`` for a window without rows, ``error`` when
+the model, the table or the reference cannot be found or read).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from steward.errors import StewardError
 from steward.monitoring.schedule import parse_window
+from steward.serving.prediction_log import INPUT_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from steward.monitoring.summary import DatasetSummary
     from steward.workspace import Workspace
 
-INPUT_PREFIX = "input."
 PROBABILITY = "probability"
 """The column the positive class's probability gets in the monitored window."""
 
@@ -64,18 +64,34 @@ def _served_name(model: str) -> str:
     return model.removeprefix("models:/").split("@")[0].split("/")[0]
 
 
+def _read(monitor: Monitor, start: datetime | None, end: datetime, ws: Workspace) -> pd.DataFrame:
+    """The watched rows (in the prediction log's shape) with a timestamp in ``[start, end)``."""
+    from steward.monitoring import sources
+
+    if monitor.table is None:
+        from steward.serving.reading import read_predictions
+
+        assert monitor.model is not None
+        return read_predictions(_served_name(monitor.model), start, end, workspace=ws)
+    try:
+        table = sources.read_table(monitor.table)
+        if monitor.timestamp_column:
+            table = sources.between(table, monitor.timestamp_column, start, end)
+    except sources.TableUnavailable as exc:
+        raise _Stop(str(exc)) from None
+    return sources.as_logged(table, monitor)
+
+
 def _read_window(
     monitor: Monitor, now: datetime, ws: Workspace
 ) -> tuple[pd.DataFrame, datetime, datetime]:
-    from steward.serving.reading import read_predictions
-
     spec = parse_window(monitor.window)
-    served = _served_name(monitor.model)
     if spec.duration is not None:
         start = now - spec.duration
-        return read_predictions(served, start, now, workspace=ws), start, now
-    frame = read_predictions(served, until=now, workspace=ws).tail(spec.rows)
-    start = frame["timestamp"].min().to_pydatetime() if len(frame) else now
+        return _read(monitor, start, now, ws), start, now
+    frame = _read(monitor, None, now, ws).tail(spec.rows)
+    times = frame["timestamp"] if "timestamp" in frame.columns else None
+    start = times.min().to_pydatetime() if times is not None and len(frame) else now
     return frame.reset_index(drop=True), start, now
 
 
@@ -113,7 +129,9 @@ def _window_frame(
         columns[monitor.prediction_column] = _labels(frame["prediction"].reset_index(drop=True))
     if target is not None and "label" in frame.columns:
         columns[target] = _labels(frame["label"].reset_index(drop=True))
-    if "probabilities" in frame.columns:
+    if PROBABILITY in frame.columns:
+        columns[PROBABILITY] = frame[PROBABILITY].reset_index(drop=True)
+    elif "probabilities" in frame.columns:
         probability = [
             float(p[-1]) if p is not None and len(p) == 2 else float("nan")
             for p in frame["probabilities"]
@@ -193,25 +211,26 @@ def _reference(
 
     spec = monitor.reference
     if spec is None or spec in ("lineage", "training"):
+        if model_version is None:
+            raise _Stop(f"{monitor.source} has no model to find training data through lineage")
         version = _training_version(model_version)
         found = _dataset_reference(version, features, monitor)
         found.notes.insert(0, f"reference {version.ref} found through lineage (run → dataset)")
         return found
     if spec.startswith("window:"):
         from steward.monitoring.monitor import _reference_window
-        from steward.serving.reading import read_predictions
 
         start, end = _reference_window(spec)
-        frame = read_predictions(_served_name(monitor.model), start, end, workspace=ws)
+        frame = _read(monitor, start, end, ws)
         if frame.empty:
-            raise _Stop(f"the reference window {spec} holds no predictions of {monitor.model}")
+            raise _Stop(f"the reference window {spec} holds no rows of {monitor.source}")
         target = monitor.target_column or "label"
         reference, _ = _window_frame(frame, monitor, target)
         return _Reference(
             reference.drop(columns=[PROBABILITY], errors="ignore"),
-            f"predictions from {start.isoformat()} to {end.isoformat()}",
+            f"{monitor.source} from {start.isoformat()} to {end.isoformat()}",
             target,
-            [f"reference: {len(frame)} logged predictions, {spec}"],
+            [f"reference: {len(frame)} rows of {monitor.source}, {spec}"],
         )
     try:
         version = resolve(spec.removeprefix("dataset:"))
@@ -224,25 +243,36 @@ def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluatio
     """Evaluate ``monitor``'s window ending at ``now``."""
     from steward.models.registry import resolve
 
-    frame, start, end = _read_window(monitor, now, ws)
+    model_version = None
+    try:
+        frame, start, end = _read_window(monitor, now, ws)
+    except _Stop as exc:
+        return Evaluation(status="error", start=now, end=now, notes=[str(exc)])
     evaluation = Evaluation(status="ok", start=start, end=end, rows=len(frame))
     evaluation.labels = int(frame["label"].notna().sum()) if "label" in frame.columns else 0
     evaluation.metrics = {"window.rows": float(evaluation.rows)}
-    try:
-        model_version = resolve(
-            monitor.model if monitor.model.startswith("models:/") else f"models:/{monitor.model}"
-        )
-        evaluation.model_version = model_version.version
-    except StewardError as exc:
-        evaluation.status = "error"
-        evaluation.notes.append(f"model {monitor.model} cannot be resolved: {exc}")
-        return evaluation
+    if monitor.model is not None:
+        try:
+            model_version = resolve(
+                monitor.model
+                if monitor.model.startswith("models:/")
+                else f"models:/{monitor.model}"
+            )
+            evaluation.model_version = model_version.version
+        except StewardError as exc:
+            evaluation.status = "error"
+            evaluation.notes.append(f"model {monitor.model} cannot be resolved: {exc}")
+            return evaluation
     if frame.empty:
         evaluation.status = "empty"
+        hint = (
+            "Is the model served with prediction logging on, and has it had traffic?"
+            if monitor.table is None
+            else "Has the job that writes the table run?"
+        )
         evaluation.notes.append(
-            f"no predictions of {monitor.model} in {parse_window(monitor.window).describe()} "
-            f"before {end.isoformat()}: nothing to compare. Is the model served with "
-            "prediction logging on, and has it had traffic?"
+            f"no rows of {monitor.source} in {parse_window(monitor.window).describe()} "
+            f"before {end.isoformat()}: nothing to compare. {hint}"
         )
         return evaluation
     try:
@@ -269,7 +299,7 @@ def _compare(
     current, features = _window_frame(frame, monitor, target)
     missing = [name for name in features if name not in current.columns]
     if missing:
-        evaluation.notes.append(f"not in the prediction log: {', '.join(missing)}")
+        evaluation.notes.append(f"not in {monitor.source}: {', '.join(missing)}")
     has_labels = target is not None and target in current.columns and evaluation.labels > 0
     prediction = monitor.prediction_column if monitor.prediction_column in current.columns else None
     checked = list(features)

@@ -1,4 +1,5 @@
-"""Monitors: a deployed model's prediction log watched against a reference, window by window.
+"""Monitors: a deployed model's prediction log — or any table of predictions and
+features — watched against a reference, window by window.
 
 ::
 
@@ -6,16 +7,21 @@
         "cancer", model="breast-cancer-classifier@champion", window="1h",
         schedule="0 * * * *", rules=["drift.share > 0.3"], channels=["webhook:http://…"],
     )
+    steward.monitoring.create_monitor(
+        "nightly-scores", table="/data/scores/*.parquet", timestamp_column="scored_at",
+        reference="clinic-train:3", window="1d",
+    )
     result = steward.monitoring.run_monitor("cancer")
 
-``run_monitor`` reads the latest window of the model's logged predictions
-(joined with feedback labels), compares it with the reference — by default
-the training dataset version found through lineage (model version → run →
-dataset versions the run read), summarised from its stored profile — for data,
-prediction and label drift and data quality, measures realised performance
-where labels arrived (and estimates it from probabilities otherwise), stores
-the result per window, and evaluates the alert rules (de-duplicated across
-runs). Each evaluated window also publishes a ``monitor.evaluated`` event.
+``run_monitor`` reads the latest window — of the model's logged predictions
+(joined with feedback labels), or of the table (``monitoring/sources.py``) —
+compares it with the reference — by default the training dataset version
+found through lineage (model version → run → dataset versions the run read),
+summarised from its stored profile — for data, prediction and label drift and
+data quality, measures realised performance where labels arrived (and
+estimates it from probabilities otherwise), stores the result per window, and
+evaluates the alert rules (de-duplicated across runs). Each evaluated window
+also publishes a ``monitor.evaluated`` event (see ``events``).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from steward.monitoring.stored import (
     summary_to_dict,
 )
 from steward.monitoring.summary import DatasetSummary
+from steward.workspace import workspace_scope
 
 if TYPE_CHECKING:
     from steward.monitoring.estimated import EstimatedPerformance
@@ -55,7 +62,7 @@ class Monitor:
 
     id: str
     name: str
-    model: str
+    model: str | None
     reference: str | None
     window: str
     schedule: str | None
@@ -69,6 +76,16 @@ class Monitor:
     cooldown_s: float
     created_at: datetime
     created_by: str
+    table: str | None = None
+    timestamp_column: str | None = None
+    probability_column: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What the monitor watches, in words."""
+        if self.table is None:
+            return f"the prediction log of {self.model}"
+        return f"table {self.table}" + (f" (model {self.model})" if self.model else "")
 
     def next_run(self, after: datetime | None = None) -> datetime | None:
         """When the schedule next fires after ``after`` (default now; None without schedule)."""
@@ -104,6 +121,8 @@ class MonitorResult:
     created_at: datetime
     details: dict[str, Any] = field(repr=False)
     alerts: tuple[AlertNotice, ...] = ()
+    workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    """Where its stored summaries are read from (default: the current workspace)."""
 
     @property
     def notes(self) -> list[str]:
@@ -140,7 +159,8 @@ class MonitorResult:
             data = self.details.get("current_summary")
         else:
             digest = self.details.get("reference", {}).get("summary_digest")
-            data = _blob_json(digest) if digest else None
+            blobs = _workspace(self.workspace).blobs
+            data = json.loads(blobs.get_bytes(digest)) if digest else None
         return None if data is None else DatasetSummary.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,10 +189,6 @@ def _workspace(workspace: Workspace | None) -> Workspace:
     from steward.workspace import current_workspace
 
     return workspace or current_workspace()
-
-
-def _blob_json(digest: str) -> Any:
-    return json.loads(_workspace(None).blobs.get_bytes(digest))
 
 
 def _redact(spec: str) -> str:
@@ -270,7 +286,7 @@ def _from_record(record: MonitorRecord) -> Monitor:
     return Monitor(
         id=record.id,
         name=record.name,
-        model=record.model,
+        model=record.model or None,
         reference=config.get("reference"),
         window=config["window"],
         schedule=config.get("schedule"),
@@ -284,12 +300,51 @@ def _from_record(record: MonitorRecord) -> Monitor:
         cooldown_s=float(config.get("cooldown_s", 6 * 3600)),
         created_at=record.created_at,
         created_by=record.created_by,
+        table=config.get("table"),
+        timestamp_column=config.get("timestamp_column"),
+        probability_column=config.get("probability_column"),
     )
+
+
+def _check_source(
+    model: str | None,
+    table: str | None,
+    reference: str | None,
+    window: str,
+    timestamp_column: str | None,
+) -> None:
+    from steward.models.uri import parse_model_uri
+    from steward.monitoring.sources import check_table
+
+    if model is None and table is None:
+        raise InvalidInput(
+            "a monitor watches a served model (--model NAME@ALIAS) or a table of predictions "
+            "and features (--table PATH|dataset:NAME); give one."
+        )
+    if model is not None:
+        parsed = parse_model_uri(_model_uri(model), allow_short=True)
+        if parsed.name is None:
+            raise InvalidInput(f"monitor a registered model (name@alias or name/3), not {model!r}.")
+    if table is None:
+        return
+    check_table(table)
+    if model is None and (reference is None or reference in ("lineage", "training")):
+        raise InvalidInput(
+            "a monitor of a table without a model cannot find its training data through "
+            "lineage; give a reference (--reference NAME:VERSION or window:START/END), or the "
+            "model that scored the table (--model NAME@ALIAS)."
+        )
+    timed = parse_window(window).duration is not None or (reference or "").startswith("window:")
+    if timed and not timestamp_column:
+        raise InvalidInput(
+            f"window {window!r} of a table needs its timestamp column (--timestamp-column "
+            "NAME); without one, use a window of rows such as '1000 rows'."
+        )
 
 
 def create_monitor(
     name: str,
-    model: str,
+    model: str | None = None,
     reference: str | None = None,
     window: str = "1d",
     schedule: str | None = None,
@@ -303,42 +358,51 @@ def create_monitor(
     cooldown: timedelta = timedelta(hours=6),
     replace: bool = False,
     workspace: Workspace | None = None,
+    *,
+    table: str | None = None,
+    timestamp_column: str | None = None,
+    probability_column: str | None = None,
 ) -> Monitor:
-    """Define a monitor of a served model.
+    """Define a monitor of a served model or of a table of predictions and features.
 
     Args:
         name: the monitor's name (also the source of its alerts, as ``monitor:NAME``).
-        model: the watched model, ``name@alias`` or ``name/VERSION`` (``models:/`` optional).
+        model: the watched model, ``name@alias`` or ``name/VERSION`` (``models:/`` optional);
+            with ``table``, the model that scored it (for the lineage reference).
         reference: None (the training dataset version, from lineage), a dataset version
-            ``NAME:VERSION`` (or ``dataset:NAME:VERSION``), or a window of the model's own
+            ``NAME:VERSION`` (or ``dataset:NAME:VERSION``), or a window of the watched
             predictions ``window:START/END`` (ISO 8601).
         window: what each run evaluates: ``"1h"``, ``"1d"``… before now, or ``"N rows"``.
         schedule: a five-field cron expression (stored for schedulers; validated here).
         rules: alert rules, e.g. ``"drift.share > 0.3"`` or ``"critical: performance.f1 < 0.8"``.
         channels: ``webhook:URL``, ``slack:URL``, ``email:ADDR`` or ``log``.
-        features: input columns to check (default: every logged input).
+        features: input columns to check (default: every logged input, or every column
+            of the table that is not a prediction, label, probability or timestamp).
         prediction_column: the name predictions get in the reference (its label column stands
-            in when the reference has no predictions).
+            in when the reference has no predictions); in a table, its prediction column.
         target_column: the label column of the reference dataset (default: its one column
-            that is not an input).
+            that is not an input) and of the table (default: ``label`` when present).
         segment: an input or log column to split realised performance by.
         drift_share: the share of drifted features that means dataset drift.
         cooldown: how long a persisting alert stays quiet before a reminder.
         replace: overwrite a monitor of the same name.
         workspace: where to store it (default: the current workspace).
+        table: watch this table instead of the model's prediction log: ``dataset:NAME``
+            (its latest version at each run), ``dataset:NAME:VERSION``, or Parquet / CSV
+            files (a path, folder, glob or fsspec URL), read again at each run.
+        timestamp_column: the table's time column (needed for time windows).
+        probability_column: the table's positive-class probability (for estimated
+            performance and ROC AUC).
 
     Raises:
-        InvalidInput: a malformed window, schedule, rule, channel or reference.
+        InvalidInput: a malformed window, schedule, rule, channel, reference or source.
         NotFound: the model (or alias) does not exist.
         Conflict: a monitor of this name exists and ``replace`` is False.
     """
-    from steward.models.uri import parse_model_uri
     from steward.store.validation import check_name
 
     check_name("monitor", name)
-    parsed = parse_model_uri(_model_uri(model), allow_short=True)
-    if parsed.name is None:
-        raise InvalidInput(f"monitor a registered model (name@alias or name/3), not {model!r}.")
+    _check_source(model, table, reference, window, timestamp_column)
     parse_window(window)
     if schedule:
         parse_cron(schedule)
@@ -351,7 +415,9 @@ def create_monitor(
     if not 0 < drift_share <= 1:
         raise InvalidInput(f"drift_share must be in (0, 1], not {drift_share!r}.")
     ws = _workspace(workspace)
-    _resolve_model(model)  # raises NotFound with the registry's message
+    if model is not None:
+        with workspace_scope(ws):
+            _resolve_model(model)  # raises NotFound with the registry's message
     config = {
         "reference": reference,
         "window": window,
@@ -364,8 +430,11 @@ def create_monitor(
         "segment": segment,
         "drift_share": drift_share,
         "cooldown_s": cooldown.total_seconds(),
+        "table": table,
+        "timestamp_column": timestamp_column,
+        "probability_column": probability_column,
     }
-    short = model.removeprefix("models:/")
+    short = "" if model is None else model.removeprefix("models:/")
     record = ws.store.monitoring.create_monitor(name, short, config, ws.actor, replace=replace)
     return _from_record(record)
 
@@ -414,12 +483,16 @@ def monitor_results(
     ws = _workspace(workspace)
     records = ws.store.monitoring.monitor_results(name, limit=limit)
     return [
-        _result(record, json.loads(ws.blobs.get_bytes(record.blob_digest))) for record in records
+        _result(record, json.loads(ws.blobs.get_bytes(record.blob_digest)), ws)
+        for record in records
     ]
 
 
 def _result(
-    record: MonitorResultRecord, details: dict[str, Any], alerts: Sequence[AlertNotice] = ()
+    record: MonitorResultRecord,
+    details: dict[str, Any],
+    workspace: Workspace,
+    alerts: Sequence[AlertNotice] = (),
 ) -> MonitorResult:
     if not alerts:
         alerts = [AlertNotice.from_dict(item) for item in details.get("alerts", ())]
@@ -438,6 +511,7 @@ def _result(
         created_at=record.created_at,
         details=details,
         alerts=tuple(alerts),
+        workspace=workspace,
     )
 
 
@@ -467,7 +541,8 @@ def run_monitor(
     ws = _workspace(workspace)
     monitor = get_monitor(name, ws)
     now = _aware(now) if now is not None else datetime.now(UTC)
-    evaluation = evaluate_window(monitor, now, ws)
+    with workspace_scope(ws):
+        evaluation = evaluate_window(monitor, now, ws)
 
     reference_digest = None
     if evaluation.reference_summary is not None:
@@ -487,6 +562,7 @@ def run_monitor(
         "format": FORMAT,
         "monitor": monitor.name,
         "model": monitor.model,
+        "table": monitor.table,
         "model_version": evaluation.model_version,
         "window": {
             "spec": monitor.window,
@@ -528,6 +604,7 @@ def run_monitor(
         event={
             "monitor": monitor.name,
             "model": monitor.model,
+            "table": monitor.table,
             "status": evaluation.status,
             "window_end": evaluation.end.isoformat(),
             "dataset_drift": None if drift is None else drift.dataset_drift,
@@ -536,4 +613,4 @@ def run_monitor(
         },
         actor=ws.actor,
     )
-    return _result(record, json.loads(dumps(details)), notices)
+    return _result(record, json.loads(dumps(details)), ws, notices)

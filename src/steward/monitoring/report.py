@@ -434,9 +434,10 @@ def write_monitor_report(
     drift = latest.drift()
     assert drift is not None
     reference = latest.details.get("reference", {}).get("description") or "-"
+    version = "" if latest.model_version is None else f" (version {latest.model_version})"
     header = (
-        f"<p><b>Monitor</b> {html.escape(monitor.name)} · <b>model</b> "
-        f"{html.escape(monitor.model)} (version {latest.model_version}) · <b>reference</b> "
+        f"<p><b>Monitor</b> {html.escape(monitor.name)} · <b>watches</b> "
+        f"{html.escape(monitor.source)}{version} · <b>reference</b> "
         f"{html.escape(reference)} · <b>window</b> {html.escape(monitor.window)}: "
         f"{latest.window_start:%Y-%m-%d %H:%M:%S} to {latest.window_end:%Y-%m-%d %H:%M:%S} "
         f"UTC · {latest.rows:,} rows, {latest.labels:,} labelled</p>"

@@ -80,6 +80,10 @@ class Event:
     created_at: datetime
     created_by: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (time as ISO 8601)."""
+        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+
 
 @dataclass(frozen=True)
 class MonitorRecord:
@@ -628,9 +632,14 @@ class MonitoringStore:
     # -- events ---------------------------------------------------------------
 
     def events(self, topic: str | None = None, after: int = 0, limit: int = 1000) -> list[Event]:
-        """Published events after key ``after`` (a consumer's offset), oldest first."""
+        """Published events after key ``after`` (a consumer's offset), oldest first.
+
+        ``topic`` is one topic, or a prefix followed by ``*`` (``alert.*``).
+        """
         query = select(t.events).where(t.events.c.pk > after).order_by(t.events.c.pk)
-        if topic:
+        if topic and topic.endswith("*"):
+            query = query.where(t.events.c.topic.startswith(topic[:-1], autoescape=True))
+        elif topic:
             query = query.where(t.events.c.topic == topic)
         with read_transaction(self.engine) as connection:
             return [
