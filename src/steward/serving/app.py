@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from steward.serving import protocols
 from steward.serving.config import ServingConfig
 from steward.serving.deployment import ModelSource, load_deployment
 from steward.serving.errors import NotReady, Unauthorized, install_handlers
+from steward.serving.memory import settle
 from steward.serving.metrics import VERSION_STATE_KEY, MetricsMiddleware, ServingMetrics
 from steward.serving.protocols import mlflow, native, v2
 
@@ -172,11 +172,7 @@ class ServingState:
         router.on_predictions = lambda deployment, route, rows: self.metrics.count_predictions(
             deployment.name, deployment.version, route, rows
         )
-        # Hide everything loaded so far (libraries, the model) from the garbage
-        # collector: its full collections then walk only what requests create,
-        # which keeps their pauses out of the latency tail.
-        gc.collect()
-        gc.freeze()
+        settle()
         return router
 
     async def start(self) -> None:

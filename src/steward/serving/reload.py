@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from steward.serving.deployment import ModelSource, load_deployment
+from steward.serving.memory import settle
 
 if TYPE_CHECKING:
     from steward.serving.config import ServingConfig
@@ -72,10 +73,14 @@ class Reloader:
                     current.batcher.stop(grace_s=_RETIRE_GRACE_S)
                 )
                 self._retiring.add(task)
-                task.add_done_callback(self._retiring.discard)
+                task.add_done_callback(self._retired)
                 if self._on_reload is not None:
                     self._on_reload()
         return changed
+
+    def _retired(self, task: asyncio.Task[None]) -> None:
+        self._retiring.discard(task)
+        settle()  # the old version's memory goes back to the system
 
     async def poll(self, interval_s: float) -> None:
         """Check every ``interval_s`` seconds until cancelled."""

@@ -1,0 +1,45 @@
+"""Giving memory back to the system once a model is loaded.
+
+Loading a model allocates far more than it keeps: the package's files are
+read and verified, ONNX Runtime builds and optimises its graph, the warm-up
+batch runs. glibc keeps those freed pages in its heaps, so a server that just
+loaded a model would hold them for its whole life. ``settle`` hides what is
+loaded from the garbage collector (``gc.freeze``: its full collections then walk
+only what requests create, which keeps their pauses out of the latency tail)
+and asks glibc to return its free pages (``malloc_trim``). Elsewhere than glibc
+the trim is skipped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from functools import cache
+from typing import Any
+
+
+@cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def trim() -> bool:
+    """Return the C heap's free pages to the system; False where that is not possible."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def settle() -> None:
+    """After a load: collect, freeze what survives, and trim the heap."""
+    gc.collect()
+    gc.freeze()
+    trim()
