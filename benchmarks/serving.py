@@ -5,8 +5,9 @@ after the other; the same load generator (a separate process on loopback:
 ``wrk`` when installed, which costs the 2-core machine little CPU, else an
 asyncio + httpx script) sends single-row ``/invocations`` requests at
 concurrency 1 and 32. Steward is also measured with prediction logging off,
-to show what logging costs. Reported: p50, p99, requests/s, time to healthy, idle RSS, and the
-size of the reply to a bad 50 MB body; the floor is the in-process one-row
+to show what logging costs. Reported: p50, p99, requests/s, time to healthy, RSS idle (after
+start-up) and after the load (prediction log written), and the size of the reply to a bad
+50 MB body; the floor is the in-process one-row
 ``predict``. MLflow runs from its own venv (``.bench/venvs/mlflow``).
 
 Run: ``.venv/bin/python benchmarks/serving.py [--quick] [--skip-mlflow]``
@@ -185,14 +186,13 @@ def measure(
         result: dict[str, float] = {"startup_s": _wait_healthy(base + health, started)}
         time.sleep(1)
         result["idle_rss_mb"] = _rss_mb(process.pid)
-        body = json.dumps(
-            {"dataframe_split": {"columns": [f"f{i}" for i in range(20)], "data": row}}
-        )
         body = json.dumps({"instances": row})
         for concurrency in (1, 32):
             figures = load(base + "/invocations", concurrency, args.seconds, body)
             for key, value in figures.items():
                 result[f"c{concurrency}_{key}"] = value
+        time.sleep(2)  # the prediction log's last flush
+        result["loaded_rss_mb"] = _rss_mb(process.pid)
         bad = b'{"instances": [[' + b"1.0," * (50 * 1024 * 1024 // 4) + b"1.0]]}"
         try:
             reply = httpx.post(

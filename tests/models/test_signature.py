@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from steward.errors import InvalidInput
-from steward.models.signature import Signature, enforce, infer_signature
+from steward.models.signature import Signature, enforce, infer_signature, numeric_rows
 
 
 def _signature() -> Signature:
@@ -85,3 +85,30 @@ def test_enforce_keeps_values_of_valid_input(rows: list[tuple[int, float]]) -> N
     assert list(result.columns) == ["n", "x"]
     assert result["n"].tolist() == [n for n, _ in rows]
     assert result["x"].tolist() == [x for _, x in rows]
+
+
+def test_arrays_for_numeric_columns_skip_the_dataframe_and_agree_with_it() -> None:
+    from steward.serving.validation import validate_rows
+
+    frame = pd.DataFrame({"age": [30.0, 41.5], "visits": [1.0, 4.0], "dose": [0.5, None]})
+    signature = infer_signature(frame)
+    ints = np.array([[30, 1, 2], [41, 4, 3]])
+    fast = enforce(signature, ints, arrays=True)
+    assert isinstance(fast, np.ndarray) and fast.dtype == np.float64
+    slow = enforce(signature, ints)
+    assert isinstance(slow, pd.DataFrame)
+    np.testing.assert_array_equal(fast, slow.to_numpy(dtype=np.float64))
+    # NaN is allowed in the optional column only; infinity nowhere.
+    optional = np.array([[30.0, 1.0, np.nan]])
+    assert np.isnan(validate_rows(signature, optional, 10, arrays=True)[0, 2])
+    with pytest.raises(InvalidInput, match="'age' holds a missing value"):
+        validate_rows(signature, np.array([[np.nan, 1.0, 2.0]]), 10, arrays=True)
+    with pytest.raises(InvalidInput, match="'visits' holds an infinite"):
+        validate_rows(signature, np.array([[1.0, np.inf, 2.0]]), 10, arrays=True)
+    # Floats cannot go into an integer column safely: the general path says which column.
+    strict = infer_signature(pd.DataFrame({"visits": [1, 2], "rooms": [3, 4]}))
+    with pytest.raises(InvalidInput, match="'visits' has type float64"):
+        enforce(strict, np.array([[1.5, 2.0]]), arrays=True)
+    # Strings are never taken as numbers: a signature with a string column has no array path.
+    mixed = infer_signature(pd.DataFrame({"site": ["a"], "age": [1.0]}))
+    assert numeric_rows(mixed, np.array([[1.0, 1.0]])) is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from steward.errors import InvalidInput
 from steward.models.package import ModelMetadata
-from steward.models.signature import Signature, enforce, example_from_json
+from steward.models.signature import Signature, enforce, example_from_json, example_rows
 
 
 class LoadedModel:
@@ -30,9 +30,10 @@ class LoadedModel:
         self.source = source
         self.folder = folder
         self.backend = backend
-        self._as_array = backend == "onnx" or (
+        self.takes_arrays = backend == "onnx" or (
             metadata.flavor == "sklearn" and not metadata.flavor_info.get("fitted_on_frame", False)
         )
+        """The model is given plain arrays (columns in the signature's order), not DataFrames."""
 
     @property
     def signature(self) -> Signature | None:
@@ -46,14 +47,25 @@ class LoadedModel:
 
     @property
     def input_example(self) -> Any:
-        """The stored input example (a DataFrame or array), or None."""
-        return (
-            example_from_json(self.metadata.input_example) if self.metadata.input_example else None
-        )
+        """The stored input example (a DataFrame or array), or None.
+
+        For a model that takes arrays, an example of numbers only comes as the
+        array it is given (so a server warming up never needs pandas).
+        """
+        example = self.metadata.input_example
+        if not example:
+            return None
+        signature = self.signature
+        if self.takes_arrays and signature is not None and example["kind"] == "columns":
+            rows = example_rows(example, signature)
+            if rows is not None:
+                return rows
+        return example_from_json(example)
 
     def _prepare(self, data: Any) -> Any:
-        prepared = enforce(self.signature, data) if self.signature is not None else data
-        if self._as_array and hasattr(prepared, "to_numpy"):
+        signature = self.signature
+        prepared = data if signature is None else enforce(signature, data, arrays=self.takes_arrays)
+        if self.takes_arrays and hasattr(prepared, "to_numpy"):
             return prepared.to_numpy()
         return prepared
 

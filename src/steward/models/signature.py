@@ -93,6 +93,9 @@ class Signature:
 
 def _dtype_name(dtype: Any) -> str:
     import numpy as np
+
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        return str(dtype)  # without importing pandas: array-only servers never load it
     import pandas as pd
 
     if isinstance(dtype, pd.CategoricalDtype):
@@ -107,6 +110,10 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def _as_frame(data: Any) -> pd.DataFrame | None:
+    import numpy as np
+
+    if isinstance(data, np.ndarray):
+        return None  # decided without importing pandas: array-only servers never load it
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
@@ -186,12 +193,20 @@ def _safe_cast(actual: Any, expected: str) -> bool:
     return bool(np.can_cast(np.dtype(actual_name), np.dtype(expected), casting="safe"))
 
 
-def enforce(signature: Signature, data: Any) -> Any:
+def enforce(signature: Signature, data: Any, *, arrays: bool = False) -> Any:
     """Check ``data`` against ``signature`` and return it shaped for the model.
+
+    Args:
+        signature: what the model expects.
+        data: a DataFrame, a dict, records, or an array.
+        arrays: the model takes a plain array whose columns follow the signature's
+            order (an ONNX graph, an estimator fitted on arrays). A numeric array for a
+            signature of numeric columns is then checked and cast as it is, without
+            building a DataFrame.
 
     Returns:
         A DataFrame with the signature's columns in order (columns signature),
-        or a 2-D numpy array (tensor signature).
+        or a 2-D numpy array (tensor signature, or ``arrays`` as above).
 
     Raises:
         InvalidInput: a required column is missing, a column is unexpected, or
@@ -199,7 +214,34 @@ def enforce(signature: Signature, data: Any) -> Any:
     """
     if signature.kind == "tensor":
         return _enforce_tensor(signature, data)
+    if arrays:
+        rows = numeric_rows(signature, data)
+        if rows is not None:
+            return rows
     return _enforce_columns(signature, data)
+
+
+def numeric_rows(signature: Signature, data: Any) -> np.ndarray | None:
+    """``data`` as one array in the signature's column order, where that is exact.
+
+    That is: ``data`` is a 2-D numeric array as wide as a columns signature whose
+    columns are all numbers, each able to take the array's values safely. The
+    array is cast to the type the columns share (as ``DataFrame.to_numpy`` would).
+    None otherwise, for ``enforce``'s general path and its messages.
+    """
+    import numpy as np
+
+    if signature.kind != "columns" or not isinstance(data, np.ndarray):
+        return None
+    if data.ndim != 2 or data.shape[1] != len(signature.inputs) or data.dtype.kind not in "biuf":
+        return None
+    dtypes = [spec.dtype for spec in signature.inputs]
+    if any(d == "string" or d.startswith("datetime") for d in dtypes):
+        return None
+    if not all(_safe_cast(data.dtype, dtype) for dtype in dtypes):
+        return None
+    common = np.result_type(*(np.dtype(dtype) for dtype in dtypes))
+    return data if data.dtype == common else data.astype(common)
 
 
 def _enforce_tensor(signature: Signature, data: Any) -> np.ndarray:
@@ -286,12 +328,29 @@ def example_to_json(input_example: Any) -> dict[str, Any]:
     return {"kind": "tensor", "dtype": str(array.dtype), "data": array.tolist()}
 
 
+def example_rows(data: dict[str, Any], signature: Signature) -> np.ndarray | None:
+    """A stored columns example as ``numeric_rows`` gives it (None where it cannot be)."""
+    import numpy as np
+
+    payload = data["data"]
+    columns = payload.get("columns")
+    names = signature.input_names
+    if data["kind"] != "columns" or not isinstance(columns, list) or set(columns) != set(names):
+        return None
+    order = [columns.index(name) for name in names]
+    values = [[row[i] for i in order] for row in payload["data"]]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for r in values for v in r):
+        return None
+    return numeric_rows(signature, np.asarray(values))
+
+
 def example_from_json(data: dict[str, Any]) -> Any:
     """Inverse of ``example_to_json``: a DataFrame or a numpy array."""
     import numpy as np
-    import pandas as pd
 
     if data["kind"] == "columns":
+        import pandas as pd
+
         payload = data["data"]
         return pd.DataFrame(payload["data"], columns=payload["columns"])
     return np.asarray(data["data"], dtype=data.get("dtype"))

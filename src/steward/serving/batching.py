@@ -51,12 +51,13 @@ class _Pending:
 
 def _combine(parts: list[Any]) -> Any:
     import numpy as np
-    import pandas as pd
 
     if len(parts) == 1:
         return parts[0]
     if all(isinstance(part, np.ndarray) for part in parts):
         return np.concatenate(parts)
+    import pandas as pd
+
     return pd.concat(parts, ignore_index=True)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput
 from steward.serving.batching import MicroBatcher, ModelOutput
+from steward.serving.validation import validate_rows
 
 if TYPE_CHECKING:
     from steward.models.loaded import LoadedModel
@@ -135,6 +136,18 @@ class Deployment:
     def signature(self) -> Signature | None:
         """The model's signature."""
         return self.model.signature
+
+    def validate(self, rows: Any, max_rows: int) -> Any:
+        """A request's rows checked and shaped for this model (see ``validate_rows``)."""
+        return validate_rows(self.signature, rows, max_rows, arrays=self.model.takes_arrays)
+
+    @property
+    def input_names(self) -> list[str] | None:
+        """The names of the columns of the arrays this model is given (None: a tensor)."""
+        signature = self.signature
+        if signature is None or signature.kind != "columns":
+            return None
+        return signature.input_names
 
     @property
     def label(self) -> str:

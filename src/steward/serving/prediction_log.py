@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from steward.serving import arrow_columns
 
+if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 logger = logging.getLogger("steward.serving")
@@ -47,6 +47,8 @@ class LogEntry:
     probabilities: Any = None
     entity_ids: list[str | None] | None = None
     correlation_id: str | None = None
+    input_names: list[str] | None = None
+    """The names of an array's columns (None: numbered from 0)."""
 
     @property
     def rows(self) -> int:
@@ -209,35 +211,58 @@ class PredictionLogWriter:
         self.workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
 
 
-def _inputs_frame(entries: list[LogEntry]) -> pd.DataFrame:
-    """All entries' inputs as one frame, concatenated once (not one frame per row)."""
+def _array_table(array: Any, names: list[str] | None) -> Any:
+    """A 2-D array as Arrow columns ``input.<name>``, without pandas."""
     import numpy as np
+    import pyarrow as pa
+
+    array = np.asarray(array)
+    array = array.reshape(len(array), -1)
+    width = array.shape[1]
+    labels = names if names is not None and len(names) == width else [str(i) for i in range(width)]
+    return pa.Table.from_arrays(
+        [arrow_columns.numbers(array[:, i]) for i in range(width)],
+        names=[f"{INPUT_PREFIX}{name}" for name in labels],
+    )
+
+
+def _inputs_table(entries: list[LogEntry]) -> Any:
+    """All entries' inputs as one Arrow table, built once (not one table per row)."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrays = [entry for entry in entries if isinstance(entry.inputs, np.ndarray)]
+    numeric = all(entry.inputs.dtype.kind in "biuf" for entry in arrays)
+    same_columns = {
+        (np.shape(entry.inputs)[1:], tuple(entry.input_names or ())) for entry in arrays
+    }
+    if len(arrays) == len(entries) and numeric and len(same_columns) == 1:
+        # Numeric rows (MLflow "instances", v2 tensors): one array, one table, no pandas.
+        stacked = np.concatenate([entry.inputs.reshape(entry.rows, -1) for entry in arrays])
+        return _array_table(stacked, entries[0].input_names)
     import pandas as pd
 
-    arrays = [entry.inputs for entry in entries if not isinstance(entry.inputs, pd.DataFrame)]
-    if len(arrays) == len(entries) and len({np.shape(part)[1:] for part in arrays}) == 1:
-        # Tensor inputs (MLflow "instances", v2 tensors): one array, one frame.
-        frame = pd.DataFrame(
-            np.concatenate([np.asarray(part).reshape(len(part), -1) for part in arrays])
-        )
-    else:
-        frames = [
-            entry.inputs
-            if isinstance(entry.inputs, pd.DataFrame)
-            else pd.DataFrame(np.asarray(entry.inputs).reshape(entry.rows, -1))
-            for entry in entries
-        ]
-        frame = pd.concat(frames, ignore_index=True)
-    frame.columns = [f"{INPUT_PREFIX}{column}" for column in frame.columns]
-    return frame
+    frames = []
+    for entry in entries:
+        if isinstance(entry.inputs, pd.DataFrame):
+            frame = entry.inputs.reset_index(drop=True)
+        else:
+            rows = np.asarray(entry.inputs).reshape(entry.rows, -1)
+            names = entry.input_names
+            frame = pd.DataFrame(
+                rows, columns=names if names and len(names) == rows.shape[1] else None
+            )
+        frame.columns = [f"{INPUT_PREFIX}{column}" for column in frame.columns]
+        frames.append(frame)
+    return pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
 
 
 def entries_table(entries: list[LogEntry]) -> Any:
     """The log rows of ``entries`` as one Arrow table (inputs as ``input.<column>``).
 
-    Built column by column from plain lists: the writer thread shares the
-    interpreter with the request handlers, so per-row pandas work here would
-    slow serving down.
+    Built column by column from plain lists and arrays (``arrow_columns``): the
+    writer thread shares the interpreter with the request handlers, so per-row
+    work here would slow serving down, and numeric models never load pandas.
     """
     import numpy as np
     import pyarrow as pa
@@ -250,7 +275,6 @@ def entries_table(entries: list[LogEntry]) -> Any:
     latencies: list[float] = []
     entity_ids: list[str | None] = []
     correlation_ids: list[str | None] = []
-    predictions: list[Any] = []
     probabilities: list[Any] = []
     for entry in entries:
         rows = entry.rows
@@ -262,28 +286,27 @@ def entries_table(entries: list[LogEntry]) -> Any:
         latencies += [entry.latency_ms] * rows
         entity_ids += entry.entity_ids or [None] * rows
         correlation_ids += [entry.correlation_id] * rows
-        predictions += np.asarray(entry.predictions).tolist()
         probabilities += (
-            np.asarray(entry.probabilities, dtype="float64").tolist()
+            list(np.asarray(entry.probabilities, dtype="float64").reshape(rows, -1))
             if entry.probabilities is not None
             else [None] * rows
         )
-    meta = pa.table(
-        {
-            "request_id": pa.array(request_ids, pa.string()),
-            "timestamp": pa.array(times, pa.timestamp("ms", tz="UTC")),
-            "model": pa.array([entries[0].model] * len(request_ids), pa.string()),
-            "version": pa.array(versions, pa.int64()),
-            "route": pa.array(routes, pa.string()),
-            "protocol": pa.array(protocols, pa.string()),
-            "latency_ms": pa.array(latencies, pa.float64()),
-            "entity_id": pa.array(entity_ids, pa.string()),
-            "correlation_id": pa.array(correlation_ids, pa.string()),
-            "prediction": pa.array(predictions),
-            "probabilities": pa.array(probabilities, pa.list_(pa.float64())),
-        }
-    )
-    inputs = pa.Table.from_pandas(_inputs_frame(entries), preserve_index=False)
+    predictions = np.concatenate([np.asarray(entry.predictions).reshape(-1) for entry in entries])
+    columns = {
+        "request_id": arrow_columns.strings(request_ids),
+        "timestamp": arrow_columns.timestamps_ms(times),
+        "model": arrow_columns.strings([entries[0].model] * len(request_ids)),
+        "version": arrow_columns.optional_integers(versions),
+        "route": arrow_columns.strings(routes),
+        "protocol": arrow_columns.strings(protocols),
+        "latency_ms": arrow_columns.numbers(np.asarray(latencies, dtype=np.float64)),
+        "entity_id": arrow_columns.strings(entity_ids),
+        "correlation_id": arrow_columns.strings(correlation_ids),
+        "prediction": arrow_columns.values(predictions),
+        "probabilities": arrow_columns.float_lists(probabilities),
+    }
+    meta = pa.Table.from_arrays(list(columns.values()), names=list(columns))
+    inputs = _inputs_table(entries)
     for name, column in zip(inputs.column_names, inputs.columns, strict=True):
         meta = meta.append_column(name, column)
     return meta

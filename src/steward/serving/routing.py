@@ -19,11 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from steward.serving.ids import new_request_ids
 from steward.serving.prediction_log import LogEntry
-from steward.serving.validation import validate_rows
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from steward.serving.deployment import Deployment
     from steward.serving.prediction_log import PredictionLogWriter
     from steward.serving.protocols import ParsedInput
@@ -103,10 +100,10 @@ class Router:
             InvalidInput: the rows do not match the signature (or the row limit).
         """
         started = time.perf_counter()
-        frame = parsed.frame
+        frame = parsed.rows
         rows = len(frame)
         if rows == 0:
-            validate_rows(self.primary.signature, frame, self.max_rows)  # raises: no rows
+            self.primary.validate(frame, self.max_rows)  # raises: no rows
         routes = self._assign(rows, parsed.entity_ids)
         groups: list[tuple[str, Deployment, list[int]]] = []
         for route, deployment in ((PRIMARY, self.primary), (CANARY, self.canary)):
@@ -115,8 +112,8 @@ class Router:
                 groups.append((route, deployment, indices))
         prepared = []
         for _route, deployment, indices in groups:
-            part = frame if len(indices) == rows else frame.iloc[indices]
-            prepared.append(validate_rows(deployment.signature, part, self.max_rows))
+            part = frame if len(indices) == rows else _take(frame, indices)
+            prepared.append(deployment.validate(part, self.max_rows))
         outputs = await asyncio.gather(
             *(
                 deployment.batcher.submit(rows_in, want_probabilities)
@@ -199,6 +196,7 @@ class Router:
                 latency_ms=latency_ms,
                 request_ids=request_ids,
                 inputs=inputs,
+                input_names=deployment.input_names,
                 predictions=predictions,
                 probabilities=probabilities,
                 entity_ids=None if entity_ids is None else [entity_ids[i] for i in indices],
@@ -208,7 +206,7 @@ class Router:
 
     def _mirror(
         self,
-        frame: pd.DataFrame,
+        frame: Any,
         entity_ids: list[str | None] | None,
         request_ids: list[str],
         protocol: str,
@@ -220,7 +218,7 @@ class Router:
         async def run() -> None:
             started = time.perf_counter()
             try:
-                rows_in = validate_rows(shadow.signature, frame, self.max_rows)
+                rows_in = shadow.validate(frame, self.max_rows)
                 output = await shadow.batcher.submit(rows_in, True)
             except Exception as exc:
                 logger.warning("shadow %s failed on a request: %s", shadow.label, exc)
@@ -248,6 +246,11 @@ class Router:
         """Wait for shadow predictions still running."""
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def _take(rows: Any, indices: list[int]) -> Any:
+    """The rows at ``indices`` of a DataFrame or an array."""
+    return rows.iloc[indices] if hasattr(rows, "iloc") else rows[indices]
 
 
 def _plain(value: Any) -> Any:

@@ -13,13 +13,19 @@ from steward.errors import InvalidInput
 from steward.serving.errors import PayloadTooLarge
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from steward.models.signature import Signature
 
 
-def validate_rows(signature: Signature | None, frame: pd.DataFrame, max_rows: int) -> Any:
+def validate_rows(
+    signature: Signature | None, rows: Any, max_rows: int, *, arrays: bool = False
+) -> Any:
     """The rows shaped for the model (DataFrame or array), or a 4xx error saying what is wrong.
+
+    Args:
+        signature: the model's signature (None: rows go to the model as they are).
+        rows: a DataFrame, or a 2-D array whose columns follow the signature's order.
+        max_rows: the row limit.
+        arrays: the model takes plain arrays (see ``steward.models.signature.enforce``).
 
     Raises:
         InvalidInput: no rows, wrong columns or types, NaN or infinity where not allowed.
@@ -29,25 +35,33 @@ def validate_rows(signature: Signature | None, frame: pd.DataFrame, max_rows: in
 
     from steward.models.signature import enforce
 
-    rows = len(frame)
-    if rows == 0:
+    count = len(rows)
+    if count == 0:
         raise InvalidInput("the request holds no rows; send at least one.")
-    if rows > max_rows:
+    if count > max_rows:
         raise PayloadTooLarge(
-            f"the request holds {rows} rows; this server accepts at most {max_rows} per request."
+            f"the request holds {count} rows; this server accepts at most {max_rows} per request."
         )
     if signature is None:
-        return frame
-    prepared = enforce(signature, frame)
+        return rows
+    prepared = enforce(signature, rows, arrays=arrays)
     if isinstance(prepared, np.ndarray):
-        if prepared.dtype.kind == "f" and not np.isfinite(prepared).all():
+        if signature.kind == "columns":
+            _check_columns(signature, prepared.T)
+        elif prepared.dtype.kind == "f" and not np.isfinite(prepared).all():
             raise InvalidInput("the input holds NaN or infinite values; the model needs numbers.")
         return prepared
-    for spec in signature.inputs:
-        column = prepared[spec.name]
-        if column.dtype.kind != "f":
+    _check_columns(signature, [prepared[spec.name].to_numpy() for spec in signature.inputs])
+    return prepared
+
+
+def _check_columns(signature: Signature, columns: Any) -> None:
+    """No infinity in any numeric column, no NaN in a required one."""
+    import numpy as np
+
+    for spec, values in zip(signature.inputs, columns, strict=True):
+        if values.dtype.kind != "f":
             continue
-        values = column.to_numpy()
         if np.isinf(values).any():
             raise InvalidInput(
                 f"column {spec.name!r} holds an infinite value; send finite numbers."
@@ -57,4 +71,3 @@ def validate_rows(signature: Signature | None, frame: pd.DataFrame, max_rows: in
                 f"column {spec.name!r} holds a missing value (null or NaN), but the model "
                 "requires it; send a number."
             )
-    return prepared

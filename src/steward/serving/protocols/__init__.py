@@ -1,4 +1,4 @@
-"""Wire protocols: each turns its JSON payload into a DataFrame and formats the reply.
+"""Wire protocols: each turns its JSON payload into rows and formats the reply.
 
 ``native`` (``/predict``), ``mlflow`` (``/invocations``) and ``v2`` (the Open
 Inference Protocol). Reading the body is shared: the size limit is enforced
@@ -16,6 +16,7 @@ from steward.errors import InvalidInput
 from steward.serving.errors import PayloadTooLarge, UnsupportedMediaType
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from starlette.requests import Request
 
@@ -24,10 +25,29 @@ JSON_TYPES = ("application/json",)
 
 @dataclass
 class ParsedInput:
-    """Rows to predict on, and the entity id of each row where the caller sent one."""
+    """Rows to predict on, and the entity id of each row where the caller sent one.
 
-    frame: pd.DataFrame
+    ``rows`` is a DataFrame, or — for rows of numbers sent without names (MLflow
+    ``instances``, a v2 2-D tensor) — a 2-D array whose columns follow the
+    signature's order, so that numeric models are served without pandas.
+    """
+
+    rows: pd.DataFrame | np.ndarray
     entity_ids: list[str | None] | None = None
+
+
+def numeric_array(rows: list[list[Any]]) -> np.ndarray | None:
+    """Equal-length rows of plain numbers as one 2-D array (None for anything else)."""
+    import numpy as np
+
+    width = len(rows[0])
+    for row in rows:
+        if len(row) != width:
+            return None
+        for value in row:
+            if type(value) is not float and type(value) is not int:
+                return None
+    return np.asarray(rows)
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

@@ -12,9 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput
-from steward.serving.protocols import ParsedInput, columns_frame, records_frame, require_object
+from steward.serving.protocols import (
+    ParsedInput,
+    columns_frame,
+    numeric_array,
+    records_frame,
+    require_object,
+)
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from steward.models.signature import Signature
@@ -59,9 +66,7 @@ def _split_frame(value: Any, signature: Signature | None) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns) if data else pd.DataFrame(columns=columns)
 
 
-def _rows_frame(value: Any, field: str, signature: Signature | None) -> pd.DataFrame:
-    import pandas as pd
-
+def _rows(value: Any, field: str, signature: Signature | None) -> pd.DataFrame | np.ndarray:
     if isinstance(value, dict):
         return columns_frame(value, field)
     if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
@@ -70,12 +75,16 @@ def _rows_frame(value: Any, field: str, signature: Signature | None) -> pd.DataF
             # A tensor signature: rows of values, checked against its width.
             if len({len(row) for row in value}) != 1:
                 raise InvalidInput(f"the rows of '{field}' have different lengths.")
-            return pd.DataFrame(value)
-        if not all(len(row) == len(names) for row in value):
+        elif not all(len(row) == len(names) for row in value):
             raise InvalidInput(
                 f"each row of '{field}' must hold {len(names)} values in the order {names}."
             )
-        return pd.DataFrame(value, columns=names)
+        array = numeric_array(value)
+        if array is not None:
+            return array  # columns in the signature's order, checked against it later
+        import pandas as pd
+
+        return pd.DataFrame(value, columns=names or None)
     return records_frame(value, field)
 
 
@@ -97,7 +106,7 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
     elif field == "dataframe_records":
         frame = records_frame(body[field], field)
     else:
-        frame = _rows_frame(body[field], field, signature)
+        frame = _rows(body[field], field, signature)
     entity_ids: list[str | None] | None = [entity_header] * len(frame) if entity_header else None
     return ParsedInput(frame, entity_ids)
 

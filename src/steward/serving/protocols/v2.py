@@ -131,8 +131,6 @@ def _tensor(spec: Any, index: int) -> tuple[str, list[int], np.ndarray]:
 
 def parse(payload: Any, signature: Signature | None, entity_header: str | None) -> ParsedInput:
     """Rows from a v2 inference request."""
-    import pandas as pd
-
     body = require_object(payload, "with 'inputs': a list of tensors")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -147,8 +145,14 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
                 f"tensor {name[:60]!r} has {width} columns; the model expects {len(names)} "
                 f"in the order {names}."
             )
-        frame = pd.DataFrame(values.reshape(rows, width), columns=names or None)
+        frame = values.reshape(rows, width)
+        if frame.dtype.kind not in "biuf":
+            import pandas as pd
+
+            frame = pd.DataFrame(frame, columns=names or None)
     else:
+        import pandas as pd
+
         columns: dict[str, Any] = {}
         lengths = set()
         for name, shape, values in tensors:

@@ -1,0 +1,103 @@
+"""Arrow columns built straight from NumPy buffers and Python strings.
+
+``pyarrow.array`` imports pandas on its first call whenever pandas is
+installed (it checks every input for pandas types), which costs a server
+about 40 MB for good. The prediction log's columns are simple — numbers,
+times, strings, lists of probabilities — so they are assembled here from
+buffers (``pyarrow.Array.from_buffers``), and a server of numeric models
+never loads pandas. The values are exact: NaN stays NaN, nothing is
+converted through text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _validity(valid: np.ndarray) -> Any:
+    """An Arrow validity bitmap (None when every value is present)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if valid.all():
+        return None
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def numbers(values: np.ndarray, valid: np.ndarray | None = None) -> Any:
+    """A 1-D array of booleans, integers or floats (64-bit) as an Arrow array."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.asarray(values)
+    nulls = None if valid is None else _validity(valid)
+    null_count = 0 if nulls is None or valid is None else int((~valid).sum())
+    if values.dtype.kind == "b":
+        data = pa.py_buffer(np.packbits(values, bitorder="little"))
+        return pa.Array.from_buffers(pa.bool_(), len(values), [nulls, data], null_count)
+    if values.dtype.kind in "iu":
+        kind, values = pa.int64(), np.ascontiguousarray(values, dtype=np.int64)
+    else:
+        kind, values = pa.float64(), np.ascontiguousarray(values, dtype=np.float64)
+    return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)], null_count)
+
+
+def optional_integers(values: Sequence[int | None]) -> Any:
+    """Integers where some may be missing (None)."""
+    import numpy as np
+
+    valid = np.array([value is not None for value in values], dtype=bool)
+    return numbers(np.array([value or 0 for value in values], dtype=np.int64), valid)
+
+
+def timestamps_ms(values: Sequence[int]) -> Any:
+    """Milliseconds since the epoch as a UTC timestamp column."""
+    import numpy as np
+    import pyarrow as pa
+
+    data = pa.py_buffer(np.asarray(values, dtype=np.int64))
+    return pa.Array.from_buffers(pa.timestamp("ms", tz="UTC"), len(values), [None, data])
+
+
+def strings(values: Sequence[str | None]) -> Any:
+    """Strings where some may be missing (None)."""
+    import numpy as np
+    import pyarrow as pa
+
+    encoded = [b"" if value is None else str(value).encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(item) for item in encoded], out=offsets[1:])
+    valid = np.array([value is not None for value in values], dtype=bool)
+    buffers = [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers, int((~valid).sum()))
+
+
+def float_lists(rows: Sequence[Sequence[float] | None]) -> Any:
+    """Lists of floats (a row's class probabilities) where some rows have none."""
+    import numpy as np
+    import pyarrow as pa
+
+    lengths = [0 if row is None else len(row) for row in rows]
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    present = [np.asarray(row, dtype=np.float64) for row in rows if row is not None]
+    flat = np.concatenate(present) if present else np.zeros(0, dtype=np.float64)
+    valid = np.array([row is not None for row in rows], dtype=bool)
+    return pa.ListArray.from_buffers(
+        pa.list_(pa.float64()),
+        len(rows),
+        [_validity(valid), pa.py_buffer(offsets)],
+        int((~valid).sum()),
+        children=[numbers(flat)],
+    )
+
+
+def values(column: np.ndarray) -> Any:
+    """Model outputs of any NumPy type: numbers as numbers, anything else as strings."""
+    if column.dtype.kind in "biuf":
+        return numbers(column)
+    return strings([None if value is None else str(value) for value in column.tolist()])

@@ -1,0 +1,72 @@
+"""Arrow columns from buffers equal what ``pyarrow.array`` makes of the same values."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from steward.serving import arrow_columns
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([1.5, math.nan, -math.inf, 0.0]),
+        np.array([3, -2, 2**40], dtype=np.int64),
+        np.array([1, 2, 3], dtype=np.uint8),
+        np.array([True, False, True, True, False, False, True, False, True]),
+        np.array([], dtype=np.float64),
+        np.arange(12, dtype=np.float32).reshape(3, 4)[:, 1],  # a strided column
+    ],
+)
+def test_numbers_match_pyarrow(values: np.ndarray) -> None:
+    built = arrow_columns.numbers(values)
+    built.validate(full=True)
+    expected = pa.array(values.astype(np.int64) if values.dtype.kind in "iu" else values)
+    if values.dtype.kind == "f":
+        expected = expected.cast(pa.float64())
+    assert built.type == expected.type
+    got, want = built.to_pylist(), expected.to_pylist()
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_strings_times_optional_integers_and_lists() -> None:
+    names = ["a", None, "épidémie", "", "🩺"]
+    assert arrow_columns.strings(names).to_pylist() == names
+    assert arrow_columns.strings([]).to_pylist() == []
+    times = [1_700_000_000_000, 1_700_000_000_001]
+    assert arrow_columns.timestamps_ms(times).equals(pa.array(times, pa.timestamp("ms", tz="UTC")))
+    assert arrow_columns.optional_integers([1, None, 3]).to_pylist() == [1, None, 3]
+    rows = [np.array([0.25, 0.75]), None, [1.0, 0.0, math.nan], []]
+    lists = arrow_columns.float_lists(rows)
+    lists.validate(full=True)
+    got = lists.to_pylist()
+    assert got[0] == [0.25, 0.75] and got[1] is None and got[3] == []
+    assert got[2][:2] == [1.0, 0.0] and math.isnan(got[2][2])
+    assert arrow_columns.float_lists([None, None]).to_pylist() == [None, None]
+    assert arrow_columns.values(np.array(["yes", "no"])).to_pylist() == ["yes", "no"]
+    assert arrow_columns.values(np.array([0.5, 1.0])).to_pylist() == [0.5, 1.0]
+
+
+def test_a_table_of_them_round_trips_through_parquet() -> None:
+    table = pa.Table.from_arrays(
+        [
+            arrow_columns.strings(["r1", "r2", None]),
+            arrow_columns.numbers(np.array([0.1, math.nan, 2.0])),
+            arrow_columns.float_lists([[0.2, 0.8], None, [1.0]]),
+        ],
+        names=["id", "x", "p"],
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    back = pq.read_table(io.BytesIO(buffer.getvalue()))
+    assert back.column("id").to_pylist() == ["r1", "r2", None]
+    assert math.isnan(back.column("x").to_pylist()[1])  # NaN stays NaN, not null
+    assert back.column("p").to_pylist() == [[0.2, 0.8], None, [1.0]]
