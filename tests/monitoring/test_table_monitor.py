@@ -130,6 +130,25 @@ def test_table_sources_refuse_or_report_bad_input(workspace: Any, tmp_path: Path
     create_monitor("untimed", table=str(good), timestamp_column="when", reference="train:1",
                    window="1d")  # fmt: skip
     assert "no timestamp column 'when'" in run_monitor("untimed", now=NOW).notes[0]
+    numeric = tmp_path / "numeric" / "part-0.parquet"
+    numeric.parent.mkdir()
+    scored(10, seed=1, start=NOW).assign(epoch=1_700_000_000).to_parquet(numeric)
+    (numeric.parent / "_SUCCESS").write_text("")  # a Spark-style marker, not a table
+    create_monitor("epoch", table=f"{numeric.parent}/*", timestamp_column="epoch",
+                   reference="train:1", window="1d")  # fmt: skip
+    assert "holds numbers, not times" in run_monitor("epoch", now=NOW).notes[0]
+    mixed = tmp_path / "mixed.csv"
+    scored(4, seed=1, start=NOW).assign(
+        at=["2026-06-01T10:00:00Z", "2026-06-01 10:30", "2026-06-01T11:00:00+00:00", "2026-06-02"]
+    ).to_csv(mixed, index=False)
+    create_monitor("iso", table=str(mixed), timestamp_column="at", reference="train:1",
+                   window="1d")  # fmt: skip
+    assert run_monitor("iso", now=NOW).rows == 3  # the last is after the window's end
+    (tmp_path / "notes.txt").write_text("no table here")
+    steward.data.add("notes", tmp_path / "notes.txt")  # a dataset without a table
+    create_monitor("no-table", table="dataset:notes", reference="train:1", window="5 rows")
+    no_table = run_monitor("no-table")
+    assert no_table.status == "error" and "cannot be read" in no_table.notes[0]
     create_monitor("quiet", table=str(good), timestamp_column="scored_at", reference="train:1",
                    window="1h")  # fmt: skip
     quiet = run_monitor("quiet", now=NOW - timedelta(days=1))

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from steward.serving import arrow_columns
+from steward.serving.prediction_log import LogEntry, entries_table
 
 
 @pytest.mark.parametrize(
@@ -27,9 +28,10 @@ from steward.serving import arrow_columns
 def test_numbers_match_pyarrow(values: np.ndarray) -> None:
     built = arrow_columns.numbers(values)
     built.validate(full=True)
-    expected = pa.array(values.astype(np.int64) if values.dtype.kind in "iu" else values)
-    if values.dtype.kind == "f":
-        expected = expected.cast(pa.float64())
+    expected = pa.array(values)  # pyarrow's own conversion, widened as ours is
+    widened = {"i": pa.int64(), "u": pa.uint64()}.get(values.dtype.kind)
+    if widened is not None:
+        expected = expected.cast(widened)
     assert built.type == expected.type
     got, want = built.to_pylist(), expected.to_pylist()
     assert len(got) == len(want)
@@ -51,8 +53,10 @@ def test_strings_times_optional_integers_and_lists() -> None:
     assert got[0] == [0.25, 0.75] and got[1] is None and got[3] == []
     assert got[2][:2] == [1.0, 0.0] and math.isnan(got[2][2])
     assert arrow_columns.float_lists([None, None]).to_pylist() == [None, None]
-    assert arrow_columns.values(np.array(["yes", "no"])).to_pylist() == ["yes", "no"]
-    assert arrow_columns.values(np.array([0.5, 1.0])).to_pylist() == [0.5, 1.0]
+    assert arrow_columns.outputs([np.array(["yes"]), np.array(["no"])]).to_pylist() == [
+        "yes", "no",
+    ]  # fmt: skip
+    assert arrow_columns.outputs([np.array([0.5, 1.0])]).to_pylist() == [0.5, 1.0]
 
 
 def test_a_table_of_them_round_trips_through_parquet() -> None:
@@ -70,3 +74,47 @@ def test_a_table_of_them_round_trips_through_parquet() -> None:
     assert back.column("id").to_pylist() == ["r1", "r2", None]
     assert math.isnan(back.column("x").to_pylist()[1])  # NaN stays NaN, not null
     assert back.column("p").to_pylist() == [[0.2, 0.8], None, [1.0]]
+
+
+def _entry(inputs: object, predictions: object, **extra: object) -> LogEntry:
+    rows = len(predictions)  # type: ignore[arg-type]
+    return LogEntry(
+        model="m", version=1, route="primary", protocol="mlflow", time_ms=1_700_000_000_000,
+        latency_ms=1.0, request_ids=[f"r{i}-{id(inputs)}" for i in range(rows)],
+        inputs=inputs, predictions=predictions, **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_log_tables_keep_every_kind_of_output_and_the_signature_types() -> None:
+    import pandas as pd
+
+    arrays = np.array([[1.0, 2.0], [3.0, 4.0]])
+    typed = dict(input_names=["visits", "dose"], input_dtypes=["int64", "float32"])
+    table = entries_table([_entry(arrays, np.array([0.5, 1.5]), **typed)])
+    assert table.schema.field("input.visits").type == pa.int64()
+    assert table.schema.field("input.dose").type == pa.float32()
+    assert table.column("input.visits").to_pylist() == [1, 3]
+
+    multi = entries_table([_entry(arrays, np.array([[1.0, 2.0], [3.0, 4.0]]))])  # 2 outputs
+    assert multi.column("prediction").to_pylist() == [[1.0, 2.0], [3.0, 4.0]]
+    labels = entries_table([_entry(arrays, np.array(["sick", "well"], dtype=object))])
+    assert labels.column("prediction").to_pylist() == ["sick", "well"]
+    objects = entries_table([_entry(arrays, np.array([1.5, None], dtype=object))])
+    assert objects.column("prediction").type == pa.float64()
+    assert objects.column("prediction").to_pylist() == [1.5, None]
+    wide = np.array([[2**64 - 1]], dtype=np.uint64)
+    assert entries_table([_entry(wide, np.array([1]))]).column("input.0").to_pylist() == [2**64 - 1]
+    # Array rows and DataFrame rows in one segment (records and instances requests).
+    frame = pd.DataFrame({"visits": [5], "dose": [0.25]})
+    mixed = entries_table([_entry(arrays, np.array([1, 2]), **typed), _entry(frame, np.array([3]))])
+    assert mixed.column("input.visits").to_pylist() == [1, 3, 5]
+    assert mixed.column("prediction").to_pylist() == [1, 2, 3]
+
+
+def test_a_batch_of_array_and_frame_rows_is_one_array() -> None:
+    import pandas as pd
+
+    from steward.serving.batching import _combine
+
+    combined = _combine([np.array([[1.0, 2.0]]), pd.DataFrame({"a": [3.0], "b": [4]})])
+    np.testing.assert_array_equal(combined, [[1.0, 2.0], [3.0, 4.0]])

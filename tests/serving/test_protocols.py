@@ -112,3 +112,30 @@ def test_request_id_header_is_echoed_and_logged(server: Any, champion: Any) -> N
         f"{server.url}/predict", json={"inputs": rows(1)}, headers={"X-Request-ID": "trace-42"}
     )
     assert reply.headers["x-request-id"] == "trace-42"
+
+
+@pytest.mark.parametrize("backend", ["native", "onnx"])
+def test_rows_mixing_integers_and_floats_follow_each_columns_type(
+    workspace: Any, start_server: Any, backend: str
+) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    import steward
+    from steward.serving import ServingConfig
+    from steward.serving.protocols import numeric_array
+
+    X = pd.DataFrame({"dose": [0.5, 1.5, 2.5, 3.0], "visits": [1, 2, 3, 5]})
+    model = LinearRegression().fit(X, X["dose"] + X["visits"])
+    with steward.start_run():
+        info = steward.models.log(model, input_example=X.head(2), register="mixed", onnx=True)
+    server = start_server("models:/mixed/1", config=ServingConfig(backend=backend))
+    # One float and one integer column: as one array the integers would turn into floats.
+    reply = httpx.post(f"{server.url}/invocations", json={"instances": [[1.5, 2], [0.25, 4]]})
+    assert reply.status_code == 200, reply.text
+    np.testing.assert_allclose(reply.json()["predictions"], [3.5, 4.25], atol=1e-6)
+    refused = httpx.post(f"{server.url}/invocations", json={"instances": [[1.5, 2.5]]})
+    assert refused.status_code == 400 and "'visits'" in refused.json()["error"]["message"]
+    assert numeric_array([[1.0, 2.0]], None) is None  # no signature: the model gets a frame
+    assert numeric_array([[1.0, 2]], info.metadata.signature) is None

@@ -11,6 +11,7 @@ import pytest
 import steward
 from steward.serving import ServingConfig, read_predictions
 from steward.serving.routing import sticky_share
+from tests.services import wait_until
 from tests.serving.conftest import register_model, rows
 
 
@@ -137,3 +138,35 @@ def test_admin_token(champion: Any, start_server: Any) -> None:
     assert httpx.post(f"{server.url}/admin/reload").status_code == 401
     ok = httpx.post(f"{server.url}/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200 and ok.json()["changed"] == {}
+
+
+def test_array_rows_reach_a_canary_and_shadow_in_their_own_column_order(
+    workspace: Any, start_server: Any
+) -> None:
+    """Rows of numbers are read in the primary's column order; other versions get them by name."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50) * 10})
+    for name, columns, onnx in [("ab", ["a", "b"], True), ("ba", ["b", "a"], True),
+                                ("ba-native", ["b", "a"], False)]:  # fmt: skip
+        model = LinearRegression().fit(X[columns], X["a"])  # predicts column a
+        with steward.start_run():
+            steward.models.log(model, input_example=X[columns].head(3), register=name, onnx=onnx)
+    config = ServingConfig(backend="onnx", log_flush_interval_s=0.05)
+    canary = start_server("models:/ab/1", canary="models:/ba/1:100", config=config)
+    shadow = start_server("models:/ab/1", shadow="models:/ba-native/1")
+    rows = [[1.5, 20.0], [-2.0, 7.0]]
+    for server in (canary, shadow):
+        reply = httpx.post(f"{server.url}/invocations", json={"instances": rows}).json()
+        np.testing.assert_allclose(reply["predictions"], [1.5, -2.0], atol=1e-6)
+    assert wait_until(lambda: len(read_predictions("ba-native")) == 2)
+    shadowed = read_predictions("ba-native")
+    np.testing.assert_allclose(sorted(shadowed["prediction"]), [-2.0, 1.5], atol=1e-6)
+    logged = read_predictions("ab")  # the canary logged under its own name: "ba"
+    assert wait_until(lambda: len(read_predictions("ba")) == 2)
+    by_name = read_predictions("ba")
+    assert sorted(by_name["input.a"]) == [-2.0, 1.5] and sorted(by_name["input.b"]) == [7.0, 20.0]
+    assert len(logged) == 2  # the shadow server's primary

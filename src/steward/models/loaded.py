@@ -47,20 +47,23 @@ class LoadedModel:
 
     @property
     def input_example(self) -> Any:
-        """The stored input example (a DataFrame or array), or None.
+        """The stored input example (a DataFrame or array), or None."""
+        example = self.metadata.input_example
+        return example_from_json(example) if example else None
 
-        For a model that takes arrays, an example of numbers only comes as the
-        array it is given (so a server warming up never needs pandas).
+    def example_rows(self) -> Any:
+        """The input example as the model is given it, or None.
+
+        For a model that takes arrays, an example of numbers only comes as that
+        array (so a server warming up on it never needs pandas).
         """
         example = self.metadata.input_example
-        if not example:
-            return None
         signature = self.signature
-        if self.takes_arrays and signature is not None and example["kind"] == "columns":
+        if example and self.takes_arrays and signature is not None:
             rows = example_rows(example, signature)
             if rows is not None:
                 return rows
-        return example_from_json(example)
+        return self.input_example
 
     def _prepare(self, data: Any) -> Any:
         signature = self.signature

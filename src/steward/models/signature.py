@@ -332,11 +332,13 @@ def example_rows(data: dict[str, Any], signature: Signature) -> np.ndarray | Non
     """A stored columns example as ``numeric_rows`` gives it (None where it cannot be)."""
     import numpy as np
 
-    payload = data["data"]
-    columns = payload.get("columns")
-    names = signature.input_names
-    if data["kind"] != "columns" or not isinstance(columns, list) or set(columns) != set(names):
+    if data["kind"] != "columns":
         return None
+    columns = data["data"].get("columns")
+    names = signature.input_names
+    if not isinstance(columns, list) or set(columns) != set(names):
+        return None
+    payload = data["data"]
     order = [columns.index(name) for name in names]
     values = [[row[i] for i in order] for row in payload["data"]]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for r in values for v in r):

@@ -456,7 +456,7 @@ def write_monitor_report(
         drift,
         performance=latest.performance(),
         estimated=latest.estimated(),
-        title=f"Monitor {monitor.name}: {monitor.model}",
+        title=f"Monitor {monitor.name}: {monitor.source}",
         header=header,
         trends=_trend_section(results, monitor.drift_share),
     )

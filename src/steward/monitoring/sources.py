@@ -68,6 +68,8 @@ def read_table(spec: str) -> pd.DataFrame:
             return resolve(spec.removeprefix(DATASET_PREFIX)).to_pandas()
         except NotFound as exc:
             raise TableUnavailable(f"the monitored table {spec!r} cannot be found: {exc}") from None
+        except StewardError as exc:  # no table in the version, a damaged blob…
+            raise TableUnavailable(f"the monitored table {spec!r} cannot be read: {exc}") from None
     return _read_files(spec)
 
 
@@ -82,15 +84,18 @@ def _file_format(name: str) -> str:
     return found
 
 
+def _tables(names: list[str]) -> list[str]:
+    """The Parquet and CSV files among ``names`` (a folder or glob also matches ``_SUCCESS``…)."""
+    return sorted(name for name in names if Path(name).suffix.lower() in _SUFFIXES)
+
+
 def _local_files(spec: str) -> list[str]:
     path = Path(spec).expanduser()
     if path.is_dir():
-        return sorted(
-            str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES
-        )
+        return _tables([str(p) for p in path.rglob("*") if p.is_file()])
     if path.is_file():
         return [str(path)]
-    return sorted(glob.glob(str(path), recursive=True))
+    return _tables([name for name in glob.glob(str(path), recursive=True) if Path(name).is_file()])
 
 
 def _remote_files(spec: str) -> tuple[Any, list[str]]:
@@ -101,12 +106,11 @@ def _remote_files(spec: str) -> tuple[Any, list[str]]:
         fs, path = url_to_fs(spec)
         fs.invalidate_cache()
         if glob.has_magic(path):
-            return fs, sorted(fs.glob(path))
+            return fs, _tables(fs.glob(path))
         if fs.isdir(path):
-            found = fs.find(path)
-            return fs, sorted(p for p in found if Path(p).suffix.lower() in _SUFFIXES)
+            return fs, _tables(fs.find(path))
         return fs, [path] if fs.exists(path) else []
-    except (OSError, ValueError, ImportError) as exc:
+    except Exception as exc:  # each fsspec backend raises its own (botocore's credentials…)
         raise TableUnavailable(f"the monitored table {spec!r} cannot be listed: {exc}") from None
 
 
@@ -128,7 +132,7 @@ def _read_files(spec: str) -> pd.DataFrame:
             else:
                 with fs.open(name, "rb") as stream:
                     frames.append(reader(stream))
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # pandas, pyarrow and fsspec backends each raise their own
             raise TableUnavailable(f"{name} cannot be read as a table: {exc}") from None
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
@@ -146,10 +150,18 @@ def timestamps(frame: pd.DataFrame, column: str) -> pd.Series:
             f"the monitored table has no timestamp column {column!r}; its columns are "
             f"{', '.join(map(str, frame.columns))}."
         )
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    if pd.api.types.is_numeric_dtype(values):
+        raise TableUnavailable(
+            f"column {column!r} holds numbers, not times; store timestamps (or ISO 8601 text "
+            "such as 2026-03-01T08:00:00Z) so that seconds and milliseconds cannot be confused."
+        )
     try:
-        return pd.to_datetime(frame[column], utc=True)
+        return pd.to_datetime(values, utc=True, format="ISO8601")
     except (TypeError, ValueError) as exc:
-        raise TableUnavailable(f"column {column!r} does not hold times: {exc}") from None
+        raise TableUnavailable(f"column {column!r} does not hold ISO 8601 times: {exc}") from None
 
 
 def between(

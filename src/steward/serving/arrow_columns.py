@@ -29,7 +29,7 @@ def _validity(valid: np.ndarray) -> Any:
 
 
 def numbers(values: np.ndarray, valid: np.ndarray | None = None) -> Any:
-    """A 1-D array of booleans, integers or floats (64-bit) as an Arrow array."""
+    """A 1-D array of booleans, integers (as 64-bit, signed or not) or floats (32 or 64-bit)."""
     import numpy as np
     import pyarrow as pa
 
@@ -39,10 +39,14 @@ def numbers(values: np.ndarray, valid: np.ndarray | None = None) -> Any:
     if values.dtype.kind == "b":
         data = pa.py_buffer(np.packbits(values, bitorder="little"))
         return pa.Array.from_buffers(pa.bool_(), len(values), [nulls, data], null_count)
-    if values.dtype.kind in "iu":
-        kind, values = pa.int64(), np.ascontiguousarray(values, dtype=np.int64)
-    else:
-        kind, values = pa.float64(), np.ascontiguousarray(values, dtype=np.float64)
+    kind, dtype = {
+        "i": (pa.int64(), np.int64),
+        "u": (pa.uint64(), np.uint64),
+        "f": (pa.float32(), np.float32)
+        if values.dtype == np.float32
+        else (pa.float64(), np.float64),
+    }[values.dtype.kind]
+    values = np.ascontiguousarray(values, dtype=dtype)
     return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)], null_count)
 
 
@@ -96,8 +100,21 @@ def float_lists(rows: Sequence[Sequence[float] | None]) -> Any:
     )
 
 
-def values(column: np.ndarray) -> Any:
-    """Model outputs of any NumPy type: numbers as numbers, anything else as strings."""
-    if column.dtype.kind in "biuf":
-        return numbers(column)
-    return strings([None if value is None else str(value) for value in column.tolist()])
+def outputs(parts: Sequence[np.ndarray]) -> Any:
+    """Model outputs, one array per request, as one column with a value per row.
+
+    Numbers stay numbers and text stays text without pandas; anything else —
+    several outputs per row, objects, missing values — goes through
+    ``pyarrow.array``, which types it from the values as it always did.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if parts and all(part.ndim == 1 for part in parts):
+        column = np.concatenate(parts)
+        if column.dtype.kind in "biuf":
+            return numbers(column)
+        listed: list[Any] = column.tolist()
+        if column.dtype.kind in "OU" and all(type(value) is str for value in listed):
+            return strings(listed)
+    return pa.array([row for part in parts for row in part.tolist()])

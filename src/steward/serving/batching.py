@@ -54,8 +54,13 @@ def _combine(parts: list[Any]) -> Any:
 
     if len(parts) == 1:
         return parts[0]
-    if all(isinstance(part, np.ndarray) for part in parts):
+    arrays = [isinstance(part, np.ndarray) for part in parts]
+    if all(arrays):
         return np.concatenate(parts)
+    if any(arrays):
+        # A model given arrays gets every part as one: frames in its column order
+        # (the signature check put them so) become their values.
+        return np.concatenate([np.asarray(part) for part in parts])
     import pandas as pd
 
     return pd.concat(parts, ignore_index=True)

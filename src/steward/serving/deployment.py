@@ -150,6 +150,14 @@ class Deployment:
         return signature.input_names
 
     @property
+    def input_dtypes(self) -> list[str] | None:
+        """The types of those columns, as the signature gives them."""
+        signature = self.signature
+        if signature is None or signature.kind != "columns":
+            return None
+        return [spec.dtype for spec in signature.inputs]
+
+    @property
     def label(self) -> str:
         """``name/version`` for logs and metrics."""
         return f"{self.name}/{self.version if self.version is not None else '-'}"
@@ -170,7 +178,7 @@ class Deployment:
 
     def warm_up(self) -> None:
         """Run the model once on its input example, so the first request is not slow."""
-        example = self.model.input_example
+        example = self.model.example_rows()
         if example is None:
             return
         try:

@@ -39,7 +39,12 @@ def trim() -> bool:
 
 
 def settle() -> None:
-    """After a load: collect, freeze what survives, and trim the heap."""
+    """After a load: collect, freeze what survives, and trim the heap.
+
+    What an earlier ``settle`` froze is unfrozen first, so a version retired by
+    a reload — cycles included — is collected rather than kept for good.
+    """
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     trim()

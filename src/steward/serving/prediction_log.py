@@ -49,6 +49,8 @@ class LogEntry:
     correlation_id: str | None = None
     input_names: list[str] | None = None
     """The names of an array's columns (None: numbered from 0)."""
+    input_dtypes: list[str] | None = None
+    """Their types in the signature (an array holds them in one common type)."""
 
     @property
     def rows(self) -> int:
@@ -211,17 +213,22 @@ class PredictionLogWriter:
         self.workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
 
 
-def _array_table(array: Any, names: list[str] | None) -> Any:
-    """A 2-D array as Arrow columns ``input.<name>``, without pandas."""
+def _array_table(array: Any, names: list[str] | None, dtypes: list[str] | None) -> Any:
+    """A 2-D array as Arrow columns ``input.<name>`` of the signature's types, without pandas."""
     import numpy as np
     import pyarrow as pa
 
     array = np.asarray(array)
     array = array.reshape(len(array), -1)
     width = array.shape[1]
-    labels = names if names is not None and len(names) == width else [str(i) for i in range(width)]
+    named = names is not None and len(names) == width
+    labels = names if names is not None and named else [str(i) for i in range(width)]
+    types = dtypes if named and dtypes is not None else [None] * width
     return pa.Table.from_arrays(
-        [arrow_columns.numbers(array[:, i]) for i in range(width)],
+        [
+            arrow_columns.numbers(array[:, i] if dtype is None else array[:, i].astype(dtype))
+            for i, dtype in enumerate(types)
+        ],
         names=[f"{INPUT_PREFIX}{name}" for name in labels],
     )
 
@@ -234,12 +241,17 @@ def _inputs_table(entries: list[LogEntry]) -> Any:
     arrays = [entry for entry in entries if isinstance(entry.inputs, np.ndarray)]
     numeric = all(entry.inputs.dtype.kind in "biuf" for entry in arrays)
     same_columns = {
-        (np.shape(entry.inputs)[1:], tuple(entry.input_names or ())) for entry in arrays
+        (
+            np.shape(entry.inputs)[1:],
+            tuple(entry.input_names or ()),
+            tuple(entry.input_dtypes or ()),
+        )
+        for entry in arrays
     }
     if len(arrays) == len(entries) and numeric and len(same_columns) == 1:
         # Numeric rows (MLflow "instances", v2 tensors): one array, one table, no pandas.
         stacked = np.concatenate([entry.inputs.reshape(entry.rows, -1) for entry in arrays])
-        return _array_table(stacked, entries[0].input_names)
+        return _array_table(stacked, entries[0].input_names, entries[0].input_dtypes)
     import pandas as pd
 
     frames = []
@@ -291,7 +303,7 @@ def entries_table(entries: list[LogEntry]) -> Any:
             if entry.probabilities is not None
             else [None] * rows
         )
-    predictions = np.concatenate([np.asarray(entry.predictions).reshape(-1) for entry in entries])
+    predictions = [np.asarray(entry.predictions) for entry in entries]
     columns = {
         "request_id": arrow_columns.strings(request_ids),
         "timestamp": arrow_columns.timestamps_ms(times),
@@ -302,7 +314,7 @@ def entries_table(entries: list[LogEntry]) -> Any:
         "latency_ms": arrow_columns.numbers(np.asarray(latencies, dtype=np.float64)),
         "entity_id": arrow_columns.strings(entity_ids),
         "correlation_id": arrow_columns.strings(correlation_ids),
-        "prediction": arrow_columns.values(predictions),
+        "prediction": arrow_columns.outputs(predictions),
         "probabilities": arrow_columns.float_lists(probabilities),
     }
     meta = pa.Table.from_arrays(list(columns.values()), names=list(columns))

@@ -113,7 +113,9 @@ class Router:
         prepared = []
         for _route, deployment, indices in groups:
             part = frame if len(indices) == rows else _take(frame, indices)
-            prepared.append(deployment.validate(part, self.max_rows))
+            prepared.append(
+                deployment.validate(_named_for(deployment, part, parsed.columns), self.max_rows)
+            )
         outputs = await asyncio.gather(
             *(
                 deployment.batcher.submit(rows_in, want_probabilities)
@@ -156,7 +158,8 @@ class Router:
                 correlation_id,
             )
         if self.shadow is not None:
-            self._mirror(frame, parsed.entity_ids, request_ids, protocol, correlation_id)
+            shadow_rows = _named_for(self.shadow, frame, parsed.columns)
+            self._mirror(shadow_rows, parsed.entity_ids, request_ids, protocol, correlation_id)
         return PredictionResult(
             self.primary.name,
             predictions,
@@ -197,6 +200,7 @@ class Router:
                 request_ids=request_ids,
                 inputs=inputs,
                 input_names=deployment.input_names,
+                input_dtypes=deployment.input_dtypes,
                 predictions=predictions,
                 probabilities=probabilities,
                 entity_ids=None if entity_ids is None else [entity_ids[i] for i in indices],
@@ -246,6 +250,20 @@ class Router:
         """Wait for shadow predictions still running."""
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def _named_for(deployment: Deployment, rows: Any, columns: list[str] | None) -> Any:
+    """Array rows as ``deployment`` must read them.
+
+    An array's columns follow the signature it was parsed with (the primary's).
+    A canary or shadow whose columns differ gets a DataFrame named after them,
+    which its signature check puts in its own order by name.
+    """
+    if columns is None or not hasattr(rows, "ndim") or deployment.input_names == columns:
+        return rows
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _take(rows: Any, indices: list[int]) -> Any:

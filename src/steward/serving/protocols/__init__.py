@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from starlette.requests import Request
 
+    from steward.models.signature import Signature
+
 JSON_TYPES = ("application/json",)
 
 
@@ -34,12 +36,24 @@ class ParsedInput:
 
     rows: pd.DataFrame | np.ndarray
     entity_ids: list[str | None] | None = None
+    columns: list[str] | None = None
+    """The names of an array's columns (the signature's it was read with; None: a tensor)."""
 
 
-def numeric_array(rows: list[list[Any]]) -> np.ndarray | None:
-    """Equal-length rows of plain numbers as one 2-D array (None for anything else)."""
+def numeric_array(rows: list[list[Any]], signature: Signature | None) -> np.ndarray | None:
+    """Rows of plain numbers as one 2-D array the model takes as it is, else None.
+
+    None also when there is no signature (the rows go to the model as a
+    DataFrame, as they always did) or when a column could not take the array's
+    common type safely (``[1.5, 2]`` for a float and an integer column): the
+    caller then builds a DataFrame, which types each column by its own values.
+    """
     import numpy as np
 
+    from steward.models.signature import numeric_rows
+
+    if signature is None or not rows:
+        return None
     width = len(rows[0])
     for row in rows:
         if len(row) != width:
@@ -47,7 +61,10 @@ def numeric_array(rows: list[list[Any]]) -> np.ndarray | None:
         for value in row:
             if type(value) is not float and type(value) is not int:
                 return None
-    return np.asarray(rows)
+    array = np.asarray(rows)
+    if signature.kind == "tensor" or numeric_rows(signature, array) is not None:
+        return array
+    return None
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -126,6 +143,13 @@ def require_object(payload: Any, what: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput(f"the request body must be a JSON object {what}.")
     return payload
+
+
+def array_columns(rows: Any, signature: Signature | None) -> list[str] | None:
+    """The column names of array rows read with ``signature`` (None for frames and tensors)."""
+    if signature is None or signature.kind != "columns" or hasattr(rows, "columns"):
+        return None
+    return signature.input_names
 
 
 def records_frame(records: Any, field: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from steward.errors import InvalidInput
 from steward.serving.protocols import (
     ParsedInput,
+    array_columns,
     columns_frame,
     numeric_array,
     records_frame,
@@ -79,7 +80,7 @@ def _rows(value: Any, field: str, signature: Signature | None) -> pd.DataFrame |
             raise InvalidInput(
                 f"each row of '{field}' must hold {len(names)} values in the order {names}."
             )
-        array = numeric_array(value)
+        array = numeric_array(value, signature)
         if array is not None:
             return array  # columns in the signature's order, checked against it later
         import pandas as pd
@@ -108,7 +109,7 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
     else:
         frame = _rows(body[field], field, signature)
     entity_ids: list[str | None] | None = [entity_header] * len(frame) if entity_header else None
-    return ParsedInput(frame, entity_ids)
+    return ParsedInput(frame, entity_ids, array_columns(frame, signature))
 
 
 def format_reply(result: PredictionResult) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput
-from steward.serving.protocols import ParsedInput, require_object
+from steward.models.signature import numeric_rows
+from steward.serving.protocols import ParsedInput, array_columns, require_object
 
 if TYPE_CHECKING:
     import numpy as np
@@ -145,11 +146,14 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
                 f"tensor {name[:60]!r} has {width} columns; the model expects {len(names)} "
                 f"in the order {names}."
             )
-        frame = values.reshape(rows, width)
-        if frame.dtype.kind not in "biuf":
+        grid = values.reshape(rows, width)
+        frame: Any = grid if grid.dtype.kind in "biuf" else None
+        if frame is not None and signature is not None and signature.kind == "columns":
+            frame = frame if numeric_rows(signature, frame) is not None else None
+        if frame is None or signature is None:
             import pandas as pd
 
-            frame = pd.DataFrame(frame, columns=names or None)
+            frame = pd.DataFrame(grid, columns=names or None)
     else:
         import pandas as pd
 
@@ -177,7 +181,7 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
         entity_ids = [None if item is None else str(item)[:200] for item in raw]
     elif entity_header:
         entity_ids = [entity_header] * len(frame)
-    return ParsedInput(frame, entity_ids)
+    return ParsedInput(frame, entity_ids, array_columns(frame, signature))
 
 
 def format_reply(result: PredictionResult, request_id: Any) -> dict[str, Any]:
