@@ -20,6 +20,8 @@ ALGORITHMS = ("blake3", "sha256")
 DEFAULT_ALGORITHM = "blake3"
 _DIGEST_PATTERN = re.compile(r"^(blake3|sha256):([0-9a-f]{64})$")
 CHUNK_SIZE = 1 << 20
+PARALLEL_HASH_MIN = 4 << 20
+"""Inputs at least this large are hashed with several threads (blake3 only)."""
 
 
 class Hasher(Protocol):
@@ -32,12 +34,19 @@ class Hasher(Protocol):
         """Return the hex digest."""
 
 
-def new_hasher(algorithm: str) -> Hasher:
-    """Return a fresh incremental hasher for ``algorithm``."""
+def new_hasher(algorithm: str, parallel: bool = False) -> Hasher:
+    """Return a fresh incremental hasher for ``algorithm``.
+
+    Args:
+        algorithm: ``blake3`` or ``sha256``.
+        parallel: let blake3 spread large inputs over all cores. Worth it for
+            one large input; for small ones (or many hashed side by side) the
+            thread hand-offs cost more than they save.
+    """
     if algorithm == "blake3":
         from blake3 import blake3
 
-        return blake3(max_threads=blake3.AUTO)
+        return blake3(max_threads=blake3.AUTO) if parallel else blake3()
     if algorithm == "sha256":
         return hashlib.sha256()
     raise InvalidInput(f"unknown digest algorithm {algorithm!r}; use one of {ALGORITHMS}.")
@@ -64,14 +73,14 @@ def parse_digest(digest: str) -> tuple[str, str]:
 
 def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
     """Digest of an in-memory byte string."""
-    hasher = new_hasher(algorithm)
+    hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
     hasher.update(data)
     return format_digest(algorithm, hasher.hexdigest())
 
 
 def digest_file(path: str, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """Digest and size of a local file, read in streaming chunks."""
-    hasher = new_hasher(algorithm)
+    hasher = new_hasher(algorithm, parallel=True)
     size = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK_SIZE):
@@ -96,6 +105,41 @@ def verify_digest(digest: str, actual_hex: str, where: str) -> None:
         )
 
 
+def check_bytes(data: bytes | memoryview, digest: str, where: str) -> None:
+    """Raise IntegrityError unless ``data`` hashes to ``digest``.
+
+    Args:
+        data: the content as read.
+        digest: the digest it is stored under.
+        where: the store's URL, for the message.
+    """
+    algorithm, _ = parse_digest(digest)
+    hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
+    hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
+    verify_digest(digest, hasher.hexdigest(), where)
+
+
+def write_verified(reader: BinaryIO, writer: BinaryIO, digest: str, where: str) -> int:
+    """Copy ``reader`` to ``writer`` while checking the bytes against ``digest``.
+
+    Returns:
+        The number of bytes copied.
+
+    Raises:
+        IntegrityError: the bytes do not hash to ``digest`` (the caller
+            discards what was written).
+    """
+    algorithm, _ = parse_digest(digest)
+    hasher = new_hasher(algorithm)
+    size = 0
+    while chunk := reader.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
+    verify_digest(digest, hasher.hexdigest(), where)
+    return size
+
+
 def copy_verified(
     reader: BinaryIO, destination: str | os.PathLike[str], digest: str, where: str
 ) -> Path:
@@ -106,17 +150,12 @@ def copy_verified(
     Raises:
         IntegrityError: the content does not hash to ``digest`` (nothing is written).
     """
-    algorithm, _ = parse_digest(digest)
     target = Path(destination)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    hasher = new_hasher(algorithm)
     try:
         with temp.open("wb") as writer:
-            while chunk := reader.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                writer.write(chunk)
-        verify_digest(digest, hasher.hexdigest(), where)
+            write_verified(reader, writer, digest, where)
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)

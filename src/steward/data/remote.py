@@ -55,10 +55,9 @@ def _transfer(
     report: Callable[[int], None] = progress or (lambda _bytes: None)
 
     def copy(sink: BlobWriter, digest: str) -> int:
-        data = source.get_bytes(digest)  # verified on read
-        sink.put_bytes(data)
-        report(len(data))
-        return len(data)
+        size = sink.put_copy(source, digest).size  # streamed, verified as it is copied
+        report(size)
+        return size
 
     data_blobs = [d for d in missing if d != version.digest]
     sizes: list[int] = []
