@@ -188,14 +188,14 @@ def test_local_blobs_are_read_only(tmp_path: Path) -> None:
 def test_a_large_batch_is_published_whole_with_or_without_syncfs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
 ) -> None:
-    from steward.blobs import durability
+    from steward.blobs import files
 
     if not syncfs:
-        monkeypatch.setattr(durability, "_libc", lambda: None)
+        monkeypatch.setattr(files, "_libc", lambda: None)
     store = LocalBlobStore(tmp_path / "blobs")
     with store.batch() as batch:
-        refs = [batch.put_bytes(os.urandom(100 + i)) for i in range(durability.SYNCFS_MIN_FILES)]
-        big = batch.put_bytes(os.urandom(durability.WRITEBACK_MIN_BYTES))
+        refs = [batch.put_bytes(os.urandom(100 + i)) for i in range(files.SYNCFS_MIN_FILES)]
+        big = batch.put_bytes(os.urandom(files.WRITEBACK_MIN_BYTES))
     assert store.missing([ref.digest for ref in [*refs, big]]) == []
-    assert store.size(big.digest) == durability.WRITEBACK_MIN_BYTES
+    assert store.size(big.digest) == files.WRITEBACK_MIN_BYTES
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []

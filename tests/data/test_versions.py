@@ -118,9 +118,9 @@ def test_readd_uses_the_change_index(
     hashed: list[str] = []
     original = ChunkWriter.store_file
 
-    def counting(self: ChunkWriter, relpath: str, path: Path) -> Any:
+    def counting(self: ChunkWriter, relpath: str, *args: Any) -> Any:
         hashed.append(relpath)
-        return original(self, relpath, path)
+        return original(self, relpath, *args)
 
     monkeypatch.setattr(ChunkWriter, "store_file", counting)
     assert steward.data.add("many", source).version == 1
@@ -145,14 +145,14 @@ def test_bad_inputs_leave_the_store_unchanged(
     assert _version_count("x") == 0
 
     locked = write_csv(tmp_path / "locked.csv", 3)
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self == locked:
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path) == str(locked):
             raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InvalidInput, match=r"locked\.csv"):
         steward.data.add("x", locked)
     monkeypatch.undo()

@@ -7,13 +7,14 @@ recorded beside the value. ``blake3`` is the default (several GB/s);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from steward.blobs.files import temp_name
 from steward.errors import IntegrityError, InvalidInput
 
 ALGORITHMS = ("blake3", "sha256")
@@ -145,18 +146,26 @@ def copy_verified(
 ) -> Path:
     """Stream ``reader`` into ``destination`` while checking it against ``digest``.
 
-    The destination appears only once whole and verified (temp file + rename).
+    The destination appears only once whole and verified (temp file + rename);
+    its folder is created if needed.
 
     Raises:
         IntegrityError: the content does not hash to ``digest`` (nothing is written).
     """
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    target = os.fspath(destination)
+    folder, name = os.path.split(target)
+    temp = os.path.join(folder, f".{name}.{temp_name()}.tmp")
     try:
-        with temp.open("wb") as writer:
+        writer = open(temp, "xb")  # noqa: SIM115  # closed below, before the rename
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        writer = open(temp, "xb")  # noqa: SIM115
+    try:
+        with writer:
             write_verified(reader, writer, digest, where)
         os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return target
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return Path(target)

@@ -4,7 +4,7 @@ A blob is written to ``<root>/tmp``, made durable and only then renamed to
 its final name, so a blob that is visible is always whole. Every write goes
 through a batch (a single ``put_*`` on the store is a batch of one): the
 batch's blobs are made durable together when it ends (see
-``steward.blobs.durability``: one ``syncfs`` for many small blobs, writeback
+``steward.blobs.files``: one ``syncfs`` for many small blobs, writeback
 started early for large ones) and then published. Blobs are read-only
 (mode 0444): a file checked out as a hard link to one can be replaced, but
 not written through, by its user (a process running as root can still write
@@ -17,7 +17,6 @@ import os
 import shutil
 import stat
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +34,7 @@ from steward.blobs.digest import (
     parse_digest,
     write_verified,
 )
-from steward.blobs.durability import make_durable, start_writeback
+from steward.blobs.files import make_durable, start_writeback, temp_name
 from steward.errors import NotFound
 
 BLOB_MODE = 0o444
@@ -109,7 +108,7 @@ class LocalBlobStore:
             os.replace(temp, final)
 
     def _new_temp(self) -> tuple[str, int]:
-        temp = self._tmp_prefix + uuid.uuid4().hex
+        temp = self._tmp_prefix + temp_name()
         return temp, os.open(temp, _CREATE_FLAGS, BLOB_MODE)
 
     def _write_temp(self, data: bytes | memoryview) -> tuple[str, str | None]:

@@ -103,7 +103,7 @@ def add(
         if not sep:
             raise InvalidInput(f"--tag {item!r} must be KEY=VALUE.")
         tags[key] = value
-    total = sum(path.stat().st_size for _, path in collect_files(source))
+    total = sum(file.stat.st_size for file in collect_files(source))
     with _progress("hashing", total) as report:
         version = steward.data.add(name, source, description, tags, progress=report)
     if as_json:

@@ -15,20 +15,21 @@ size of the machine: blake3 and file I/O release the GIL, so both cores hash.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from steward.blobs import BlobWriter
 from steward.blobs.digest import format_digest, new_hasher
 from steward.data.manifest import FileEntry
-from steward.errors import InvalidInput
+from steward.data.sources import SourceFile
+from steward.errors import InvalidInput, NotFound
 
 CHUNK_THRESHOLD = 8 << 20
 AVERAGE_CHUNK = 1 << 20
 MIN_CHUNK = 256 << 10
 MAX_CHUNK = 4 << 20
+SMALL_FILES_PER_TASK = 64
 
 Progress = Callable[[int], None]
 """Called with a number of bytes just processed."""
@@ -82,6 +83,8 @@ class ChunkWriter:
         return ref.digest, ref.size
 
     def _store_chunks(self, path: str, chunks: Iterable[Any]) -> FileEntry:
+        # ``map`` submits each chunk as the chunker yields it, so cutting the next
+        # chunk (the chunker releases the GIL) overlaps hashing and writing this one.
         results = list(self._pool.map(lambda chunk: self._put_chunk(chunk.data), chunks))
         size = sum(size for _, size in results)
         digest = chunk_list_digest(self.blobs.algorithm, results)
@@ -93,35 +96,42 @@ class ChunkWriter:
             ref = self.blobs.put_bytes(data)
             self.progress(ref.size)
             return FileEntry(relpath, ref.size, ref.digest)
-        return self._store_chunks(relpath, list(_chunker().cut_buf(data)))
+        return self._store_chunks(relpath, _chunker().cut_buf(data))
 
-    def store_file(self, relpath: str, path: Path) -> FileEntry:
-        """Store one local file.
+    def store_file(self, relpath: str, path: str, size: int) -> FileEntry:
+        """Store one local file of ``size`` bytes (as last seen).
 
         Raises:
             InvalidInput: the file cannot be read (names it).
         """
         try:
-            size = path.stat().st_size
             if size <= CHUNK_THRESHOLD:
                 ref = self.blobs.put_file(path)
                 self.progress(ref.size)
                 return FileEntry(relpath, ref.size, ref.digest)
-            return self._store_chunks(relpath, list(_chunker().cut_file(str(path))))
+            return self._store_chunks(relpath, _chunker().cut_file(path))
         except PermissionError as exc:
             raise InvalidInput(f"cannot read {path}: permission denied ({exc.strerror}).") from exc
-        except (IsADirectoryError, FileNotFoundError) as exc:
+        except (IsADirectoryError, FileNotFoundError, NotFound) as exc:
             raise InvalidInput(f"cannot read {path}: it vanished while being added.") from exc
 
-    def store_files(self, files: list[tuple[str, Path]]) -> list[FileEntry]:
-        """Store many files, in input order: small ones in parallel, large ones
-        one at a time with their chunks in parallel."""
-        threshold = CHUNK_THRESHOLD
-        small = [i for i, (_, path) in enumerate(files) if path.stat().st_size <= threshold]
-        large = [i for i, (_, path) in enumerate(files) if path.stat().st_size > threshold]
-        entries: dict[int, FileEntry] = dict(
-            zip(small, self._pool.map(lambda i: self.store_file(*files[i]), small), strict=True)
-        )
-        for i in large:
-            entries[i] = self.store_file(*files[i])
-        return [entries[i] for i in range(len(files))]
+    def _store_small_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
+        return [self.store_file(file.relpath, file.path, file.stat.st_size) for file in files]
+
+    def store_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
+        """Store many files, in input order: small ones in parallel (a group of
+        them per task, so that thread hand-offs do not dominate), large ones one
+        at a time with their chunks in parallel."""
+        small = [file for file in files if file.stat.st_size <= CHUNK_THRESHOLD]
+        groups = [
+            small[i : i + SMALL_FILES_PER_TASK] for i in range(0, len(small), SMALL_FILES_PER_TASK)
+        ]
+        entries = {
+            entry.path: entry
+            for group in self._pool.map(self._store_small_files, groups)
+            for entry in group
+        }
+        for file in files:
+            if file.stat.st_size > CHUNK_THRESHOLD:
+                entries[file.relpath] = self.store_file(file.relpath, file.path, file.stat.st_size)
+        return [entries[file.relpath] for file in files]

@@ -25,7 +25,7 @@ from steward.data.profile import TableProfile, merge_profiles
 from steward.data.reader import materialise, open_entry
 from steward.data.sources import (
     TABLE_FILE_NAME,
-    check_readable,
+    SourceFile,
     collect_files,
     is_table,
     table_to_parquet,
@@ -214,35 +214,33 @@ def _check_relpath(relpath: str) -> None:
 
 def _store_files(
     workspace: Workspace, source: Any, writer: ChunkWriter
-) -> tuple[list[FileEntry], dict[str, Path]]:
+) -> tuple[list[FileEntry], dict[str, str]]:
     files = collect_files(source)
-    check_readable(files)
     index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
     entries: list[FileEntry] = []
-    to_store: list[tuple[str, Path, os.stat_result]] = []
-    for relpath, path in files:
-        stat = path.stat()
-        known = index.lookup(relpath, path, stat)
+    to_store: list[SourceFile] = []
+    for file in files:
+        known = index.lookup(file.relpath, file.path, file.stat)
         if known is None:
-            to_store.append((relpath, path, stat))
+            to_store.append(file)
         else:
             entries.append(known)
-    stored = writer.store_files([(relpath, path) for relpath, path, _ in to_store])
-    for (_, path, stat), entry in zip(to_store, stored, strict=True):
-        index.record(path, stat, entry)
+    stored = writer.store_files(to_store)
+    for file, entry in zip(to_store, stored, strict=True):
+        index.record(file.path, file.stat, entry)
     index.save()
     entries.extend(stored)
-    return entries, {relpath: path for relpath, path in files}
+    return entries, {file.relpath: file.path for file in files}
 
 
-def _profile_of(entry: FileEntry, local: Path | None, table: Any) -> TableProfile:
+def _profile_of(entry: FileEntry, local: str | None, table: Any) -> TableProfile:
     from steward.data.profile import profile_csv, profile_parquet, profile_table
 
     if table is not None:
         return profile_table(table)
     assert local is not None
     if entry.path.lower().endswith(".csv"):
-        return profile_csv(local, display_name=str(local))
+        return profile_csv(Path(local), display_name=local)
     try:
         return profile_parquet(local)
     except Exception as exc:  # pyarrow raises several types for a bad Parquet file
@@ -265,7 +263,7 @@ def _build_profiles(
     workspace: Workspace,
     name: str,
     manifest: Manifest,
-    locals_: Mapping[str, Path],
+    locals_: Mapping[str, str],
     table: Any,
 ) -> tuple[str | None, int | None, int | None]:
     tabular = [entry for entry in manifest if entry.is_tabular]
@@ -344,7 +342,7 @@ def add(
         if kind == "table":
             table = to_arrow_table(source)
             entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
-            locals_: dict[str, Path] = {}
+            locals_: dict[str, str] = {}
         else:
             entries, locals_ = _store_files(workspace, source, writer)
     manifest = Manifest.build(kind, entries)

@@ -1,4 +1,8 @@
-"""Making written files durable, cheaply when there are many of them.
+"""Writing files safely and cheaply: unique temporary names, and durability.
+
+Files are written under a temporary name and renamed once whole. The names
+come from a counter (no random bytes to ask the kernel for per file), made
+unique across processes by the process id and a random per-process part.
 
 A blob may become visible (be renamed to its final name) only once its bytes
 are on disk, so that a crash never leaves a visible blob that is incomplete.
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -36,6 +42,13 @@ WRITEBACK_MIN_BYTES = 1 << 20
 
 _SYNC_FILE_RANGE_WRITE = 2
 _FSYNC_THREADS = 8
+_PROCESS_TOKEN = uuid.uuid4().hex[:12]
+_TEMP_COUNTER = itertools.count()
+
+
+def temp_name() -> str:
+    """A file name no other write (in this or another process) is using."""
+    return f"{os.getpid()}-{_PROCESS_TOKEN}-{next(_TEMP_COUNTER)}"
 
 
 @cache
