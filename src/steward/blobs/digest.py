@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from steward.blobs.files import temp_name
+from steward.blobs.files import temp_beside
 from steward.errors import IntegrityError, InvalidInput
 
 ALGORITHMS = ("blake3", "sha256")
@@ -81,9 +81,11 @@ def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
 
 def digest_file(path: str, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """Digest and size of a local file, read in streaming chunks."""
-    hasher = new_hasher(algorithm, parallel=True)
     size = 0
     with open(path, "rb") as handle:
+        hasher = new_hasher(
+            algorithm, parallel=os.fstat(handle.fileno()).st_size >= PARALLEL_HASH_MIN
+        )
         while chunk := handle.read(CHUNK_SIZE):
             hasher.update(chunk)
             size += len(chunk)
@@ -153,12 +155,11 @@ def copy_verified(
         IntegrityError: the content does not hash to ``digest`` (nothing is written).
     """
     target = os.fspath(destination)
-    folder, name = os.path.split(target)
-    temp = os.path.join(folder, f".{name}.{temp_name()}.tmp")
+    temp = temp_beside(target)
     try:
         writer = open(temp, "xb")  # noqa: SIM115  # closed below, before the rename
     except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         writer = open(temp, "xb")  # noqa: SIM115
     try:
         with writer:

@@ -51,6 +51,12 @@ def temp_name() -> str:
     return f"{os.getpid()}-{_PROCESS_TOKEN}-{next(_TEMP_COUNTER)}"
 
 
+def temp_beside(target: str) -> str:
+    """A hidden temporary path in ``target``'s folder, to write and then rename to it."""
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.{temp_name()}.tmp")
+
+
 @cache
 def _libc() -> Any:
     if not sys.platform.startswith("linux"):

@@ -13,6 +13,7 @@ it; reads verify the digest and would refuse the blob).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -29,12 +30,14 @@ from steward.blobs.digest import (
     PARALLEL_HASH_MIN,
     check_bytes,
     copy_verified,
+    digest_file,
     format_digest,
     new_hasher,
     parse_digest,
+    verify_digest,
     write_verified,
 )
-from steward.blobs.files import make_durable, start_writeback, temp_name
+from steward.blobs.files import make_durable, start_writeback, temp_beside, temp_name
 from steward.errors import NotFound
 
 BLOB_MODE = 0o444
@@ -236,6 +239,40 @@ class LocalBlobStore:
         """Copy a blob to ``destination``, verified, appearing only when whole."""
         with self.open_unverified(digest) as reader:
             return copy_verified(reader, destination, digest, self.url)
+
+    def link_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
+        """Hard-link a verified blob at ``destination`` (replacing a file there).
+
+        The file then shares the blob's storage: it is read-only, and writing
+        to it in place (as root, who may) would corrupt the blob, which the
+        next verified read would refuse. Replacing it (what editors and most
+        tools do on save) is safe. Where a hard link is impossible (another
+        filesystem), the blob is copied instead.
+
+        Raises:
+            IntegrityError: the blob no longer matches its digest.
+        """
+        algorithm, _ = parse_digest(digest)
+        location = self._stored_path(digest)
+        actual, _ = digest_file(location, algorithm)
+        verify_digest(digest, actual.split(":", 1)[1], self.url)
+        target = os.fspath(destination)
+        temp = temp_beside(target)
+        try:
+            os.link(location, temp)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(location, temp)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+            return self.get_file(digest, target)
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        return Path(target)
 
     def exists(self, digest: str) -> bool:
         """Whether the blob is stored."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from steward.blobs import BlobWriter
 from steward.blobs.digest import format_digest, new_hasher
@@ -29,7 +29,10 @@ CHUNK_THRESHOLD = 8 << 20
 AVERAGE_CHUNK = 1 << 20
 MIN_CHUNK = 256 << 10
 MAX_CHUNK = 4 << 20
-SMALL_FILES_PER_TASK = 64
+FILES_PER_TASK = 64
+"""Small files handled per thread-pool task: one hand-off costs more than a small file."""
+
+T = TypeVar("T")
 
 Progress = Callable[[int], None]
 """Called with a number of bytes just processed."""
@@ -38,6 +41,11 @@ Progress = Callable[[int], None]
 def worker_count() -> int:
     """Threads for hashing and transfer: at least 2, as many as the machine has cores."""
     return max(2, os.cpu_count() or 2)
+
+
+def in_groups(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive groups of ``size`` (the last may be shorter)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _chunker() -> Any:
@@ -123,12 +131,9 @@ class ChunkWriter:
         them per task, so that thread hand-offs do not dominate), large ones one
         at a time with their chunks in parallel."""
         small = [file for file in files if file.stat.st_size <= CHUNK_THRESHOLD]
-        groups = [
-            small[i : i + SMALL_FILES_PER_TASK] for i in range(0, len(small), SMALL_FILES_PER_TASK)
-        ]
         entries = {
             entry.path: entry
-            for group in self._pool.map(self._store_small_files, groups)
+            for group in self._pool.map(self._store_small_files, in_groups(small, FILES_PER_TASK))
             for entry in group
         }
         for file in files:

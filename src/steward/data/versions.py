@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from steward.data.chunking import ChunkWriter, Progress, worker_count
+from steward.data.chunking import FILES_PER_TASK, ChunkWriter, Progress, in_groups, worker_count
 from steward.data.index import ChangeIndex
 from steward.data.manifest import FileEntry, Manifest
 from steward.data.profile import TableProfile, merge_profiles
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 PROFILE_FORMAT = 1
+CHECKOUT_LINKS = ("copy", "hardlink")
 
 
 def _workspace() -> Workspace:
@@ -166,13 +167,28 @@ class DatasetVersion:
         path: str | os.PathLike[str],
         force: bool = False,
         progress: Progress | None = None,
+        link: str = "copy",
     ) -> Path:
         """Write this version's files under ``path``, each verified against its digest.
 
+        Args:
+            path: the folder to write into (created if missing).
+            force: write into a folder that is not empty, replacing files there.
+            progress: called with byte counts as files are written.
+            link: ``"copy"`` (the default) gives independent files.
+                ``"hardlink"`` links each file that is one blob of a local blob
+                store to that blob instead: much faster for many files, and no
+                extra space, but the files are read-only and share the blob's
+                storage (replace them, never write into them: see
+                ``LocalBlobStore.link_file``). Other files are copied.
+
         Raises:
             Conflict: ``path`` is not empty and ``force`` is False.
+            InvalidInput: ``link`` is neither ``"copy"`` nor ``"hardlink"``.
             IntegrityError: a blob no longer matches its digest (names it).
         """
+        if link not in CHECKOUT_LINKS:
+            raise InvalidInput(f"link={link!r} is not one of {CHECKOUT_LINKS}.")
         target = Path(path).expanduser().absolute()
         if target.exists() and not target.is_dir():
             raise Conflict(f"checkout target {target} is a file; choose a folder.")
@@ -185,17 +201,21 @@ class DatasetVersion:
         entries = list(self.manifest())
         for entry in entries:
             _check_relpath(entry.path)
-        target.mkdir(parents=True, exist_ok=True)
+        root = str(target)
+        for folder in sorted({os.path.dirname(entry.path) for entry in entries}):
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
         report = progress or (lambda _bytes: None)
+        hardlink = link == "hardlink"
 
-        def write(entry: FileEntry) -> None:
-            destination = target / entry.path
-            if force and destination.is_dir():
-                shutil.rmtree(destination)
-            report(materialise(blobs, entry, destination))
+        def write(group: Sequence[FileEntry]) -> None:
+            for entry in group:
+                destination = os.path.join(root, entry.path)
+                if force and os.path.isdir(destination):
+                    shutil.rmtree(destination)
+                report(materialise(blobs, entry, destination, hardlink))
 
         with ThreadPoolExecutor(max_workers=worker_count()) as pool:
-            list(pool.map(write, entries))
+            list(pool.map(write, in_groups(entries, FILES_PER_TASK)))
         return target
 
     def lineage(self) -> list[LineageEdge]:
