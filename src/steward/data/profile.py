@@ -682,6 +682,45 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
             ) from exc
 
 
+def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TableProfile | None:
+    """Profile the rows of a CSV file from byte ``offset`` on, typed as ``like``.
+
+    For a file that grew by appended rows: ``offset`` is where the rows
+    already profiled as ``like`` end (a row boundary). Merged with ``like``,
+    the result is the whole file's profile.
+
+    Returns:
+        The profile of the new rows, or None when they do not parse as
+        ``like``'s columns and types (a column widened, a row is malformed):
+        profile the whole file then.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {}
+    for column in like.columns:
+        try:
+            types[column.name] = pa.type_for_alias(column.dtype)
+        except ValueError:
+            continue  # inferred; must still come out as the same type (checked below)
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        try:
+            reader = pacsv.open_csv(
+                handle,
+                read_options=pacsv.ReadOptions(
+                    block_size=CSV_BLOCK_SIZE, column_names=[c.name for c in like.columns]
+                ),
+                convert_options=pacsv.ConvertOptions(column_types=types),
+            )
+            appended = profile_batches(reader, reader.schema)
+        except pa.ArrowInvalid:
+            return None
+    if [c.dtype for c in appended.columns] != [c.dtype for c in like.columns]:
+        return None
+    return appended
+
+
 def _csv_header(path: Path) -> list[str]:
     import csv
 

@@ -18,10 +18,12 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from steward.blobs.digest import digest_bytes
 from steward.data.chunking import FILES_PER_TASK, ChunkWriter, Progress, in_groups, worker_count
 from steward.data.index import ChangeIndex
 from steward.data.manifest import FileEntry, Manifest
 from steward.data.profile import TableProfile, merge_profiles
+from steward.data.profiling import TableProfiler
 from steward.data.reader import materialise, open_entry
 from steward.data.sources import (
     TABLE_FILE_NAME,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 
     from steward.workspace import Workspace
 
-PROFILE_FORMAT = 1
 CHECKOUT_LINKS = ("copy", "hardlink")
 
 
@@ -233,7 +234,7 @@ def _check_relpath(relpath: str) -> None:
 
 
 def _store_files(
-    workspace: Workspace, source: Any, writer: ChunkWriter
+    workspace: Workspace, source: Any, writer: ChunkWriter, profiler: TableProfiler
 ) -> tuple[list[FileEntry], dict[str, str]]:
     files = collect_files(source)
     index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
@@ -245,65 +246,13 @@ def _store_files(
             to_store.append(file)
         else:
             entries.append(known)
+    profiler.start(to_store)
     stored = writer.store_files(to_store)
     for file, entry in zip(to_store, stored, strict=True):
         index.record(file.path, file.stat, entry)
     index.save()
     entries.extend(stored)
     return entries, {file.relpath: file.path for file in files}
-
-
-def _profile_of(entry: FileEntry, local: str | None, table: Any) -> TableProfile:
-    from steward.data.profile import profile_csv, profile_parquet, profile_table
-
-    if table is not None:
-        return profile_table(table)
-    assert local is not None
-    if entry.path.lower().endswith(".csv"):
-        return profile_csv(Path(local), display_name=local)
-    try:
-        return profile_parquet(local)
-    except Exception as exc:  # pyarrow raises several types for a bad Parquet file
-        raise InvalidInput(f"{local} is not a readable Parquet file: {exc}") from exc
-
-
-def _previous_profiles(workspace: Workspace, name: str) -> dict[str, dict[str, Any]]:
-    """Profiles of the latest version by file digest, to reuse for unchanged files."""
-    try:
-        latest = workspace.store.datasets.get_version(name)
-    except NotFound:
-        return {}
-    if latest.profile_digest is None:
-        return {}
-    data = json.loads(workspace.blobs.get_bytes(latest.profile_digest))
-    return {item["digest"]: item["profile"] for item in data["tables"].values()}
-
-
-def _build_profiles(
-    workspace: Workspace,
-    name: str,
-    manifest: Manifest,
-    locals_: Mapping[str, str],
-    table: Any,
-) -> tuple[str | None, int | None, int | None]:
-    tabular = [entry for entry in manifest if entry.is_tabular]
-    if not tabular:
-        return None, None, None
-    previous = _previous_profiles(workspace, name)
-    tables: dict[str, dict[str, Any]] = {}
-    profiles: list[TableProfile] = []
-    for entry in tabular:
-        if entry.digest in previous and table is None:
-            profile = TableProfile.from_json(previous[entry.digest])
-        else:
-            profile = _profile_of(entry, locals_.get(entry.path), table)
-        profiles.append(profile)
-        tables[entry.path] = {"digest": entry.digest, "profile": profile.to_json()}
-    data = {"format": PROFILE_FORMAT, "tables": tables}
-    ref = workspace.blobs.put_bytes(json.dumps(data, sort_keys=True).encode())
-    rows = sum(profile.rows for profile in profiles)
-    columns = max(len(profile.columns) for profile in profiles)
-    return ref.digest, rows, columns
 
 
 def _record_lineage(workspace: Workspace, version_id: str, direction: str) -> None:
@@ -357,35 +306,34 @@ def add(
             "choose another name for this data."
         )
     table = None
-    # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
-    with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
-        if kind == "table":
-            table = to_arrow_table(source)
-            entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
-            locals_: dict[str, str] = {}
-        else:
-            entries, locals_ = _store_files(workspace, source, writer)
-    manifest = Manifest.build(kind, entries)
-    manifest_bytes = manifest.to_bytes()
-    from steward.blobs.digest import digest_bytes
-
-    digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
-    found = workspace.store.datasets.find_by_digest(name, digest)
-    if found is None:
-        profile_digest, rows, columns = _build_profiles(workspace, name, manifest, locals_, table)
-        workspace.blobs.put_bytes(manifest_bytes)
-        new = NewDatasetVersion(
-            digest=digest,
-            profile_digest=profile_digest,
-            size=manifest.size,
-            file_count=len(manifest.files),
-            row_count=rows,
-            column_count=columns,
-        )
-        text_tags = {key: str(value) for key, value in (tags or {}).items()}
-        found, _ = workspace.store.datasets.create_version(
-            name, kind, new, workspace.actor, description, text_tags
-        )
+    with TableProfiler(workspace, name) as profiler:
+        # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
+        with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
+            if kind == "table":
+                table = to_arrow_table(source)
+                entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
+                locals_: dict[str, str] = {}
+            else:
+                entries, locals_ = _store_files(workspace, source, writer, profiler)
+        manifest = Manifest.build(kind, entries)
+        manifest_bytes = manifest.to_bytes()
+        digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
+        found = workspace.store.datasets.find_by_digest(name, digest)
+        if found is None:
+            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
+            workspace.blobs.put_bytes(manifest_bytes)
+            new = NewDatasetVersion(
+                digest=digest,
+                profile_digest=profile_digest,
+                size=manifest.size,
+                file_count=len(manifest.files),
+                row_count=rows,
+                column_count=columns,
+            )
+            text_tags = {key: str(value) for key, value in (tags or {}).items()}
+            found, _ = workspace.store.datasets.create_version(
+                name, kind, new, workspace.actor, description, text_tags
+            )
     _record_lineage(workspace, found.id, "output")
     return DatasetVersion.from_record(found)
 
