@@ -265,3 +265,33 @@ def test_adding_a_folder_follows_file_links_but_not_folder_links(
     version = steward.data.add("links", source)
     assert version.files == ["link.txt", "sub/a.txt"]
     assert version.open("link.txt").read() == b"outside"
+
+
+def test_a_rewritten_large_file_is_checked_against_its_chunks(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import chunking
+
+    path = tmp_path / "big.bin"
+    data = np.random.default_rng(5).bytes(1_000_000)
+    path.write_bytes(data)
+    first = steward.data.add("big", path)
+    cut: list[str] = []
+    original = chunking._chunker
+
+    def counting() -> Any:
+        cut.append("cut")
+        return original()
+
+    monkeypatch.setattr(chunking, "_chunker", counting)
+    path.unlink()
+    path.write_bytes(data)  # same bytes, new inode and time
+    assert steward.data.add("big", path).version == 1
+    assert cut == []
+    changed = bytearray(data)
+    changed[500_000:500_010] = b"0123456789"
+    path.write_bytes(bytes(changed))  # same size, new content
+    second = steward.data.add("big", path)
+    assert cut == ["cut"]
+    assert second.version == 2 and second.open("big.bin").read() == bytes(changed)
+    assert first.open("big.bin").read() == data

@@ -14,13 +14,14 @@ size of the machine: blake3 and file I/O release the GIL, so both cores hash.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from steward.blobs import BlobWriter
-from steward.blobs.digest import format_digest, new_hasher
+from steward.blobs.digest import digest_bytes, format_digest, new_hasher, parse_digest
 from steward.data.manifest import FileEntry
 from steward.data.sources import SourceFile
 from steward.errors import InvalidInput, NotFound
@@ -106,8 +107,44 @@ class ChunkWriter:
             return FileEntry(relpath, ref.size, ref.digest)
         return self._store_chunks(relpath, _chunker().cut_buf(data))
 
-    def store_file(self, relpath: str, path: str, size: int) -> FileEntry:
+    def _has_chunks(self, path: str, like: FileEntry) -> bool:
+        """Whether the file at ``path`` still holds ``like``'s chunks.
+
+        The chunks are hashed where they were cut, in parallel, stopping at
+        the first that differs: much cheaper than cutting the file afresh.
+        """
+        chunks = like.chunks or ()
+        offsets = itertools.accumulate((size for _, size in chunks), initial=0)
+        fd = os.open(path, os.O_RDONLY)
+
+        algorithm, _ = parse_digest(like.digest)
+
+        def same(digest: str, size: int, offset: int) -> bool:
+            return digest_bytes(os.pread(fd, size, offset), algorithm) == digest
+
+        futures = [
+            self._pool.submit(same, digest, size, offset)
+            for (digest, size), offset in zip(chunks, offsets, strict=False)
+        ]
+        try:
+            return all(future.result() for future in futures)
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            os.close(fd)
+
+    def store_file(
+        self, relpath: str, path: str, size: int, like: FileEntry | None = None
+    ) -> FileEntry:
         """Store one local file of ``size`` bytes (as last seen).
+
+        Args:
+            relpath: its path in the dataset.
+            path: where it is.
+            size: its size when listed.
+            like: the entry last stored for this file, if it had the same size
+                (the file is first checked against its chunks).
 
         Raises:
             InvalidInput: the file cannot be read (names it).
@@ -117,6 +154,9 @@ class ChunkWriter:
                 ref = self.blobs.put_file(path)
                 self.progress(ref.size)
                 return FileEntry(relpath, ref.size, ref.digest)
+            if like is not None and like.chunks and self._has_chunks(path, like):
+                self.progress(size)
+                return FileEntry(relpath, like.size, like.digest, like.chunks)
             return self._store_chunks(relpath, _chunker().cut_file(path))
         except PermissionError as exc:
             raise InvalidInput(f"cannot read {path}: permission denied ({exc.strerror}).") from exc
@@ -126,10 +166,19 @@ class ChunkWriter:
     def _store_small_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
         return [self.store_file(file.relpath, file.path, file.stat.st_size) for file in files]
 
-    def store_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
+    def store_files(
+        self, files: Sequence[SourceFile], like: Mapping[str, FileEntry] | None = None
+    ) -> list[FileEntry]:
         """Store many files, in input order: small ones in parallel (a group of
         them per task, so that thread hand-offs do not dominate), large ones one
-        at a time with their chunks in parallel."""
+        at a time with their chunks in parallel.
+
+        Args:
+            files: the files.
+            like: by relative path, the entries last stored for files of the
+                same size (see ``store_file``).
+        """
+        like = like or {}
         small = [file for file in files if file.stat.st_size <= CHUNK_THRESHOLD]
         entries = {
             entry.path: entry
@@ -138,5 +187,7 @@ class ChunkWriter:
         }
         for file in files:
             if file.stat.st_size > CHUNK_THRESHOLD:
-                entries[file.relpath] = self.store_file(file.relpath, file.path, file.stat.st_size)
+                entries[file.relpath] = self.store_file(
+                    file.relpath, file.path, file.stat.st_size, like.get(file.relpath)
+                )
         return [entries[file.relpath] for file in files]

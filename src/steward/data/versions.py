@@ -240,14 +240,18 @@ def _store_files(
     index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
     entries: list[FileEntry] = []
     to_store: list[SourceFile] = []
+    like: dict[str, FileEntry] = {}
     for file in files:
         known = index.lookup(file.relpath, file.path, file.stat)
-        if known is None:
-            to_store.append(file)
-        else:
+        if known is not None:
             entries.append(known)
+            continue
+        to_store.append(file)
+        same_size = index.same_size(file.relpath, file.path, file.stat)
+        if same_size is not None:
+            like[file.relpath] = same_size
     profiler.start(to_store)
-    stored = writer.store_files(to_store)
+    stored = writer.store_files(to_store, like)
     for file, entry in zip(to_store, stored, strict=True):
         index.record(file.path, file.stat, entry)
     index.save()
