@@ -122,6 +122,16 @@ def check_bytes(data: bytes | memoryview, digest: str, where: str) -> None:
     verify_digest(digest, hasher.hexdigest(), where)
 
 
+def copy_hashing(reader: BinaryIO, writer: BinaryIO, hasher: Hasher) -> int:
+    """Copy ``reader`` to ``writer``, feeding every byte to ``hasher``; return the size."""
+    size = 0
+    while chunk := reader.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
+    return size
+
+
 def write_verified(reader: BinaryIO, writer: BinaryIO, digest: str, where: str) -> int:
     """Copy ``reader`` to ``writer`` while checking the bytes against ``digest``.
 
@@ -134,11 +144,7 @@ def write_verified(reader: BinaryIO, writer: BinaryIO, digest: str, where: str) 
     """
     algorithm, _ = parse_digest(digest)
     hasher = new_hasher(algorithm)
-    size = 0
-    while chunk := reader.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        writer.write(chunk)
-        size += len(chunk)
+    size = copy_hashing(reader, writer, hasher)
     verify_digest(digest, hasher.hexdigest(), where)
     return size
 

@@ -29,6 +29,7 @@ from steward.blobs.digest import (
     DEFAULT_ALGORITHM,
     PARALLEL_HASH_MIN,
     check_bytes,
+    copy_hashing,
     copy_verified,
     digest_file,
     format_digest,
@@ -110,9 +111,18 @@ class LocalBlobStore:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(temp, final)
 
-    def _new_temp(self) -> tuple[str, int]:
+    @contextmanager
+    def _temp_file(self) -> Iterator[tuple[str, int]]:
+        """A new temp file open for writing: (path, descriptor); removed if the block fails."""
         temp = self._tmp_prefix + temp_name()
-        return temp, os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        try:
+            yield temp, fd
+        except BaseException:
+            os.unlink(temp)
+            raise
+        finally:
+            os.close(fd)
 
     def _write_temp(self, data: bytes | memoryview) -> tuple[str, str | None]:
         """Hash ``data`` and write it to a temp file unless already stored."""
@@ -121,33 +131,21 @@ class LocalBlobStore:
         digest = format_digest(self.algorithm, hasher.hexdigest())
         if self.exists(digest):
             return digest, None
-        temp, fd = self._new_temp()
-        try:
+        with self._temp_file() as (temp, fd):
             _write_all(fd, data)
             start_writeback(fd, len(data))
-        except BaseException:
-            os.close(fd)
-            os.unlink(temp)
-            raise
-        os.close(fd)
         return digest, temp
 
     def _stream_temp(self, fd: int) -> tuple[str, int, str]:
         """Copy an open file to a temp file while hashing it: (digest, size, temp)."""
         hasher = new_hasher(self.algorithm, parallel=True)
-        temp, out = self._new_temp()
-        size = 0
-        try:
-            while chunk := os.read(fd, CHUNK_SIZE):
-                hasher.update(chunk)
-                _write_all(out, chunk)
-                size += len(chunk)
+        with (
+            self._temp_file() as (temp, out),
+            open(fd, "rb", buffering=0, closefd=False) as reader,
+            open(out, "wb", buffering=0, closefd=False) as writer,
+        ):
+            size = copy_hashing(reader, writer, hasher)
             start_writeback(out, size)
-        except BaseException:
-            os.close(out)
-            os.unlink(temp)
-            raise
-        os.close(out)
         return format_digest(self.algorithm, hasher.hexdigest()), size, temp
 
     def _file_temp(self, path: str | os.PathLike[str]) -> tuple[BlobRef, str | None]:
@@ -168,16 +166,13 @@ class LocalBlobStore:
 
     def _copy_temp(self, source: BlobStore, digest: str) -> tuple[int, str]:
         """Copy blob ``digest`` of ``source`` to a temp file, verified in the same pass."""
-        temp, fd = self._new_temp()
-        try:
-            with source.open_unverified(digest) as reader, open(fd, "wb", closefd=False) as out:
-                size = write_verified(reader, out, digest, source.url)
+        with (
+            self._temp_file() as (temp, fd),
+            source.open_unverified(digest) as reader,
+            open(fd, "wb", buffering=0, closefd=False) as writer,
+        ):
+            size = write_verified(reader, writer, digest, source.url)
             start_writeback(fd, size)
-        except BaseException:
-            os.close(fd)
-            os.unlink(temp)
-            raise
-        os.close(fd)
         return size, temp
 
     def put_bytes(self, data: bytes | memoryview) -> BlobRef:
