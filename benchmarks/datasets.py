@@ -4,7 +4,8 @@ Cases: one large random file, many ~50 KB files, a CSV. For each: first add,
 re-add unchanged, re-add after a 1% change (the CSV: 1% more rows appended;
 the large file: 1% overwritten in the middle; the many files: 1% rewritten),
 push to and pull from a local-folder remote, and check out into an empty
-folder. Floors from the same run: single-thread blake3 over the same bytes
+folder (by copy, the default of both tools, then by hard link, which both
+offer). Floors from the same run: single-thread blake3 over the same bytes
 (read from the page cache) and ``cp -r``. Also profiles the CSV in a child
 process and reports its time and peak memory.
 
@@ -194,11 +195,11 @@ class StewardSide:
         use_workspace(fresh)
         return timed(lambda: steward.data.pull("bench", str(self.remote)))
 
-    def checkout(self, target: Path) -> float:
+    def checkout(self, target: Path, link: str = "copy") -> float:
         import steward.data
 
         version = steward.data.get("bench")
-        return timed(lambda: version.checkout(target))
+        return timed(lambda: version.checkout(target, link=link))
 
     def close(self) -> None:
         from steward.workspace import use_workspace
@@ -229,7 +230,9 @@ class DvcSide:
         shutil.rmtree(self.repo / ".dvc" / "cache")
         return timed(lambda: self.run("fetch", "-q"))
 
-    def checkout_into_empty(self, name: str) -> float:
+    def checkout_into_empty(self, name: str, link: str = "copy") -> float:
+        """``dvc checkout`` after deleting the data, with cache type ``link``."""
+        self.run("config", "cache.type", "reflink,copy" if link == "copy" else link)
         target = self.repo / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -315,6 +318,16 @@ def run_case(
                     "checkout into empty folder",
                     ours.checkout(work / "checkout"),
                     peer.checkout_into_empty(name),
+                    floor_cp,
+                    "cp -r",
+                )
+            )
+            rows.append(
+                Row(
+                    case,
+                    "checkout, hard links (opt-in)",
+                    ours.checkout(work / "checkout-linked", link="hardlink"),
+                    peer.checkout_into_empty(name, link="hardlink"),
                     floor_cp,
                     "cp -r",
                 )
