@@ -11,7 +11,8 @@ store, or the same one that pushed).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,17 +66,30 @@ def _transfer(
     data_blobs = [d for d in missing if d != version.digest]
     sizes: list[int] = []
     # Published in groups: one durable publish per group, and an interrupted
-    # transfer keeps every finished group, so running it again resumes.
-    with ThreadPoolExecutor(max_workers=2 * worker_count()) as pool:
+    # transfer keeps every finished group, so running it again resumes. A group
+    # is published (waiting on the disk) in the background while the next one is
+    # copied; groups are published in order, and all before the manifest.
+    with (
+        ThreadPoolExecutor(max_workers=2 * worker_count()) as pool,
+        ThreadPoolExecutor(max_workers=1) as publisher,
+    ):
+        publishing: Future[None] | None = None
         for group in in_groups(data_blobs, TRANSFER_GROUP):
-            with target.batch() as sink:
+            with ExitStack() as stack:
+                sink = stack.enter_context(target.batch())
                 tasks = in_groups(group, -(-len(group) // (4 * worker_count())))
                 futures = [pool.submit(copy, sink, task) for task in tasks]
                 # Every copy finishes (or fails) before the batch publishes, so a
                 # failure leaves no write half-way into a batch already closed.
                 wait(futures)
-                for future in futures:
-                    sizes += future.result()
+                publish = stack.pop_all()
+            if publishing is not None:
+                publishing.result()
+            publishing = publisher.submit(publish.close)
+            for future in futures:
+                sizes += future.result()
+        if publishing is not None:
+            publishing.result()
     if version.digest in missing:
         sizes += copy(target, [version.digest])
     return TransferResult(version.ref, len(sizes), sum(sizes), len(wanted) - len(missing))
