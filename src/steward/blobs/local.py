@@ -38,7 +38,7 @@ from steward.blobs.digest import (
     verify_digest,
     write_verified,
 )
-from steward.blobs.files import make_durable, start_writeback, temp_beside, temp_name
+from steward.blobs.files import FlushAhead, make_durable, start_writeback, temp_beside, temp_name
 from steward.errors import NotFound
 
 BLOB_MODE = 0o444
@@ -316,10 +316,12 @@ class LocalBlobBatch:
         self.algorithm = store.algorithm
         self._pending: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._flush_ahead = FlushAhead(str(store._tmp))
 
-    def _keep(self, digest: str, temp: str | None) -> None:
+    def _keep(self, digest: str, temp: str | None, size: int) -> None:
         if temp is None:
             return
+        self._flush_ahead.wrote(size)
         with self._lock:
             duplicate = digest in self._pending
             if not duplicate:
@@ -330,13 +332,13 @@ class LocalBlobBatch:
     def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Write ``data``; it becomes visible when the batch commits."""
         digest, temp = self.store._write_temp(data)
-        self._keep(digest, temp)
+        self._keep(digest, temp, len(data))
         return BlobRef(digest, len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Copy a local file; it becomes visible when the batch commits."""
         ref, temp = self.store._file_temp(path)
-        self._keep(ref.digest, temp)
+        self._keep(ref.digest, temp, ref.size)
         return ref
 
     def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
@@ -346,7 +348,7 @@ class LocalBlobBatch:
             IntegrityError: the source's bytes do not match ``digest`` (names both).
         """
         size, temp = self.store._copy_temp(source, digest)
-        self._keep(digest, temp)
+        self._keep(digest, temp, size)
         return BlobRef(digest, size)
 
     def commit(self) -> None:
