@@ -190,6 +190,7 @@ def test_a_large_batch_is_published_whole_with_or_without_syncfs(
 ) -> None:
     from steward.blobs import files
 
+    monkeypatch.setattr(files, "FLUSH_AHEAD_BYTES", 1000)  # flush ahead many times
     if not syncfs:
         monkeypatch.setattr(files, "_libc", lambda: None)
     store = LocalBlobStore(tmp_path / "blobs")
