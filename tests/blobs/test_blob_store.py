@@ -184,14 +184,15 @@ def test_local_blobs_are_read_only(tmp_path: Path) -> None:
         assert store.path_of(ref.digest).stat().st_mode & 0o777 == 0o444
 
 
-@pytest.mark.parametrize("syncfs", [True, False])
-def test_a_large_batch_is_published_whole_with_or_without_syncfs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+@pytest.mark.parametrize("durability", ["syncfs", "others' data dirty", "no syncfs"])
+def test_a_large_batch_is_published_whole_however_made_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
 ) -> None:
     from steward.blobs import files
 
     monkeypatch.setattr(files, "FLUSH_AHEAD_BYTES", 1000)  # flush ahead many times
-    if not syncfs:
+    monkeypatch.setattr(files, "_others_dirty", lambda _size: durability != "syncfs")
+    if durability == "no syncfs":
         monkeypatch.setattr(files, "_libc", lambda: None)
     store = LocalBlobStore(tmp_path / "blobs")
     with store.batch() as batch:
@@ -200,3 +201,12 @@ def test_a_large_batch_is_published_whole_with_or_without_syncfs(
     assert store.missing([ref.digest for ref in [*refs, big]]) == []
     assert store.size(big.digest) == files.WRITEBACK_MIN_BYTES
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_syncfs_is_chosen_only_while_little_else_is_dirty() -> None:
+    from steward.blobs import files
+
+    if not Path("/proc/meminfo").exists():
+        assert files._others_dirty(0)
+        return
+    assert not files._others_dirty(1 << 50)  # our own writes dwarf whatever else is dirty

@@ -14,8 +14,10 @@ Two Linux calls make this cheap, both reached through libc since Python's
   ones, so the final wait overlaps useful work instead of following it;
 * ``syncfs`` makes a whole batch durable with one filesystem flush and one
   journal commit, instead of one fsync (and one commit) per file: thousands
-  of small blobs cost one wait. It also waits for other processes' dirty
-  data on the same filesystem, so it is used only for batches of many files.
+  of small blobs cost one wait. It also waits for every other process's
+  unwritten data on that filesystem, so it is used only for batches of many
+  files, and only while the machine's dirty data (``/proc/meminfo``) is
+  mostly the batch's own; otherwise each file is fsync'ed.
 
 Elsewhere (other systems, or libc without them) each file is fsync'ed, in
 parallel.
@@ -36,7 +38,11 @@ from functools import cache
 from typing import Any
 
 SYNCFS_MIN_FILES = 64
-"""A batch of at least this many files is made durable with one syncfs."""
+"""A batch of at least this many files is made durable with one syncfs (if
+little else waits to be written: see ``OTHERS_DIRTY_ALLOWANCE``)."""
+
+OTHERS_DIRTY_ALLOWANCE = 64 << 20
+"""Bytes of other writers' data that ``syncfs`` may wait for; beyond, files are fsync'ed."""
 
 WRITEBACK_MIN_BYTES = 1 << 20
 """Files of at least this size start their writeback as soon as they are written."""
@@ -127,6 +133,8 @@ class FlushAhead:
                 return
             if self._running is not None and not self._running.done():
                 return
+            if _others_dirty(self._unflushed):
+                return  # a syncfs would mostly write others' data: leave it to the final fsyncs
             self._unflushed = 0
             with _flusher_lock:
                 if _flusher is None:
@@ -142,12 +150,28 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
-def make_durable(paths: Sequence[str], folder: str) -> None:
+def _others_dirty(ours: int) -> bool:
+    """Whether much more than ``ours`` bytes wait to be written to disk, machine-wide.
+
+    ``syncfs`` would wait for all of it. Unknown (no ``/proc/meminfo``) counts as yes.
+    """
+    try:
+        with open("/proc/meminfo", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Dirty:"):
+                    return int(line.split()[1]) * 1024 > 2 * ours + OTHERS_DIRTY_ALLOWANCE
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+def make_durable(paths: Sequence[str], folder: str, size: int) -> None:
     """Return once the content of every file in ``paths`` is on disk.
 
     Args:
         paths: files just written, all on the filesystem of ``folder``.
         folder: a folder on that filesystem (for ``syncfs``).
+        size: their total size in bytes.
 
     Raises:
         OSError: the disk reported a write error.
@@ -155,7 +179,7 @@ def make_durable(paths: Sequence[str], folder: str) -> None:
     if not paths:
         return
     libc = _libc()
-    if libc is not None and len(paths) >= SYNCFS_MIN_FILES:
+    if libc is not None and len(paths) >= SYNCFS_MIN_FILES and not _others_dirty(size):
         fd = os.open(folder, os.O_RDONLY)
         try:
             if libc.syncfs(fd) == 0:

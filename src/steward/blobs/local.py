@@ -315,6 +315,7 @@ class LocalBlobBatch:
         self.store = store
         self.algorithm = store.algorithm
         self._pending: dict[str, str] = {}
+        self._pending_bytes = 0
         self._lock = threading.Lock()
         self._flush_ahead = FlushAhead(str(store._tmp))
 
@@ -326,6 +327,7 @@ class LocalBlobBatch:
             duplicate = digest in self._pending
             if not duplicate:
                 self._pending[digest] = temp
+                self._pending_bytes += size
         if duplicate:
             os.unlink(temp)
 
@@ -355,8 +357,9 @@ class LocalBlobBatch:
         """Make every pending blob durable, then publish them."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            size, self._pending_bytes = self._pending_bytes, 0
         if not pending:
             return
-        make_durable(list(pending.values()), str(self.store._tmp))
+        make_durable(list(pending.values()), str(self.store._tmp), size)
         for digest, temp in pending.items():
             self.store._publish(temp, digest)
