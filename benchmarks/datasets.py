@@ -6,8 +6,9 @@ the large file: 1% overwritten in the middle; the many files: 1% rewritten),
 push to and pull from a local-folder remote, and check out into an empty
 folder (by copy, the default of both tools, then by hard link, which both
 offer). Floors from the same run: single-thread blake3 over the same bytes
-(read from the page cache) and ``cp -r``. Also profiles the CSV in a child
-process and reports its time and peak memory.
+(read from the page cache) and ``cp -r``. Each timed step starts after an
+untimed ``sync``, so that no step waits for the previous one's writes. Also
+profiles the CSV in a child process and reports its time and peak memory.
 
 DVC is installed into ``.bench/venvs/dvc`` (git-ignored), never into
 Steward's environment.
@@ -53,6 +54,12 @@ def ensure_dvc() -> Path:
 
 
 def timed(action: Callable[[], object]) -> float:
+    """Seconds ``action`` takes, started with nothing left to write to disk.
+
+    DVC does not make its writes durable; without the (untimed) ``sync``, the
+    next step, of either tool, would wait for the previous step's data.
+    """
+    os.sync()
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
