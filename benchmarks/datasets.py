@@ -4,9 +4,11 @@ Cases: one large random file, many ~50 KB files, a CSV. For each: first add,
 re-add unchanged, re-add after a 1% change (the CSV: 1% more rows appended;
 the large file: 1% overwritten in the middle; the many files: 1% rewritten),
 push to and pull from a local-folder remote, and check out into an empty
-folder. Floors from the same run: single-thread blake3 over the same bytes
-(read from the page cache) and ``cp -r``. Also profiles the CSV in a child
-process and reports its time and peak memory.
+folder (by copy, the default of both tools, then by hard link, which both
+offer). Floors from the same run: single-thread blake3 over the same bytes
+(read from the page cache) and ``cp -r``. Each timed step starts after an
+untimed ``sync``, so that no step waits for the previous one's writes. Also
+profiles the CSV in a child process and reports its time and peak memory.
 
 DVC is installed into ``.bench/venvs/dvc`` (git-ignored), never into
 Steward's environment.
@@ -52,6 +54,12 @@ def ensure_dvc() -> Path:
 
 
 def timed(action: Callable[[], object]) -> float:
+    """Seconds ``action`` takes, started with nothing left to write to disk.
+
+    DVC does not make its writes durable; without the (untimed) ``sync``, the
+    next step, of either tool, would wait for the previous step's data.
+    """
+    os.sync()
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
@@ -194,11 +202,11 @@ class StewardSide:
         use_workspace(fresh)
         return timed(lambda: steward.data.pull("bench", str(self.remote)))
 
-    def checkout(self, target: Path) -> float:
+    def checkout(self, target: Path, link: str = "copy") -> float:
         import steward.data
 
         version = steward.data.get("bench")
-        return timed(lambda: version.checkout(target))
+        return timed(lambda: version.checkout(target, link=link))
 
     def close(self) -> None:
         from steward.workspace import use_workspace
@@ -229,7 +237,9 @@ class DvcSide:
         shutil.rmtree(self.repo / ".dvc" / "cache")
         return timed(lambda: self.run("fetch", "-q"))
 
-    def checkout_into_empty(self, name: str) -> float:
+    def checkout_into_empty(self, name: str, link: str = "copy") -> float:
+        """``dvc checkout`` after deleting the data, with cache type ``link``."""
+        self.run("config", "cache.type", "reflink,copy" if link == "copy" else link)
         target = self.repo / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -319,21 +329,47 @@ def run_case(
                     "cp -r",
                 )
             )
+            rows.append(
+                Row(
+                    case,
+                    "checkout, hard links (opt-in)",
+                    ours.checkout(work / "checkout-linked", link="hardlink"),
+                    peer.checkout_into_empty(name, link="hardlink"),
+                    floor_cp,
+                    "cp -r",
+                )
+            )
         finally:
             ours.close()
     return rows
+
+
+_PEAK_RSS_MB = """
+def peak_rss_mb():
+    # Linux's ru_maxrss keeps the parent's peak across fork and exec (this
+    # benchmark's own gigabyte); VmHWM counts only this process's memory.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
 
 
 def profile_in_child(csv_size: int) -> tuple[float, float]:
     """Time and peak RSS (MB) of profiling a generated CSV in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="steward-bench-", dir=os.environ.get("BENCH_TMP")) as t:
         path = make_csv(Path(t), csv_size)
-        code = (
-            "import resource, sys, time; from pathlib import Path; "
+        code = _PEAK_RSS_MB + (
+            "import sys, time; from pathlib import Path; "
             "from steward.data.profile import profile_csv; "
             "start = time.perf_counter(); profile_csv(Path(sys.argv[1])); "
             "elapsed = time.perf_counter() - start; "
-            "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+            "print(elapsed, peak_rss_mb())"
         )
         output = subprocess.run(
             [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True

@@ -149,3 +149,64 @@ def test_an_interrupted_batch_keeps_what_it_finished(tmp_path: Path) -> None:
         raise RuntimeError("interrupted")
     assert store.get_bytes(ref.digest) == b"finished before the interruption"
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_copy_between_stores_is_verified_in_one_pass(
+    blobs: BlobStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    source = LocalBlobStore(tmp_path / "source")
+    good = source.put_bytes(b"good content")
+    bad = source.put_bytes(b"will be corrupted")
+    _corrupt(source, bad.digest, request)
+    assert blobs.put_copy(source, good.digest) == good
+    assert blobs.get_bytes(good.digest) == b"good content"
+    with pytest.raises(IntegrityError, match=bad.digest) as caught, blobs.batch() as batch:
+        batch.put_copy(source, bad.digest)
+    assert source.url in str(caught.value)
+    assert not blobs.exists(bad.digest)
+    if isinstance(blobs, LocalBlobStore):
+        assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_missing_many_digests_by_folder_listing(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    present = [store.put_bytes(b"kept %d" % i).digest for i in range(150)]
+    absent = [digest_bytes(b"absent %d" % i) for i in range(150)]
+    mixed = [d for pair in zip(present, absent, strict=True) for d in pair]
+    assert store.missing(mixed) == absent
+
+
+def test_local_blobs_are_read_only(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"z" * 10)
+    for ref in (store.put_bytes(b"bytes"), store.put_file(source)):
+        assert store.path_of(ref.digest).stat().st_mode & 0o777 == 0o444
+
+
+@pytest.mark.parametrize("durability", ["syncfs", "others' data dirty", "no syncfs"])
+def test_a_large_batch_is_published_whole_however_made_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
+) -> None:
+    from steward.blobs import files
+
+    monkeypatch.setattr(files, "FLUSH_AHEAD_BYTES", 1000)  # flush ahead many times
+    monkeypatch.setattr(files, "_others_dirty", lambda _size: durability != "syncfs")
+    if durability == "no syncfs":
+        monkeypatch.setattr(files, "_libc", lambda: None)
+    store = LocalBlobStore(tmp_path / "blobs")
+    with store.batch() as batch:
+        refs = [batch.put_bytes(os.urandom(100 + i)) for i in range(files.SYNCFS_MIN_FILES)]
+        big = batch.put_bytes(os.urandom(files.WRITEBACK_MIN_BYTES))
+    assert store.missing([ref.digest for ref in [*refs, big]]) == []
+    assert store.size(big.digest) == files.WRITEBACK_MIN_BYTES
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_syncfs_is_chosen_only_while_little_else_is_dirty() -> None:
+    from steward.blobs import files
+
+    if not Path("/proc/meminfo").exists():
+        assert files._others_dirty(0)
+        return
+    assert not files._others_dirty(1 << 50)  # our own writes dwarf whatever else is dirty

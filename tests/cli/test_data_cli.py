@@ -41,6 +41,8 @@ def test_data_commands(workspace: Any, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["data", "checkout", "d:2", str(tmp_path / "out")])
     assert refused.exit_code != 0
     _invoke("data", "checkout", "d:2", str(tmp_path / "out"), "--force")
+    _invoke("data", "checkout", "d:2", str(tmp_path / "linked"), "--link", "hardlink")
+    assert (tmp_path / "linked" / "t.csv").read_bytes() == (source / "t.csv").read_bytes()
     assert "sent" in _invoke("data", "push", "d", "--to", str(tmp_path / "remote")).stdout
     assert "fetched 0" in _invoke("data", "pull", "d", "--from", str(tmp_path / "remote")).stdout
     _invoke("data", "show", "d")

@@ -9,6 +9,7 @@ import pytest
 
 import steward
 from steward.blobs import open_blob_store
+from steward.errors import IntegrityError
 from tests.data.conftest import write_csv
 
 
@@ -49,16 +50,16 @@ def test_interrupted_push_resumes(
     version = steward.data.add("d", _source(tmp_path / "src"))
     remote_url = str(tmp_path / "remote")
     sent: list[int] = []
-    original = LocalBlobBatch.put_bytes
+    original = LocalBlobBatch.put_copy
 
-    def flaky(self: LocalBlobBatch, data: bytes) -> Any:
+    def flaky(self: LocalBlobBatch, source: Any, digest: str) -> Any:
         if self.store.url == remote_url and len(sent) >= 3:
             raise ConnectionError("network dropped")
         if self.store.url == remote_url:
-            sent.append(len(data))
-        return original(self, data)
+            sent.append(1)
+        return original(self, source, digest)
 
-    monkeypatch.setattr(LocalBlobBatch, "put_bytes", flaky)
+    monkeypatch.setattr(LocalBlobBatch, "put_copy", flaky)
     with pytest.raises(ConnectionError):
         steward.data.push(version, remote_url)
     monkeypatch.undo()
@@ -68,3 +69,18 @@ def test_interrupted_push_resumes(
     assert resumed.blobs_present >= 3
     assert remote.missing(version.manifest().blob_digests()) == []
     assert remote.exists(version.digest)
+
+
+def test_pull_refuses_a_corrupted_remote_blob_naming_it(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    remote_url = str(tmp_path / "remote")
+    steward.data.push(version, remote_url)
+    chunk = version.manifest().by_path()["big.bin"].blob_digests[0]
+    stored = open_blob_store(remote_url).path_of(chunk)  # type: ignore[attr-defined]
+    stored.chmod(0o644)
+    stored.write_bytes(b"tampered")
+    shutil.rmtree(Path(workspace.blobs.url))
+    del workspace.__dict__["blobs"]
+    with pytest.raises(IntegrityError, match=chunk):
+        steward.data.pull(version, remote_url)
+    assert not workspace.blobs.exists(chunk)

@@ -118,9 +118,9 @@ def test_readd_uses_the_change_index(
     hashed: list[str] = []
     original = ChunkWriter.store_file
 
-    def counting(self: ChunkWriter, relpath: str, path: Path) -> Any:
+    def counting(self: ChunkWriter, relpath: str, *args: Any) -> Any:
         hashed.append(relpath)
-        return original(self, relpath, path)
+        return original(self, relpath, *args)
 
     monkeypatch.setattr(ChunkWriter, "store_file", counting)
     assert steward.data.add("many", source).version == 1
@@ -145,14 +145,14 @@ def test_bad_inputs_leave_the_store_unchanged(
     assert _version_count("x") == 0
 
     locked = write_csv(tmp_path / "locked.csv", 3)
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self == locked:
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path) == str(locked):
             raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InvalidInput, match=r"locked\.csv"):
         steward.data.add("x", locked)
     monkeypatch.undo()
@@ -204,6 +204,7 @@ def test_corrupted_blob_is_refused_and_named(workspace: Any, tmp_path: Path) -> 
     with pytest.raises(IntegrityError, match=entry.digest):
         version.checkout(tmp_path / "out")
     chunk = version.manifest().by_path()["blob.bin"].blob_digests[1]
+    workspace.blobs.path_of(chunk).chmod(0o644)
     workspace.blobs.path_of(chunk).write_bytes(b"tampered")
     with pytest.raises(IntegrityError, match=chunk):
         version.open("blob.bin").read()
@@ -217,3 +218,80 @@ def test_s3_blob_store(s3_workspace: Any, tmp_path: Path) -> None:
     assert (target / "blob.bin").read_bytes() == (source / "blob.bin").read_bytes()
     frame = pd.DataFrame({"a": range(5)})
     pd.testing.assert_frame_equal(steward.data.add("t", frame).to_pandas(), frame)
+
+
+def test_hardlink_checkout_shares_blobs_read_only(workspace: Any, tmp_path: Path) -> None:
+    source = _folder(tmp_path / "src")
+    version = steward.data.add("d", source)
+    target = version.checkout(tmp_path / "out", link="hardlink")
+    for relpath in version.files:
+        assert (target / relpath).read_bytes() == (source / relpath).read_bytes()
+    notes = version.manifest().by_path()["notes.txt"]
+    blob = workspace.blobs.path_of(notes.digest)
+    assert (target / "notes.txt").stat().st_ino == blob.stat().st_ino
+    assert (target / "notes.txt").stat().st_mode & 0o222 == 0  # read-only
+    assert (target / "blob.bin").stat().st_nlink == 1  # chunked: assembled, a copy
+    # replacing a checked-out file (as editors do) leaves the store intact
+    (target / "notes.txt").unlink()
+    (target / "notes.txt").write_text("edited")
+    assert blob.read_bytes() == b"hello"
+    copied = version.checkout(tmp_path / "copied")
+    assert (copied / "notes.txt").stat().st_nlink == 1
+    assert (copied / "notes.txt").stat().st_mode & 0o200  # a plain, writable copy
+    with pytest.raises(InvalidInput, match="symlink"):
+        version.checkout(tmp_path / "other", link="symlink")
+
+
+def test_hardlink_checkout_refuses_a_corrupted_blob(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", _folder(tmp_path / "src"))
+    digest = version.manifest().by_path()["notes.txt"].digest
+    stored = workspace.blobs.path_of(digest)
+    stored.chmod(0o644)
+    stored.write_bytes(b"tampered")
+    with pytest.raises(IntegrityError, match=digest):
+        version.checkout(tmp_path / "out", link="hardlink")
+    assert not (tmp_path / "out" / "notes.txt").exists()
+
+
+def test_adding_a_folder_follows_file_links_but_not_folder_links(
+    workspace: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("a")
+    (tmp_path / "outside.txt").write_text("outside")
+    (source / "link.txt").symlink_to(tmp_path / "outside.txt")
+    (source / "loop").symlink_to(source, target_is_directory=True)
+    version = steward.data.add("links", source)
+    assert version.files == ["link.txt", "sub/a.txt"]
+    assert version.open("link.txt").read() == b"outside"
+
+
+def test_a_rewritten_large_file_is_checked_against_its_chunks(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import chunking
+
+    path = tmp_path / "big.bin"
+    data = np.random.default_rng(5).bytes(1_000_000)
+    path.write_bytes(data)
+    first = steward.data.add("big", path)
+    cut: list[str] = []
+    original = chunking._chunker
+
+    def counting() -> Any:
+        cut.append("cut")
+        return original()
+
+    monkeypatch.setattr(chunking, "_chunker", counting)
+    path.unlink()
+    path.write_bytes(data)  # same bytes, new inode and time
+    assert steward.data.add("big", path).version == 1
+    assert cut == []
+    changed = bytearray(data)
+    changed[500_000:500_010] = b"0123456789"
+    path.write_bytes(bytes(changed))  # same size, new content
+    second = steward.data.add("big", path)
+    assert cut == ["cut"]
+    assert second.version == 2 and second.open("big.bin").read() == bytes(changed)
+    assert first.open("big.bin").read() == data

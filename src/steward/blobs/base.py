@@ -6,7 +6,7 @@ import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class BlobWriter(Protocol):
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store a local file's content and return its reference."""
 
+    def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
+        """Copy blob ``digest`` from another store, verifying it in the same pass.
+
+        Raises:
+            IntegrityError: the source's bytes do not match ``digest`` (names
+                the blob and the source); nothing is stored.
+        """
+
 
 @runtime_checkable
 class BlobStore(Protocol):
@@ -47,11 +55,21 @@ class BlobStore(Protocol):
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store the content of a local file and return its reference."""
 
+    def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
+        """Copy blob ``digest`` from another store, verifying it in the same pass."""
+
     def batch(self) -> AbstractContextManager[BlobWriter]:
         """A writer for many blobs that become visible together when the block ends."""
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""
+
+    def open_unverified(self, digest: str) -> BinaryIO:
+        """A stream of the blob's stored bytes, not checked: its reader must verify them.
+
+        For copies that hash as they go (``put_copy``); use ``get_bytes`` or
+        ``get_file`` otherwise.
+        """
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Write the verified content of a blob to a local file (atomically)."""

@@ -7,19 +7,22 @@ recorded beside the value. ``blake3`` is the default (several GB/s);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from steward.blobs.files import temp_beside
 from steward.errors import IntegrityError, InvalidInput
 
 ALGORITHMS = ("blake3", "sha256")
 DEFAULT_ALGORITHM = "blake3"
 _DIGEST_PATTERN = re.compile(r"^(blake3|sha256):([0-9a-f]{64})$")
 CHUNK_SIZE = 1 << 20
+PARALLEL_HASH_MIN = 4 << 20
+"""Inputs at least this large are hashed with several threads (blake3 only)."""
 
 
 class Hasher(Protocol):
@@ -32,12 +35,19 @@ class Hasher(Protocol):
         """Return the hex digest."""
 
 
-def new_hasher(algorithm: str) -> Hasher:
-    """Return a fresh incremental hasher for ``algorithm``."""
+def new_hasher(algorithm: str, parallel: bool = False) -> Hasher:
+    """Return a fresh incremental hasher for ``algorithm``.
+
+    Args:
+        algorithm: ``blake3`` or ``sha256``.
+        parallel: let blake3 spread large inputs over all cores. Worth it for
+            one large input; for small ones (or many hashed side by side) the
+            thread hand-offs cost more than they save.
+    """
     if algorithm == "blake3":
         from blake3 import blake3
 
-        return blake3(max_threads=blake3.AUTO)
+        return blake3(max_threads=blake3.AUTO) if parallel else blake3()
     if algorithm == "sha256":
         return hashlib.sha256()
     raise InvalidInput(f"unknown digest algorithm {algorithm!r}; use one of {ALGORITHMS}.")
@@ -64,16 +74,18 @@ def parse_digest(digest: str) -> tuple[str, str]:
 
 def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
     """Digest of an in-memory byte string."""
-    hasher = new_hasher(algorithm)
+    hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
     hasher.update(data)
     return format_digest(algorithm, hasher.hexdigest())
 
 
 def digest_file(path: str, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """Digest and size of a local file, read in streaming chunks."""
-    hasher = new_hasher(algorithm)
     size = 0
     with open(path, "rb") as handle:
+        hasher = new_hasher(
+            algorithm, parallel=os.fstat(handle.fileno()).st_size >= PARALLEL_HASH_MIN
+        )
         while chunk := handle.read(CHUNK_SIZE):
             hasher.update(chunk)
             size += len(chunk)
@@ -96,28 +108,71 @@ def verify_digest(digest: str, actual_hex: str, where: str) -> None:
         )
 
 
+def check_bytes(data: bytes | memoryview, digest: str, where: str) -> None:
+    """Raise IntegrityError unless ``data`` hashes to ``digest``.
+
+    Args:
+        data: the content as read.
+        digest: the digest it is stored under.
+        where: the store's URL, for the message.
+    """
+    algorithm, _ = parse_digest(digest)
+    hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
+    hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
+    verify_digest(digest, hasher.hexdigest(), where)
+
+
+def copy_hashing(reader: BinaryIO, writer: BinaryIO, hasher: Hasher) -> int:
+    """Copy ``reader`` to ``writer``, feeding every byte to ``hasher``; return the size."""
+    size = 0
+    while chunk := reader.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
+    return size
+
+
+def write_verified(reader: BinaryIO, writer: BinaryIO, digest: str, where: str) -> int:
+    """Copy ``reader`` to ``writer`` while checking the bytes against ``digest``.
+
+    Returns:
+        The number of bytes copied.
+
+    Raises:
+        IntegrityError: the bytes do not hash to ``digest`` (the caller
+            discards what was written).
+    """
+    algorithm, _ = parse_digest(digest)
+    hasher = new_hasher(algorithm)
+    size = copy_hashing(reader, writer, hasher)
+    verify_digest(digest, hasher.hexdigest(), where)
+    return size
+
+
 def copy_verified(
     reader: BinaryIO, destination: str | os.PathLike[str], digest: str, where: str
 ) -> Path:
     """Stream ``reader`` into ``destination`` while checking it against ``digest``.
 
-    The destination appears only once whole and verified (temp file + rename).
+    The destination appears only once whole and verified (temp file + rename);
+    its folder is created if needed.
 
     Raises:
         IntegrityError: the content does not hash to ``digest`` (nothing is written).
     """
-    algorithm, _ = parse_digest(digest)
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    hasher = new_hasher(algorithm)
+    target = os.fspath(destination)
+    temp = temp_beside(target)
     try:
-        with temp.open("wb") as writer:
-            while chunk := reader.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                writer.write(chunk)
-        verify_digest(digest, hasher.hexdigest(), where)
+        writer = open(temp, "xb")  # noqa: SIM115  # closed below, before the rename
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        writer = open(temp, "xb")  # noqa: SIM115
+    try:
+        with writer:
+            write_verified(reader, writer, digest, where)
         os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return target
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return Path(target)

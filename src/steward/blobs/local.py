@@ -1,45 +1,87 @@
 """Blob store in a local folder: ``<root>/<algorithm>/<2 hex>/<62 hex>``.
 
-A blob is written to ``<root>/tmp``, made durable (fsync) and only then
-renamed to its final name, so a blob that is visible is always whole. Many
-blobs written together (a dataset's chunks) go through ``batch()``, which
-defers the fsyncs to one parallel pass before publishing them all: one
-fsync wait per batch instead of one per blob.
+A blob is written to ``<root>/tmp``, made durable and only then renamed to
+its final name, so a blob that is visible is always whole. Every write goes
+through a batch (a single ``put_*`` on the store is a batch of one): the
+batch's blobs are made durable together when it ends (see
+``steward.blobs.files``: one ``syncfs`` for many small blobs, writeback
+started early for large ones) and then published. Blobs are read-only
+(mode 0444): a file checked out as a hard link to one can be replaced, but
+not written through, by its user (a process running as root can still write
+it; reads verify the digest and would refuse the blob).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import threading
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-from steward.blobs.base import BlobRef
+from steward.blobs.base import BlobRef, BlobStore
 from steward.blobs.digest import (
     CHUNK_SIZE,
     DEFAULT_ALGORITHM,
+    PARALLEL_HASH_MIN,
+    check_bytes,
+    copy_hashing,
     copy_verified,
+    digest_file,
     format_digest,
     new_hasher,
     parse_digest,
     verify_digest,
+    write_verified,
 )
+from steward.blobs.files import FlushAhead, make_durable, start_writeback, temp_beside, temp_name
 from steward.errors import NotFound
 
-_FSYNC_THREADS = 8
+BLOB_MODE = 0o444
+_IN_MEMORY_MAX = 8 << 20
+"""Files up to this size are read whole, so a blob already stored is not written again."""
+_MISSING_BY_LISTING = 256
+"""From this many digests on, ``missing`` lists folders instead of testing each blob."""
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The bytes of an open file whose size was ``size`` (it may have changed since)."""
+    parts = [os.read(fd, max(size, 1))]
+    while part := os.read(fd, CHUNK_SIZE):
+        parts.append(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _open_regular(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Open a regular file for reading: (descriptor, size).
+
+    Raises:
+        NotFound: no such file, or not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFound(f"cannot store {path}: no such file.") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotFound(f"cannot store {path}: no such file.")
+    return fd, info.st_size
 
 
 class LocalBlobStore:
-    """Blobs in a local folder, written with temp file + fsync + rename."""
+    """Blobs in a local folder, written with temp file, made durable, then renamed."""
 
     def __init__(self, root: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> None:
         self.root = Path(root).expanduser().absolute()
@@ -48,70 +90,105 @@ class LocalBlobStore:
         self.algorithm = algorithm
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp_prefix = f"{self._tmp}{os.sep}"
+
+    def location(self, digest: str) -> str:
+        """Where the blob with ``digest`` lives, as a string (whether or not it exists)."""
+        algorithm, hex_value = parse_digest(digest)
+        return f"{self.url}{os.sep}{algorithm}{os.sep}{hex_value[:2]}{os.sep}{hex_value[2:]}"
 
     def path_of(self, digest: str) -> Path:
         """Where the blob with ``digest`` lives (whether or not it exists)."""
-        algorithm, hex_value = parse_digest(digest)
-        return self.root / algorithm / hex_value[:2] / hex_value[2:]
+        return Path(self.location(digest))
 
-    def _publish(self, temp: Path, digest: str) -> None:
-        final = self.path_of(digest)
-        if final.exists():
-            temp.unlink()
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, final)
+    # -- writing ------------------------------------------------------------------
 
-    def _write_temp(self, data: bytes | memoryview, sync: bool) -> tuple[str, Path]:
-        hasher = new_hasher(self.algorithm)
+    def _publish(self, temp: str, digest: str) -> None:
+        final = self.location(digest)
+        try:
+            os.replace(temp, final)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+
+    @contextmanager
+    def _temp_file(self) -> Iterator[tuple[str, int]]:
+        """A new temp file open for writing: (path, descriptor); removed if the block fails."""
+        temp = self._tmp_prefix + temp_name()
+        fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        try:
+            yield temp, fd
+        except BaseException:
+            os.unlink(temp)
+            raise
+        finally:
+            os.close(fd)
+
+    def _write_temp(self, data: bytes | memoryview) -> tuple[str, str | None]:
+        """Hash ``data`` and write it to a temp file unless already stored."""
+        hasher = new_hasher(self.algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
         hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
         digest = format_digest(self.algorithm, hasher.hexdigest())
-        if self.path_of(digest).exists():
-            return digest, Path()
-        temp = self._tmp / uuid.uuid4().hex
-        with temp.open("wb") as handle:
-            handle.write(data)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
+        if self.exists(digest):
+            return digest, None
+        with self._temp_file() as (temp, fd):
+            _write_all(fd, data)
+            start_writeback(fd, len(data))
         return digest, temp
 
-    def _copy_temp(self, path: str | os.PathLike[str], sync: bool) -> tuple[str, int, Path]:
-        source = Path(path)
-        if not source.is_file():
-            raise NotFound(f"cannot store {source}: no such file.")
-        hasher = new_hasher(self.algorithm)
-        temp = self._tmp / uuid.uuid4().hex
-        size = 0
-        try:
-            with source.open("rb") as reader, temp.open("wb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    writer.write(chunk)
-                    size += len(chunk)
-                if sync:
-                    writer.flush()
-                    os.fsync(writer.fileno())
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+    def _stream_temp(self, fd: int) -> tuple[str, int, str]:
+        """Copy an open file to a temp file while hashing it: (digest, size, temp)."""
+        hasher = new_hasher(self.algorithm, parallel=True)
+        with (
+            self._temp_file() as (temp, out),
+            open(fd, "rb", buffering=0, closefd=False) as reader,
+            open(out, "wb", buffering=0, closefd=False) as writer,
+        ):
+            size = copy_hashing(reader, writer, hasher)
+            start_writeback(out, size)
         return format_digest(self.algorithm, hasher.hexdigest()), size, temp
+
+    def _file_temp(self, path: str | os.PathLike[str]) -> tuple[BlobRef, str | None]:
+        """Store a local file's bytes in a temp file unless already stored."""
+        fd, size = _open_regular(path)
+        try:
+            if size <= _IN_MEMORY_MAX:
+                data = _read_all(fd, size)
+                digest, temp = self._write_temp(data)
+                return BlobRef(digest, len(data)), temp
+            digest, size, temp = self._stream_temp(fd)
+        finally:
+            os.close(fd)
+        if self.exists(digest):
+            os.unlink(temp)
+            return BlobRef(digest, size), None
+        return BlobRef(digest, size), temp
+
+    def _copy_temp(self, source: BlobStore, digest: str) -> tuple[int, str]:
+        """Copy blob ``digest`` of ``source`` to a temp file, verified in the same pass."""
+        with (
+            self._temp_file() as (temp, fd),
+            source.open_unverified(digest) as reader,
+            open(fd, "wb", buffering=0, closefd=False) as writer,
+        ):
+            size = write_verified(reader, writer, digest, source.url)
+            start_writeback(fd, size)
+        return size, temp
 
     def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Store ``data`` and return its reference (a no-op if already stored)."""
-        digest, temp = self._write_temp(data, sync=True)
-        if temp != Path():
-            self._publish(temp, digest)
-        return BlobRef(digest, len(data))
+        with self.batch() as batch:
+            return batch.put_bytes(data)
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Copy a local file into the store while hashing it (one pass)."""
-        digest, size, temp = self._copy_temp(path, sync=True)
-        try:
-            self._publish(temp, digest)
-        finally:
-            temp.unlink(missing_ok=True)
-        return BlobRef(digest, size)
+        with self.batch() as batch:
+            return batch.put_file(path)
+
+    def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
+        """Copy blob ``digest`` from ``source``, verifying it in the same pass."""
+        with self.batch() as batch:
+            return batch.put_copy(source, digest)
 
     @contextmanager
     def batch(self) -> Iterator[LocalBlobBatch]:
@@ -128,37 +205,99 @@ class LocalBlobStore:
         finally:
             batch.commit()
 
-    def _stored_path(self, digest: str) -> Path:
-        path = self.path_of(digest)
-        if not path.is_file():
+    # -- reading ------------------------------------------------------------------
+
+    def _stored_path(self, digest: str) -> str:
+        location = self.location(digest)
+        if not os.path.isfile(location):
             raise NotFound(f"blob {digest} is not in the blob store at {self.url}.")
-        return path
+        return location
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""
-        algorithm, _ = parse_digest(digest)
-        data = self._stored_path(digest).read_bytes()
-        hasher = new_hasher(algorithm)
-        hasher.update(data)
-        verify_digest(digest, hasher.hexdigest(), self.url)
+        try:
+            fd = os.open(self.location(digest), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+        try:
+            data = _read_all(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+        check_bytes(data, digest, self.url)
         return data
+
+    def open_unverified(self, digest: str) -> BinaryIO:
+        """A stream of the blob's stored bytes, unchecked: the reader verifies them."""
+        return open(self._stored_path(digest), "rb")
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Copy a blob to ``destination``, verified, appearing only when whole."""
-        with self._stored_path(digest).open("rb") as reader:
+        with self.open_unverified(digest) as reader:
             return copy_verified(reader, destination, digest, self.url)
+
+    def link_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
+        """Hard-link a verified blob at ``destination`` (replacing a file there).
+
+        The file then shares the blob's storage: it is read-only, and writing
+        to it in place (as root, who may) would corrupt the blob, which the
+        next verified read would refuse. Replacing it (what editors and most
+        tools do on save) is safe. Where a hard link is impossible (another
+        filesystem), the blob is copied instead.
+
+        Raises:
+            IntegrityError: the blob no longer matches its digest.
+        """
+        algorithm, _ = parse_digest(digest)
+        location = self._stored_path(digest)
+        actual, _ = digest_file(location, algorithm)
+        verify_digest(digest, actual.split(":", 1)[1], self.url)
+        target = os.fspath(destination)
+        temp = temp_beside(target)
+        try:
+            os.link(location, temp)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(location, temp)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+            return self.get_file(digest, target)
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        return Path(target)
 
     def exists(self, digest: str) -> bool:
         """Whether the blob is stored."""
-        return self.path_of(digest).is_file()
+        return os.path.isfile(self.location(digest))
 
     def missing(self, digests: list[str]) -> list[str]:
-        """The subset of ``digests`` that is not stored, in input order."""
-        return [digest for digest in digests if not self.exists(digest)]
+        """The subset of ``digests`` that is not stored, in input order.
+
+        Many digests are checked against folder listings (one per blob
+        folder), not one ``stat`` each.
+        """
+        if len(digests) < _MISSING_BY_LISTING:
+            return [digest for digest in digests if not self.exists(digest)]
+        listings: dict[str, set[str]] = {}
+        absent = []
+        for digest in digests:
+            folder, name = os.path.split(self.location(digest))
+            names = listings.get(folder)
+            if names is None:
+                try:
+                    names = listings[folder] = set(os.listdir(folder))
+                except FileNotFoundError:
+                    names = listings[folder] = set()
+            if name not in names:
+                absent.append(digest)
+        return absent
 
     def size(self, digest: str) -> int:
         """Size in bytes of a stored blob."""
-        return self._stored_path(digest).stat().st_size
+        return os.stat(self._stored_path(digest)).st_size
 
     def clear_temporary(self) -> None:
         """Remove leftovers of interrupted writes."""
@@ -175,41 +314,52 @@ class LocalBlobBatch:
     def __init__(self, store: LocalBlobStore) -> None:
         self.store = store
         self.algorithm = store.algorithm
-        self._pending: dict[str, Path] = {}
+        self._pending: dict[str, str] = {}
+        self._pending_bytes = 0
         self._lock = threading.Lock()
+        self._flush_ahead = FlushAhead(str(store._tmp))
 
-    def _keep(self, digest: str, temp: Path) -> None:
-        if temp == Path():
+    def _keep(self, digest: str, temp: str | None, size: int) -> None:
+        if temp is None:
             return
+        self._flush_ahead.wrote(size)
         with self._lock:
             duplicate = digest in self._pending
             if not duplicate:
                 self._pending[digest] = temp
+                self._pending_bytes += size
         if duplicate:
-            temp.unlink(missing_ok=True)
+            os.unlink(temp)
 
     def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Write ``data``; it becomes visible when the batch commits."""
-        digest, temp = self.store._write_temp(data, sync=False)
-        self._keep(digest, temp)
+        digest, temp = self.store._write_temp(data)
+        self._keep(digest, temp, len(data))
         return BlobRef(digest, len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Copy a local file; it becomes visible when the batch commits."""
-        digest, size, temp = self.store._copy_temp(path, sync=False)
-        if self.store.exists(digest):
-            temp.unlink(missing_ok=True)
-        else:
-            self._keep(digest, temp)
+        ref, temp = self.store._file_temp(path)
+        self._keep(ref.digest, temp, ref.size)
+        return ref
+
+    def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
+        """Copy blob ``digest`` from ``source``, verified; visible when the batch commits.
+
+        Raises:
+            IntegrityError: the source's bytes do not match ``digest`` (names both).
+        """
+        size, temp = self.store._copy_temp(source, digest)
+        self._keep(digest, temp, size)
         return BlobRef(digest, size)
 
     def commit(self) -> None:
-        """fsync every pending blob (in parallel), then publish them."""
+        """Make every pending blob durable, then publish them."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            size, self._pending_bytes = self._pending_bytes, 0
         if not pending:
             return
-        with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
-            list(pool.map(_fsync, pending.values()))
+        make_durable(list(pending.values()), str(self.store._tmp), size)
         for digest, temp in pending.items():
             self.store._publish(temp, digest)

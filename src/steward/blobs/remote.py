@@ -13,17 +13,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from steward.blobs.base import BlobRef
+from steward.blobs.base import BlobRef, BlobStore
 from steward.blobs.digest import (
     DEFAULT_ALGORITHM,
+    check_bytes,
     copy_verified,
     digest_file,
     format_digest,
     new_hasher,
     parse_digest,
-    verify_digest,
 )
 from steward.errors import NotFound
 
@@ -92,6 +92,18 @@ class FsspecBlobStore:
             self._write(digest, lambda key: self.fs.put_file(str(source), key))
         return BlobRef(digest, size)
 
+    def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
+        """Copy blob ``digest`` from ``source``, verified before it is uploaded.
+
+        The blob is held in memory: dataset blobs are bounded by chunking.
+        """
+        with source.open_unverified(digest) as reader:
+            data = reader.read()
+        check_bytes(data, digest, source.url)
+        if not self.exists(digest):
+            self._write(digest, lambda key: self.fs.pipe_file(key, data))
+        return BlobRef(digest, len(data))
+
     @contextmanager
     def batch(self) -> Iterator[FsspecBlobStore]:
         """Object stores publish each PUT atomically, so a batch is the store itself."""
@@ -99,23 +111,24 @@ class FsspecBlobStore:
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""
-        algorithm, _ = parse_digest(digest)
         try:
             data: bytes = self.fs.cat_file(self.key_of(digest))
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
-        hasher = new_hasher(algorithm)
-        hasher.update(data)
-        verify_digest(digest, hasher.hexdigest(), self.url)
+        check_bytes(data, digest, self.url)
         return data
+
+    def open_unverified(self, digest: str) -> BinaryIO:
+        """A stream of the blob's stored bytes, unchecked: the reader verifies them."""
+        try:
+            reader: BinaryIO = self.fs.open(self.key_of(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+        return reader
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Download a blob to ``destination``, verified, appearing only when whole."""
-        try:
-            reader = self.fs.open(self.key_of(digest), "rb")
-        except FileNotFoundError as exc:
-            raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
-        with reader:
+        with self.open_unverified(digest) as reader:
             return copy_verified(reader, destination, digest, self.url)
 
     def exists(self, digest: str) -> bool:

@@ -103,7 +103,7 @@ def add(
         if not sep:
             raise InvalidInput(f"--tag {item!r} must be KEY=VALUE.")
         tags[key] = value
-    total = sum(path.stat().st_size for _, path in collect_files(source))
+    total = sum(file.stat.st_size for file in collect_files(source))
     with _progress("hashing", total) as report:
         version = steward.data.add(name, source, description, tags, progress=report)
     if as_json:
@@ -277,13 +277,19 @@ def checkout(
     ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME:ALIAS."),
     path: str = typer.Argument(..., help="An empty (or new) folder."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
+    link: str = typer.Option(
+        "copy",
+        "--link",
+        help="copy (independent files) or hardlink (faster, read-only files that share "
+        "the local blob store's storage: replace them, never edit them in place).",
+    ),
 ) -> None:
     """Write a version's files into a folder, verified against their digests."""
     from steward.data.versions import resolve
 
     version = resolve(ref)
     with _progress("checking out", version.size) as report:
-        target = version.checkout(path, force=force, progress=report)
+        target = version.checkout(path, force=force, progress=report, link=link)
     console.print(f"{version.ref}: {version.file_count} files written to {target}")
 
 

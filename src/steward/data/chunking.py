@@ -14,21 +14,26 @@ size of the machine: blake3 and file I/O release the GIL, so both cores hash.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
 from steward.blobs import BlobWriter
-from steward.blobs.digest import format_digest, new_hasher
+from steward.blobs.digest import digest_bytes, format_digest, new_hasher, parse_digest
 from steward.data.manifest import FileEntry
-from steward.errors import InvalidInput
+from steward.data.sources import SourceFile
+from steward.errors import InvalidInput, NotFound
 
 CHUNK_THRESHOLD = 8 << 20
 AVERAGE_CHUNK = 1 << 20
 MIN_CHUNK = 256 << 10
 MAX_CHUNK = 4 << 20
+FILES_PER_TASK = 64
+"""Small files handled per thread-pool task: one hand-off costs more than a small file."""
+
+T = TypeVar("T")
 
 Progress = Callable[[int], None]
 """Called with a number of bytes just processed."""
@@ -37,6 +42,11 @@ Progress = Callable[[int], None]
 def worker_count() -> int:
     """Threads for hashing and transfer: at least 2, as many as the machine has cores."""
     return max(2, os.cpu_count() or 2)
+
+
+def in_groups(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive groups of ``size`` (the last may be shorter)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _chunker() -> Any:
@@ -82,6 +92,8 @@ class ChunkWriter:
         return ref.digest, ref.size
 
     def _store_chunks(self, path: str, chunks: Iterable[Any]) -> FileEntry:
+        # ``map`` submits each chunk as the chunker yields it, so cutting the next
+        # chunk (the chunker releases the GIL) overlaps hashing and writing this one.
         results = list(self._pool.map(lambda chunk: self._put_chunk(chunk.data), chunks))
         size = sum(size for _, size in results)
         digest = chunk_list_digest(self.blobs.algorithm, results)
@@ -93,35 +105,89 @@ class ChunkWriter:
             ref = self.blobs.put_bytes(data)
             self.progress(ref.size)
             return FileEntry(relpath, ref.size, ref.digest)
-        return self._store_chunks(relpath, list(_chunker().cut_buf(data)))
+        return self._store_chunks(relpath, _chunker().cut_buf(data))
 
-    def store_file(self, relpath: str, path: Path) -> FileEntry:
-        """Store one local file.
+    def _has_chunks(self, path: str, like: FileEntry) -> bool:
+        """Whether the file at ``path`` still holds ``like``'s chunks.
+
+        The chunks are hashed where they were cut, in parallel, stopping at
+        the first that differs: much cheaper than cutting the file afresh.
+        """
+        chunks = like.chunks or ()
+        offsets = itertools.accumulate((size for _, size in chunks), initial=0)
+        fd = os.open(path, os.O_RDONLY)
+
+        algorithm, _ = parse_digest(like.digest)
+
+        def same(digest: str, size: int, offset: int) -> bool:
+            return digest_bytes(os.pread(fd, size, offset), algorithm) == digest
+
+        futures = [
+            self._pool.submit(same, digest, size, offset)
+            for (digest, size), offset in zip(chunks, offsets, strict=False)
+        ]
+        try:
+            return all(future.result() for future in futures)
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            os.close(fd)
+
+    def store_file(
+        self, relpath: str, path: str, size: int, like: FileEntry | None = None
+    ) -> FileEntry:
+        """Store one local file of ``size`` bytes (as last seen).
+
+        Args:
+            relpath: its path in the dataset.
+            path: where it is.
+            size: its size when listed.
+            like: the entry last stored for this file, if it had the same size
+                (the file is first checked against its chunks).
 
         Raises:
             InvalidInput: the file cannot be read (names it).
         """
         try:
-            size = path.stat().st_size
             if size <= CHUNK_THRESHOLD:
                 ref = self.blobs.put_file(path)
                 self.progress(ref.size)
                 return FileEntry(relpath, ref.size, ref.digest)
-            return self._store_chunks(relpath, list(_chunker().cut_file(str(path))))
+            if like is not None and like.chunks and self._has_chunks(path, like):
+                self.progress(size)
+                return FileEntry(relpath, like.size, like.digest, like.chunks)
+            return self._store_chunks(relpath, _chunker().cut_file(path))
         except PermissionError as exc:
             raise InvalidInput(f"cannot read {path}: permission denied ({exc.strerror}).") from exc
-        except (IsADirectoryError, FileNotFoundError) as exc:
+        except (IsADirectoryError, FileNotFoundError, NotFound) as exc:
             raise InvalidInput(f"cannot read {path}: it vanished while being added.") from exc
 
-    def store_files(self, files: list[tuple[str, Path]]) -> list[FileEntry]:
-        """Store many files, in input order: small ones in parallel, large ones
-        one at a time with their chunks in parallel."""
-        threshold = CHUNK_THRESHOLD
-        small = [i for i, (_, path) in enumerate(files) if path.stat().st_size <= threshold]
-        large = [i for i, (_, path) in enumerate(files) if path.stat().st_size > threshold]
-        entries: dict[int, FileEntry] = dict(
-            zip(small, self._pool.map(lambda i: self.store_file(*files[i]), small), strict=True)
-        )
-        for i in large:
-            entries[i] = self.store_file(*files[i])
-        return [entries[i] for i in range(len(files))]
+    def _store_small_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
+        return [self.store_file(file.relpath, file.path, file.stat.st_size) for file in files]
+
+    def store_files(
+        self, files: Sequence[SourceFile], like: Mapping[str, FileEntry] | None = None
+    ) -> list[FileEntry]:
+        """Store many files, in input order: small ones in parallel (a group of
+        them per task, so that thread hand-offs do not dominate), large ones one
+        at a time with their chunks in parallel.
+
+        Args:
+            files: the files.
+            like: by relative path, the entries last stored for files of the
+                same size (see ``store_file``).
+        """
+        like = like or {}
+        small = [file for file in files if file.stat.st_size <= CHUNK_THRESHOLD]
+        entries = {
+            entry.path: entry
+            for group in self._pool.map(self._store_small_files, in_groups(small, FILES_PER_TASK))
+            for entry in group
+        }
+        for file in files:
+            if file.stat.st_size > CHUNK_THRESHOLD:
+                entries[file.relpath] = self.store_file(
+                    file.relpath, file.path, file.stat.st_size, like.get(file.relpath)
+                )
+        return [entries[file.relpath] for file in files]

@@ -36,17 +36,31 @@ class ChangeIndex:
     def _stamp(stat: os.stat_result) -> list[int]:
         return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
-    def lookup(self, relpath: str, path: Path, stat: os.stat_result) -> FileEntry | None:
-        """The stored entry for ``path`` (renamed to ``relpath``) if it is unchanged."""
-        known = self._entries.get(str(path))
-        if known is None or known[0] != self._stamp(stat):
-            return None
+    def _recorded(self, relpath: str, known: list[object]) -> FileEntry:
         entry = FileEntry.from_json(known[1])  # type: ignore[arg-type]
         return FileEntry(relpath, entry.size, entry.digest, entry.chunks)
 
-    def record(self, path: Path, stat: os.stat_result, entry: FileEntry) -> None:
+    def lookup(self, relpath: str, path: str, stat: os.stat_result) -> FileEntry | None:
+        """The stored entry for ``path`` (renamed to ``relpath``) if it is unchanged."""
+        known = self._entries.get(path)
+        if known is None or known[0] != self._stamp(stat):
+            return None
+        return self._recorded(relpath, known)
+
+    def same_size(self, relpath: str, path: str, stat: os.stat_result) -> FileEntry | None:
+        """The entry last recorded for ``path`` if only its time or inode changed.
+
+        Its content may be the same (a file copied or rewritten unchanged):
+        worth checking against the entry's chunks before chunking it afresh.
+        """
+        known = self._entries.get(path)
+        if known is None or known[0][0] != stat.st_size:  # type: ignore[index]
+            return None
+        return self._recorded(relpath, known)
+
+    def record(self, path: str, stat: os.stat_result, entry: FileEntry) -> None:
         """Remember ``entry`` for ``path`` as it was at ``stat``."""
-        self._entries[str(path)] = [self._stamp(stat), entry.to_json()]
+        self._entries[path] = [self._stamp(stat), entry.to_json()]
         self._dirty = True
 
     def save(self) -> None:

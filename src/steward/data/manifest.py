@@ -19,6 +19,11 @@ MANIFEST_FORMAT = 1
 TABULAR_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
+def is_tabular(path: str) -> bool:
+    """Whether Steward reads the file at ``path`` as a table (CSV or Parquet)."""
+    return path.lower().endswith(TABULAR_SUFFIXES)
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """One file of a version: where it goes, its digest, size and chunks."""
@@ -38,7 +43,7 @@ class FileEntry:
     @property
     def is_tabular(self) -> bool:
         """Whether Steward reads this file as a table (CSV or Parquet)."""
-        return self.path.lower().endswith(TABULAR_SUFFIXES)
+        return is_tabular(self.path)
 
     def to_json(self) -> dict[str, object]:
         """The entry as plain JSON data."""

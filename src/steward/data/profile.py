@@ -27,13 +27,15 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from steward.data.chunking import worker_count
 from steward.errors import InvalidInput
 
 SKETCH_RELATIVE_ACCURACY = 0.01
@@ -44,7 +46,7 @@ HLL_PRECISION = 12
 _HLL_REGISTERS = 1 << HLL_PRECISION
 TOP_VALUES_KEPT = 1000
 HISTOGRAM_BINS = 20
-CSV_BLOCK_SIZE = 16 << 20
+CSV_BLOCK_SIZE = 4 << 20
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
@@ -147,10 +149,17 @@ def _hll_registers(hashes: np.ndarray) -> np.ndarray:
         return registers
     index = (hashes >> np.uint64(64 - HLL_PRECISION)).astype(np.intp)
     rest = hashes & np.uint64((1 << (64 - HLL_PRECISION)) - 1)
-    # rank = leading zeros of the remaining bits + 1 (frexp gives floor(log2) + 1)
-    _, exponent = np.frexp(rest.astype(np.float64))
-    rank = np.where(rest == 0, 64 - HLL_PRECISION + 1, 64 - HLL_PRECISION - exponent + 1)
-    np.maximum.at(registers, index, rank.astype(np.uint8))
+    # A register keeps the largest rank of its values, and the rank (leading
+    # zeros of the remaining bits + 1) only grows as the bits get smaller: so
+    # take each register's smallest remainder, then rank just those.
+    unset = np.iinfo(np.uint64).max
+    smallest = np.full(_HLL_REGISTERS, unset, dtype=np.uint64)
+    np.minimum.at(smallest, index, rest)
+    seen = smallest != unset
+    lowest = smallest[seen]
+    _, exponent = np.frexp(lowest.astype(np.float64))  # floor(log2) + 1
+    rank = np.where(lowest == 0, 64 - HLL_PRECISION + 1, 64 - HLL_PRECISION - exponent + 1)
+    registers[seen] = rank.astype(np.uint8)
     return registers
 
 
@@ -553,6 +562,16 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _submit_batch(batch: Any, pool: Executor) -> Callable[[], TableProfile]:
+    """Start profiling ``batch``'s columns on ``pool``; the result is a call away."""
+    futures = [
+        pool.submit(profile_array, name, batch.column(index))
+        for index, name in enumerate(batch.schema.names)
+    ]
+    rows = batch.num_rows
+    return lambda: TableProfile(rows, tuple(future.result() for future in futures))
+
+
 def profile_batch(batch: Any) -> TableProfile:
     """Profile one arrow record batch or table."""
     columns = tuple(
@@ -576,11 +595,26 @@ def merge_profiles(profiles: Iterable[TableProfile]) -> TableProfile:
 
 
 def profile_batches(batches: Iterable[Any], schema: Any) -> TableProfile:
-    """Profile a stream of record batches (the empty stream gives an empty profile)."""
+    """Profile a stream of record batches (the empty stream gives an empty profile).
+
+    The columns of a batch are profiled side by side on a thread pool (numpy
+    and arrow release the GIL for the heavy work) while the next batch is
+    read, and merged into the result as soon as done: only two batches (and
+    what the reader reads ahead) are in memory.
+    """
     import pyarrow as pa
 
-    empty = profile_batch(pa.RecordBatch.from_pylist([], schema=schema))
-    return merge_profiles([empty, *(profile_batch(batch) for batch in batches)])
+    result = profile_batch(pa.RecordBatch.from_pylist([], schema=schema))
+    with ThreadPoolExecutor(max_workers=worker_count()) as pool:
+        previous: Callable[[], TableProfile] | None = None
+        for batch in batches:
+            current = _submit_batch(batch, pool)
+            if previous is not None:
+                result = result.merge(previous())
+            previous = current
+        if previous is not None:
+            result = result.merge(previous())
+    return result
 
 
 def profile_table(table: Any) -> TableProfile:
@@ -646,6 +680,45 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
                 f"{where} is not valid CSV: {message}. Fix the file or add it under "
                 "a name without the .csv suffix to store it without a profile."
             ) from exc
+
+
+def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TableProfile | None:
+    """Profile the rows of a CSV file from byte ``offset`` on, typed as ``like``.
+
+    For a file that grew by appended rows: ``offset`` is where the rows
+    already profiled as ``like`` end (a row boundary). Merged with ``like``,
+    the result is the whole file's profile.
+
+    Returns:
+        The profile of the new rows, or None when they do not parse as
+        ``like``'s columns and types (a column widened, a row is malformed):
+        profile the whole file then.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {}
+    for column in like.columns:
+        try:
+            types[column.name] = pa.type_for_alias(column.dtype)
+        except ValueError:
+            continue  # inferred; must still come out as the same type (checked below)
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        try:
+            reader = pacsv.open_csv(
+                handle,
+                read_options=pacsv.ReadOptions(
+                    block_size=CSV_BLOCK_SIZE, column_names=[c.name for c in like.columns]
+                ),
+                convert_options=pacsv.ConvertOptions(column_types=types),
+            )
+            appended = profile_batches(reader, reader.schema)
+        except pa.ArrowInvalid:
+            return None
+    if [c.dtype for c in appended.columns] != [c.dtype for c in like.columns]:
+        return None
+    return appended
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import os
-import uuid
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from steward.blobs import BlobStore
-from steward.data.chunking import chunk_list_digest
+from steward.blobs.files import temp_beside
+from steward.blobs.local import LocalBlobStore
+from steward.data.chunking import chunk_list_digest, worker_count
 from steward.data.manifest import FileEntry
 from steward.errors import IntegrityError
 
@@ -57,19 +60,48 @@ def open_entry(blobs: BlobStore, entry: FileEntry) -> io.BufferedReader | io.Byt
     return io.BufferedReader(ChunkedReader(blobs, entry), buffer_size=1 << 20)
 
 
-def materialise(blobs: BlobStore, entry: FileEntry, target: Path) -> int:
-    """Write the verified file to ``target`` (appearing only when whole); return its size."""
+def _write_chunks(blobs: BlobStore, entry: FileEntry, fd: int) -> None:
+    """Write a chunked file's verified chunks at their offsets, several at a time."""
+    chunks = entry.chunks or ()
+    offsets = itertools.accumulate((size for _, size in chunks), initial=0)
+
+    def write(digest: str, offset: int) -> None:
+        view = memoryview(blobs.get_bytes(digest))
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    with ThreadPoolExecutor(max_workers=worker_count()) as pool:
+        list(pool.map(write, (digest for digest, _ in chunks), offsets))
+
+
+def materialise(blobs: BlobStore, entry: FileEntry, target: str, link: bool = False) -> int:
+    """Write the verified file to ``target`` (appearing only when whole); return its size.
+
+    Args:
+        blobs: the store holding the file's blobs.
+        entry: the file.
+        target: where to write it; its folder must exist.
+        link: hard-link the file to its blob instead of copying it, where the
+            store can (a local store, a file that is one blob).
+    """
     if entry.chunks is None:
-        blobs.get_file(entry.digest, target)
+        if link and isinstance(blobs, LocalBlobStore):
+            blobs.link_file(entry.digest, target)
+        else:
+            blobs.get_file(entry.digest, target)
         return entry.size
     check_chunk_list(blobs, entry)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temp = temp_beside(target)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with temp.open("wb") as writer:
-            for digest, _ in entry.chunks:
-                writer.write(blobs.get_bytes(digest))
+        try:
+            _write_chunks(blobs, entry, fd)
+        finally:
+            os.close(fd)
         os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
     return entry.size

@@ -10,13 +10,14 @@ store, or the same one that pushed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from steward.blobs import BlobStore, BlobWriter, open_blob_store
-from steward.data.chunking import Progress, worker_count
+from steward.data.chunking import Progress, in_groups, worker_count
 from steward.data.manifest import Manifest
 from steward.data.versions import DatasetVersion, _workspace, resolve
 
@@ -39,7 +40,7 @@ def _version_blobs(version: DatasetVersion, manifest: Manifest) -> list[str]:
     return digests
 
 
-TRANSFER_GROUP = 256
+TRANSFER_GROUP = 1024
 """Blobs per durable publish when pushing or pulling."""
 
 
@@ -54,27 +55,43 @@ def _transfer(
     missing = target.missing(wanted)
     report: Callable[[int], None] = progress or (lambda _bytes: None)
 
-    def copy(sink: BlobWriter, digest: str) -> int:
-        data = source.get_bytes(digest)  # verified on read
-        sink.put_bytes(data)
-        report(len(data))
-        return len(data)
+    def copy(sink: BlobWriter, digests: Sequence[str]) -> list[int]:
+        sizes = []
+        for digest in digests:
+            size = sink.put_copy(source, digest).size  # streamed, verified as it is copied
+            report(size)
+            sizes.append(size)
+        return sizes
 
     data_blobs = [d for d in missing if d != version.digest]
     sizes: list[int] = []
     # Published in groups: one durable publish per group, and an interrupted
-    # transfer keeps every finished group, so running it again resumes.
-    with ThreadPoolExecutor(max_workers=2 * worker_count()) as pool:
-        for start in range(0, len(data_blobs), TRANSFER_GROUP):
-            group = data_blobs[start : start + TRANSFER_GROUP]
-            with target.batch() as sink:
-                futures = [pool.submit(copy, sink, digest) for digest in group]
+    # transfer keeps every finished group, so running it again resumes. A group
+    # is published (waiting on the disk) in the background while the next one is
+    # copied; groups are published in order, and all before the manifest.
+    with (
+        ThreadPoolExecutor(max_workers=2 * worker_count()) as pool,
+        ThreadPoolExecutor(max_workers=1) as publisher,
+    ):
+        publishing: Future[None] | None = None
+        for group in in_groups(data_blobs, TRANSFER_GROUP):
+            with ExitStack() as stack:
+                sink = stack.enter_context(target.batch())
+                tasks = in_groups(group, -(-len(group) // (4 * worker_count())))
+                futures = [pool.submit(copy, sink, task) for task in tasks]
                 # Every copy finishes (or fails) before the batch publishes, so a
                 # failure leaves no write half-way into a batch already closed.
                 wait(futures)
-                sizes += [future.result() for future in futures]
+                publish = stack.pop_all()
+            if publishing is not None:
+                publishing.result()
+            publishing = publisher.submit(publish.close)
+            for future in futures:
+                sizes += future.result()
+        if publishing is not None:
+            publishing.result()
     if version.digest in missing:
-        sizes.append(copy(target, version.digest))
+        sizes += copy(target, [version.digest])
     return TransferResult(version.ref, len(sizes), sum(sizes), len(wanted) - len(missing))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import glob
 import io
 import os
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from steward.errors import InvalidInput, NotFound
 
@@ -49,6 +50,14 @@ def table_to_parquet(table: Any) -> bytes:
     return buffer.getvalue()
 
 
+class SourceFile(NamedTuple):
+    """One file to add: its path in the dataset, where it is, and its ``stat``."""
+
+    relpath: str
+    path: str
+    stat: os.stat_result
+
+
 def _glob_base(pattern: str) -> Path:
     parts = Path(pattern).parts
     base: list[str] = []
@@ -59,8 +68,33 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
-def collect_files(source: str | os.PathLike[str]) -> list[tuple[str, Path]]:
-    """The files of a file, folder or glob as (relative path, absolute path), sorted.
+def _walk(folder: str, prefix: str, found: list[SourceFile]) -> None:
+    """Add the files under ``folder`` to ``found``, as ``os.walk`` would see them.
+
+    Links to files are followed, links to folders are not, and a folder that
+    cannot be listed is skipped.
+    """
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    _walk(entry.path, f"{prefix}{entry.name}/", found)
+                elif entry.is_file():
+                    found.append(SourceFile(prefix + entry.name, entry.path, entry.stat()))
+            except FileNotFoundError:  # removed while we looked
+                continue
+
+
+def _file(relpath: str, path: Path) -> SourceFile:
+    return SourceFile(relpath, str(path), path.stat())
+
+
+def collect_files(source: str | os.PathLike[str]) -> list[SourceFile]:
+    """The files of a file, folder or glob, sorted by relative path.
 
     Raises:
         NotFound: the path does not exist or the glob matches nothing.
@@ -69,32 +103,20 @@ def collect_files(source: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.is_file():
-        return [(path.name, path.absolute())]
+        return [_file(path.name, path.absolute())]
     if path.is_dir():
-        files = []
-        for folder, _, names in os.walk(path):
-            for name in names:
-                full = Path(folder, name)
-                if full.is_file():
-                    files.append((full.relative_to(path).as_posix(), full.absolute()))
+        files: list[SourceFile] = []
+        _walk(str(path.absolute()), "", files)
         if not files:
             raise InvalidInput(f"folder {path} has no files to add.")
-        return sorted(files)
+        return sorted(files, key=itemgetter(0))
     if _GLOB_CHARACTERS & set(text):
         base = _glob_base(text)
         matches = [Path(m) for m in glob.glob(text, recursive=True)]
-        files = [(m.relative_to(base).as_posix(), m.absolute()) for m in matches if m.is_file()]
+        files = [
+            _file(m.relative_to(base).as_posix(), m.absolute()) for m in matches if m.is_file()
+        ]
         if not files:
             raise NotFound(f"the pattern {text!r} matches no files.")
-        return sorted(files)
+        return sorted(files, key=itemgetter(0))
     raise NotFound(f"cannot add {text}: no such file or folder.")
-
-
-def check_readable(files: list[tuple[str, Path]]) -> None:
-    """Raise InvalidInput naming the first file that cannot be opened for reading."""
-    for _, path in files:
-        try:
-            with path.open("rb"):
-                pass
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}.") from exc

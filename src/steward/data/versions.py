@@ -11,21 +11,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from steward.data.chunking import ChunkWriter, Progress, worker_count
+from steward.blobs.digest import digest_bytes
+from steward.data.chunking import FILES_PER_TASK, ChunkWriter, Progress, in_groups, worker_count
 from steward.data.index import ChangeIndex
 from steward.data.manifest import FileEntry, Manifest
 from steward.data.profile import TableProfile, merge_profiles
+from steward.data.profiling import TableProfiler
 from steward.data.reader import materialise, open_entry
 from steward.data.sources import (
     TABLE_FILE_NAME,
-    check_readable,
+    SourceFile,
     collect_files,
     is_table,
     table_to_parquet,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
     from steward.workspace import Workspace
 
-PROFILE_FORMAT = 1
+CHECKOUT_LINKS = ("copy", "hardlink")
 
 
 def _workspace() -> Workspace:
@@ -166,13 +168,28 @@ class DatasetVersion:
         path: str | os.PathLike[str],
         force: bool = False,
         progress: Progress | None = None,
+        link: str = "copy",
     ) -> Path:
         """Write this version's files under ``path``, each verified against its digest.
 
+        Args:
+            path: the folder to write into (created if missing).
+            force: write into a folder that is not empty, replacing files there.
+            progress: called with byte counts as files are written.
+            link: ``"copy"`` (the default) gives independent files.
+                ``"hardlink"`` links each file that is one blob of a local blob
+                store to that blob instead: much faster for many files, and no
+                extra space, but the files are read-only and share the blob's
+                storage (replace them, never write into them: see
+                ``LocalBlobStore.link_file``). Other files are copied.
+
         Raises:
             Conflict: ``path`` is not empty and ``force`` is False.
+            InvalidInput: ``link`` is neither ``"copy"`` nor ``"hardlink"``.
             IntegrityError: a blob no longer matches its digest (names it).
         """
+        if link not in CHECKOUT_LINKS:
+            raise InvalidInput(f"link={link!r} is not one of {CHECKOUT_LINKS}.")
         target = Path(path).expanduser().absolute()
         if target.exists() and not target.is_dir():
             raise Conflict(f"checkout target {target} is a file; choose a folder.")
@@ -185,17 +202,21 @@ class DatasetVersion:
         entries = list(self.manifest())
         for entry in entries:
             _check_relpath(entry.path)
-        target.mkdir(parents=True, exist_ok=True)
+        root = str(target)
+        for folder in sorted({os.path.dirname(entry.path) for entry in entries}):
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
         report = progress or (lambda _bytes: None)
+        hardlink = link == "hardlink"
 
-        def write(entry: FileEntry) -> None:
-            destination = target / entry.path
-            if force and destination.is_dir():
-                shutil.rmtree(destination)
-            report(materialise(blobs, entry, destination))
+        def write(group: Sequence[FileEntry]) -> None:
+            for entry in group:
+                destination = os.path.join(root, entry.path)
+                if force and os.path.isdir(destination):
+                    shutil.rmtree(destination)
+                report(materialise(blobs, entry, destination, hardlink))
 
         with ThreadPoolExecutor(max_workers=worker_count()) as pool:
-            list(pool.map(write, entries))
+            list(pool.map(write, in_groups(entries, FILES_PER_TASK)))
         return target
 
     def lineage(self) -> list[LineageEdge]:
@@ -213,79 +234,29 @@ def _check_relpath(relpath: str) -> None:
 
 
 def _store_files(
-    workspace: Workspace, source: Any, writer: ChunkWriter
-) -> tuple[list[FileEntry], dict[str, Path]]:
+    workspace: Workspace, source: Any, writer: ChunkWriter, profiler: TableProfiler
+) -> tuple[list[FileEntry], dict[str, str]]:
     files = collect_files(source)
-    check_readable(files)
     index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
     entries: list[FileEntry] = []
-    to_store: list[tuple[str, Path, os.stat_result]] = []
-    for relpath, path in files:
-        stat = path.stat()
-        known = index.lookup(relpath, path, stat)
-        if known is None:
-            to_store.append((relpath, path, stat))
-        else:
+    to_store: list[SourceFile] = []
+    like: dict[str, FileEntry] = {}
+    for file in files:
+        known = index.lookup(file.relpath, file.path, file.stat)
+        if known is not None:
             entries.append(known)
-    stored = writer.store_files([(relpath, path) for relpath, path, _ in to_store])
-    for (_, path, stat), entry in zip(to_store, stored, strict=True):
-        index.record(path, stat, entry)
+            continue
+        to_store.append(file)
+        same_size = index.same_size(file.relpath, file.path, file.stat)
+        if same_size is not None:
+            like[file.relpath] = same_size
+    profiler.start(to_store)
+    stored = writer.store_files(to_store, like)
+    for file, entry in zip(to_store, stored, strict=True):
+        index.record(file.path, file.stat, entry)
     index.save()
     entries.extend(stored)
-    return entries, {relpath: path for relpath, path in files}
-
-
-def _profile_of(entry: FileEntry, local: Path | None, table: Any) -> TableProfile:
-    from steward.data.profile import profile_csv, profile_parquet, profile_table
-
-    if table is not None:
-        return profile_table(table)
-    assert local is not None
-    if entry.path.lower().endswith(".csv"):
-        return profile_csv(local, display_name=str(local))
-    try:
-        return profile_parquet(local)
-    except Exception as exc:  # pyarrow raises several types for a bad Parquet file
-        raise InvalidInput(f"{local} is not a readable Parquet file: {exc}") from exc
-
-
-def _previous_profiles(workspace: Workspace, name: str) -> dict[str, dict[str, Any]]:
-    """Profiles of the latest version by file digest, to reuse for unchanged files."""
-    try:
-        latest = workspace.store.datasets.get_version(name)
-    except NotFound:
-        return {}
-    if latest.profile_digest is None:
-        return {}
-    data = json.loads(workspace.blobs.get_bytes(latest.profile_digest))
-    return {item["digest"]: item["profile"] for item in data["tables"].values()}
-
-
-def _build_profiles(
-    workspace: Workspace,
-    name: str,
-    manifest: Manifest,
-    locals_: Mapping[str, Path],
-    table: Any,
-) -> tuple[str | None, int | None, int | None]:
-    tabular = [entry for entry in manifest if entry.is_tabular]
-    if not tabular:
-        return None, None, None
-    previous = _previous_profiles(workspace, name)
-    tables: dict[str, dict[str, Any]] = {}
-    profiles: list[TableProfile] = []
-    for entry in tabular:
-        if entry.digest in previous and table is None:
-            profile = TableProfile.from_json(previous[entry.digest])
-        else:
-            profile = _profile_of(entry, locals_.get(entry.path), table)
-        profiles.append(profile)
-        tables[entry.path] = {"digest": entry.digest, "profile": profile.to_json()}
-    data = {"format": PROFILE_FORMAT, "tables": tables}
-    ref = workspace.blobs.put_bytes(json.dumps(data, sort_keys=True).encode())
-    rows = sum(profile.rows for profile in profiles)
-    columns = max(len(profile.columns) for profile in profiles)
-    return ref.digest, rows, columns
+    return entries, {file.relpath: file.path for file in files}
 
 
 def _record_lineage(workspace: Workspace, version_id: str, direction: str) -> None:
@@ -339,35 +310,34 @@ def add(
             "choose another name for this data."
         )
     table = None
-    # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
-    with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
-        if kind == "table":
-            table = to_arrow_table(source)
-            entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
-            locals_: dict[str, Path] = {}
-        else:
-            entries, locals_ = _store_files(workspace, source, writer)
-    manifest = Manifest.build(kind, entries)
-    manifest_bytes = manifest.to_bytes()
-    from steward.blobs.digest import digest_bytes
-
-    digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
-    found = workspace.store.datasets.find_by_digest(name, digest)
-    if found is None:
-        profile_digest, rows, columns = _build_profiles(workspace, name, manifest, locals_, table)
-        workspace.blobs.put_bytes(manifest_bytes)
-        new = NewDatasetVersion(
-            digest=digest,
-            profile_digest=profile_digest,
-            size=manifest.size,
-            file_count=len(manifest.files),
-            row_count=rows,
-            column_count=columns,
-        )
-        text_tags = {key: str(value) for key, value in (tags or {}).items()}
-        found, _ = workspace.store.datasets.create_version(
-            name, kind, new, workspace.actor, description, text_tags
-        )
+    with TableProfiler(workspace, name) as profiler:
+        # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
+        with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
+            if kind == "table":
+                table = to_arrow_table(source)
+                entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
+                locals_: dict[str, str] = {}
+            else:
+                entries, locals_ = _store_files(workspace, source, writer, profiler)
+        manifest = Manifest.build(kind, entries)
+        manifest_bytes = manifest.to_bytes()
+        digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
+        found = workspace.store.datasets.find_by_digest(name, digest)
+        if found is None:
+            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
+            workspace.blobs.put_bytes(manifest_bytes)
+            new = NewDatasetVersion(
+                digest=digest,
+                profile_digest=profile_digest,
+                size=manifest.size,
+                file_count=len(manifest.files),
+                row_count=rows,
+                column_count=columns,
+            )
+            text_tags = {key: str(value) for key, value in (tags or {}).items()}
+            found, _ = workspace.store.datasets.create_version(
+                name, kind, new, workspace.actor, description, text_tags
+            )
     _record_lineage(workspace, found.id, "output")
     return DatasetVersion.from_record(found)
 
