@@ -259,8 +259,17 @@ def run_case(
         work = Path(t)
         ours = StewardSide(work)
         peer = DvcSide(work, dvc)
-        data = make(peer.repo)
-        name = data.name
+        # Each tool works on its own copy, as two teams would: ``dvc add`` replaces
+        # the files it adds (moved into its cache and copied back), which would
+        # otherwise look like a change to Steward's index of sizes and times.
+        theirs = make(peer.repo)
+        name = theirs.name
+        data = work / "steward-data" / name
+        data.parent.mkdir()
+        if theirs.is_dir():
+            shutil.copytree(theirs, data)
+        else:
+            shutil.copy2(theirs, data)
         size = folder_size(data) if data.is_dir() else data.stat().st_size
         floor_hash = blake3_floor(data)
         floor_cp = cp_floor(data, work)
@@ -288,6 +297,7 @@ def run_case(
                 )
             )
             change(data)
+            change(theirs)
             rows.append(
                 Row(
                     case,

@@ -14,18 +14,24 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 from steward.blobs.digest import digest_bytes
 from steward.data.manifest import FileEntry
 
 
 class ChangeIndex:
-    """Recorded (size, mtime, inode) → manifest entry for files already stored."""
+    """Recorded (size, mtime, inode) → stored digest (and chunks) for files already stored.
+
+    Each entry is a flat list ``[size, mtime_ns, inode, digest, chunks]``: a
+    re-add of 20,000 unchanged files builds one ``FileEntry`` per file and
+    nothing else.
+    """
 
     def __init__(self, home: Path, blob_url: str) -> None:
         key = digest_bytes(blob_url.encode()).split(":", 1)[1][:16]
-        self.path = home / "cache" / f"data-index-{key}.json"
-        self._entries: dict[str, list[object]] = {}
+        self.path = home / "cache" / f"data-index-v2-{key}.json"
+        self._entries: dict[str, list[Any]] = {}
         self._dirty = False
         try:
             self._entries = json.loads(self.path.read_text())
@@ -33,19 +39,26 @@ class ChangeIndex:
             self._entries = {}
 
     @staticmethod
-    def _stamp(stat: os.stat_result) -> list[int]:
-        return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-
-    def _recorded(self, relpath: str, known: list[object]) -> FileEntry:
-        entry = FileEntry.from_json(known[1])  # type: ignore[arg-type]
-        return FileEntry(relpath, entry.size, entry.digest, entry.chunks)
+    def _entry(relpath: str, known: list[Any]) -> FileEntry:
+        chunks = known[4]
+        return FileEntry(
+            relpath,
+            known[0],
+            known[3],
+            None if chunks is None else tuple((digest, size) for digest, size in chunks),
+        )
 
     def lookup(self, relpath: str, path: str, stat: os.stat_result) -> FileEntry | None:
         """The stored entry for ``path`` (renamed to ``relpath``) if it is unchanged."""
         known = self._entries.get(path)
-        if known is None or known[0] != self._stamp(stat):
+        if (
+            known is None
+            or known[0] != stat.st_size
+            or known[1] != stat.st_mtime_ns
+            or known[2] != stat.st_ino
+        ):
             return None
-        return self._recorded(relpath, known)
+        return self._entry(relpath, known)
 
     def same_size(self, relpath: str, path: str, stat: os.stat_result) -> FileEntry | None:
         """The entry last recorded for ``path`` if only its time or inode changed.
@@ -54,13 +67,14 @@ class ChangeIndex:
         worth checking against the entry's chunks before chunking it afresh.
         """
         known = self._entries.get(path)
-        if known is None or known[0][0] != stat.st_size:  # type: ignore[index]
+        if known is None or known[0] != stat.st_size:
             return None
-        return self._recorded(relpath, known)
+        return self._entry(relpath, known)
 
     def record(self, path: str, stat: os.stat_result, entry: FileEntry) -> None:
         """Remember ``entry`` for ``path`` as it was at ``stat``."""
-        self._entries[path] = [self._stamp(stat), entry.to_json()]
+        chunks = None if entry.chunks is None else [list(chunk) for chunk in entry.chunks]
+        self._entries[path] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, entry.digest, chunks]
         self._dirty = True
 
     def save(self) -> None:
