@@ -241,7 +241,7 @@ def _reference(
 
 def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluation:
     """Evaluate ``monitor``'s window ending at ``now``."""
-    from steward.models.registry import resolve
+    from steward.monitoring.monitor import _resolve_model
 
     model_version = None
     try:
@@ -253,11 +253,7 @@ def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluatio
     evaluation.metrics = {"window.rows": float(evaluation.rows)}
     if monitor.model is not None:
         try:
-            model_version = resolve(
-                monitor.model
-                if monitor.model.startswith("models:/")
-                else f"models:/{monitor.model}"
-            )
+            model_version = _resolve_model(monitor.model)
             evaluation.model_version = model_version.version
         except StewardError as exc:
             evaluation.status = "error"

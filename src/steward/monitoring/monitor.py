@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 from steward.errors import InvalidInput
 from steward.monitoring.channels import AlertChannel, AlertNotice, channel
 from steward.monitoring.rules import SEVERITIES, Rule, parse_rule
-from steward.monitoring.schedule import parse_cron, parse_window
+from steward.monitoring.schedule import WindowSpec, parse_cron, parse_window
 from steward.monitoring.stored import (
     FORMAT,
     drift_from_dict,
@@ -310,7 +310,7 @@ def _check_source(
     model: str | None,
     table: str | None,
     reference: str | None,
-    window: str,
+    window: WindowSpec,
     timestamp_column: str | None,
 ) -> None:
     from steward.models.uri import parse_model_uri
@@ -334,10 +334,10 @@ def _check_source(
             "lineage; give a reference (--reference NAME:VERSION or window:START/END), or the "
             "model that scored the table (--model NAME@ALIAS)."
         )
-    timed = parse_window(window).duration is not None or (reference or "").startswith("window:")
+    timed = window.duration is not None or (reference or "").startswith("window:")
     if timed and not timestamp_column:
         raise InvalidInput(
-            f"window {window!r} of a table needs its timestamp column (--timestamp-column "
+            f"window {window.text!r} of a table needs its timestamp column (--timestamp-column "
             "NAME); without one, use a window of rows such as '1000 rows'."
         )
 
@@ -402,8 +402,7 @@ def create_monitor(
     from steward.store.validation import check_name
 
     check_name("monitor", name)
-    _check_source(model, table, reference, window, timestamp_column)
-    parse_window(window)
+    _check_source(model, table, reference, parse_window(window), timestamp_column)
     if schedule:
         parse_cron(schedule)
     parsed_rules = [_rule(rule) for rule in rules]
