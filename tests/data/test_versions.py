@@ -130,6 +130,42 @@ def test_readd_uses_the_change_index(
     assert hashed == ["3.txt"]
 
 
+def test_readd_of_an_unchanged_source_skips_the_change_index(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import versions
+
+    source = tmp_path / "many"
+    source.mkdir()
+    for i in range(5):
+        (source / f"{i}.txt").write_text(f"file {i}")
+    first = steward.data.add("many", source)
+    opened: list[int] = []
+    original = versions.ChangeIndex.__init__
+
+    def counting(self: Any, *args: Any) -> None:
+        opened.append(1)
+        original(self, *args)
+
+    monkeypatch.setattr(versions.ChangeIndex, "__init__", counting)
+    assert steward.data.add("many", source).id == first.id
+    assert opened == []  # known from the listing alone
+    assert steward.data.add("other", source).name == "other"  # another dataset: stored afresh
+    assert len(opened) == 1
+
+    os.utime(source / "2.txt", ns=(1, 1))  # touched, same bytes: looked at, same version
+    assert steward.data.add("many", source).id == first.id
+    assert len(opened) == 2
+    assert steward.data.add("many", source).id == first.id
+    assert len(opened) == 2  # remembered again
+
+    (source / "4.txt").rename(source / "5.txt")  # same bytes under another name
+    renamed = steward.data.add("many", source)
+    assert renamed.version == 2 and "5.txt" in renamed.files
+    (source / "1.txt").write_text("file 1")  # rewritten with the same bytes
+    assert steward.data.add("many", source).id == renamed.id
+
+
 def test_bad_inputs_leave_the_store_unchanged(
     any_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

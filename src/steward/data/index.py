@@ -3,9 +3,14 @@
 Like DVC's state database, a re-add looks each file up by absolute path and
 reuses the recorded entry when size, modification time (ns) and inode are
 unchanged, so re-adding a large folder after a 1% change hashes about 1% of
-it. The index is a cache, one JSON file per blob store under
-``<home>/cache/``: losing it costs only time. It trusts that blobs it
-recorded are still in that (immutable, append-only) blob store.
+it. One level up, ``SourceListings`` remembers the manifest digest each
+source (a file, folder or glob) had when last added, under a fingerprint of
+its listing: a re-add that finds every path, size, time and inode as they
+were knows its manifest without building it or looking up a single file.
+
+Both are caches, JSON files per blob store under ``<home>/cache/``: losing
+them costs only time. They trust that blobs they recorded are still in that
+(immutable, append-only) blob store.
 """
 
 from __future__ import annotations
@@ -13,11 +18,37 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from steward.blobs.digest import digest_bytes
 from steward.data.manifest import FileEntry
+from steward.data.sources import SourceFile
+
+
+def _cache_file(home: Path, kind: str, blob_url: str) -> Path:
+    key = digest_bytes(blob_url.encode()).split(":", 1)[1][:16]
+    return home / "cache" / f"{kind}-{key}.json"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically (best effort: the caches here may be lost)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        temp.write_text(json.dumps(data, separators=(",", ":")))
+        os.replace(temp, path)
+    except OSError:
+        pass
 
 
 class ChangeIndex:
@@ -29,14 +60,9 @@ class ChangeIndex:
     """
 
     def __init__(self, home: Path, blob_url: str) -> None:
-        key = digest_bytes(blob_url.encode()).split(":", 1)[1][:16]
-        self.path = home / "cache" / f"data-index-v2-{key}.json"
-        self._entries: dict[str, list[Any]] = {}
+        self.path = _cache_file(home, "data-index-v2", blob_url)
+        self._entries: dict[str, list[Any]] = _read_json(self.path)
         self._dirty = False
-        try:
-            self._entries = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
 
     @staticmethod
     def _entry(relpath: str, known: list[Any]) -> FileEntry:
@@ -79,13 +105,46 @@ class ChangeIndex:
 
     def save(self) -> None:
         """Write the index atomically (best effort: it is only a cache)."""
-        if not self._dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
-            temp.write_text(json.dumps(self._entries, separators=(",", ":")))
-            os.replace(temp, self.path)
+        if self._dirty:
+            _write_json(self.path, self._entries)
             self._dirty = False
-        except OSError:
-            pass
+
+
+def listing_fingerprint(files: Sequence[SourceFile]) -> str:
+    """A digest of each file's relative path, size, modification time (ns) and inode."""
+    text = "\n".join(
+        f"{file.relpath}\0{file.stat.st_size}\0{file.stat.st_mtime_ns}\0{file.stat.st_ino}"
+        for file in files
+    )
+    return digest_bytes(text.encode("utf-8", "surrogateescape"))
+
+
+class SourceListings:
+    """The manifest digest each source had when last added, under its listing's fingerprint.
+
+    Keyed by the source as given, made absolute (a folder, a file or a glob).
+    One small JSON file, so a re-add of an unchanged folder reads neither the
+    change index nor any file.
+    """
+
+    KEEP = 256
+    """Sources remembered; the least recently added are forgotten first."""
+
+    def __init__(self, home: Path, blob_url: str) -> None:
+        self.path = _cache_file(home, "data-listings-v1", blob_url)
+        self._listings: dict[str, list[str]] = _read_json(self.path)
+
+    def manifest_digest(self, source: str, fingerprint: str) -> str | None:
+        """The manifest digest ``source`` had when its listing had ``fingerprint``."""
+        known = self._listings.get(source)
+        if known is None or known[0] != fingerprint:
+            return None
+        return known[1]
+
+    def record(self, source: str, fingerprint: str, manifest_digest: str) -> None:
+        """Remember ``source``'s manifest digest for this listing, and save."""
+        self._listings.pop(source, None)
+        self._listings[source] = [fingerprint, manifest_digest]
+        while len(self._listings) > self.KEEP:
+            del self._listings[next(iter(self._listings))]
+        _write_json(self.path, self._listings)

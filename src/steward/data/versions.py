@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from steward.blobs.digest import digest_bytes
 from steward.data.chunking import FILES_PER_TASK, ChunkWriter, Progress, in_groups, worker_count
-from steward.data.index import ChangeIndex
+from steward.data.index import ChangeIndex, SourceListings, listing_fingerprint
 from steward.data.manifest import FileEntry, Manifest
 from steward.data.profile import TableProfile, merge_profiles
 from steward.data.profiling import TableProfiler
@@ -234,9 +234,8 @@ def _check_relpath(relpath: str) -> None:
 
 
 def _store_files(
-    workspace: Workspace, source: Any, writer: ChunkWriter, profiler: TableProfiler
+    workspace: Workspace, files: list[SourceFile], writer: ChunkWriter, profiler: TableProfiler
 ) -> tuple[list[FileEntry], dict[str, str]]:
-    files = collect_files(source)
     index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
     entries: list[FileEntry] = []
     to_store: list[SourceFile] = []
@@ -257,6 +256,79 @@ def _store_files(
     index.save()
     entries.extend(stored)
     return entries, {file.relpath: file.path for file in files}
+
+
+def _store_version(
+    workspace: Workspace,
+    name: str,
+    description: str | None,
+    tags: Mapping[str, Any] | None,
+    progress: Progress | None,
+    files: list[SourceFile] | None = None,
+    table: pa.Table | None = None,
+) -> tuple[DatasetVersionRecord, str]:
+    """Store ``files`` (or ``table``), then the version unless one has this content.
+
+    Returns:
+        The version (new or existing) and its manifest's digest.
+    """
+    kind = "table" if table is not None else "files"
+    with TableProfiler(workspace, name) as profiler:
+        # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
+        with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
+            if table is not None:
+                entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
+                locals_: dict[str, str] = {}
+            else:
+                entries, locals_ = _store_files(workspace, files or [], writer, profiler)
+        manifest = Manifest.build(kind, entries)
+        manifest_bytes = manifest.to_bytes()
+        digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
+        found = workspace.store.datasets.find_by_digest(name, digest)
+        if found is None:
+            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
+            workspace.blobs.put_bytes(manifest_bytes)
+            new = NewDatasetVersion(
+                digest=digest,
+                profile_digest=profile_digest,
+                size=manifest.size,
+                file_count=len(manifest.files),
+                row_count=rows,
+                column_count=columns,
+            )
+            text_tags = {key: str(value) for key, value in (tags or {}).items()}
+            found, _ = workspace.store.datasets.create_version(
+                name, kind, new, workspace.actor, description, text_tags
+            )
+    return found, digest
+
+
+def _add_files(
+    workspace: Workspace,
+    name: str,
+    source: str | os.PathLike[str],
+    description: str | None,
+    tags: Mapping[str, Any] | None,
+    progress: Progress | None,
+) -> DatasetVersionRecord:
+    """Add a file, folder or glob as a version of ``name``.
+
+    A source whose every path, size, time and inode are as they were when it
+    was last added to this store is that add's version, found without reading
+    a file or the change index.
+    """
+    files = collect_files(source)
+    listings = SourceListings(workspace.settings.home, workspace.blobs.url)
+    source_key = os.path.abspath(os.path.expanduser(os.fspath(source)))
+    fingerprint = listing_fingerprint(files)
+    known = listings.manifest_digest(source_key, fingerprint)
+    if known is not None:
+        found = workspace.store.datasets.find_by_digest(name, known)
+        if found is not None:
+            return found
+    found, digest = _store_version(workspace, name, description, tags, progress, files=files)
+    listings.record(source_key, fingerprint, digest)
+    return found
 
 
 def _record_lineage(workspace: Workspace, version_id: str, direction: str) -> None:
@@ -309,35 +381,12 @@ def add(
             f"dataset {name!r} holds {existing_kind}, not {kind}; "
             "choose another name for this data."
         )
-    table = None
-    with TableProfiler(workspace, name) as profiler:
-        # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
-        with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
-            if kind == "table":
-                table = to_arrow_table(source)
-                entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
-                locals_: dict[str, str] = {}
-            else:
-                entries, locals_ = _store_files(workspace, source, writer, profiler)
-        manifest = Manifest.build(kind, entries)
-        manifest_bytes = manifest.to_bytes()
-        digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
-        found = workspace.store.datasets.find_by_digest(name, digest)
-        if found is None:
-            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
-            workspace.blobs.put_bytes(manifest_bytes)
-            new = NewDatasetVersion(
-                digest=digest,
-                profile_digest=profile_digest,
-                size=manifest.size,
-                file_count=len(manifest.files),
-                row_count=rows,
-                column_count=columns,
-            )
-            text_tags = {key: str(value) for key, value in (tags or {}).items()}
-            found, _ = workspace.store.datasets.create_version(
-                name, kind, new, workspace.actor, description, text_tags
-            )
+    if kind == "table":
+        found, _ = _store_version(
+            workspace, name, description, tags, progress, table=to_arrow_table(source)
+        )
+    else:
+        found = _add_files(workspace, name, source, description, tags, progress)
     _record_lineage(workspace, found.id, "output")
     return DatasetVersion.from_record(found)
 
