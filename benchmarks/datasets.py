@@ -46,6 +46,10 @@ class Row:
     floor: float | None = None
     floor_name: str = ""
     note: str = ""
+    dvc_synced: float | None = None
+    """DVC's time plus a ``sync`` right after: DVC made as durable as Steward."""
+    durable_floor: float | None = None
+    """``cp -r`` followed by ``sync``: the floor for steps that store data durably."""
 
 
 def ensure_dvc() -> Path:
@@ -63,6 +67,16 @@ def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+def timed_then_synced(action: Callable[[], object]) -> tuple[float, float]:
+    """Seconds ``action`` takes, and seconds until its writes are also on disk."""
+    os.sync()
+    start = time.perf_counter()
+    action()
+    done = time.perf_counter()
+    os.sync()
+    return done - start, time.perf_counter() - start
 
 
 def folder_size(path: Path) -> int:
@@ -86,9 +100,12 @@ def blake3_floor(path: Path) -> float:
     return timed(run)
 
 
-def cp_floor(path: Path, work: Path) -> float:
+def cp_floor(path: Path, work: Path) -> tuple[float, float]:
+    """``cp -r`` of ``path``: seconds, and seconds until the copy is on disk."""
     target = work / "cp-floor"
-    elapsed = timed(lambda: subprocess.run(["cp", "-r", str(path), str(target)], check=True))
+    elapsed = timed_then_synced(
+        lambda: subprocess.run(["cp", "-r", str(path), str(target)], check=True)
+    )
     if target.is_dir():
         shutil.rmtree(target)
     else:
@@ -233,9 +250,9 @@ class DvcSide:
     def push(self) -> None:
         self.run("push", "-q")
 
-    def pull_into_empty_cache(self) -> float:
+    def pull_into_empty_cache(self) -> tuple[float, float]:
         shutil.rmtree(self.repo / ".dvc" / "cache")
-        return timed(lambda: self.run("fetch", "-q"))
+        return timed_then_synced(lambda: self.run("fetch", "-q"))
 
     def checkout_into_empty(self, name: str, link: str = "copy") -> float:
         """``dvc checkout`` after deleting the data, with cache type ``link``."""
@@ -272,21 +289,20 @@ def run_case(
             shutil.copy2(theirs, data)
         size = folder_size(data) if data.is_dir() else data.stat().st_size
         floor_hash = blake3_floor(data)
-        floor_cp = cp_floor(data, work)
+        floor_cp, floor_durable = cp_floor(data, work)
+
+        def stores(operation: str, ours_s: float, dvc: tuple[float, float], floor: str) -> Row:
+            """A row for a step that stores data (Steward makes it durable, DVC does not)."""
+            floor_s = floor_hash if floor == "blake3 1 thread" else floor_cp
+            return Row(case, operation, ours_s, dvc[0], floor_s, floor, "", dvc[1], floor_durable)
+
         try:
-            rows.append(
-                Row(
-                    case,
-                    "first add",
-                    timed(lambda: ours.add(data)),
-                    timed(lambda: peer.add(name)),
-                    floor_hash,
-                    "blake3 1 thread",
-                )
-            )
+            first_ours = timed(lambda: ours.add(data))
+            first_dvc = timed_then_synced(lambda: peer.add(name))
+            rows.append(stores("first add", first_ours, first_dvc, "blake3 1 thread"))
             push_ours = timed(ours.push)
-            push_peer = timed(peer.push)
-            rows.append(Row(case, "push (local remote)", push_ours, push_peer, floor_cp, "cp -r"))
+            push_dvc = timed_then_synced(peer.push)
+            rows.append(stores("push (local remote)", push_ours, push_dvc, "cp -r"))
             remote_ours, remote_peer = folder_size(ours.remote), folder_size(peer.remote)
             rows.append(
                 Row(
@@ -319,16 +335,9 @@ def run_case(
                     note="percent, lower is better",
                 )
             )
-            rows.append(
-                Row(
-                    case,
-                    "pull into empty store",
-                    ours.pull_into_empty_store(),
-                    peer.pull_into_empty_cache(),
-                    floor_cp,
-                    "cp -r",
-                )
-            )
+            pull_ours = ours.pull_into_empty_store()
+            pull_dvc = peer.pull_into_empty_cache()
+            rows.append(stores("pull into empty store", pull_ours, pull_dvc, "cp -r"))
             rows.append(
                 Row(
                     case,
@@ -398,8 +407,10 @@ def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, 
         "Steward",
         "DVC",
         "DVC / Steward",
+        "DVC + sync / Steward",
         "floor",
         "Steward / floor",
+        "Steward / (cp -r + sync)",
     ):
         table.add_column(column, justify="right" if column not in ("case", "operation") else "left")
     for row in rows:
@@ -412,10 +423,12 @@ def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, 
             f"{row.ours:.3f}{unit}",
             "-" if row.dvc is None else f"{row.dvc:.3f}{unit}",
             "-" if ratio is None else f"{ratio:.1f}x",
+            "-" if row.dvc_synced is None else f"{row.dvc_synced / row.ours:.1f}x",
             "-" if row.floor is None else f"{row.floor:.3f} s ({row.floor_name})",
             "-" if row.floor is None else f"{row.ours / row.floor:.2f}x",
+            "-" if row.durable_floor is None else f"{row.ours / row.durable_floor:.2f}x",
         )
-    Console(width=160).print(table)
+    Console(width=200).print(table)
     print(
         f"profile of the CSV ({sizes['csv']}): {profile[0]:.2f} s, peak memory {profile[1]:.0f} MB"
     )
