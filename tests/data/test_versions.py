@@ -194,10 +194,48 @@ def test_bad_inputs_leave_the_store_unchanged(
     monkeypatch.undo()
     assert _version_count("x") == 0
 
+    hidden = tmp_path / "with-hidden" / "private"
+    hidden.mkdir(parents=True)
+    (hidden / "a.txt").write_text("a")
+    (hidden.parent / "b.txt").write_text("b")
+    real_scandir = os.scandir
+
+    def unlistable(path: Any) -> Any:
+        if os.fspath(path) == str(hidden):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", unlistable)  # root may list any folder: simulate it
+    with pytest.raises(InvalidInput, match=r"cannot read folder .*private: permission denied"):
+        steward.data.add("x", hidden.parent)
+    monkeypatch.undo()
+    assert _version_count("x") == 0
+
     steward.data.add("table", pd.DataFrame({"a": [1]}))
     with pytest.raises(Conflict, match="holds table, not files"):
         steward.data.add("table", locked)
     assert _version_count("table") == 1
+
+
+def test_add_failing_to_store_its_blobs_leaves_nothing_that_vouches_for_them(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import steward.blobs.local as local_blobs
+
+    source = _folder(tmp_path / "src")
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local_blobs, "make_durable", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        steward.data.add("d", source)
+    monkeypatch.undo()
+    assert _version_count("d") == 0
+    version = steward.data.add("d", source)  # the blobs are stored this time, not skipped
+    target = version.checkout(tmp_path / "out")
+    for relpath in version.files:
+        assert (target / relpath).read_bytes() == (source / relpath).read_bytes()
 
 
 def test_interrupted_add_leaves_no_version(

@@ -71,13 +71,22 @@ def _glob_base(pattern: str) -> Path:
 def _walk(folder: str, prefix: str, found: list[SourceFile]) -> None:
     """Add the files under ``folder`` to ``found``, as ``os.walk`` would see them.
 
-    Links to files are followed, links to folders are not, and a folder that
-    cannot be listed is skipped.
+    Links to files are followed, links to folders are not.
+
+    Raises:
+        InvalidInput: a folder cannot be listed (a version without its files
+            would look complete).
     """
     try:
         entries = os.scandir(folder)
-    except OSError:
+    except FileNotFoundError:  # removed while we looked
         return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidInput(
+            f"cannot read folder {folder}: {reason.lower()}. Make it readable, or add "
+            "the other folders without it."
+        ) from exc
     with entries:
         for entry in entries:
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -234,9 +234,9 @@ def _check_relpath(relpath: str) -> None:
 
 
 def _store_files(
-    workspace: Workspace, files: list[SourceFile], writer: ChunkWriter, profiler: TableProfiler
+    index: ChangeIndex, files: list[SourceFile], writer: ChunkWriter, profiler: TableProfiler
 ) -> tuple[list[FileEntry], dict[str, str]]:
-    index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
+    """Store the files ``index`` does not know unchanged; record them there (unsaved)."""
     entries: list[FileEntry] = []
     to_store: list[SourceFile] = []
     like: dict[str, FileEntry] = {}
@@ -253,7 +253,6 @@ def _store_files(
     stored = writer.store_files(to_store, like)
     for file, entry in zip(to_store, stored, strict=True):
         index.record(file.path, file.stat, entry)
-    index.save()
     entries.extend(stored)
     return entries, {file.relpath: file.path for file in files}
 
@@ -264,10 +263,15 @@ def _store_version(
     description: str | None,
     tags: Mapping[str, Any] | None,
     progress: Progress | None,
-    files: list[SourceFile] | None = None,
+    store: Callable[[ChunkWriter, TableProfiler], tuple[list[FileEntry], dict[str, str]]],
     table: pa.Table | None = None,
 ) -> tuple[DatasetVersionRecord, str]:
-    """Store ``files`` (or ``table``), then the version unless one has this content.
+    """Store a version's blobs with ``store``, then the version unless one has this content.
+
+    Args:
+        store: writes the version's files and returns their entries and, for
+            files read from disk, where each is (to profile them from there).
+        table: the in-memory table stored, if the version is one.
 
     Returns:
         The version (new or existing) and its manifest's digest.
@@ -276,11 +280,7 @@ def _store_version(
     with TableProfiler(workspace, name) as profiler:
         # One durable publish for all of the version's blobs (see LocalBlobStore.batch).
         with workspace.blobs.batch() as sink, ChunkWriter(sink, progress) as writer:
-            if table is not None:
-                entries = [writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))]
-                locals_: dict[str, str] = {}
-            else:
-                entries, locals_ = _store_files(workspace, files or [], writer, profiler)
+            entries, locals_ = store(writer, profiler)
         manifest = Manifest.build(kind, entries)
         manifest_bytes = manifest.to_bytes()
         digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
@@ -326,7 +326,18 @@ def _add_files(
         found = workspace.store.datasets.find_by_digest(name, known)
         if found is not None:
             return found
-    found, digest = _store_version(workspace, name, description, tags, progress, files=files)
+    index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
+    found, digest = _store_version(
+        workspace,
+        name,
+        description,
+        tags,
+        progress,
+        lambda writer, profiler: _store_files(index, files, writer, profiler),
+    )
+    # Saved only now that the blobs it names are published: a crash before
+    # must not leave an index that vouches for blobs that never arrived.
+    index.save()
     listings.record(source_key, fingerprint, digest)
     return found
 
@@ -382,8 +393,15 @@ def add(
             "choose another name for this data."
         )
     if kind == "table":
+        table = to_arrow_table(source)
         found, _ = _store_version(
-            workspace, name, description, tags, progress, table=to_arrow_table(source)
+            workspace,
+            name,
+            description,
+            tags,
+            progress,
+            lambda writer, _: ([writer.store_buffer(TABLE_FILE_NAME, table_to_parquet(table))], {}),
+            table,
         )
     else:
         found = _add_files(workspace, name, source, description, tags, progress)
