@@ -71,12 +71,26 @@ def test_tables_from_pandas_polars_and_arrow(any_workspace: Any) -> None:
     assert (version.rows, version.columns) == (3, 2)
     pd.testing.assert_frame_equal(version.to_pandas(), frame)
     assert steward.data.add("frame", frame.copy()).version == 1
-    assert steward.data.add("frame", pa.Table.from_pandas(frame)).version == 1
+    assert steward.data.add("frame", pa.Table.from_pandas(frame, preserve_index=False)).version == 1
     profile = version.profile()
     assert profile is not None and profile.column("x").nulls == 1
     polars = pytest.importorskip("polars")
     version = steward.data.add("polars", polars.DataFrame({"z": [1, 2, 3]}))
     assert version.to_arrow().column("z").to_pylist() == [1, 2, 3]
+
+
+def test_a_dataframe_index_is_stored_only_when_named(any_workspace: Any) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "c"]})
+    shuffled = frame.sample(frac=1.0, random_state=0)  # unnamed index 2, 0, 1
+    version = steward.data.add("split", shuffled)
+    assert version.columns == 2
+    assert list(version.to_pandas().columns) == ["x", "y"]
+    assert steward.data.add("split", shuffled.reset_index(drop=True)).version == 1
+
+    keyed = frame.set_index(pd.Index([10, 11, 12], name="patient_id"))
+    stored = steward.data.add("keyed", keyed)
+    assert stored.columns == 3
+    pd.testing.assert_frame_equal(stored.to_pandas(), keyed)
 
 
 def test_glob_source(workspace: Any, tmp_path: Path) -> None:

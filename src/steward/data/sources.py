@@ -31,8 +31,12 @@ def to_arrow_table(source: Any) -> Any:
     if module == "polars":
         return source.to_arrow()
     if module == "pandas":
+        # A named index (patient_id) is data; an unnamed one (0..n, or what a
+        # shuffle or split left) is not: stored, it would be profiled as a
+        # column and make equal rows a new version.
+        named_index = any(name is not None for name in source.index.names)
         try:
-            return pa.Table.from_pandas(source)
+            return pa.Table.from_pandas(source, preserve_index=named_index)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise InvalidInput(
                 f"this DataFrame cannot be stored as Parquet: {exc}. Give each column "
