@@ -103,3 +103,6 @@ def test_bad_csv_names_file_and_line(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n3,4\n5,6,7\n")
     with pytest.raises(InvalidInput, match=r"bad\.csv line 4"):
         profile_csv(path)
+    path.write_bytes(b"a,b\n1,x\n2,y\n3,\xff\xfe\n4,z\n")
+    with pytest.raises(InvalidInput, match=r"bad\.csv line 4 .*UTF8"):
+        profile_csv(path)

@@ -281,6 +281,13 @@ def test_checkout_refuses_non_empty_target_unless_forced(workspace: Any, tmp_pat
     version.checkout(target, force=True)
     assert (target / "a.csv").read_text().startswith("id,value,group")
 
+    nested = steward.data.add("nested", _folder(tmp_path / "src"))
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "tables").write_text("a file where the version has a folder")
+    nested.checkout(clash, force=True)
+    assert (clash / "tables" / "train.csv").read_text().startswith("id,value,group")
+
 
 def test_corrupted_blob_is_refused_and_named(workspace: Any, tmp_path: Path) -> None:
     source = _folder(tmp_path / "src")

@@ -674,7 +674,12 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
                     if column_types.get(names[index]) != widened:
                         column_types[names[index]] = widened
                         continue
-            line = _line_of(path, bad_rows[0]) if bad_rows else None
+            if bad_rows:
+                line = _line_of(path, bad_rows[0])
+            elif "invalid utf8" in message.lower():
+                line = _first_line_not_utf8(path)
+            else:
+                line = None
             where = f"{name} line {line}" if line else name
             raise InvalidInput(
                 f"{where} is not valid CSV: {message}. Fix the file or add it under "
@@ -733,5 +738,15 @@ def _line_of(path: Path, text: str) -> int | None:
         target = text.encode()
         for number, line in enumerate(handle, start=1):
             if line.rstrip(b"\r\n") == target:
+                return number
+    return None
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
                 return number
     return None

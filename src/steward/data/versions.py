@@ -204,7 +204,7 @@ class DatasetVersion:
             _check_relpath(entry.path)
         root = str(target)
         for folder in sorted({os.path.dirname(entry.path) for entry in entries}):
-            os.makedirs(os.path.join(root, folder), exist_ok=True)
+            _make_folder(root, folder)
         report = progress or (lambda _bytes: None)
         hardlink = link == "hardlink"
 
@@ -222,6 +222,20 @@ class DatasetVersion:
     def lineage(self) -> list[LineageEdge]:
         """The runs that read or produced this version, oldest first."""
         return _workspace().store.datasets.lineage_of_version(self.id)
+
+
+def _make_folder(root: str, folder: str) -> None:
+    """Create ``root/folder``, replacing files in the way (a forced checkout)."""
+    try:
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        parts = PurePosixPath(folder).parts
+        for depth in range(1, len(parts) + 1):
+            prefix = os.path.join(root, *parts[:depth])
+            if os.path.lexists(prefix) and not os.path.isdir(prefix):
+                os.unlink(prefix)
+                break
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
 
 
 def _check_relpath(relpath: str) -> None:

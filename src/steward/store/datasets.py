@@ -206,7 +206,7 @@ class DatasetStore:
                 query = query.join(
                     t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk
                 ).where(t.dataset_aliases.c.alias == version)
-                what = f"an alias {version!r}"
+                what = f"alias {version!r}"
             row = connection.execute(query).first()
             if row is None:
                 raise NotFound(
