@@ -65,11 +65,30 @@ def test_reading_a_corrupted_blob_is_refused_naming_it(
     _corrupt(blobs, ref.digest, request)
     with pytest.raises(IntegrityError, match=ref.digest):
         blobs.get_bytes(ref.digest)
+    blobs.put_bytes(b"original content")  # a local store set the damaged blob aside
+    _corrupt(blobs, ref.digest, request)
     target = tmp_path / "restored.bin"
     with pytest.raises(IntegrityError, match=ref.digest):
         blobs.get_file(ref.digest, target)
     assert not target.exists()
     assert list(tmp_path.glob(".restored.bin*")) == []
+
+
+def test_a_damaged_local_blob_is_set_aside_so_that_storing_it_again_restores_it(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    blobs = LocalBlobStore(tmp_path / "store")
+    ref = blobs.put_bytes(b"original content")
+    _corrupt(blobs, ref.digest, request)
+    with pytest.raises(IntegrityError, match=r"moved to .*damaged"):
+        blobs.get_bytes(ref.digest)
+    assert not blobs.exists(ref.digest)
+    [aside] = (tmp_path / "store" / "damaged").iterdir()
+    assert aside.read_bytes() == b"tampered"  # kept for inspection
+    with pytest.raises(NotFound):
+        blobs.get_bytes(ref.digest)
+    assert blobs.put_bytes(b"original content") == ref
+    assert blobs.get_bytes(ref.digest) == b"original content"
 
 
 def test_unknown_blob_is_not_found(blobs: BlobStore, tmp_path: Path) -> None:

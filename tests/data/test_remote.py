@@ -42,6 +42,21 @@ def test_push_pull_s3(workspace: Any, tmp_path: Path, s3_blob_url: str, s3_optio
     _roundtrip(workspace, tmp_path, s3_blob_url, s3_options)
 
 
+def test_pull_restores_a_blob_found_damaged(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    remote = str(tmp_path / "remote")
+    steward.data.push(version, remote)
+    digest = version.manifest().by_path()["t.csv"].digest
+    stored = workspace.blobs.path_of(digest)
+    stored.chmod(0o644)
+    stored.write_bytes(b"bit rot")
+    with pytest.raises(IntegrityError, match=digest):
+        version.checkout(tmp_path / "refused")
+    assert steward.data.pull("d:1", remote).blobs_sent == 1
+    out = version.checkout(tmp_path / "out")
+    assert (out / "t.csv").read_bytes() == (tmp_path / "src" / "t.csv").read_bytes()
+
+
 def test_interrupted_push_resumes(
     workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,7 +39,7 @@ from steward.blobs.digest import (
     write_verified,
 )
 from steward.blobs.files import FlushAhead, make_durable, start_writeback, temp_beside, temp_name
-from steward.errors import NotFound
+from steward.errors import IntegrityError, NotFound
 
 BLOB_MODE = 0o444
 _IN_MEMORY_MAX = 8 << 20
@@ -223,8 +223,29 @@ class LocalBlobStore:
             data = _read_all(fd, os.fstat(fd).st_size)
         finally:
             os.close(fd)
-        check_bytes(data, digest, self.url)
+        try:
+            check_bytes(data, digest, self.url)
+        except IntegrityError as exc:
+            raise self._set_aside(digest, exc) from None
         return data
+
+    def _set_aside(self, digest: str, error: IntegrityError) -> IntegrityError:
+        """Move a blob found damaged out of the store; the error to raise, saying where.
+
+        Kept under ``damaged/`` for inspection. The blob then counts as
+        missing, so pulling its version again or storing its object again
+        restores it (both skip blobs that are present).
+        """
+        algorithm, hex_value = parse_digest(digest)
+        aside = self.root / "damaged" / f"{algorithm}-{hex_value}-{temp_name()}"
+        aside.parent.mkdir(exist_ok=True)
+        try:
+            os.replace(self.location(digest), aside)
+        except FileNotFoundError:  # another reader set it aside first
+            return error
+        return IntegrityError(
+            f"{error} (It was moved to {aside}, so that a pull or a new store puts it back.)"
+        )
 
     def open_unverified(self, digest: str) -> BinaryIO:
         """A stream of the blob's stored bytes, unchecked: the reader verifies them."""
@@ -233,7 +254,10 @@ class LocalBlobStore:
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Copy a blob to ``destination``, verified, appearing only when whole."""
         with self.open_unverified(digest) as reader:
-            return copy_verified(reader, destination, digest, self.url)
+            try:
+                return copy_verified(reader, destination, digest, self.url)
+            except IntegrityError as exc:
+                raise self._set_aside(digest, exc) from None
 
     def link_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Hard-link a verified blob at ``destination`` (replacing a file there).
@@ -250,7 +274,10 @@ class LocalBlobStore:
         algorithm, _ = parse_digest(digest)
         location = self._stored_path(digest)
         actual, _ = digest_file(location, algorithm)
-        verify_digest(digest, actual.split(":", 1)[1], self.url)
+        try:
+            verify_digest(digest, actual.split(":", 1)[1], self.url)
+        except IntegrityError as exc:
+            raise self._set_aside(digest, exc) from None
         target = os.fspath(destination)
         temp = temp_beside(target)
         try:
