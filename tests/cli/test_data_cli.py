@@ -58,3 +58,48 @@ def test_import_steward_stays_light() -> None:
         "assert steward.__all__ == sorted(steward.__all__)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _fails(capsys: Any, monkeypatch: Any, *args: str) -> str:
+    """Run the console script's entry point; return its one-line error (exit status 1)."""
+    from steward.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["steward", *args])
+    try:
+        main()
+    except SystemExit as exit_:
+        assert exit_.code == 1
+    else:
+        raise AssertionError(f"steward {' '.join(args)} succeeded")
+    error = capsys.readouterr().err
+    assert error.startswith("error:") and "Traceback" not in error
+    return " ".join(error.split())
+
+
+def test_data_command_errors_are_one_line(
+    workspace: Any, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    assert "no such file or folder" in _fails(capsys, monkeypatch, "data", "add", "d", "/nope")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    assert "bad.csv line 3" in _fails(capsys, monkeypatch, "data", "add", "d", str(bad))
+    write_csv(tmp_path / "t.csv", 5)
+    _invoke("data", "add", "d", str(tmp_path / "t.csv"))
+    assert "has no version 9" in _fails(capsys, monkeypatch, "data", "show", "d:9")
+    assert "no dataset named" in _fails(capsys, monkeypatch, "data", "checkout", "x", "/tmp/x")
+
+
+def test_readding_an_older_versions_content_says_latest_did_not_move(
+    workspace: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    write_csv(path, 5)
+    _invoke("data", "add", "d", str(path))
+    original = path.read_bytes()
+    write_csv(path, 6)
+    _invoke("data", "add", "d", str(path))
+    path.write_bytes(original)
+    result = runner.invoke(app, ["data", "add", "d", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "d:1" in result.stdout
+    assert "latest version is still 2" in " ".join(result.output.split())

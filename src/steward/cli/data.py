@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -11,7 +12,7 @@ from typing import Any
 
 import typer
 
-from steward.cli.output import JSON_HELP, console, print_json, print_table
+from steward.cli.output import JSON_HELP, console, print_json, print_note, print_table
 
 app = typer.Typer(help="Version datasets: files, folders and tables.", no_args_is_help=True)
 
@@ -104,8 +105,11 @@ def add(
             raise InvalidInput(f"--tag {item!r} must be KEY=VALUE.")
         tags[key] = value
     total = sum(file.stat.st_size for file in collect_files(source))
-    with _progress("hashing", total) as report:
+    with _progress("hashing", total) as report, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         version = steward.data.add(name, source, description, tags, progress=report)
+    for warning in caught:
+        print_note(str(warning.message))
     if as_json:
         print_json(_version_row(version))
         return

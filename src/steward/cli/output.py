@@ -39,6 +39,11 @@ def print_error(message: str) -> None:
     error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
 
 
+def print_note(message: str) -> None:
+    """Print something worth knowing about a command that succeeded."""
+    error_console.print(f"[bold yellow]note:[/bold yellow] {message}", highlight=False)
+
+
 def format_value(value: Any) -> str:
     """A cell's text: floats to 4 significant digits, None as a dash."""
     if value is None:

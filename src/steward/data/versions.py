@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -419,6 +420,14 @@ def add(
         )
     else:
         found = _add_files(workspace, name, source, description, tags, progress)
+    latest = workspace.store.datasets.get_version(name)
+    if latest.id != found.id:
+        warnings.warn(
+            f"this content is version {found.version} of {name!r}, which is returned; the "
+            f"latest version is still {latest.version}. Use the returned version, or point an "
+            f"alias at it (steward.data.set_alias({name!r}, ALIAS, {found.version})).",
+            stacklevel=2,
+        )
     _record_lineage(workspace, found.id, "output")
     return DatasetVersion.from_record(found)
 
