@@ -34,6 +34,35 @@ def s3_workspace(
     yield from _pinned(ws, monkeypatch, tmp_path)
 
 
+@pytest.fixture(params=["local", "s3"])
+def blob_workspace(request: pytest.FixtureRequest) -> Any:
+    """A SQLite workspace whose blobs are in a local folder, then in S3."""
+    return request.getfixturevalue("workspace" if request.param == "local" else "s3_workspace")
+
+
+def corrupt_blob(workspace: Any, digest: str, content: bytes = b"tampered") -> None:
+    """Overwrite a stored blob's bytes in place, in a local folder or in S3."""
+    from steward.blobs.local import LocalBlobStore
+
+    blobs = workspace.blobs
+    if isinstance(blobs, LocalBlobStore):
+        path = blobs.path_of(digest)
+        path.chmod(0o644)
+        path.write_bytes(content)
+    else:
+        blobs.fs.pipe_file(blobs.key_of(digest), content)
+
+
+def stored_bytes(workspace: Any) -> int:
+    """Bytes of every blob the workspace's blob store holds (local folder or S3)."""
+    from steward.blobs.local import LocalBlobStore
+
+    blobs = workspace.blobs
+    if isinstance(blobs, LocalBlobStore):
+        return sum(p.stat().st_size for p in blobs.root.rglob("*") if p.is_file())
+    return int(blobs.fs.du(blobs.root))
+
+
 def write_csv(path: Path, rows: int, start: int = 0) -> Path:
     """A small CSV with an id, a number and a category."""
     lines = ["id,value,group"]

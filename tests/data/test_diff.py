@@ -9,7 +9,7 @@ import steward
 from tests.data.conftest import write_csv
 
 
-def test_diff_files_rows_schema_and_statistics(workspace: Any, tmp_path: Path) -> None:
+def test_diff_files_rows_schema_and_statistics(blob_workspace: Any, tmp_path: Path) -> None:
     root = tmp_path / "d"
     write_csv(root / "t.csv", 100)
     (root / "old.txt").write_text("x")
@@ -28,7 +28,7 @@ def test_diff_files_rows_schema_and_statistics(workspace: Any, tmp_path: Path) -
     assert (by_content.tables[0].rows_added, by_content.tables[0].rows_removed) == (10, 0)
 
 
-def test_diff_tables_schema_change(workspace: Any) -> None:
+def test_diff_tables_schema_change(blob_workspace: Any) -> None:
     a = steward.data.add("t", pd.DataFrame({"k": [1, 2, 3], "x": [1, 2, 3]}))
     b = steward.data.add("t", pd.DataFrame({"k": [2, 3, 4], "x": ["a", "b", "c"], "y": [0, 0, 0]}))
     (table,) = steward.data.diff(a, b, key=["k"]).tables

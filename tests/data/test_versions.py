@@ -11,7 +11,7 @@ import pytest
 
 import steward
 from steward.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from tests.data.conftest import write_csv
+from tests.data.conftest import corrupt_blob, stored_bytes, write_csv
 
 
 def _folder(root: Path) -> Path:
@@ -96,7 +96,7 @@ def test_a_dataframe_index_is_stored_only_when_named(any_workspace: Any) -> None
     pd.testing.assert_frame_equal(stored.to_pandas(), keyed)
 
 
-def test_glob_source(workspace: Any, tmp_path: Path) -> None:
+def test_glob_source(blob_workspace: Any, tmp_path: Path) -> None:
     write_csv(tmp_path / "g" / "a.csv", 3)
     write_csv(tmp_path / "g" / "sub" / "b.csv", 4)
     (tmp_path / "g" / "c.txt").write_text("x")
@@ -106,16 +106,16 @@ def test_glob_source(workspace: Any, tmp_path: Path) -> None:
     assert len(version.to_pandas()) == 7
 
 
-def test_large_file_change_stores_only_new_chunks(workspace: Any, tmp_path: Path) -> None:
+def test_large_file_change_stores_only_new_chunks(blob_workspace: Any, tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     data = np.random.default_rng(3).bytes(2_000_000)
     path.write_bytes(data)
     first = steward.data.add("big", path)
-    blob_root = Path(workspace.blobs.url)
-    before = sum(p.stat().st_size for p in blob_root.rglob("*") if p.is_file())
+    before = stored_bytes(blob_workspace)
+    assert before > len(data)
     path.write_bytes(data + np.random.default_rng(4).bytes(20_000))  # append 1%
     second = steward.data.add("big", path)
-    after = sum(p.stat().st_size for p in blob_root.rglob("*") if p.is_file())
+    after = stored_bytes(blob_workspace)
     assert second.version == 2
     assert after - before < 0.1 * len(data)
     shared = set(first.manifest().blob_digests()) & set(second.manifest().blob_digests())
@@ -123,7 +123,7 @@ def test_large_file_change_stores_only_new_chunks(workspace: Any, tmp_path: Path
 
 
 def test_readd_uses_the_change_index(
-    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blob_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from steward.data.chunking import ChunkWriter
 
@@ -148,7 +148,7 @@ def test_readd_uses_the_change_index(
 
 
 def test_readd_of_an_unchanged_source_skips_the_change_index(
-    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blob_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from steward.data import versions
 
@@ -256,7 +256,7 @@ def test_add_failing_to_store_its_blobs_leaves_nothing_that_vouches_for_them(
 
 
 def test_interrupted_add_leaves_no_version(
-    any_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blob_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from steward.data.chunking import ChunkWriter
 
@@ -273,7 +273,9 @@ def test_interrupted_add_leaves_no_version(
     assert steward.data.add("half", source).version == 1
 
 
-def test_checkout_refuses_non_empty_target_unless_forced(workspace: Any, tmp_path: Path) -> None:
+def test_checkout_refuses_non_empty_target_unless_forced(
+    blob_workspace: Any, tmp_path: Path
+) -> None:
     version = steward.data.add("d", write_csv(tmp_path / "a.csv", 3))
     target = tmp_path / "out"
     target.mkdir()
@@ -292,18 +294,15 @@ def test_checkout_refuses_non_empty_target_unless_forced(workspace: Any, tmp_pat
     assert (clash / "tables" / "train.csv").read_text().startswith("id,value,group")
 
 
-def test_corrupted_blob_is_refused_and_named(workspace: Any, tmp_path: Path) -> None:
+def test_corrupted_blob_is_refused_and_named(blob_workspace: Any, tmp_path: Path) -> None:
     source = _folder(tmp_path / "src")
     version = steward.data.add("d", source)
     entry = version.manifest().by_path()["notes.txt"]
-    stored = workspace.blobs.path_of(entry.digest)
-    os.chmod(stored, 0o644)
-    stored.write_bytes(b"tampered")
+    corrupt_blob(blob_workspace, entry.digest)
     with pytest.raises(IntegrityError, match=entry.digest):
         version.checkout(tmp_path / "out")
     chunk = version.manifest().by_path()["blob.bin"].blob_digests[1]
-    workspace.blobs.path_of(chunk).chmod(0o644)
-    workspace.blobs.path_of(chunk).write_bytes(b"tampered")
+    corrupt_blob(blob_workspace, chunk)
     with pytest.raises(IntegrityError, match=chunk):
         version.open("blob.bin").read()
 
