@@ -24,6 +24,9 @@ def test_diff_files_rows_schema_and_statistics(blob_workspace: Any, tmp_path: Pa
     assert (table.rows_before, table.rows_after) == (100, 110)
     assert (table.rows_added, table.rows_removed) == (10, 0)
     assert table.statistic_shifts["id"]["max"] == (99.0, 109.0)
+    low, high = table.statistic_shifts["id"]["p50"]
+    assert 45 <= low <= 55 and 50 <= high <= 60 and high > low
+    assert table.statistic_shifts["group"]["share 'a'"] == (0.34, round(37 / 110, 4))
     by_content = steward.data.diff("d:1", "d:2")
     assert (by_content.tables[0].rows_added, by_content.tables[0].rows_removed) == (10, 0)
 

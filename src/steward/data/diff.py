@@ -46,8 +46,18 @@ class DatasetDiff:
         return not (self.added or self.removed or self.changed)
 
 
-def _statistics(column: ColumnProfile) -> dict[str, Any]:
-    return {name: getattr(column, name) for name in _STATISTICS}
+TOP_SHARES = 5
+"""Categories whose share of the rows a diff compares (the most frequent in either version)."""
+
+
+def _statistics(column: ColumnProfile, categories: Sequence[str]) -> dict[str, Any]:
+    """Summary numbers, quantiles, and the share of each of ``categories`` (rounded)."""
+    statistics = {name: getattr(column, name) for name in _STATISTICS}
+    statistics.update(column.quantiles())
+    total = column.count or 1
+    for category in categories:
+        statistics[f"share {category!r}"] = round(column.top.get(category, 0) / total, 4)
+    return statistics
 
 
 def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tuple[Any, Any]]]:
@@ -57,8 +67,12 @@ def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tu
         other = theirs.get(column.name)
         if other is None:
             continue
-        old, new = _statistics(column), _statistics(other)
-        changed = {key: (old[key], new[key]) for key in _STATISTICS if old[key] != new[key]}
+        categories = {value for value, _ in column.top_values(TOP_SHARES)}
+        categories |= {value for value, _ in other.top_values(TOP_SHARES)}
+        old = _statistics(column, sorted(categories))
+        new = _statistics(other, sorted(categories))
+        changed = {key: (old.get(key), new.get(key)) for key in {**old, **new}}
+        changed = {key: pair for key, pair in changed.items() if pair[0] != pair[1]}
         if changed:
             shifts[column.name] = changed
     return shifts
