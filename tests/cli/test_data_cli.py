@@ -103,3 +103,21 @@ def test_readding_an_older_versions_content_says_latest_did_not_move(
     assert result.exit_code == 0, result.output
     assert "d:1" in result.stdout
     assert "latest version is still 2" in " ".join(result.output.split())
+
+
+def test_runs_show_lists_the_dataset_versions_a_run_read_and_wrote(
+    workspace: Any, tmp_path: Path
+) -> None:
+    import steward
+
+    steward.data.add("raw", write_csv(tmp_path / "raw.csv", 5))
+    with steward.start_run(name="clean") as run:
+        steward.data.get("raw")
+        steward.data.add("clean", write_csv(tmp_path / "clean.csv", 4))
+    shown = json.loads(_invoke("runs", "show", run.id, "--json").stdout)
+    assert sorted((d["dataset"], d["direction"]) for d in shown["datasets"]) == [
+        ("clean", "output"),
+        ("raw", "input"),
+    ]
+    text = " ".join(_invoke("runs", "show", run.id).stdout.split())
+    assert "raw:1 │ read" in text and "clean:1 │ written" in text

@@ -88,15 +88,21 @@ def show(
     history: str = typer.Option(None, help="Also print every point of this metric."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show one run: attributes, params, metrics, tags, artifacts, system info."""
+    """Show one run: attributes, params, metrics, tags, artifacts, datasets, system info."""
+    import steward.data
+
     backend = _backend()
     run = _resolve(run_id)
     artifacts = backend.list_artifacts(run.id)
     system = backend.system_info(run.id)
     points = backend.metric_history(run.id, history) if history else []
+    datasets = steward.data.run_lineage(run.id)
     if as_json:
         data = run.to_dict()
         data["artifacts"] = [a.__dict__ for a in artifacts]
+        data["datasets"] = [
+            {"dataset": e.dataset, "version": e.version, "direction": e.direction} for e in datasets
+        ]
         data["system_info"] = {k: v for k, v in system.items() if k != "packages"}
         if history:
             data["history"] = [
@@ -118,6 +124,15 @@ def show(
     if artifacts:
         print_table(
             "Artifacts", ["path", "size", "digest"], [[a.path, a.size, a.digest] for a in artifacts]
+        )
+    if datasets:
+        print_table(
+            "Datasets",
+            ["version", "read or written"],
+            [
+                [f"{e.dataset}:{e.version}", "read" if e.direction == "input" else "written"]
+                for e in datasets
+            ],
         )
     git = system.get("git") or {}
     if system:
