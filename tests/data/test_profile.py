@@ -85,6 +85,46 @@ def test_csv_profile_streams_and_matches_in_memory(
     assert streamed.column("group").top == {"a": 1000, "b": 1000, "c": 1000}
 
 
+def _summaries(profile: TableProfile) -> list[dict[str, object]]:
+    return [column.summary() for column in profile.columns]
+
+
+def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import csv_split, profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)
+    path = write_csv(tmp_path / "t.csv", 5000)
+    serial = profile_csv(path)
+    monkeypatch.setattr(profile, "PARALLEL_CSV_MIN", 0)
+    monkeypatch.setattr(profile, "worker_count", lambda: 3)
+    ranges = csv_split.row_aligned_ranges(path, 3)
+    assert len(ranges) == 3 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    assert all(path.read_bytes()[start - 1 : start] == b"\n" for start, _ in ranges[1:])
+    parallel = profile_csv(path)
+    assert parallel.rows == serial.rows == 5000
+    assert parallel.to_json() == serial.to_json() or _summaries(parallel) == pytest.approx(
+        _summaries(serial)
+    )
+    assert parallel.column("group").top == serial.column("group").top
+
+    # a value that widens its column in a later range: widened, as in one pass
+    widened = tmp_path / "w.csv"
+    widened.write_text("n,s\n" + "1,x\n" * 3000 + "2.5,y\n")
+    assert profile_csv(widened).column("n").max == 2.5
+    # a malformed row in a later range: the error names its line, as in one pass
+    broken = tmp_path / "b.csv"
+    broken.write_text("a,b\n" + "1,2\n" * 3000 + "3,4,5\n")
+    with pytest.raises(InvalidInput, match=r"b\.csv line 3002"):
+        profile_csv(broken)
+    # quotes may hide newlines: such a file is not cut
+    quoted = tmp_path / "q.csv"
+    quoted.write_text("a,b\n" + '1,"two\nlines"\n' * 2000)
+    assert csv_split.row_aligned_ranges(quoted, 3) == [(0, quoted.stat().st_size)]
+    assert profile_csv(quoted).rows == 2000
+
+
 def test_csv_column_that_widens_later_is_widened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

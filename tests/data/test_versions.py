@@ -96,6 +96,22 @@ def test_a_dataframe_index_is_stored_only_when_named(any_workspace: Any) -> None
     pd.testing.assert_frame_equal(stored.to_pandas(), keyed)
 
 
+def test_a_csv_with_newlines_in_quoted_values_is_profiled_and_read(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)  # values span blocks
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        "id,note\n" + "".join(f'{i},"seen at {i}:00\nsent home"\n' for i in range(40_000))
+    )
+    version = steward.data.add("notes", path)
+    assert (version.rows, version.columns) == (40_000, 2)
+    frame = version.to_pandas()
+    assert frame["note"].iloc[7] == "seen at 7:00\nsent home"
+
+
 def test_glob_source(blob_workspace: Any, tmp_path: Path) -> None:
     write_csv(tmp_path / "g" / "a.csv", 3)
     write_csv(tmp_path / "g" / "sub" / "b.csv", 4)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from steward.data.chunking import worker_count
+from steward.data.csv_split import FileRange, has_quotes, row_aligned_ranges
 from steward.errors import InvalidInput
 
 SKETCH_RELATIVE_ACCURACY = 0.01
@@ -47,6 +48,8 @@ _HLL_REGISTERS = 1 << HLL_PRECISION
 TOP_VALUES_KEPT = 1000
 HISTOGRAM_BINS = 20
 CSV_BLOCK_SIZE = 4 << 20
+PARALLEL_CSV_MIN = 32 << 20
+"""CSV files from this size on are profiled as several ranges at once."""
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
@@ -638,31 +641,22 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
 
     Types are inferred from the first block; a column that later turns out
     wider (an integer column with a decimal further down) is widened and the
-    pass restarted.
+    pass restarted. A large file is read as several row-aligned ranges at
+    once (one per core), their profiles merged: the same profile, sooner.
 
     Raises:
         InvalidInput: the file does not parse (names the file and line).
     """
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     name = display_name or str(path)
     column_types: dict[str, Any] = {}
+    parallel = path.stat().st_size >= PARALLEL_CSV_MIN
+    multiline = False  # quoted values with newlines in them: slower to read, so only if needed
     while True:
         bad_rows: list[str] = []
-
-        def on_invalid(row: Any, bad_rows: list[str] = bad_rows) -> str:
-            bad_rows.append(row.text)
-            return "error"
-
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(column_types=column_types),
-            )
-            return profile_batches(reader, reader.schema)
+            return _profile_csv_pass(path, column_types, bad_rows, parallel, multiline)
         except pa.ArrowInvalid as exc:
             message = str(exc)
             column = _COLUMN_IN_ERROR.search(message)
@@ -674,6 +668,12 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
                     if column_types.get(names[index]) != widened:
                         column_types[names[index]] = widened
                         continue
+            if not multiline and has_quotes(path):  # a quoted value may span lines
+                multiline, parallel = True, False
+                continue
+            if parallel:  # say what is wrong as one pass through the whole file would
+                parallel = False
+                continue
             if bad_rows:
                 line = _line_of(path, bad_rows[0])
             elif "invalid utf8" in message.lower():
@@ -685,6 +685,50 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
                 f"{where} is not valid CSV: {message}. Fix the file or add it under "
                 "a name without the .csv suffix to store it without a profile."
             ) from exc
+
+
+def _profile_csv_pass(
+    path: Path, column_types: dict[str, Any], bad_rows: list[str], parallel: bool, multiline: bool
+) -> TableProfile:
+    """One pass over ``path`` with ``column_types`` forced; malformed rows go to ``bad_rows``.
+
+    Raises:
+        pyarrow.ArrowInvalid: a row does not parse or a value does not convert.
+    """
+    import pyarrow.csv as pacsv
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append(row.text)
+        return "error"
+
+    def reader(source: Any, names: list[str] | None = None, types: Any = column_types) -> Any:
+        return pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE, column_names=names),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_invalid, newlines_in_values=multiline
+            ),
+            convert_options=pacsv.ConvertOptions(column_types=types),
+        )
+
+    first = reader(path)
+    ranges = row_aligned_ranges(path, worker_count()) if parallel else []
+    if len(ranges) < 2:
+        return profile_batches(first, first.schema)
+    # Every range is read with the types the first block gave (as one pass would).
+    schema = first.schema
+    first.close()
+    types = {field.name: field.type for field in schema}
+
+    def profile_range(index: int) -> TableProfile:
+        start, end = ranges[index]
+        with FileRange(path, start, end) as part:
+            names = None if index == 0 else schema.names
+            stream = reader(part, names, types)
+            return profile_batches(stream, stream.schema)
+
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        return merge_profiles(pool.map(profile_range, range(len(ranges))))
 
 
 def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TableProfile | None:

@@ -136,14 +136,22 @@ class DatasetVersion:
 
     def read_table(self, relpath: str) -> pa.Table:
         """One tabular file (CSV or Parquet) as an arrow table."""
+        import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
         entry = self._entry(relpath)
-        with self.open(relpath) as stream:
-            if entry.path.lower().endswith(".csv"):
+        if not entry.path.lower().endswith(".csv"):
+            with self.open(relpath) as stream:
+                return pq.read_table(stream)
+        try:
+            with self.open(relpath) as stream:
                 return pacsv.read_csv(stream)
-            return pq.read_table(stream)
+        except pa.ArrowInvalid:
+            pass  # perhaps quoted values with newlines in them, read below
+        # Read again the slower way that allows values to span lines.
+        with self.open(relpath) as stream:
+            return pacsv.read_csv(stream, parse_options=pacsv.ParseOptions(newlines_in_values=True))
 
     def to_arrow(self) -> pa.Table:
         """All tabular files, stacked, as one arrow table.
