@@ -85,10 +85,6 @@ def test_csv_profile_streams_and_matches_in_memory(
     assert streamed.column("group").top == {"a": 1000, "b": 1000, "c": 1000}
 
 
-def _summaries(profile: TableProfile) -> list[dict[str, object]]:
-    return [column.summary() for column in profile.columns]
-
-
 def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,10 +100,11 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     assert all(path.read_bytes()[start - 1 : start] == b"\n" for start, _ in ranges[1:])
     parallel = profile_csv(path)
     assert parallel.rows == serial.rows == 5000
-    assert parallel.to_json() == serial.to_json() or _summaries(parallel) == pytest.approx(
-        _summaries(serial)
-    )
-    assert parallel.column("group").top == serial.column("group").top
+    for ours, theirs in zip(parallel.columns, serial.columns, strict=True):
+        exact = ("name", "dtype", "count", "nulls", "distinct", "min", "max", "top")
+        assert {k: getattr(ours, k) for k in exact} == {k: getattr(theirs, k) for k in exact}
+        assert ours.sketch == theirs.sketch
+        assert (ours.mean, ours.std) == pytest.approx((theirs.mean, theirs.std))
 
     # a value that widens its column in a later range: widened, as in one pass
     widened = tmp_path / "w.csv"
