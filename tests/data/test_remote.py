@@ -114,6 +114,18 @@ def _two_versions(root: Path) -> tuple[steward.data.DatasetVersion, steward.data
     return first, second
 
 
+Pushed = tuple[steward.data.DatasetVersion, str]
+
+
+@pytest.fixture
+def pushed(workspace: Any, tmp_path: Path) -> Pushed:
+    """d:1 of two versions made in ``workspace``, pushed to a folder remote; that remote."""
+    first, _ = _two_versions(tmp_path / "src")
+    remote_url = str(tmp_path / "remote")
+    steward.data.push(first, remote_url)
+    return first, remote_url
+
+
 def _remote_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, Any]:
     if kind == "folder":
         return str(tmp_path / "remote"), None
@@ -153,12 +165,8 @@ def test_pull_registers_versions_in_a_workspace_that_never_saw_them(
         assert steward.data.add("d", tmp_path / "src" / "t.csv").version == 3
 
 
-def test_push_writes_a_record_after_the_data_the_same_each_time(
-    workspace: Any, tmp_path: Path
-) -> None:
-    first, _ = _two_versions(tmp_path / "src")
-    remote_url = str(tmp_path / "remote")
-    steward.data.push(first, remote_url)
+def test_push_writes_a_record_after_the_data_the_same_each_time(pushed: Pushed) -> None:
+    first, remote_url = pushed
     remote = open_blob_store(remote_url)
     written = remote.get_ref("datasets/d/1.json")
     record = json.loads(written)
@@ -177,11 +185,9 @@ def test_push_writes_a_record_after_the_data_the_same_each_time(
 
 
 def test_pull_refuses_a_different_version_under_the_same_number(
-    workspace: Any, site_b: Any, tmp_path: Path
+    pushed: Pushed, site_b: Any, tmp_path: Path
 ) -> None:
-    first, _ = _two_versions(tmp_path / "src")
-    remote_url = str(tmp_path / "remote")
-    steward.data.push(first, remote_url)
+    first, remote_url = pushed
     with workspace_scope(site_b):
         own = steward.data.add("d", write_csv(tmp_path / "b" / "t.csv", 5))
         for ref in ("d", "d:1", first):
@@ -199,12 +205,8 @@ def test_pull_refuses_a_different_version_under_the_same_number(
     assert record["digest"] == first.digest
 
 
-def test_pull_refuses_a_dataset_of_another_kind(
-    workspace: Any, site_b: Any, tmp_path: Path
-) -> None:
-    first, _ = _two_versions(tmp_path / "src")
-    remote_url = str(tmp_path / "remote")
-    steward.data.push(first, remote_url)
+def test_pull_refuses_a_dataset_of_another_kind(pushed: Pushed, site_b: Any) -> None:
+    _, remote_url = pushed
     with workspace_scope(site_b):
         steward.data.add("d", pd.DataFrame({"x": [1, 2]}))
         with pytest.raises(Conflict, match="holds table, not files"):
@@ -213,11 +215,9 @@ def test_pull_refuses_a_dataset_of_another_kind(
 
 
 def test_pull_of_what_the_remote_lacks_is_not_found_naming_the_remote(
-    workspace: Any, site_b: Any, tmp_path: Path
+    pushed: Pushed, site_b: Any
 ) -> None:
-    first, _ = _two_versions(tmp_path / "src")
-    remote_url = str(tmp_path / "remote")
-    steward.data.push(first, remote_url)
+    _, remote_url = pushed
     with workspace_scope(site_b):
         with pytest.raises(
             NotFound, match=r"has no version 7 of dataset 'd' \(it holds versions 1\)"
@@ -232,12 +232,8 @@ def test_pull_of_what_the_remote_lacks_is_not_found_naming_the_remote(
         assert steward.data.list_datasets() == []
 
 
-def test_pull_refuses_a_damaged_record_naming_it(
-    workspace: Any, site_b: Any, tmp_path: Path
-) -> None:
-    first, _ = _two_versions(tmp_path / "src")
-    remote_url = str(tmp_path / "remote")
-    steward.data.push(first, remote_url)
+def test_pull_refuses_a_damaged_record_naming_it(pushed: Pushed, site_b: Any) -> None:
+    _, remote_url = pushed
     open_blob_store(remote_url).put_ref("datasets/d/1.json", b'{"format": 1, "name": "d"}')
     with workspace_scope(site_b), pytest.raises(IntegrityError, match=r"datasets/d/1\.json"):
         steward.data.pull("d:1", remote_url)
@@ -250,11 +246,23 @@ def test_transfers_report_their_total_before_they_start(
     remote_url = str(tmp_path / "remote")
     totals: list[int] = []
     done: list[int] = []
-    pushed = steward.data.push(first, remote_url, progress=done.append, total=totals.append)
-    assert totals == [pushed.bytes_sent] == [sum(done)]
-    assert pushed.bytes_sent > first.size  # the data, its profile and its manifest
+    sent = steward.data.push(first, remote_url, progress=done.append, total=totals.append)
+    assert totals == [sent.bytes_sent] == [sum(done)]
+    assert sent.bytes_sent > first.size  # the data, its profile and its manifest
     steward.data.push(first, remote_url, total=totals.append)
     assert totals[-1] == 0
     with workspace_scope(site_b):
         pulled = steward.data.pull("d:1", remote_url, total=totals.append)
-    assert totals[-1] == pulled.bytes_sent == pushed.bytes_sent
+    assert totals[-1] == pulled.bytes_sent == sent.bytes_sent
+
+
+def test_pull_of_a_known_version_needs_no_record(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    remote_url = str(tmp_path / "remote")
+    steward.data.push(version, remote_url)
+    shutil.rmtree(tmp_path / "remote" / "refs")  # as an older Steward left it
+    shutil.rmtree(Path(workspace.blobs.url))
+    del workspace.__dict__["blobs"]
+    pulled = steward.data.pull("d:1", remote_url)
+    assert pulled.blobs_present == 0 and not pulled.registered
+    assert_frame_equal(steward.data.get("d:1").to_pandas(), version.to_pandas())

@@ -50,8 +50,8 @@ class TransferResult:
 
 def _version_blobs(version: RemoteVersion, manifest: Manifest) -> list[str]:
     digests = manifest.blob_digests()
-    if version.profile_digest:
-        digests.append(version.profile_digest)
+    if version.content.profile_digest:
+        digests.append(version.content.profile_digest)
     digests.append(version.digest)
     return digests
 
@@ -213,7 +213,7 @@ def pull(
             record.name,
             record.kind,
             record.version,
-            record.content(),
+            record.content,
             record.created_by,
             record.created_at,
             record.description,

@@ -12,7 +12,7 @@ produced a version) and aliases stay in the workspace that recorded them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -33,12 +33,7 @@ class RemoteVersion:
     name: str
     version: int
     kind: str
-    digest: str
-    profile_digest: str | None
-    size: int
-    file_count: int
-    row_count: int | None
-    column_count: int | None
+    content: NewDatasetVersion
     created_by: str
     created_at: datetime
     description: str | None = None
@@ -51,12 +46,14 @@ class RemoteVersion:
             name=version.name,
             version=version.version,
             kind=kind,
-            digest=version.digest,
-            profile_digest=version.profile_digest,
-            size=version.size,
-            file_count=version.file_count,
-            row_count=version.rows,
-            column_count=version.columns,
+            content=NewDatasetVersion(
+                digest=version.digest,
+                profile_digest=version.profile_digest,
+                size=version.size,
+                file_count=version.file_count,
+                row_count=version.rows,
+                column_count=version.columns,
+            ),
             created_by=version.created_by,
             created_at=version.created_at,
             description=version.description,
@@ -68,16 +65,10 @@ class RemoteVersion:
         """``name:version``, as the CLI writes it."""
         return f"{self.name}:{self.version}"
 
-    def content(self) -> NewDatasetVersion:
-        """The stored facts of the version, as the metadata store takes them."""
-        return NewDatasetVersion(
-            digest=self.digest,
-            profile_digest=self.profile_digest,
-            size=self.size,
-            file_count=self.file_count,
-            row_count=self.row_count,
-            column_count=self.column_count,
-        )
+    @property
+    def digest(self) -> str:
+        """The digest of the version's manifest: the identity of its content."""
+        return self.content.digest
 
     def to_bytes(self) -> bytes:
         """Canonical JSON: the same version always gives the same bytes."""
@@ -86,12 +77,7 @@ class RemoteVersion:
             "name": self.name,
             "version": self.version,
             "kind": self.kind,
-            "digest": self.digest,
-            "profile_digest": self.profile_digest,
-            "size": self.size,
-            "file_count": self.file_count,
-            "row_count": self.row_count,
-            "column_count": self.column_count,
+            **asdict(self.content),
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
             "description": self.description,
@@ -116,12 +102,14 @@ class RemoteVersion:
                 name=str(parsed["name"]),
                 version=int(parsed["version"]),
                 kind=str(parsed["kind"]),
-                digest=str(parsed["digest"]),
-                profile_digest=_optional(parsed["profile_digest"], str),
-                size=int(parsed["size"]),
-                file_count=int(parsed["file_count"]),
-                row_count=_optional(parsed["row_count"], int),
-                column_count=_optional(parsed["column_count"], int),
+                content=NewDatasetVersion(
+                    digest=str(parsed["digest"]),
+                    profile_digest=_optional(parsed["profile_digest"], str),
+                    size=int(parsed["size"]),
+                    file_count=int(parsed["file_count"]),
+                    row_count=_optional(parsed["row_count"], int),
+                    column_count=_optional(parsed["column_count"], int),
+                ),
                 created_by=str(parsed["created_by"]),
                 created_at=datetime.fromisoformat(parsed["created_at"]),
                 description=_optional(parsed["description"], str),
@@ -129,7 +117,7 @@ class RemoteVersion:
             )
             if record.kind not in KINDS:
                 raise ValueError(f"unknown dataset kind {record.kind!r}")
-            for digest in (record.digest, record.profile_digest):
+            for digest in (record.digest, record.content.profile_digest):
                 if digest is not None:
                     parse_digest(digest)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
