@@ -229,3 +229,39 @@ def test_syncfs_is_chosen_only_while_little_else_is_dirty() -> None:
         assert files._others_dirty(0)
         return
     assert not files._others_dirty(1 << 50)  # our own writes dwarf whatever else is dirty
+
+
+def test_refs_are_named_documents_replaced_whole(blobs: BlobStore, tmp_path: Path) -> None:
+    blobs.put_ref("datasets/d/1.json", b"first")
+    blobs.put_ref("datasets/d/1.json", b"second, longer than the first")
+    blobs.put_ref("datasets/d/2.json", b"two")
+    blobs.put_ref("datasets/d%2Fsub/1.json", b"nested name")
+    blobs.put_ref("top.json", b"top")
+    assert blobs.get_ref("datasets/d/1.json") == b"second, longer than the first"
+    assert blobs.list_refs("datasets/d/") == ["datasets/d/1.json", "datasets/d/2.json"]
+    assert blobs.list_refs("datasets/d") == [
+        "datasets/d%2Fsub/1.json",
+        "datasets/d/1.json",
+        "datasets/d/2.json",
+    ]
+    assert blobs.list_refs() == [*blobs.list_refs("datasets/"), "top.json"]
+    assert blobs.list_refs("nothing/here/") == []
+    with pytest.raises(NotFound, match=r"no ref 'datasets/d/3.json' in the blob store"):
+        blobs.get_ref("datasets/d/3.json")
+    # refs are not blobs: they are not counted as stored content
+    assert blobs.missing([digest_bytes(b"top")]) == [digest_bytes(b"top")]
+    if isinstance(blobs, LocalBlobStore):
+        assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("key", ["", "../escape.json", "/abs.json", "a//b", "a/./b", "a/..", "a b"])
+def test_malformed_ref_keys_are_refused(blobs: BlobStore, key: str) -> None:
+    with pytest.raises(InvalidInput, match="ref key"):
+        blobs.put_ref(key, b"x")
+    with pytest.raises(InvalidInput, match="ref key"):
+        blobs.get_ref(key)
+
+
+def test_listing_refs_refuses_an_escaping_prefix(blobs: BlobStore) -> None:
+    with pytest.raises(InvalidInput, match="ref key"):
+        blobs.list_refs("../")

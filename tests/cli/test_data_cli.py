@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+import steward
 from steward.cli import app
 from tests.data.conftest import write_csv
 
@@ -46,6 +48,32 @@ def test_data_commands(workspace: Any, tmp_path: Path) -> None:
     assert "sent" in _invoke("data", "push", "d", "--to", str(tmp_path / "remote")).stdout
     assert "fetched 0" in _invoke("data", "pull", "d", "--from", str(tmp_path / "remote")).stdout
     _invoke("data", "show", "d")
+
+
+def test_pull_into_a_fresh_home_registers_the_version(workspace: Any, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    write_csv(source / "t.csv", 20)
+    _invoke("data", "add", "d", str(source), "-d", "first intake")
+    remote = str(tmp_path / "remote")
+    _invoke("data", "push", "d", "--to", remote)
+    fresh = tmp_path / "fresh-home"
+    src = str(Path(steward.__file__).parents[1])  # this tree's steward, whatever the cwd
+    env = {**os.environ, "STEWARD_HOME": str(fresh), "PYTHONPATH": src}
+
+    def steward_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "steward.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
+
+    pulled = steward_cli("data", "pull", "d", "--from", remote)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "registered in this workspace" in pulled.stdout
+    assert "d:1" in pulled.stdout and "20 rows x 3 columns" in pulled.stdout
+    missing = steward_cli("data", "pull", "d:2", "--from", remote)
+    said = " ".join((missing.stderr + missing.stdout).split())  # unwrapped
+    assert missing.returncode == 1 and "Traceback" not in said
+    assert "has no version 2 of dataset 'd' (it holds versions 1)" in said
+    shown = steward_cli("data", "show", "d:1", "--json")
+    assert json.loads(shown.stdout)["description"] == "first intake"
 
 
 def test_import_steward_stays_light() -> None:

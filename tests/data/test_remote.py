@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+import json
+import re
 import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 import steward
 from steward.blobs import open_blob_store
-from steward.errors import IntegrityError
+from steward.errors import Conflict, IntegrityError, NotFound
+from steward.workspace import workspace_scope
 from tests.data.conftest import write_csv
 
 
@@ -99,3 +107,177 @@ def test_pull_refuses_a_corrupted_remote_blob_naming_it(workspace: Any, tmp_path
     with pytest.raises(IntegrityError, match=chunk):
         steward.data.pull(version, remote_url)
     assert not workspace.blobs.exists(chunk)
+
+
+# -- a remote that describes itself: pull into a workspace that never saw the data ---
+
+
+@pytest.fixture
+def site_b(tmp_path: Path) -> Iterator[Any]:
+    """A second workspace: its own home, SQLite metadata store and blob store."""
+    from steward.workspace import open_workspace
+
+    other = open_workspace(home=tmp_path / "site-b", actor="site-b-user")
+    yield other
+    other.close()
+
+
+def _two_versions(root: Path) -> tuple[steward.data.DatasetVersion, steward.data.DatasetVersion]:
+    first = steward.data.add("d", _source(root), "intake", {"site": "a", "round": 1})
+    write_csv(root / "t.csv", 60)
+    second = steward.data.add("d", root, "intake, more rows", {"site": "a", "round": 2})
+    return first, second
+
+
+Pushed = tuple[steward.data.DatasetVersion, str]
+
+
+@pytest.fixture
+def pushed(workspace: Any, tmp_path: Path) -> Pushed:
+    """d:1 of two versions made in ``workspace``, pushed to a folder remote; that remote."""
+    first, _ = _two_versions(tmp_path / "src")
+    remote_url = str(tmp_path / "remote")
+    steward.data.push(first, remote_url)
+    return first, remote_url
+
+
+def _remote_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, Any]:
+    if kind == "folder":
+        return str(tmp_path / "remote"), None
+    return request.getfixturevalue("s3_blob_url"), request.getfixturevalue("s3_options")
+
+
+@pytest.mark.parametrize("remote_kind", ["folder", "s3"])
+def test_pull_registers_versions_in_a_workspace_that_never_saw_them(
+    workspace: Any, site_b: Any, tmp_path: Path, request: pytest.FixtureRequest, remote_kind: str
+) -> None:
+    remote, options = _remote_url(remote_kind, tmp_path, request)
+    first, second = _two_versions(tmp_path / "src")
+    steward.data.push(first, remote, options)
+    steward.data.push(second, remote, options)
+    with workspace_scope(site_b):
+        with pytest.raises(NotFound, match="no dataset named 'd'"):
+            steward.data.get("d")
+        latest = steward.data.pull("d", remote, options)  # no local "d": the remote's latest
+        older = steward.data.pull(first, remote, options)  # a DatasetVersion: its name and number
+        assert (latest.version, latest.registered) == ("d:2", True)
+        assert (older.version, older.registered) == ("d:1", True)
+        assert older.blobs_present > 0  # the chunks both versions share came with d:2
+        assert [v.version for v in steward.data.log("d")] == [2, 1]
+        for theirs in (first, second):
+            ours = steward.data.get("d", theirs.version)
+            assert ours.id != theirs.id  # ids are local; everything else is the same
+            assert replace(ours, id=theirs.id) == theirs
+            assert ours.created_by == "tester" and ours.tags["site"] == "a"
+            assert_frame_equal(ours.to_pandas(), theirs.to_pandas())
+            assert ours.profile() == theirs.profile()
+        out = steward.data.get("d:2").checkout(tmp_path / "out")
+        assert (out / "big.bin").read_bytes() == (tmp_path / "src" / "big.bin").read_bytes()
+        assert steward.data.list_datasets()[0].kind == "files"
+        again = steward.data.pull("d:2", remote, options)
+        assert (again.blobs_sent, again.bytes_sent, again.registered) == (0, 0, False)
+        # a local version after pulled ones takes the next number
+        assert steward.data.add("d", tmp_path / "src" / "t.csv").version == 3
+
+
+def test_push_writes_a_record_after_the_data_the_same_each_time(pushed: Pushed) -> None:
+    first, remote_url = pushed
+    remote = open_blob_store(remote_url)
+    written = remote.get_ref("datasets/d/1.json")
+    record = json.loads(written)
+    assert record["format"] == 1
+    assert (record["name"], record["version"], record["kind"]) == ("d", 1, "files")
+    assert (record["digest"], record["row_count"], record["column_count"]) == (
+        first.digest,
+        50,
+        3,
+    )
+    assert record["tags"] == {"site": "a", "round": "1"} and record["description"] == "intake"
+    assert datetime.fromisoformat(record["created_at"]) == first.created_at
+    steward.data.push("d:1", remote_url)
+    assert remote.get_ref("datasets/d/1.json") == written
+    assert remote.list_refs("datasets/") == ["datasets/d/1.json"]
+
+
+def test_pull_refuses_a_different_version_under_the_same_number(
+    pushed: Pushed, site_b: Any, tmp_path: Path
+) -> None:
+    first, remote_url = pushed
+    with workspace_scope(site_b):
+        own = steward.data.add("d", write_csv(tmp_path / "b" / "t.csv", 5))
+        for ref in ("d", "d:1", first):
+            with pytest.raises(Conflict) as caught:
+                steward.data.pull(ref, remote_url)
+            message = str(caught.value)
+            assert own.digest in message and first.digest in message
+            assert remote_url in message and "STEWARD_HOME" in message
+        assert steward.data.log("d") == [own]
+        assert not site_b.blobs.exists(first.digest)
+        # pushing its own d:1 to that remote would overwrite the record: refused too
+        with pytest.raises(Conflict, match="holds another d:1"):
+            steward.data.push(own, remote_url)
+    record = json.loads(open_blob_store(remote_url).get_ref("datasets/d/1.json"))
+    assert record["digest"] == first.digest
+
+
+def test_pull_refuses_a_dataset_of_another_kind(pushed: Pushed, site_b: Any) -> None:
+    _, remote_url = pushed
+    with workspace_scope(site_b):
+        steward.data.add("d", pd.DataFrame({"x": [1, 2]}))
+        with pytest.raises(Conflict, match="holds table, not files"):
+            steward.data.pull("d:1", remote_url)
+        assert [v.version for v in steward.data.log("d")] == [1]
+
+
+def test_pull_of_what_the_remote_lacks_is_not_found_naming_the_remote(
+    pushed: Pushed, site_b: Any
+) -> None:
+    _, remote_url = pushed
+    with workspace_scope(site_b):
+        with pytest.raises(
+            NotFound, match=r"has no version 7 of dataset 'd' \(it holds versions 1\)"
+        ):
+            steward.data.pull("d:7", remote_url)
+        with pytest.raises(
+            NotFound, match=re.escape(f"remote {remote_url} has no dataset 'other'")
+        ):
+            steward.data.pull("other", remote_url)
+        with pytest.raises(NotFound, match="remotes keep no aliases"):
+            steward.data.pull("d:training", remote_url)
+        assert steward.data.list_datasets() == []
+
+
+def test_pull_refuses_a_damaged_record_naming_it(pushed: Pushed, site_b: Any) -> None:
+    _, remote_url = pushed
+    open_blob_store(remote_url).put_ref("datasets/d/1.json", b'{"format": 1, "name": "d"}')
+    with workspace_scope(site_b), pytest.raises(IntegrityError, match=r"datasets/d/1\.json"):
+        steward.data.pull("d:1", remote_url)
+
+
+def test_transfers_report_their_total_before_they_start(
+    workspace: Any, site_b: Any, tmp_path: Path
+) -> None:
+    first, _ = _two_versions(tmp_path / "src")
+    remote_url = str(tmp_path / "remote")
+    totals: list[int] = []
+    done: list[int] = []
+    sent = steward.data.push(first, remote_url, progress=done.append, total=totals.append)
+    assert totals == [sent.bytes_sent] == [sum(done)]
+    assert sent.bytes_sent > first.size  # the data, its profile and its manifest
+    steward.data.push(first, remote_url, total=totals.append)
+    assert totals[-1] == 0
+    with workspace_scope(site_b):
+        pulled = steward.data.pull("d:1", remote_url, total=totals.append)
+    assert totals[-1] == pulled.bytes_sent == sent.bytes_sent
+
+
+def test_pull_of_a_known_version_needs_no_record(workspace: Any, tmp_path: Path) -> None:
+    version = steward.data.add("d", _source(tmp_path / "src"))
+    remote_url = str(tmp_path / "remote")
+    steward.data.push(version, remote_url)
+    shutil.rmtree(tmp_path / "remote" / "refs")  # as an older Steward left it
+    shutil.rmtree(Path(workspace.blobs.url))
+    del workspace.__dict__["blobs"]
+    pulled = steward.data.pull("d:1", remote_url)
+    assert pulled.blobs_present == 0 and not pulled.registered
+    assert_frame_equal(steward.data.get("d:1").to_pandas(), version.to_pandas())

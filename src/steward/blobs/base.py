@@ -1,12 +1,44 @@
-"""The blob store seam: immutable bytes addressed by their digest."""
+"""The blob store seam: immutable bytes addressed by their digest, and named refs.
+
+Beside the content-addressed blobs a store keeps refs: small named documents
+(a version record, say) that can be replaced. A ref's key is a relative,
+``/``-separated path; each write replaces the whole document atomically.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from steward.errors import InvalidInput
+
+_REF_SEGMENT = re.compile(r"[A-Za-z0-9._%~@+=-]+")
+
+
+def check_ref_key(key: str, *, prefix: bool = False) -> str:
+    """Validate a ref key (or, with ``prefix``, the start of one) and return it.
+
+    A key is ``/``-separated segments of letters, digits and ``. _ - % ~ @ + =``;
+    no empty, ``.`` or ``..`` segment, so it can never leave the refs folder. A
+    prefix may be empty or end with ``/``.
+
+    Raises:
+        InvalidInput: the key is malformed.
+    """
+    body = key.removesuffix("/") if prefix else key
+    if prefix and not body:
+        return key
+    segments = body.split("/")
+    if any(segment in (".", "..") or not _REF_SEGMENT.fullmatch(segment) for segment in segments):
+        raise InvalidInput(
+            f"ref key {key!r} is invalid: use '/'-separated segments of letters, digits and "
+            ". _ - % ~ @ + = (no empty, '.' or '..' segment, no leading '/')."
+        )
+    return key
 
 
 @dataclass(frozen=True)
@@ -43,7 +75,8 @@ class BlobStore(Protocol):
 
     A blob becomes visible only once it is whole and its digest verified;
     reads verify the digest and raise ``IntegrityError`` naming the blob when
-    the stored bytes no longer match.
+    the stored bytes no longer match. Refs, kept apart from the blobs, are
+    small named documents that a write replaces whole.
     """
 
     url: str
@@ -82,3 +115,16 @@ class BlobStore(Protocol):
 
     def size(self, digest: str) -> int:
         """Size in bytes of a stored blob."""
+
+    def put_ref(self, key: str, data: bytes) -> None:
+        """Write the ref ``key`` (see ``check_ref_key``), replacing it atomically if present."""
+
+    def get_ref(self, key: str) -> bytes:
+        """Return the content of ref ``key``.
+
+        Raises:
+            NotFound: no such ref.
+        """
+
+    def list_refs(self, prefix: str = "") -> list[str]:
+        """The keys of every ref that starts with ``prefix``, sorted."""

@@ -1,5 +1,8 @@
 """Blob store in a local folder: ``<root>/<algorithm>/<2 hex>/<62 hex>``.
 
+Refs live under ``<root>/refs/<key>``, written like blobs (temp file, made
+durable, renamed over the old one).
+
 A blob is written to ``<root>/tmp``, made durable and only then renamed to
 its final name, so a blob that is visible is always whole. Every write goes
 through a batch (a single ``put_*`` on the store is a batch of one): the
@@ -23,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from steward.blobs.base import BlobRef, BlobStore
+from steward.blobs.base import BlobRef, BlobStore, check_ref_key
 from steward.blobs.digest import (
     CHUNK_SIZE,
     DEFAULT_ALGORITHM,
@@ -325,6 +328,42 @@ class LocalBlobStore:
     def size(self, digest: str) -> int:
         """Size in bytes of a stored blob."""
         return os.stat(self._stored_path(digest)).st_size
+
+    # -- refs -----------------------------------------------------------------------
+
+    def _ref_location(self, key: str) -> str:
+        return os.path.join(self.url, "refs", *check_ref_key(key).split("/"))
+
+    def put_ref(self, key: str, data: bytes) -> None:
+        """Write ref ``key``: a durable temp file renamed over the old one."""
+        final = self._ref_location(key)
+        with self._temp_file() as (temp, fd):
+            _write_all(fd, data)
+            make_durable([temp], str(self._tmp), len(data))
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+
+    def get_ref(self, key: str) -> bytes:
+        """Return the content of ref ``key``.
+
+        Raises:
+            NotFound: no such ref.
+        """
+        try:
+            with open(self._ref_location(key), "rb") as reader:
+                return reader.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise NotFound(f"no ref {key!r} in the blob store at {self.url}.") from exc
+
+    def list_refs(self, prefix: str = "") -> list[str]:
+        """The keys of every ref that starts with ``prefix``, sorted."""
+        folder = check_ref_key(prefix, prefix=True).rpartition("/")[0]
+        refs = os.path.join(self.url, "refs")
+        keys = []
+        for path, _, names in os.walk(os.path.join(refs, *folder.split("/"))):
+            relative = os.path.relpath(path, refs).replace(os.sep, "/")
+            keys += [name if relative == "." else f"{relative}/{name}" for name in names]
+        return sorted(key for key in keys if key.startswith(prefix))
 
     def clear_temporary(self) -> None:
         """Remove leftovers of interrupted writes."""

@@ -2,7 +2,8 @@
 
 Object stores publish a PUT atomically (the object appears only once whole),
 so blobs are written straight to their final key. Other filesystems get a
-temporary name and a rename, as the local store does.
+temporary name and a rename, as the local store does. Refs live under
+``<prefix>/refs/<key>`` and are written the same way (one PUT replaces one).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from steward.blobs.base import BlobRef, BlobStore
+from steward.blobs.base import BlobRef, BlobStore, check_ref_key
 from steward.blobs.digest import (
     DEFAULT_ALGORITHM,
     check_bytes,
@@ -61,8 +62,7 @@ class FsspecBlobStore:
         algorithm, hex_value = parse_digest(digest)
         return f"{self.root}/{algorithm}/{hex_value[:2]}/{hex_value[2:]}"
 
-    def _write(self, digest: str, upload: Any) -> None:
-        key = self.key_of(digest)
+    def _write(self, key: str, upload: Any) -> None:
         if self._atomic_put:
             upload(key)
             return
@@ -79,7 +79,7 @@ class FsspecBlobStore:
         hasher.update(data)
         digest = format_digest(self.algorithm, hasher.hexdigest())
         if not self.exists(digest):
-            self._write(digest, lambda key: self.fs.pipe_file(key, data))
+            self._write(self.key_of(digest), lambda key: self.fs.pipe_file(key, data))
         return BlobRef(digest, len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
@@ -89,7 +89,7 @@ class FsspecBlobStore:
             raise NotFound(f"cannot store {source}: no such file.")
         digest, size = digest_file(str(source), self.algorithm)
         if not self.exists(digest):
-            self._write(digest, lambda key: self.fs.put_file(str(source), key))
+            self._write(self.key_of(digest), lambda key: self.fs.put_file(str(source), key))
         return BlobRef(digest, size)
 
     def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
@@ -101,7 +101,7 @@ class FsspecBlobStore:
             data = reader.read()
         check_bytes(data, digest, source.url)
         if not self.exists(digest):
-            self._write(digest, lambda key: self.fs.pipe_file(key, data))
+            self._write(self.key_of(digest), lambda key: self.fs.pipe_file(key, data))
         return BlobRef(digest, len(data))
 
     @contextmanager
@@ -149,3 +149,32 @@ class FsspecBlobStore:
             return int(self.fs.size(self.key_of(digest)))
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+
+    # -- refs -----------------------------------------------------------------------
+
+    def _ref_key(self, key: str) -> str:
+        return f"{self.root}/refs/{check_ref_key(key)}"
+
+    def put_ref(self, key: str, data: bytes) -> None:
+        """Write ref ``key`` with one PUT (or temp + rename), replacing the old one."""
+        self._write(self._ref_key(key), lambda path: self.fs.pipe_file(path, data))
+
+    def get_ref(self, key: str) -> bytes:
+        """Return the content of ref ``key``.
+
+        Raises:
+            NotFound: no such ref.
+        """
+        try:
+            data: bytes = self.fs.cat_file(self._ref_key(key))
+        except FileNotFoundError as exc:
+            raise NotFound(f"no ref {key!r} in the blob store at {self.url}.") from exc
+        return data
+
+    def list_refs(self, prefix: str = "") -> list[str]:
+        """The keys of every ref that starts with ``prefix``, sorted."""
+        refs = f"{self.root}/refs/"
+        folder = refs + check_ref_key(prefix, prefix=True).rpartition("/")[0]
+        self.fs.invalidate_cache(folder)  # another writer may have added refs since
+        keys = [path.removeprefix(refs) for path in self.fs.find(folder)]
+        return sorted(key for key in keys if key.startswith(prefix))

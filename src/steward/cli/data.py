@@ -19,8 +19,19 @@ app = typer.Typer(help="Version datasets: files, folders and tables.", no_args_i
 REMOTE_OPTIONS_ENV = "STEWARD_REMOTE_OPTIONS"
 
 
+class _Bar:
+    """A progress bar's callbacks: called with bytes done; ``total`` sets the bytes to do."""
+
+    def __init__(self, advance: Callable[[int], None], total: Callable[[int], None]) -> None:
+        self._advance = advance
+        self.total = total
+
+    def __call__(self, size: int) -> None:
+        self._advance(size)
+
+
 @contextmanager
-def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+def _progress(description: str, total: int | None) -> Iterator[_Bar]:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -40,7 +51,10 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
         transient=True,
     ) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda size: progress.advance(task, size)
+        yield _Bar(
+            lambda size: progress.advance(task, size),
+            lambda size: progress.update(task, total=size),
+        )
 
 
 def _remote_options() -> dict[str, Any] | None:
@@ -302,13 +316,11 @@ def push(
     ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME:ALIAS."),
     to: str = typer.Option(..., "--to", help="Remote blob store URL (folder or s3://…)."),
 ) -> None:
-    """Send a version's missing blobs to a remote (run again to resume)."""
+    """Send a version's missing blobs and its record to a remote (run again to resume)."""
     import steward.data
-    from steward.data.versions import resolve
 
-    version = resolve(ref)
-    with _progress("pushing", None) as report:
-        result = steward.data.push(version, to, _remote_options(), progress=report)
+    with _progress("pushing", None) as bar:
+        result = steward.data.push(ref, to, _remote_options(), progress=bar, total=bar.total)
     console.print(
         f"{result.version}: sent {result.blobs_sent} blobs ({result.bytes_sent:,} bytes), "
         f"{result.blobs_present} already there"
@@ -317,17 +329,23 @@ def push(
 
 @app.command("pull")
 def pull(
-    ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME:ALIAS."),
+    ref: str = typer.Argument(..., help="NAME (latest), NAME:VERSION or NAME:ALIAS (local)."),
     from_: str = typer.Option(..., "--from", help="Remote blob store URL (folder or s3://…)."),
 ) -> None:
-    """Fetch a version's missing blobs from a remote (run again to resume)."""
+    """Fetch a version's missing blobs from a remote, registering it if new here.
+
+    Works in a workspace that has never seen the dataset: the version keeps its
+    number, author, time, description and tags (not its lineage). Run again to resume.
+    """
     import steward.data
     from steward.data.versions import resolve
 
-    version = resolve(ref)
-    with _progress("pulling", None) as report:
-        result = steward.data.pull(version, from_, _remote_options(), progress=report)
+    with _progress("pulling", None) as bar:
+        result = steward.data.pull(ref, from_, _remote_options(), progress=bar, total=bar.total)
     console.print(
         f"{result.version}: fetched {result.blobs_sent} blobs ({result.bytes_sent:,} bytes), "
         f"{result.blobs_present} already here"
     )
+    if result.registered:
+        console.print("registered in this workspace:")
+        _print_version(resolve(result.version))

@@ -3,7 +3,8 @@ profiles, diffs, lineage to runs, and remotes.
 
 ``steward.data.add(name, source)`` stores a version; ``get`` finds one,
 ``diff`` compares two, ``use`` records that a run read one, ``push`` and
-``pull`` move versions between blob stores.
+``pull`` move versions between workspaces through a remote blob store (one
+that describes its versions, so pull works into a workspace new to them).
 """
 
 from __future__ import annotations

@@ -34,11 +34,16 @@ class FileEntry:
     chunks: tuple[tuple[str, int], ...] | None = None
 
     @property
+    def blobs(self) -> tuple[tuple[str, int], ...]:
+        """The blobs that hold this file's bytes: (digest, size) of each."""
+        if self.chunks is None:
+            return ((self.digest, self.size),)
+        return self.chunks
+
+    @property
     def blob_digests(self) -> list[str]:
         """The blobs that hold this file's bytes."""
-        if self.chunks is None:
-            return [self.digest]
-        return [digest for digest, _ in self.chunks]
+        return [digest for digest, _ in self.blobs]
 
     @property
     def is_tabular(self) -> bool:
@@ -90,11 +95,15 @@ class Manifest:
 
     def blob_digests(self) -> list[str]:
         """Every distinct blob the files need, in manifest order."""
-        seen: dict[str, None] = {}
+        return list(self.blob_sizes())
+
+    def blob_sizes(self) -> dict[str, int]:
+        """Every distinct blob the files need, with its size in bytes, in manifest order."""
+        sizes: dict[str, int] = {}
         for entry in self.files:
-            for digest in entry.blob_digests:
-                seen.setdefault(digest, None)
-        return list(seen)
+            for digest, size in entry.blobs:
+                sizes.setdefault(digest, size)
+        return sizes
 
     def to_bytes(self) -> bytes:
         """Canonical JSON bytes: equal manifests give equal bytes."""

@@ -2,24 +2,38 @@
 
 Only blobs the other side lacks are sent. Every blob is written atomically
 and is content-addressed, so an interrupted transfer is resumed by running
-it again: what arrived is skipped, the rest is sent. Data blobs go first and
-the manifest last, so a manifest on a remote means its data is there too.
-Pull needs the version's metadata in this workspace (a shared metadata
-store, or the same one that pushed).
+it again: what arrived is skipped, the rest is sent. Data blobs go first,
+then the manifest, and last the version's record (see
+``steward.data.version_record``), so a record on a remote means the version
+is complete there.
+
+A remote describes itself: pull registers a version this workspace has never
+seen under the number, author, time, description and tags it has on the
+remote, so a second laptop or an offline site with its own ``STEWARD_HOME``
+(its own metadata store) pulls by name. Lineage (which runs read or produced
+a version) and aliases are not transferred.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from steward.blobs import BlobStore, BlobWriter, open_blob_store
 from steward.data.chunking import Progress, in_groups, worker_count
 from steward.data.manifest import Manifest
-from steward.data.versions import DatasetVersion, _workspace, resolve
+from steward.data.version_record import (
+    RemoteVersion,
+    find_remote_version,
+    read_remote_version,
+    remote_numbers,
+    write_remote_version,
+)
+from steward.data.versions import DatasetVersion, _workspace, parse_ref, resolve
+from steward.errors import Conflict, NotFound
 
 
 @dataclass(frozen=True)
@@ -30,12 +44,14 @@ class TransferResult:
     blobs_sent: int
     bytes_sent: int
     blobs_present: int
+    registered: bool = False
+    """Pull only: the version was new to this workspace and is now registered."""
 
 
-def _version_blobs(version: DatasetVersion, manifest: Manifest) -> list[str]:
+def _version_blobs(version: RemoteVersion, manifest: Manifest) -> list[str]:
     digests = manifest.blob_digests()
-    if version.profile_digest:
-        digests.append(version.profile_digest)
+    if version.content.profile_digest:
+        digests.append(version.content.profile_digest)
     digests.append(version.digest)
     return digests
 
@@ -47,12 +63,16 @@ TRANSFER_GROUP = 1024
 def _transfer(
     source: BlobStore,
     target: BlobStore,
-    version: DatasetVersion,
+    version: RemoteVersion,
     manifest: Manifest,
     progress: Progress | None,
+    total: Callable[[int], None] | None,
 ) -> TransferResult:
     wanted = _version_blobs(version, manifest)
     missing = target.missing(wanted)
+    if total is not None:
+        known = manifest.blob_sizes()  # the profile's and manifest's sizes are asked for
+        total(sum(known[digest] if digest in known else source.size(digest) for digest in missing))
     report: Callable[[int], None] = progress or (lambda _bytes: None)
 
     def copy(sink: BlobWriter, digests: Sequence[str]) -> list[int]:
@@ -104,18 +124,36 @@ def push(
     to: str,
     storage_options: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
 ) -> TransferResult:
-    """Send a version's blobs that ``to`` lacks.
+    """Send a version's blobs that ``to`` lacks, then its record (rewritten identically).
 
     Args:
         version: a DatasetVersion or ``"name[:version]"``.
         to: the remote blob store URL (a folder or e.g. ``s3://bucket/prefix``).
         storage_options: fsspec options of the remote (credentials, endpoint).
         progress: called with byte counts as blobs are sent.
+        total: called once, before anything is sent, with the bytes there are to send.
+
+    Raises:
+        NotFound: this workspace has no such version.
+        Conflict: the remote holds another version under the same name and number
+            (pushed from another workspace); nothing is sent.
     """
     found = resolve(version)
-    local = _workspace().blobs
-    return _transfer(local, _open_remote(to, storage_options), found, found.manifest(), progress)
+    manifest = found.manifest()
+    record = RemoteVersion.of(found, manifest.kind)
+    remote = _open_remote(to, storage_options)
+    there = find_remote_version(remote, found.name, found.version)
+    if there is not None and there.digest != found.digest:
+        raise Conflict(
+            f"the remote {remote.url} holds another {found.ref} (digest {there.digest}; here "
+            f"{found.digest}), pushed from another workspace. Push to another remote, or add "
+            "this data under another dataset name and push that."
+        )
+    result = _transfer(_workspace().blobs, remote, record, manifest, progress, total)
+    write_remote_version(remote, record)
+    return result
 
 
 def pull(
@@ -123,11 +161,98 @@ def pull(
     from_: str,
     storage_options: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
 ) -> TransferResult:
-    """Fetch a version's blobs that this workspace lacks from the remote ``from_``."""
-    found = resolve(version)
-    local = _workspace().blobs
+    """Fetch a version's blobs that this workspace lacks, registering the version if new here.
+
+    A version this workspace does not know is read from the remote's record
+    and registered under the same number, with its author, time, description
+    and tags. Lineage (the runs that read or produced it) is not transferred.
+
+    Args:
+        version: ``"name"`` (this workspace's latest if it has the dataset, else
+            the remote's latest), ``"name:3"``, ``"name:alias"`` (aliases this
+            workspace knows: remotes keep none), or a DatasetVersion (its name
+            and number).
+        from_: the remote blob store URL (a folder or e.g. ``s3://bucket/prefix``).
+        storage_options: fsspec options of the remote (credentials, endpoint).
+        progress: called with byte counts as blobs are fetched.
+        total: called once, before anything is fetched, with the bytes there are to fetch.
+
+    Returns:
+        What was fetched; ``registered`` says whether the version is new here.
+
+    Raises:
+        NotFound: neither this workspace nor the remote has the version.
+        Conflict: this workspace holds another version under that name and
+            number, that content under another number, or the dataset as
+            another kind; nothing is changed.
+        IntegrityError: a blob or record on the remote is damaged (names it).
+    """
+    workspace = _workspace()
+    datasets = workspace.store.datasets
     remote = _open_remote(from_, storage_options)
-    source_of_manifest = local if local.exists(found.digest) else remote
-    manifest = Manifest.from_bytes(source_of_manifest.get_bytes(found.digest), found.digest)
-    return _transfer(remote, local, found, manifest, progress)
+    local = _find_local(version)
+    if local is None:
+        record = read_remote_version(remote, *_remote_target(remote, version))
+    else:
+        # A version pushed by an older Steward has no record; this workspace's serves.
+        record = find_remote_version(remote, local.name, local.version) or RemoteVersion.of(
+            local, datasets.get_dataset(local.name).kind
+        )
+    with _explained(record, remote.url):
+        held = datasets.check_import(record.name, record.kind, record.version, record.digest)
+    blobs = workspace.blobs
+    source_of_manifest = blobs if blobs.exists(record.digest) else remote
+    manifest = Manifest.from_bytes(source_of_manifest.get_bytes(record.digest), record.digest)
+    result = _transfer(remote, blobs, record, manifest, progress, total)
+    if held is not None:
+        return result
+    with _explained(record, remote.url):
+        _, registered = datasets.import_version(
+            record.name,
+            record.kind,
+            record.version,
+            record.content,
+            record.created_by,
+            record.created_at,
+            record.description,
+            record.tags,
+        )
+    return replace(result, registered=registered)
+
+
+def _find_local(version: DatasetVersion | str) -> DatasetVersion | None:
+    """The version as this workspace knows it, or None."""
+    try:
+        if isinstance(version, DatasetVersion):
+            return resolve(version.name, version.version)
+        return resolve(version)
+    except NotFound:
+        return None
+
+
+def _remote_target(remote: BlobStore, version: DatasetVersion | str) -> tuple[str, int | None]:
+    """The name and number (None: the highest) to read from the remote's records."""
+    if isinstance(version, DatasetVersion):
+        return version.name, version.version
+    name, selector = parse_ref(version)
+    if selector is None or selector == "latest":
+        return name, None
+    if selector.isdigit():
+        return name, int(selector)
+    if remote_numbers(remote, version):  # a name with a colon in it, as ``resolve`` allows
+        return version, None
+    raise NotFound(
+        f"this workspace has no {version!r}, and remotes keep no aliases: pull {name}:<number> "
+        f"or {name} from {remote.url}."
+    )
+
+
+@contextmanager
+def _explained(record: RemoteVersion, url: str) -> Iterator[None]:
+    """Say which pull a conflict stopped."""
+    try:
+        yield
+    except Conflict as exc:
+        raise Conflict(f"cannot pull {record.ref} from {url}: {exc}") from exc

@@ -8,18 +8,18 @@ blobs are stored, so an interrupted add never leaves a half version visible.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
-from steward.store.records import ms_to_datetime, now_ms
+from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 from steward.store.validation import check_name
 
 DIRECTIONS = ("input", "output")
@@ -86,6 +86,21 @@ class LineageEdge:
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    return {check_name("tag", key): str(value) for key, value in (tags or {}).items()}
+
+
+T = TypeVar("T")
+
+
+def _once_more_on_race(write: Callable[[], T]) -> T:
+    try:
+        return write()
+    except SQLIntegrityError:
+        # Another writer took the same version number first (PostgreSQL).
+        return write()
 
 
 _VERSION_COLUMNS = (
@@ -258,33 +273,14 @@ class DatasetStore:
             Conflict: ``name`` holds a different kind of dataset.
         """
         check_name("dataset", name)
-        tag_items = {check_name("tag", key): str(value) for key, value in (tags or {}).items()}
+        tag_items = _check_tags(tags)
 
         def create() -> tuple[DatasetVersionRecord, bool]:
             with write_transaction(self.engine) as connection:
-                dataset = connection.execute(
-                    select(t.datasets).where(t.datasets.c.name == name)
-                ).first()
                 now = now_ms()
+                dataset = self._dataset_of_kind(connection, name, kind)
                 if dataset is None:
-                    connection.execute(
-                        insert(t.datasets).values(
-                            id=_new_id(),
-                            name=name,
-                            kind=kind,
-                            description=description,
-                            created_at=now,
-                            created_by=actor,
-                        )
-                    )
-                    dataset = connection.execute(
-                        select(t.datasets).where(t.datasets.c.name == name)
-                    ).one()
-                elif dataset.kind != kind:
-                    raise Conflict(
-                        f"dataset {name!r} holds {dataset.kind}, not {kind}; "
-                        "choose another name for this data."
-                    )
+                    dataset = self._insert_dataset(connection, name, kind, description, now, actor)
                 existing = connection.execute(
                     select(t.dataset_versions.c.version).where(
                         t.dataset_versions.c.dataset_pk == dataset.pk,
@@ -299,42 +295,180 @@ class DatasetStore:
                     )
                 ).scalar()
                 number = (latest or 0) + 1
-                version_pk = connection.execute(
-                    insert(t.dataset_versions)
-                    .values(
-                        id=_new_id(),
-                        dataset_pk=dataset.pk,
-                        version=number,
-                        digest=new.digest,
-                        profile_digest=new.profile_digest,
-                        size=new.size,
-                        file_count=new.file_count,
-                        row_count=new.row_count,
-                        column_count=new.column_count,
-                        description=description,
-                        created_at=now,
-                        created_by=actor,
-                    )
-                    .returning(t.dataset_versions.c.pk)
-                ).scalar_one()
-                if tag_items:
-                    connection.execute(
-                        insert(t.dataset_version_tags),
-                        [
-                            {"version_pk": version_pk, "key": key, "value": value}
-                            for key, value in tag_items.items()
-                        ],
-                    )
+                self._insert_version(
+                    connection, dataset.pk, number, new, description, now, actor, tag_items
+                )
                 return self._fetch(connection, dataset.pk, number), True
 
-        def create_once_more_on_race() -> tuple[DatasetVersionRecord, bool]:
-            try:
-                return create()
-            except SQLIntegrityError:
-                # Another writer took the same version number first (PostgreSQL).
-                return create()
+        return run_with_retry(lambda: _once_more_on_race(create))
 
-        return run_with_retry(create_once_more_on_race)
+    def check_import(
+        self, name: str, kind: str, number: int, digest: str
+    ) -> DatasetVersionRecord | None:
+        """Whether version ``number`` of ``name`` with content ``digest`` can be imported.
+
+        Returns:
+            The version, if this store already holds it with that content (there
+            is nothing to import); None if it can be imported.
+
+        Raises:
+            Conflict: ``name`` holds another kind of dataset, its version
+                ``number`` has other content, or it holds ``digest`` under
+                another number (each message says what to do).
+        """
+        with read_transaction(self.engine) as connection:
+            return self._existing_identical(connection, name, kind, number, digest)
+
+    def import_version(
+        self,
+        name: str,
+        kind: str,
+        number: int,
+        new: NewDatasetVersion,
+        created_by: str,
+        created_at: datetime,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> tuple[DatasetVersionRecord, bool]:
+        """Register a version made elsewhere, keeping its number, author and time.
+
+        The dataset is created on first use. Unlike ``create_version``, the
+        number is given, not the next free one; no lineage comes with it.
+
+        Returns:
+            The version and whether it was registered (False: this store already
+            held it, with the same content).
+
+        Raises:
+            Conflict: as ``check_import``.
+        """
+        check_name("dataset", name)
+        tag_items = _check_tags(tags)
+        created_ms = datetime_to_ms(created_at)
+
+        def register() -> tuple[DatasetVersionRecord, bool]:
+            with write_transaction(self.engine) as connection:
+                existing = self._existing_identical(connection, name, kind, number, new.digest)
+                if existing is not None:
+                    return existing, False
+                dataset = self._dataset_of_kind(connection, name, kind)
+                if dataset is None:
+                    dataset = self._insert_dataset(
+                        connection, name, kind, description, created_ms, created_by
+                    )
+                self._insert_version(
+                    connection,
+                    dataset.pk,
+                    number,
+                    new,
+                    description,
+                    created_ms,
+                    created_by,
+                    tag_items,
+                )
+                return self._fetch(connection, dataset.pk, number), True
+
+        return run_with_retry(lambda: _once_more_on_race(register))
+
+    def _dataset_of_kind(self, connection: Connection, name: str, kind: str) -> Any:
+        """The dataset row of ``name`` (None if there is none); Conflict if of another kind."""
+        dataset = connection.execute(select(t.datasets).where(t.datasets.c.name == name)).first()
+        if dataset is not None and dataset.kind != kind:
+            raise Conflict(
+                f"dataset {name!r} holds {dataset.kind}, not {kind}; "
+                "choose another name for this data."
+            )
+        return dataset
+
+    def _existing_identical(
+        self, connection: Connection, name: str, kind: str, number: int, digest: str
+    ) -> DatasetVersionRecord | None:
+        dataset = self._dataset_of_kind(connection, name, kind)
+        if dataset is None:
+            return None
+        rows = connection.execute(
+            select(t.dataset_versions.c.version, t.dataset_versions.c.digest).where(
+                t.dataset_versions.c.dataset_pk == dataset.pk,
+                or_(
+                    t.dataset_versions.c.version == number,
+                    t.dataset_versions.c.digest == digest,
+                ),
+            )
+        ).all()
+        same_number = next((row for row in rows if row.version == number), None)
+        if same_number is not None and same_number.digest == digest:
+            return self._fetch(connection, dataset.pk, number)
+        if same_number is not None:
+            raise Conflict(
+                f"{name}:{number} here has digest {same_number.digest}, not {digest}: two "
+                "different versions share that name and number. To keep both, pull into another "
+                "workspace (another STEWARD_HOME), or add one of them under another dataset name."
+            )
+        if rows:
+            raise Conflict(
+                f"this workspace holds that content (digest {digest}) as {name}:{rows[0].version}, "
+                f"so it cannot also be {name}:{number}; use {name}:{rows[0].version}."
+            )
+        return None
+
+    def _insert_dataset(
+        self,
+        connection: Connection,
+        name: str,
+        kind: str,
+        description: str | None,
+        created_ms: int,
+        created_by: str,
+    ) -> Any:
+        connection.execute(
+            insert(t.datasets).values(
+                id=_new_id(),
+                name=name,
+                kind=kind,
+                description=description,
+                created_at=created_ms,
+                created_by=created_by,
+            )
+        )
+        return connection.execute(select(t.datasets).where(t.datasets.c.name == name)).one()
+
+    def _insert_version(
+        self,
+        connection: Connection,
+        dataset_pk: int,
+        number: int,
+        new: NewDatasetVersion,
+        description: str | None,
+        created_ms: int,
+        created_by: str,
+        tags: dict[str, str],
+    ) -> None:
+        version_pk = connection.execute(
+            insert(t.dataset_versions)
+            .values(
+                id=_new_id(),
+                dataset_pk=dataset_pk,
+                version=number,
+                digest=new.digest,
+                profile_digest=new.profile_digest,
+                size=new.size,
+                file_count=new.file_count,
+                row_count=new.row_count,
+                column_count=new.column_count,
+                description=description,
+                created_at=created_ms,
+                created_by=created_by,
+            )
+            .returning(t.dataset_versions.c.pk)
+        ).scalar_one()
+        if tags:
+            connection.execute(
+                insert(t.dataset_version_tags),
+                [
+                    {"version_pk": version_pk, "key": key, "value": value}
+                    for key, value in tags.items()
+                ],
+            )
 
     def _fetch(self, connection: Connection, dataset_pk: int, number: int) -> DatasetVersionRecord:
         row = connection.execute(

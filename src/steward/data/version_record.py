@@ -1,0 +1,192 @@
+"""A dataset version as a remote describes it: the record beside its blobs.
+
+Push writes one record per version, a ref (see ``BlobStore.put_ref``) under
+``datasets/<name>/<number>.json`` (the name percent-encoded, so it is one
+path segment), after the version's blobs and manifest: a record on a remote
+means the version is complete there. A workspace that has never seen the
+dataset reads the record to register the version under the same number,
+with its author, time, description and tags. Lineage (which runs read or
+produced a version) and aliases stay in the workspace that recorded them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from steward.blobs import BlobStore, parse_digest
+from steward.data.versions import DatasetVersion
+from steward.errors import IntegrityError, NotFound
+from steward.store.datasets import NewDatasetVersion
+
+RECORD_FORMAT = 1
+KINDS = ("files", "table")
+
+
+@dataclass(frozen=True)
+class RemoteVersion:
+    """What a remote says about one version it holds: enough to register it elsewhere."""
+
+    name: str
+    version: int
+    kind: str
+    content: NewDatasetVersion
+    created_by: str
+    created_at: datetime
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, version: DatasetVersion, kind: str) -> RemoteVersion:
+        """The record of a version of this workspace; ``kind`` is its dataset's kind."""
+        return cls(
+            name=version.name,
+            version=version.version,
+            kind=kind,
+            content=NewDatasetVersion(
+                digest=version.digest,
+                profile_digest=version.profile_digest,
+                size=version.size,
+                file_count=version.file_count,
+                row_count=version.rows,
+                column_count=version.columns,
+            ),
+            created_by=version.created_by,
+            created_at=version.created_at,
+            description=version.description,
+            tags=dict(version.tags),
+        )
+
+    @property
+    def ref(self) -> str:
+        """``name:version``, as the CLI writes it."""
+        return f"{self.name}:{self.version}"
+
+    @property
+    def digest(self) -> str:
+        """The digest of the version's manifest: the identity of its content."""
+        return self.content.digest
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON: the same version always gives the same bytes."""
+        data = {
+            "format": RECORD_FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            **asdict(self.content),
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "description": self.description,
+            "tags": self.tags,
+        }
+        return json.dumps(data, sort_keys=True, indent=1).encode() + b"\n"
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> RemoteVersion:
+        """Parse a record; ``where`` names it in errors.
+
+        Raises:
+            IntegrityError: the bytes are not a record this Steward can read.
+        """
+        try:
+            parsed = json.loads(data)
+            if parsed.get("format") != RECORD_FORMAT:
+                raise ValueError(
+                    f"unknown record format {parsed.get('format')!r} (a newer Steward may read it)"
+                )
+            record = cls(
+                name=str(parsed["name"]),
+                version=int(parsed["version"]),
+                kind=str(parsed["kind"]),
+                content=NewDatasetVersion(
+                    digest=str(parsed["digest"]),
+                    profile_digest=_optional(parsed["profile_digest"], str),
+                    size=int(parsed["size"]),
+                    file_count=int(parsed["file_count"]),
+                    row_count=_optional(parsed["row_count"], int),
+                    column_count=_optional(parsed["column_count"], int),
+                ),
+                created_by=str(parsed["created_by"]),
+                created_at=datetime.fromisoformat(parsed["created_at"]),
+                description=_optional(parsed["description"], str),
+                tags={str(key): str(value) for key, value in parsed["tags"].items()},
+            )
+            if record.kind not in KINDS:
+                raise ValueError(f"unknown dataset kind {record.kind!r}")
+            for digest in (record.digest, record.content.profile_digest):
+                if digest is not None:
+                    parse_digest(digest)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IntegrityError(f"the version record {where} is not readable: {exc}") from exc
+        return record
+
+
+def _optional(value: Any, kind: type[Any]) -> Any:
+    return None if value is None else kind(value)
+
+
+def _dataset_prefix(name: str) -> str:
+    return f"datasets/{quote(name, safe='')}/"
+
+
+def record_key(name: str, number: int) -> str:
+    """The ref key of the record of version ``number`` of dataset ``name``."""
+    return f"{_dataset_prefix(name)}{number}.json"
+
+
+def remote_numbers(remote: BlobStore, name: str) -> list[int]:
+    """The version numbers of ``name`` that ``remote`` holds records of, ascending."""
+    prefix = _dataset_prefix(name)
+    names = [key.removeprefix(prefix).removesuffix(".json") for key in remote.list_refs(prefix)]
+    return sorted(int(number) for number in names if number.isdigit())
+
+
+def find_remote_version(remote: BlobStore, name: str, number: int) -> RemoteVersion | None:
+    """The record of ``name:number`` on ``remote``, or None if it has none.
+
+    Raises:
+        IntegrityError: the record is unreadable, or describes another version.
+    """
+    key = record_key(name, number)
+    try:
+        data = remote.get_ref(key)
+    except NotFound:
+        return None
+    where = f"{key} at {remote.url}"
+    record = RemoteVersion.from_bytes(data, where)
+    if (record.name, record.version) != (name, number):
+        raise IntegrityError(
+            f"the version record {where} describes {record.ref}, not {name}:{number}."
+        )
+    return record
+
+
+def read_remote_version(remote: BlobStore, name: str, number: int | None) -> RemoteVersion:
+    """The record of ``name:number`` on ``remote`` (None: its highest number).
+
+    Raises:
+        NotFound: the remote holds no record of it (names the remote).
+        IntegrityError: the record is unreadable, or describes another version.
+    """
+    if number is None:
+        numbers = remote_numbers(remote, name)
+        number = numbers[-1] if numbers else None
+    record = None if number is None else find_remote_version(remote, name, number)
+    if record is None:
+        wanted = f"dataset {name!r}" if number is None else f"version {number} of dataset {name!r}"
+        numbers = remote_numbers(remote, name)
+        held = f" (it holds versions {', '.join(map(str, numbers))})" if numbers else ""
+        raise NotFound(
+            f"the remote {remote.url} has no {wanted}{held}. Push it there from the workspace "
+            "that has it (a version pushed by an older Steward has no record: push it again)."
+        )
+    return record
+
+
+def write_remote_version(remote: BlobStore, record: RemoteVersion) -> None:
+    """Write (or rewrite, identically) the record of a version on ``remote``."""
+    remote.put_ref(record_key(record.name, record.version), record.to_bytes())
