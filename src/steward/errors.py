@@ -87,3 +87,9 @@ class UnsafeModel(StewardError):
     """Loading a model would run code or trust types that were not allowed."""
 
     http_status = 422
+
+
+class RemoteUnavailable(StewardError):
+    """A remote store could not be reached, or refused the request (address, credentials)."""
+
+    http_status = 502

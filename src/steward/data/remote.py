@@ -33,7 +33,7 @@ from steward.data.version_record import (
     write_remote_version,
 )
 from steward.data.versions import DatasetVersion, _workspace, parse_ref, resolve
-from steward.errors import Conflict, NotFound
+from steward.errors import Conflict, NotFound, RemoteUnavailable
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,26 @@ def _open_remote(url: str, storage_options: dict[str, Any] | None) -> BlobStore:
     return open_blob_store(url, storage_options=storage_options)
 
 
+@contextmanager
+def _remote_errors(url: str) -> Iterator[None]:
+    """Turn a storage backend's own errors (network, credentials, bucket) into a clear one."""
+    backend_errors: tuple[type[BaseException], ...] = (OSError,)
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        backend_errors += (BotoCoreError, ClientError)
+    except ImportError:  # no S3 support installed
+        pass
+    try:
+        yield
+    except backend_errors as exc:
+        raise RemoteUnavailable(
+            f"the transfer with {url} failed: {type(exc).__name__}: {exc}. Check the remote's "
+            "address, credentials and network (STEWARD_REMOTE_OPTIONS for the CLI), then run "
+            "the command again: what arrived is kept."
+        ) from exc
+
+
 def push(
     version: DatasetVersion | str,
     to: str,
@@ -143,16 +163,17 @@ def push(
     found = resolve(version)
     manifest = found.manifest()
     record = RemoteVersion.of(found, manifest.kind)
-    remote = _open_remote(to, storage_options)
-    there = find_remote_version(remote, found.name, found.version)
-    if there is not None and there.digest != found.digest:
-        raise Conflict(
-            f"the remote {remote.url} holds another {found.ref} (digest {there.digest}; here "
-            f"{found.digest}), pushed from another workspace. Push to another remote, or add "
-            "this data under another dataset name and push that."
-        )
-    result = _transfer(_workspace().blobs, remote, record, manifest, progress, total)
-    write_remote_version(remote, record)
+    with _remote_errors(to):
+        remote = _open_remote(to, storage_options)
+        there = find_remote_version(remote, found.name, found.version)
+        if there is not None and there.digest != found.digest:
+            raise Conflict(
+                f"the remote {remote.url} holds another {found.ref} (digest {there.digest}; here "
+                f"{found.digest}), pushed from another workspace. Push to another remote, or add "
+                "this data under another dataset name and push that."
+            )
+        result = _transfer(_workspace().blobs, remote, record, manifest, progress, total)
+        write_remote_version(remote, record)
     return result
 
 
@@ -189,9 +210,18 @@ def pull(
             another kind; nothing is changed.
         IntegrityError: a blob or record on the remote is damaged (names it).
     """
+    with _remote_errors(from_):
+        return _pull(version, _open_remote(from_, storage_options), progress, total)
+
+
+def _pull(
+    version: DatasetVersion | str,
+    remote: BlobStore,
+    progress: Progress | None,
+    total: Callable[[int], None] | None,
+) -> TransferResult:
     workspace = _workspace()
     datasets = workspace.store.datasets
-    remote = _open_remote(from_, storage_options)
     local = _find_local(version)
     if local is None:
         record = read_remote_version(remote, *_remote_target(remote, version))
