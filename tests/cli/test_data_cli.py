@@ -48,6 +48,8 @@ def test_data_commands(workspace: Any, tmp_path: Path) -> None:
     assert "sent" in _invoke("data", "push", "d", "--to", str(tmp_path / "remote")).stdout
     assert "fetched 0" in _invoke("data", "pull", "d", "--from", str(tmp_path / "remote")).stdout
     _invoke("data", "show", "d")
+    assert "d:training → d:1" in _invoke("data", "alias", "d", "training", "1").stdout
+    assert json.loads(_invoke("data", "show", "d:training", "--json").stdout)["version"] == 1
 
 
 def test_pull_into_a_fresh_home_registers_the_version(workspace: Any, tmp_path: Path) -> None:

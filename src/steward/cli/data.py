@@ -149,6 +149,23 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help=JSON_HELP))
     )
 
 
+@app.command("alias")
+def alias(
+    name: str = typer.Argument(..., help="Dataset name."),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="e.g. training, validated."),
+    version: int = typer.Argument(..., help="The version the alias should point at."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Point an alias at a version (then NAME:ALIAS names that version)."""
+    import steward.data
+
+    found = steward.data.set_alias(name, alias_name, version)
+    if as_json:
+        print_json(_version_row(found))
+        return
+    console.print(f"{name}:{alias_name} → {found.ref}")
+
+
 @app.command("log")
 def log(
     name: str = typer.Argument(..., help="Dataset name."),
