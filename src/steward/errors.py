@@ -89,7 +89,7 @@ class UnsafeModel(StewardError):
     http_status = 422
 
 
-class RemoteUnavailable(StewardError):
-    """A remote store could not be reached, or refused the request (address, credentials)."""
+class TransferFailed(StewardError):
+    """Copying to or from a remote store failed: network, credentials, or a local disk."""
 
     http_status = 502

@@ -135,6 +135,19 @@ def test_csv_column_that_widens_later_is_widened(
     assert result.column("n").dtype == "double"
 
 
+def test_a_csv_starting_with_a_byte_order_mark_widens_its_first_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 1024)
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfn,s\n" + b"1,x\n" * 2000 + b"2.5,y\n")
+    result = profile_csv(path)
+    assert [c.name for c in result.columns] == ["n", "s"]
+    assert result.column("n").dtype == "double" and result.column("n").max == 2.5
+
+
 def test_bad_csv_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("a,b\n1,2\n3,4\n5,6,7\n")

@@ -16,7 +16,7 @@ from pandas.testing import assert_frame_equal
 
 import steward
 from steward.blobs import open_blob_store
-from steward.errors import Conflict, IntegrityError, NotFound, RemoteUnavailable
+from steward.errors import Conflict, IntegrityError, NotFound, TransferFailed
 from steward.workspace import workspace_scope
 from tests.data.conftest import write_csv
 
@@ -83,7 +83,7 @@ def test_interrupted_push_resumes(
         return original(self, source, digest)
 
     monkeypatch.setattr(LocalBlobBatch, "put_copy", flaky)
-    with pytest.raises(RemoteUnavailable, match=r"network dropped.*run the command again"):
+    with pytest.raises(TransferFailed, match=r"network dropped.*run the command again"):
         steward.data.push(version, remote_url)
     monkeypatch.undo()
     remote = open_blob_store(remote_url)
@@ -98,11 +98,11 @@ def test_an_unreachable_or_missing_remote_is_a_clear_error(
     workspace: Any, tmp_path: Path, s3_options: Any
 ) -> None:
     version = steward.data.add("d", _source(tmp_path / "src"))
-    with pytest.raises(RemoteUnavailable, match="s3://no-such-bucket"):
+    with pytest.raises(TransferFailed, match="s3://no-such-bucket"):
         steward.data.push(version, "s3://no-such-bucket/steward", s3_options)
     closed = {**s3_options, "endpoint_url": "http://127.0.0.1:9"}  # nothing listens there
     options = {**closed, "config_kwargs": {"retries": {"max_attempts": 1}}}
-    with pytest.raises(RemoteUnavailable, match="address, credentials and network"):
+    with pytest.raises(TransferFailed, match="address, credentials and network"):
         steward.data.pull("d:1", "s3://bucket/steward", options)
     assert steward.data.get("d").version == 1
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,10 @@ def test_get_by_number_latest_and_alias(any_workspace: Any, tmp_path: Path) -> N
     write_csv(path, 10)
     with pytest.warns(UserWarning, match="latest version is still 2"):
         assert steward.data.add("d", path).version == 1
+    write_csv(path, 14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # new content: no warning
+        assert steward.data.add("d", path).version == 3
     assert steward.data.get("d:training").version == 1
     with pytest.raises(NotFound, match="no version 7"):
         steward.data.get("d", 7)
@@ -120,6 +125,14 @@ def test_glob_source(blob_workspace: Any, tmp_path: Path) -> None:
     assert version.files == ["a.csv", "sub/b.csv"]
     assert version.rows == 7
     assert len(version.to_pandas()) == 7
+
+
+def test_a_glob_may_start_at_home(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_csv(tmp_path / "exports" / "a.csv", 3)
+    assert steward.data.add("home", "~/exports/*.csv").files == ["a.csv"]
 
 
 def test_large_file_change_stores_only_new_chunks(blob_workspace: Any, tmp_path: Path) -> None:
@@ -321,6 +334,24 @@ def test_corrupted_blob_is_refused_and_named(blob_workspace: Any, tmp_path: Path
     corrupt_blob(blob_workspace, chunk)
     with pytest.raises(IntegrityError, match=chunk):
         version.open("blob.bin").read()
+
+
+def test_adding_the_data_again_restores_a_blob_set_aside_as_damaged(
+    workspace: Any, tmp_path: Path
+) -> None:
+    source = _folder(tmp_path / "src")
+    version = steward.data.add("d", source)
+    digest = version.manifest().by_path()["notes.txt"].digest
+    corrupt_blob(workspace, digest)
+    with pytest.raises(IntegrityError, match="moved to"):
+        version.checkout(tmp_path / "refused")
+    assert not workspace.blobs.exists(digest)
+    assert steward.data.add("d", source).id == version.id  # unchanged: the same version...
+    assert workspace.blobs.exists(digest)  # ...with its blob stored again
+    (source / "blob.bin").write_bytes(b"changed")
+    second = steward.data.add("d", source)
+    out = second.checkout(tmp_path / "out")
+    assert (out / "notes.txt").read_text() == "hello"
 
 
 def test_s3_blob_store(s3_workspace: Any, tmp_path: Path) -> None:

@@ -116,6 +116,13 @@ class BlobStore(Protocol):
     def size(self, digest: str) -> int:
         """Size in bytes of a stored blob."""
 
+    def damage_epoch(self) -> int:
+        """A number that changes whenever the store sets a damaged blob aside.
+
+        Caches that vouch for stored blobs (a dataset's change index) are void
+        once it changed: a blob they name may have gone.
+        """
+
     def put_ref(self, key: str, data: bytes) -> None:
         """Write the ref ``key`` (see ``check_ref_key``), replacing it atomically if present."""
 

@@ -223,27 +223,33 @@ class LocalBlobStore:
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
         try:
-            data = _read_all(fd, os.fstat(fd).st_size)
+            info = os.fstat(fd)
+            data = _read_all(fd, info.st_size)
         finally:
             os.close(fd)
         try:
             check_bytes(data, digest, self.url)
         except IntegrityError as exc:
-            raise self._set_aside(digest, exc) from None
+            raise self._set_aside(digest, info.st_ino, exc) from None
         return data
 
-    def _set_aside(self, digest: str, error: IntegrityError) -> IntegrityError:
+    def _set_aside(self, digest: str, inode: int, error: IntegrityError) -> IntegrityError:
         """Move a blob found damaged out of the store; the error to raise, saying where.
 
         Kept under ``damaged/`` for inspection. The blob then counts as
         missing, so pulling its version again or storing its object again
-        restores it (both skip blobs that are present).
+        restores it (both skip blobs that are present), and ``damage_epoch``
+        changes. ``inode`` is the file that was read: if another reader set it
+        aside and a good copy took its place meanwhile, that copy stays.
         """
         algorithm, hex_value = parse_digest(digest)
         aside = self.root / "damaged" / f"{algorithm}-{hex_value}-{temp_name()}"
         aside.parent.mkdir(exist_ok=True)
+        location = self.location(digest)
         try:
-            os.replace(self.location(digest), aside)
+            if os.stat(location).st_ino != inode:
+                return error
+            os.replace(location, aside)
         except FileNotFoundError:  # another reader set it aside first
             return error
         return IntegrityError(
@@ -260,7 +266,7 @@ class LocalBlobStore:
             try:
                 return copy_verified(reader, destination, digest, self.url)
             except IntegrityError as exc:
-                raise self._set_aside(digest, exc) from None
+                raise self._set_aside(digest, os.fstat(reader.fileno()).st_ino, exc) from None
 
     def link_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
         """Hard-link a verified blob at ``destination`` (replacing a file there).
@@ -276,11 +282,12 @@ class LocalBlobStore:
         """
         algorithm, _ = parse_digest(digest)
         location = self._stored_path(digest)
+        inode = os.stat(location).st_ino
         actual, _ = digest_file(location, algorithm)
         try:
             verify_digest(digest, actual.split(":", 1)[1], self.url)
         except IntegrityError as exc:
-            raise self._set_aside(digest, exc) from None
+            raise self._set_aside(digest, inode, exc) from None
         target = os.fspath(destination)
         temp = temp_beside(target)
         try:
@@ -354,6 +361,13 @@ class LocalBlobStore:
                 return reader.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise NotFound(f"no ref {key!r} in the blob store at {self.url}.") from exc
+
+    def damage_epoch(self) -> int:
+        """How many blobs were set aside as damaged (see ``_set_aside``)."""
+        try:
+            return len(os.listdir(self.root / "damaged"))
+        except FileNotFoundError:
+            return 0
 
     def list_refs(self, prefix: str = "") -> list[str]:
         """The keys of every ref that starts with ``prefix``, sorted."""

@@ -171,6 +171,10 @@ class FsspecBlobStore:
             raise NotFound(f"no ref {key!r} in the blob store at {self.url}.") from exc
         return data
 
+    def damage_epoch(self) -> int:
+        """Always 0: this store never sets blobs aside (it only refuses them)."""
+        return 0
+
     def list_refs(self, prefix: str = "") -> list[str]:
         """The keys of every ref that starts with ``prefix``, sorted."""
         refs = f"{self.root}/refs/"

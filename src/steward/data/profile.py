@@ -777,7 +777,7 @@ def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TablePr
 def _csv_header(path: Path) -> list[str]:
     import csv
 
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         return next(csv.reader(handle), [])
 
 

@@ -33,7 +33,7 @@ from steward.data.version_record import (
     write_remote_version,
 )
 from steward.data.versions import DatasetVersion, _workspace, parse_ref, resolve
-from steward.errors import Conflict, NotFound, RemoteUnavailable
+from steward.errors import Conflict, NotFound, TransferFailed
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _open_remote(url: str, storage_options: dict[str, Any] | None) -> BlobStore:
 
 @contextmanager
 def _remote_errors(url: str) -> Iterator[None]:
-    """Turn a storage backend's own errors (network, credentials, bucket) into a clear one."""
+    """Turn the errors of a storage backend or a disk (OSError, botocore's) into a clear one."""
     backend_errors: tuple[type[BaseException], ...] = (OSError,)
     try:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -132,10 +132,11 @@ def _remote_errors(url: str) -> Iterator[None]:
     try:
         yield
     except backend_errors as exc:
-        raise RemoteUnavailable(
-            f"the transfer with {url} failed: {type(exc).__name__}: {exc}. Check the remote's "
-            "address, credentials and network (STEWARD_REMOTE_OPTIONS for the CLI), then run "
-            "the command again: what arrived is kept."
+        raise TransferFailed(
+            f"the transfer with {url} failed: {type(exc).__name__}: {exc}. If the remote is at "
+            "fault, check its address, credentials and network (STEWARD_REMOTE_OPTIONS for the "
+            "CLI); if this machine's disk is, free space or fix it. Then run the command again: "
+            "what arrived is kept."
         ) from exc
 
 

@@ -124,6 +124,7 @@ def collect_files(source: str | os.PathLike[str]) -> list[SourceFile]:
             raise InvalidInput(f"folder {path} has no files to add.")
         return sorted(files, key=itemgetter(0))
     if _GLOB_CHARACTERS & set(text):
+        text = os.path.expanduser(text)
         base = _glob_base(text)
         matches = [Path(m) for m in glob.glob(text, recursive=True)]
         files = [

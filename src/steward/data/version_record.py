@@ -21,6 +21,7 @@ from steward.blobs import BlobStore, parse_digest
 from steward.data.versions import DatasetVersion
 from steward.errors import IntegrityError, NotFound
 from steward.store.datasets import NewDatasetVersion
+from steward.store.validation import NAME_LENGTH
 
 RECORD_FORMAT = 1
 KINDS = ("files", "table")
@@ -117,6 +118,10 @@ class RemoteVersion:
             )
             if record.kind not in KINDS:
                 raise ValueError(f"unknown dataset kind {record.kind!r}")
+            if record.version < 1:
+                raise ValueError(f"version number {record.version} is not positive")
+            if not 0 < len(record.created_by) <= NAME_LENGTH:
+                raise ValueError(f"author must be 1-{NAME_LENGTH} characters")
             for digest in (record.digest, record.content.profile_digest):
                 if digest is not None:
                     parse_digest(digest)

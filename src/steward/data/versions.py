@@ -288,7 +288,7 @@ def _store_version(
     progress: Progress | None,
     store: Callable[[ChunkWriter, TableProfiler], tuple[list[FileEntry], dict[str, str]]],
     table: pa.Table | None = None,
-) -> tuple[DatasetVersionRecord, str]:
+) -> tuple[DatasetVersionRecord, str, bool]:
     """Store a version's blobs with ``store``, then the version unless one has this content.
 
     Args:
@@ -297,7 +297,7 @@ def _store_version(
         table: the in-memory table stored, if the version is one.
 
     Returns:
-        The version (new or existing) and its manifest's digest.
+        The version, its manifest's digest, and whether the version is new.
     """
     kind = "table" if table is not None else "files"
     with TableProfiler(workspace, name) as profiler:
@@ -308,6 +308,7 @@ def _store_version(
         manifest_bytes = manifest.to_bytes()
         digest = digest_bytes(manifest_bytes, workspace.blobs.algorithm)
         found = workspace.store.datasets.find_by_digest(name, digest)
+        created = False
         if found is None:
             profile_digest, rows, columns = profiler.store(manifest, locals_, table)
             workspace.blobs.put_bytes(manifest_bytes)
@@ -320,10 +321,10 @@ def _store_version(
                 column_count=columns,
             )
             text_tags = {key: str(value) for key, value in (tags or {}).items()}
-            found, _ = workspace.store.datasets.create_version(
+            found, created = workspace.store.datasets.create_version(
                 name, kind, new, workspace.actor, description, text_tags
             )
-    return found, digest
+    return found, digest, created
 
 
 def _add_files(
@@ -333,24 +334,24 @@ def _add_files(
     description: str | None,
     tags: Mapping[str, Any] | None,
     progress: Progress | None,
-) -> DatasetVersionRecord:
-    """Add a file, folder or glob as a version of ``name``.
+) -> tuple[DatasetVersionRecord, bool]:
+    """Add a file, folder or glob as a version of ``name``: (the version, whether new).
 
     A source whose every path, size, time and inode are as they were when it
     was last added to this store is that add's version, found without reading
     a file or the change index.
     """
     files = collect_files(source)
-    listings = SourceListings(workspace.settings.home, workspace.blobs.url)
+    listings = SourceListings(workspace.settings.home, workspace.blobs)
     source_key = os.path.abspath(os.path.expanduser(os.fspath(source)))
     fingerprint = listing_fingerprint(files)
     known = listings.manifest_digest(source_key, fingerprint)
     if known is not None:
         found = workspace.store.datasets.find_by_digest(name, known)
         if found is not None:
-            return found
-    index = ChangeIndex(workspace.settings.home, workspace.blobs.url)
-    found, digest = _store_version(
+            return found, False
+    index = ChangeIndex(workspace.settings.home, workspace.blobs)
+    found, digest, created = _store_version(
         workspace,
         name,
         description,
@@ -362,7 +363,7 @@ def _add_files(
     # must not leave an index that vouches for blobs that never arrived.
     index.save()
     listings.record(source_key, fingerprint, digest)
-    return found
+    return found, created
 
 
 def _record_lineage(workspace: Workspace, version_id: str, direction: str) -> None:
@@ -417,7 +418,7 @@ def add(
         )
     if kind == "table":
         table = to_arrow_table(source)
-        found, _ = _store_version(
+        found, _, created = _store_version(
             workspace,
             name,
             description,
@@ -427,9 +428,9 @@ def add(
             table,
         )
     else:
-        found = _add_files(workspace, name, source, description, tags, progress)
-    latest = workspace.store.datasets.get_version(name)
-    if latest.id != found.id:
+        found, created = _add_files(workspace, name, source, description, tags, progress)
+    latest = None if created else workspace.store.datasets.get_version(name)
+    if latest is not None and latest.id != found.id:
         warnings.warn(
             f"this content is version {found.version} of {name!r}, which is returned; the "
             f"latest version is still {latest.version}. Use the returned version, or point an "
