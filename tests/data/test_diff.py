@@ -40,3 +40,25 @@ def test_diff_tables_schema_change(blob_workspace: Any) -> None:
     assert old_type == "int64" and new_type.endswith("string")
     assert (table.rows_added, table.rows_removed) == (1, 1)
     assert steward.data.diff(a, a).identical
+
+
+def test_rows_are_compared_a_batch_at_a_time_and_across_a_widened_key(
+    blob_workspace: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 1024)  # many batches
+    path = tmp_path / "t.csv"
+    path.write_text("id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(3000)))
+    first = steward.data.add("w", path)
+    # the key column becomes fractional far down the file: a double column now
+    path.write_text("id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(10, 3000)) + "3000.5,1\n")
+    second = steward.data.add("w", path)
+    (table,) = steward.data.diff(first, second, key="id").tables
+    assert table.type_changes == {"id": ("int64", "double")}
+    assert (table.rows_added, table.rows_removed) == (1, 10)  # 10.0 matches 10
+    (by_content,) = steward.data.diff(first, second).tables
+    assert (by_content.rows_added, by_content.rows_removed) == (1, 10)
+    batches = list(second.iter_batches("t.csv", ["id"]))
+    assert len(batches) > 1 and {str(b.schema.field("id").type) for b in batches} == {"double"}
+    assert sum(b.num_rows for b in batches) == 2991

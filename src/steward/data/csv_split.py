@@ -16,8 +16,7 @@ from typing import Any
 SCAN_BLOCK = 8 << 20
 
 
-def has_quotes(path: Path) -> bool:
-    """Whether the file holds a quote character anywhere (a value may then span lines)."""
+def _has_quotes(path: Path) -> bool:
     with path.open("rb", buffering=0) as handle:
         while block := handle.read(SCAN_BLOCK):
             if b'"' in block:
@@ -45,7 +44,7 @@ def row_aligned_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     """
     size = path.stat().st_size
     whole = [(0, size)]
-    if parts < 2 or has_quotes(path):
+    if parts < 2 or _has_quotes(path):
         return whole
     starts = [0]
     with path.open("rb") as handle:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from steward.data.profile import ColumnProfile, TableProfile
 from steward.data.versions import DatasetVersion, resolve
 from steward.errors import InvalidInput
@@ -78,23 +80,63 @@ def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tu
     return shifts
 
 
+def _row_hashes(
+    version: DatasetVersion, path: str, columns: Sequence[str], types: dict[str, Any]
+) -> np.ndarray:
+    """A 64-bit hash of each row's ``columns`` (cast to ``types``), read a batch at a time."""
+    import pandas as pd
+    import pyarrow as pa
+
+    hashes = []
+    for batch in version.iter_batches(path, columns):
+        schema = pa.schema([(f.name, types.get(f.name, f.type)) for f in batch.schema])
+        frame = batch.cast(schema).to_pandas()
+        hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+
+
+def _common_types(before: TableProfile, after: TableProfile) -> dict[str, Any]:
+    """For columns whose type changed: one both versions convert to (so 1 equals 1.0)."""
+    import pyarrow as pa
+
+    theirs = {column.name: column for column in after.columns}
+    types = {}
+    for column in before.columns:
+        other = theirs.get(column.name)
+        if other is not None and other.dtype != column.dtype:
+            numeric = column.kind == other.kind == "numeric"
+            types[column.name] = pa.float64() if numeric else pa.string()
+    return types
+
+
 def _row_changes(
-    a: DatasetVersion, b: DatasetVersion, path_a: str, path_b: str, key: Sequence[str] | None
+    a: DatasetVersion,
+    b: DatasetVersion,
+    path_a: str,
+    path_b: str,
+    key: Sequence[str] | None,
+    profiles: tuple[TableProfile, TableProfile],
 ) -> tuple[int, int]:
+    """Rows added and removed: by key, else by content (rows as multisets).
+
+    Rows are compared by 64-bit hashes of the key or shared columns, read a
+    batch at a time: 8 bytes per row in memory, whatever the table's width.
+    """
     import pandas as pd
 
-    before = a.read_table(path_a).to_pandas()
-    after = b.read_table(path_b).to_pandas()
+    before_columns = [column.name for column in profiles[0].columns]
+    after_columns = [column.name for column in profiles[1].columns]
+    types = _common_types(*profiles)
     if key:
-        missing = [k for k in key if k not in before.columns or k not in after.columns]
+        missing = [k for k in key if k not in before_columns or k not in after_columns]
         if missing:
             raise InvalidInput(f"key columns {missing} are not in both versions of {path_a}.")
-        old = pd.MultiIndex.from_frame(before[list(key)])
-        new = pd.MultiIndex.from_frame(after[list(key)])
-        return int((~new.isin(old)).sum()), int((~old.isin(new)).sum())
-    shared = [column for column in before.columns if column in after.columns]
-    old_counts = pd.util.hash_pandas_object(before[shared], index=False).value_counts()
-    new_counts = pd.util.hash_pandas_object(after[shared], index=False).value_counts()
+        old = _row_hashes(a, path_a, key, types)
+        new = _row_hashes(b, path_b, key, types)
+        return int((~np.isin(new, old)).sum()), int((~np.isin(old, new)).sum())
+    shared = [column for column in before_columns if column in after_columns]
+    old_counts = pd.Series(_row_hashes(a, path_a, shared, types)).value_counts()
+    new_counts = pd.Series(_row_hashes(b, path_b, shared, types)).value_counts()
     difference = new_counts.sub(old_counts, fill_value=0)
     return int(difference[difference > 0].sum()), int(-difference[difference < 0].sum())
 
@@ -134,7 +176,9 @@ def diff(
         new_types = {c.name: c.dtype for c in new.columns}
         rows_added = rows_removed = None
         if rows:
-            rows_added, rows_removed = _row_changes(first, second, path_a, path_b, keys or None)
+            rows_added, rows_removed = _row_changes(
+                first, second, path_a, path_b, keys or None, (old, new)
+            )
         tables.append(
             TableDiff(
                 path=path_b,

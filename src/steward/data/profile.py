@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from steward.data.chunking import worker_count
-from steward.data.csv_split import FileRange, has_quotes, row_aligned_ranges
+from steward.data.csv_split import FileRange, row_aligned_ranges
 from steward.errors import InvalidInput
 
 SKETCH_RELATIVE_ACCURACY = 0.01
@@ -656,11 +656,10 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
     name = display_name or str(path)
     column_types: dict[str, Any] = {}
     parallel = path.stat().st_size >= PARALLEL_CSV_MIN
-    multiline = False  # quoted values with newlines in them: slower to read, so only if needed
     while True:
         bad_rows: list[str] = []
         try:
-            return _profile_csv_pass(path, column_types, bad_rows, parallel, multiline)
+            return _profile_csv_pass(path, column_types, bad_rows, parallel)
         except pa.ArrowInvalid as exc:
             message = str(exc)
             column = _COLUMN_IN_ERROR.search(message)
@@ -672,9 +671,6 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
                     if column_types.get(names[index]) != widened:
                         column_types[names[index]] = widened
                         continue
-            if not multiline and has_quotes(path):  # a quoted value may span lines
-                multiline, parallel = True, False
-                continue
             if parallel:  # say what is wrong as one pass through the whole file would
                 parallel = False
                 continue
@@ -692,7 +688,7 @@ def profile_csv(path: Path, display_name: str | None = None) -> TableProfile:
 
 
 def _profile_csv_pass(
-    path: Path, column_types: dict[str, Any], bad_rows: list[str], parallel: bool, multiline: bool
+    path: Path, column_types: dict[str, Any], bad_rows: list[str], parallel: bool
 ) -> TableProfile:
     """One pass over ``path`` with ``column_types`` forced; malformed rows go to ``bad_rows``.
 
@@ -710,7 +706,7 @@ def _profile_csv_pass(
             source,
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE, column_names=names),
             parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_invalid, newlines_in_values=multiline
+                invalid_row_handler=on_invalid, newlines_in_values=True
             ),
             convert_options=pacsv.ConvertOptions(column_types=types),
         )
@@ -735,6 +731,22 @@ def _profile_csv_pass(
         return merge_profiles(pool.map(profile_range, range(len(ranges))))
 
 
+def column_types(profile: TableProfile) -> dict[str, Any]:
+    """The arrow types of ``profile``'s columns, for reading its CSV again alike.
+
+    Types without a plain name (e.g. ``timestamp[s]``) are left out: inferred.
+    """
+    import pyarrow as pa
+
+    types = {}
+    for column in profile.columns:
+        try:
+            types[column.name] = pa.type_for_alias(column.dtype)
+        except ValueError:
+            continue
+    return types
+
+
 def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TableProfile | None:
     """Profile the rows of a CSV file from byte ``offset`` on, typed as ``like``.
 
@@ -750,12 +762,7 @@ def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TablePr
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    types = {}
-    for column in like.columns:
-        try:
-            types[column.name] = pa.type_for_alias(column.dtype)
-        except ValueError:
-            continue  # inferred; must still come out as the same type (checked below)
+    types = column_types(like)  # others inferred; must come out as the same type (checked below)
     with path.open("rb") as handle:
         handle.seek(offset)
         try:
@@ -764,6 +771,7 @@ def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TablePr
                 read_options=pacsv.ReadOptions(
                     block_size=CSV_BLOCK_SIZE, column_names=[c.name for c in like.columns]
                 ),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(column_types=types),
             )
             appended = profile_batches(reader, reader.schema)

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,6 +152,41 @@ class DatasetVersion:
         # Read again the slower way that allows values to span lines.
         with self.open(relpath) as stream:
             return pacsv.read_csv(stream, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+
+    def iter_batches(
+        self, relpath: str, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """One tabular file's rows, a record batch at a time (bounded memory for a CSV).
+
+        Args:
+            relpath: the CSV or Parquet file.
+            columns: only these columns (all by default).
+
+        A CSV is read with the column types its profile recorded, so every
+        batch has the types ``read_table`` gives.
+        """
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        from steward.data.profile import CSV_BLOCK_SIZE, column_types
+
+        entry = self._entry(relpath)
+        if not entry.path.lower().endswith(".csv"):
+            with self.open(relpath) as stream:
+                yield from pq.read_table(stream, columns=columns).to_batches()
+            return
+        profile = self.profiles().get(relpath)
+        with self.open(relpath) as stream:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=column_types(profile) if profile else {},
+                    include_columns=columns,
+                ),
+            )
+            yield from reader
 
     def to_arrow(self) -> pa.Table:
         """All tabular files, stacked, as one arrow table.
