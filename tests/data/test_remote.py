@@ -260,6 +260,26 @@ def test_pull_of_what_the_remote_lacks_is_not_found_naming_the_remote(
         assert steward.data.list_datasets() == []
 
 
+def test_pull_refuses_a_record_with_impossible_fields(pushed: Pushed, site_b: Any) -> None:
+    import json
+
+    _, remote_url = pushed
+    remote = open_blob_store(remote_url)
+    good = json.loads(remote.get_ref("datasets/d/1.json"))
+    for field, value, reason in [
+        ("created_by", "x" * 300, "author must be"),
+        ("version", 0, "not positive"),
+    ]:
+        key = "datasets/d/0.json" if field == "version" else "datasets/d/1.json"
+        remote.put_ref(key, json.dumps({**good, field: value}).encode())
+        ref = "d:0" if field == "version" else "d:1"
+        with workspace_scope(site_b), pytest.raises(IntegrityError, match=reason):
+            steward.data.pull(ref, remote_url)
+        remote.put_ref("datasets/d/1.json", json.dumps(good).encode())
+    with workspace_scope(site_b):
+        assert steward.data.list_datasets() == []
+
+
 def test_pull_refuses_a_damaged_record_naming_it(pushed: Pushed, site_b: Any) -> None:
     _, remote_url = pushed
     open_blob_store(remote_url).put_ref("datasets/d/1.json", b'{"format": 1, "name": "d"}')
