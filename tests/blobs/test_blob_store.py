@@ -10,7 +10,7 @@ import pytest
 
 from steward.blobs import BlobStore, digest_bytes, open_blob_store
 from steward.blobs.local import LocalBlobStore
-from steward.errors import IntegrityError, InvalidInput, MissingDependency, NotFound
+from steward.errors import Conflict, IntegrityError, InvalidInput, MissingDependency, NotFound
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -252,6 +252,15 @@ def test_refs_are_named_documents_replaced_whole(blobs: BlobStore, tmp_path: Pat
     assert blobs.missing([digest_bytes(b"top")]) == [digest_bytes(b"top")]
     if isinstance(blobs, LocalBlobStore):
         assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_an_exclusive_ref_is_created_once(blobs: BlobStore) -> None:
+    blobs.put_ref("datasets/d/1.json", b"first", exclusive=True)
+    with pytest.raises(Conflict, match=r"ref 'datasets/d/1.json' already exists"):
+        blobs.put_ref("datasets/d/1.json", b"second", exclusive=True)
+    assert blobs.get_ref("datasets/d/1.json") == b"first"
+    blobs.put_ref("datasets/d/1.json", b"replaced")  # not exclusive: replaces
+    assert blobs.get_ref("datasets/d/1.json") == b"replaced"
 
 
 @pytest.mark.parametrize("key", ["", "../escape.json", "/abs.json", "a//b", "a/./b", "a/..", "a b"])

@@ -233,6 +233,39 @@ def test_pull_refuses_a_different_version_under_the_same_number(
     assert record["digest"] == first.digest
 
 
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_of_two_simultaneous_pushes_of_different_data_as_one_version_one_wins(
+    workspace: Any,
+    site_b: Any,
+    tmp_path: Path,
+    kind: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from steward.data import remote as remote_module
+
+    remote_url, options = _remote_url(kind, tmp_path, request)
+    ours = steward.data.add("d", write_csv(tmp_path / "a" / "t.csv", 5))
+    with workspace_scope(site_b):
+        theirs = steward.data.add("d", write_csv(tmp_path / "b" / "t.csv", 7))
+    transfer = remote_module._transfer
+
+    def other_site_pushes_meanwhile(*args: Any) -> Any:
+        result = transfer(*args)
+        monkeypatch.setattr(remote_module, "_transfer", transfer)
+        with workspace_scope(site_b):
+            steward.data.push(theirs, remote_url, options)  # passed our check, wrote first
+        return result
+
+    monkeypatch.setattr(remote_module, "_transfer", other_site_pushes_meanwhile)
+    with pytest.raises(Conflict, match=f"holds another d:1 \\(digest {theirs.digest}"):
+        steward.data.push(ours, remote_url, options)
+    record = json.loads(
+        open_blob_store(remote_url, storage_options=options).get_ref("datasets/d/1.json")
+    )
+    assert record["digest"] == theirs.digest
+
+
 def test_pull_refuses_a_dataset_of_another_kind(pushed: Pushed, site_b: Any) -> None:
     _, remote_url = pushed
     with workspace_scope(site_b):

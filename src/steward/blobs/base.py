@@ -123,8 +123,14 @@ class BlobStore(Protocol):
         once it changed: a blob they name may have gone.
         """
 
-    def put_ref(self, key: str, data: bytes) -> None:
-        """Write the ref ``key`` (see ``check_ref_key``), replacing it atomically if present."""
+    def put_ref(self, key: str, data: bytes, exclusive: bool = False) -> None:
+        """Write the ref ``key`` (see ``check_ref_key``), replacing it atomically if present.
+
+        With ``exclusive``, only create it: a ref already there is left alone.
+
+        Raises:
+            Conflict: ``exclusive`` and the ref exists.
+        """
 
     def get_ref(self, key: str) -> bytes:
         """Return the content of ref ``key``.

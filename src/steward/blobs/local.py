@@ -42,7 +42,7 @@ from steward.blobs.digest import (
     write_verified,
 )
 from steward.blobs.files import FlushAhead, make_durable, start_writeback, temp_beside, temp_name
-from steward.errors import IntegrityError, NotFound
+from steward.errors import Conflict, IntegrityError, NotFound
 
 BLOB_MODE = 0o444
 _IN_MEMORY_MAX = 8 << 20
@@ -341,14 +341,28 @@ class LocalBlobStore:
     def _ref_location(self, key: str) -> str:
         return os.path.join(self.url, "refs", *check_ref_key(key).split("/"))
 
-    def put_ref(self, key: str, data: bytes) -> None:
-        """Write ref ``key``: a durable temp file renamed over the old one."""
+    def put_ref(self, key: str, data: bytes, exclusive: bool = False) -> None:
+        """Write ref ``key``: a durable temp file renamed over the old one.
+
+        With ``exclusive``, the temp file is hard-linked to the ref's name
+        instead, which fails (atomically) if the name exists.
+
+        Raises:
+            Conflict: ``exclusive`` and the ref exists.
+        """
         final = self._ref_location(key)
         with self._temp_file() as (temp, fd):
             _write_all(fd, data)
             make_durable([temp], str(self._tmp), len(data))
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(temp, final)
+            if not exclusive:
+                os.replace(temp, final)
+                return
+            try:
+                os.link(temp, final)
+            except FileExistsError as exc:
+                raise Conflict(f"ref {key!r} already exists in {self.url}.") from exc
+            os.unlink(temp)
 
     def get_ref(self, key: str) -> bytes:
         """Return the content of ref ``key``.

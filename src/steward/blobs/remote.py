@@ -26,10 +26,12 @@ from steward.blobs.digest import (
     new_hasher,
     parse_digest,
 )
-from steward.errors import NotFound
+from steward.errors import Conflict, NotFound
 
 _OBJECT_STORE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "memory"}
 _EXTRA_FOR_PROTOCOL = {"s3": "s3", "s3a": "s3"}
+_CONDITIONAL_PUT_PROTOCOLS = {"s3", "s3a"}
+"""Backends whose PUT can be made conditional on the key being absent."""
 
 
 class FsspecBlobStore:
@@ -56,6 +58,7 @@ class FsspecBlobStore:
         self.algorithm = algorithm
         self.root = root.rstrip("/")
         self._atomic_put = protocol in _OBJECT_STORE_PROTOCOLS
+        self._conditional_put = protocol in _CONDITIONAL_PUT_PROTOCOLS
 
     def key_of(self, digest: str) -> str:
         """The object key of the blob with ``digest``."""
@@ -155,9 +158,27 @@ class FsspecBlobStore:
     def _ref_key(self, key: str) -> str:
         return f"{self.root}/refs/{check_ref_key(key)}"
 
-    def put_ref(self, key: str, data: bytes) -> None:
-        """Write ref ``key`` with one PUT (or temp + rename), replacing the old one."""
-        self._write(self._ref_key(key), lambda path: self.fs.pipe_file(path, data))
+    def put_ref(self, key: str, data: bytes, exclusive: bool = False) -> None:
+        """Write ref ``key`` with one PUT (or temp + rename), replacing the old one.
+
+        With ``exclusive``, S3 is asked to write only if the key is absent
+        (``If-None-Match: *``), atomically; other backends check first, which
+        is not atomic.
+
+        Raises:
+            Conflict: ``exclusive`` and the ref exists.
+        """
+        path = self._ref_key(key)
+        exists = Conflict(f"ref {key!r} already exists in {self.url}.")
+        if exclusive and self._conditional_put:
+            try:
+                self.fs.pipe_file(path, data, IfNoneMatch="*")
+            except FileExistsError as exc:
+                raise exists from exc
+            return
+        if exclusive and self.fs.exists(path):
+            raise exists
+        self._write(path, lambda target: self.fs.pipe_file(target, data))
 
     def get_ref(self, key: str) -> bytes:
         """Return the content of ref ``key``.

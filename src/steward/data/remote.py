@@ -27,6 +27,7 @@ from steward.data.chunking import Progress, in_groups, worker_count
 from steward.data.manifest import Manifest
 from steward.data.version_record import (
     RemoteVersion,
+    conflicting_versions,
     find_remote_version,
     read_remote_version,
     remote_numbers,
@@ -168,11 +169,7 @@ def push(
         remote = _open_remote(to, storage_options)
         there = find_remote_version(remote, found.name, found.version)
         if there is not None and there.digest != found.digest:
-            raise Conflict(
-                f"the remote {remote.url} holds another {found.ref} (digest {there.digest}; here "
-                f"{found.digest}), pushed from another workspace. Push to another remote, or add "
-                "this data under another dataset name and push that."
-            )
+            raise conflicting_versions(remote, record, there.digest)
         result = _transfer(_workspace().blobs, remote, record, manifest, progress, total)
         write_remote_version(remote, record)
     return result

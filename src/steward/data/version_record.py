@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from steward.blobs import BlobStore, parse_digest
 from steward.data.versions import DatasetVersion
-from steward.errors import IntegrityError, NotFound
+from steward.errors import Conflict, IntegrityError, NotFound
 from steward.store.datasets import NewDatasetVersion
 from steward.store.validation import NAME_LENGTH
 
@@ -192,6 +192,29 @@ def read_remote_version(remote: BlobStore, name: str, number: int | None) -> Rem
     return record
 
 
+def conflicting_versions(remote: BlobStore, record: RemoteVersion, there: str | None) -> Conflict:
+    """The error for a remote that holds another version (digest ``there``) as ``record.ref``."""
+    held = f" (digest {there}; here {record.digest})" if there else ""
+    return Conflict(
+        f"the remote {remote.url} holds another {record.ref}{held}, pushed from another "
+        "workspace. Push to another remote, or add this data under another dataset name and "
+        "push that."
+    )
+
+
 def write_remote_version(remote: BlobStore, record: RemoteVersion) -> None:
-    """Write (or rewrite, identically) the record of a version on ``remote``."""
-    remote.put_ref(record_key(record.name, record.version), record.to_bytes())
+    """Write the record of a version on ``remote``, unless it is there already.
+
+    Created only if absent (atomically on S3 and local folders), so that of two
+    workspaces pushing different data as the same ``name:N`` at once, one wins
+    and the other is told.
+
+    Raises:
+        Conflict: the remote holds another version under that name and number.
+    """
+    try:
+        remote.put_ref(record_key(record.name, record.version), record.to_bytes(), exclusive=True)
+    except Conflict:
+        there = find_remote_version(remote, record.name, record.version)
+        if there is None or there.digest != record.digest:
+            raise conflicting_versions(remote, record, there.digest if there else None) from None
