@@ -127,6 +127,25 @@ def test_glob_source(blob_workspace: Any, tmp_path: Path) -> None:
     assert len(version.to_pandas()) == 7
 
 
+def test_a_glob_refuses_a_folder_it_reaches_into_but_cannot_read(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "exports"
+    write_csv(root / "a.csv", 3)
+    write_csv(root / "private" / "b.csv", 3)
+    real_access = os.access
+
+    def locked(path: Any, mode: int) -> bool:  # root may read anything: simulate a locked folder
+        return os.fspath(path) != str(root / "private") and real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", locked)
+    with pytest.raises(InvalidInput, match=r"cannot read folder .*private: permission denied"):
+        steward.data.add("g", str(root / "**" / "*.csv"))
+    with pytest.raises(InvalidInput, match="private"):
+        steward.data.add("g", str(root / "*" / "b.csv"))
+    assert steward.data.add("g", str(root / "*.csv")).files == ["a.csv"]  # does not reach in
+
+
 def test_a_glob_may_start_at_home(
     workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,6 +72,37 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
+def _unreadable(folder: str, reason: str = "permission denied") -> InvalidInput:
+    return InvalidInput(
+        f"cannot read folder {folder}: {reason.lower()}. Make it readable, or add the "
+        "other folders without it."
+    )
+
+
+def _check_glob_folders(pattern: str, base: Path) -> None:
+    """Raise if a folder the pattern reaches into cannot be listed.
+
+    ``glob`` skips such folders without a word, which would make a version
+    that looks complete. Hidden folders are not reached by ``*`` or ``**``.
+
+    Raises:
+        InvalidInput: names the folder.
+    """
+    parts = Path(pattern).parts[len(base.parts) :]
+    depth = None if "**" in parts else len(parts) - 1  # folder levels below base
+    if not os.access(base, os.R_OK | os.X_OK):
+        raise _unreadable(str(base))
+    for folder, subfolders, _ in os.walk(base):
+        level = len(Path(folder).relative_to(base).parts)
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        if depth is not None and level >= depth:
+            subfolders[:] = []
+        for name in subfolders:
+            path = os.path.join(folder, name)
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise _unreadable(path)
+
+
 def _walk(folder: str, prefix: str, found: list[SourceFile]) -> None:
     """Add the files under ``folder`` to ``found``, as ``os.walk`` would see them.
 
@@ -86,11 +117,7 @@ def _walk(folder: str, prefix: str, found: list[SourceFile]) -> None:
     except FileNotFoundError:  # removed while we looked
         return
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise InvalidInput(
-            f"cannot read folder {folder}: {reason.lower()}. Make it readable, or add "
-            "the other folders without it."
-        ) from exc
+        raise _unreadable(folder, exc.strerror or type(exc).__name__) from exc
     with entries:
         for entry in entries:
             try:
@@ -126,6 +153,8 @@ def collect_files(source: str | os.PathLike[str]) -> list[SourceFile]:
     if _GLOB_CHARACTERS & set(text):
         text = os.path.expanduser(text)
         base = _glob_base(text)
+        if base.is_dir():
+            _check_glob_folders(text, base)
         matches = [Path(m) for m in glob.glob(text, recursive=True)]
         files = [
             _file(m.relative_to(base).as_posix(), m.absolute()) for m in matches if m.is_file()
