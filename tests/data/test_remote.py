@@ -193,6 +193,23 @@ def test_pull_registers_versions_in_a_workspace_that_never_saw_them(
         assert steward.data.add("d", tmp_path / "src" / "t.csv").version == 3
 
 
+def test_pulling_a_name_brings_the_remotes_newest_version(
+    workspace: Any, site_b: Any, tmp_path: Path
+) -> None:
+    remote = str(tmp_path / "remote")
+    source = _source(tmp_path / "src")
+    steward.data.push(steward.data.add("d", source), remote)
+    with workspace_scope(site_b):
+        assert steward.data.pull("d", remote).version == "d:1"
+    write_csv(source / "t.csv", 80)
+    steward.data.push(steward.data.add("d", source), remote)  # the head office's d:2
+    with workspace_scope(site_b):
+        daily = steward.data.pull("d", remote)  # the field site's daily sync
+        assert (daily.version, daily.registered) == ("d:2", True)
+        assert steward.data.get("d").rows == 80
+        assert steward.data.pull("d:latest", remote).registered is False
+
+
 def test_push_writes_a_record_after_the_data_the_same_each_time(pushed: Pushed) -> None:
     first, remote_url = pushed
     remote = open_blob_store(remote_url)

@@ -346,7 +346,9 @@ def push(
 
 @app.command("pull")
 def pull(
-    ref: str = typer.Argument(..., help="NAME (latest), NAME:VERSION or NAME:ALIAS (local)."),
+    ref: str = typer.Argument(
+        ..., help="NAME (the remote's latest), NAME:VERSION or NAME:ALIAS (local)."
+    ),
     from_: str = typer.Option(..., "--from", help="Remote blob store URL (folder or s3://…)."),
 ) -> None:
     """Fetch a version's missing blobs from a remote, registering it if new here.

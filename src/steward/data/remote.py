@@ -189,10 +189,10 @@ def pull(
     and tags. Lineage (the runs that read or produced it) is not transferred.
 
     Args:
-        version: ``"name"`` (this workspace's latest if it has the dataset, else
-            the remote's latest), ``"name:3"``, ``"name:alias"`` (aliases this
-            workspace knows: remotes keep none), or a DatasetVersion (its name
-            and number).
+        version: ``"name"`` (the remote's latest; this workspace's latest if
+            the remote has no records of it), ``"name:3"``, ``"name:alias"``
+            (aliases this workspace knows: remotes keep none), or a
+            DatasetVersion (its name and number).
         from_: the remote blob store URL (a folder or e.g. ``s3://bucket/prefix``).
         storage_options: fsspec options of the remote (credentials, endpoint).
         progress: called with byte counts as blobs are fetched.
@@ -220,6 +220,7 @@ def _pull(
 ) -> TransferResult:
     workspace = _workspace()
     datasets = workspace.store.datasets
+    version = _remote_latest(remote, version)
     local = _find_local(version)
     if local is None:
         record = read_remote_version(remote, *_remote_target(remote, version))
@@ -248,6 +249,21 @@ def _pull(
             record.tags,
         )
     return replace(result, registered=registered)
+
+
+def _remote_latest(remote: BlobStore, version: DatasetVersion | str) -> DatasetVersion | str:
+    """``"name"`` or ``"name:latest"`` as the remote's highest version of ``name``.
+
+    What a site that syncs daily wants; unchanged if the remote holds no
+    records of ``name`` (pushed by an older Steward) or a version was named.
+    """
+    if isinstance(version, DatasetVersion):
+        return version
+    name, selector = parse_ref(version)
+    if selector not in (None, "latest"):
+        return version
+    numbers = remote_numbers(remote, name)
+    return f"{name}:{numbers[-1]}" if numbers else version
 
 
 def _find_local(version: DatasetVersion | str) -> DatasetVersion | None:
