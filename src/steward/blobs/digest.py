@@ -72,11 +72,15 @@ def parse_digest(digest: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
-    """Digest of an in-memory byte string."""
+def _hex_digest(data: bytes | memoryview, algorithm: str) -> str:
     hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
-    hasher.update(data)
-    return format_digest(algorithm, hasher.hexdigest())
+    hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
+    return hasher.hexdigest()
+
+
+def digest_bytes(data: bytes | memoryview, algorithm: str = DEFAULT_ALGORITHM) -> str:
+    """Digest of in-memory bytes."""
+    return format_digest(algorithm, _hex_digest(data, algorithm))
 
 
 def digest_file(path: str, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
@@ -117,9 +121,7 @@ def check_bytes(data: bytes | memoryview, digest: str, where: str) -> None:
         where: the store's URL, for the message.
     """
     algorithm, _ = parse_digest(digest)
-    hasher = new_hasher(algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
-    hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
-    verify_digest(digest, hasher.hexdigest(), where)
+    verify_digest(digest, _hex_digest(data, algorithm), where)
 
 
 def copy_hashing(reader: BinaryIO, writer: BinaryIO, hasher: Hasher) -> int:

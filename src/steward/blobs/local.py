@@ -30,10 +30,10 @@ from steward.blobs.base import BlobRef, BlobStore, check_ref_key
 from steward.blobs.digest import (
     CHUNK_SIZE,
     DEFAULT_ALGORITHM,
-    PARALLEL_HASH_MIN,
     check_bytes,
     copy_hashing,
     copy_verified,
+    digest_bytes,
     digest_file,
     format_digest,
     new_hasher,
@@ -129,9 +129,7 @@ class LocalBlobStore:
 
     def _write_temp(self, data: bytes | memoryview) -> tuple[str, str | None]:
         """Hash ``data`` and write it to a temp file unless already stored."""
-        hasher = new_hasher(self.algorithm, parallel=len(data) >= PARALLEL_HASH_MIN)
-        hasher.update(data)  # type: ignore[arg-type]  # blake3 and hashlib take any buffer
-        digest = format_digest(self.algorithm, hasher.hexdigest())
+        digest = digest_bytes(data, self.algorithm)
         if self.exists(digest):
             return digest, None
         with self._temp_file() as (temp, fd):

@@ -21,8 +21,8 @@ from steward.blobs.digest import (
     DEFAULT_ALGORITHM,
     check_bytes,
     copy_verified,
+    digest_bytes,
     digest_file,
-    format_digest,
     new_hasher,
     parse_digest,
 )
@@ -78,9 +78,7 @@ class FsspecBlobStore:
     def put_bytes(self, data: bytes | memoryview) -> BlobRef:
         """Store ``data`` and return its reference (a no-op if already stored)."""
         data = bytes(data)
-        hasher = new_hasher(self.algorithm)
-        hasher.update(data)
-        digest = format_digest(self.algorithm, hasher.hexdigest())
+        digest = digest_bytes(data, self.algorithm)
         if not self.exists(digest):
             self._write(self.key_of(digest), lambda key: self.fs.pipe_file(key, data))
         return BlobRef(digest, len(data))
