@@ -99,10 +99,11 @@ _flusher: ThreadPoolExecutor | None = None
 _flusher_lock = threading.Lock()
 
 
-def _syncfs(folder: str) -> None:
+def _syncfs(folder: str) -> bool:
+    """Flush the filesystem holding ``folder``; whether that succeeded."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        _libc().syncfs(fd)
+        return bool(_libc().syncfs(fd) == 0)
     finally:
         os.close(fd)
 
@@ -119,7 +120,7 @@ class FlushAhead:
     def __init__(self, folder: str) -> None:
         self._folder = folder
         self._unflushed = 0
-        self._running: Future[None] | None = None
+        self._running: Future[bool] | None = None
         self._lock = threading.Lock()
 
     def wrote(self, size: int) -> None:
@@ -178,14 +179,13 @@ def make_durable(paths: Sequence[str], folder: str, size: int) -> None:
     """
     if not paths:
         return
-    libc = _libc()
-    if libc is not None and len(paths) >= SYNCFS_MIN_FILES and not _others_dirty(size):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
+    if (
+        _libc() is not None
+        and len(paths) >= SYNCFS_MIN_FILES
+        and not _others_dirty(size)
+        and _syncfs(folder)
+    ):
+        return
     if len(paths) == 1:
         _fsync(paths[0])
         return
