@@ -26,7 +26,6 @@ parallel.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import itertools
 import os
 import sys
@@ -36,6 +35,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
+
+from steward.libc import libc
 
 SYNCFS_MIN_FILES = 64
 """A batch of at least this many files is made durable with one syncfs (if
@@ -66,20 +67,13 @@ def temp_beside(target: str) -> str:
 
 @cache
 def _libc() -> Any:
-    if not sys.platform.startswith("linux"):
+    """The C library if it has ``syncfs`` and ``sync_file_range`` (Linux), else None."""
+    lib = libc() if sys.platform.startswith("linux") else None
+    if lib is None or not (hasattr(lib, "syncfs") and hasattr(lib, "sync_file_range")):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc.syncfs.argtypes = [ctypes.c_int]
-        libc.sync_file_range.argtypes = [
-            ctypes.c_int,
-            ctypes.c_int64,
-            ctypes.c_int64,
-            ctypes.c_uint,
-        ]
-    except (OSError, AttributeError):
-        return None
-    return libc
+    lib.syncfs.argtypes = [ctypes.c_int]
+    lib.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return lib
 
 
 def start_writeback(fd: int, size: int) -> None:

@@ -12,29 +12,17 @@ the trim is skipped.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-from functools import cache
-from typing import Any
 
-
-@cache
-def _libc() -> Any:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+from steward.libc import libc
 
 
 def trim() -> bool:
     """Return the C heap's free pages to the system; False where that is not possible."""
-    libc = _libc()
-    if libc is None:
+    lib = libc()
+    if lib is None or not hasattr(lib, "malloc_trim"):
         return False
-    libc.malloc_trim(0)
+    lib.malloc_trim(0)
     return True
 
 
