@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -695,23 +695,12 @@ def _profile_csv_pass(
     Raises:
         pyarrow.ArrowInvalid: a row does not parse or a value does not convert.
     """
-    import pyarrow.csv as pacsv
 
     def on_invalid(row: Any) -> str:
         bad_rows.append(row.text)
         return "error"
 
-    def reader(source: Any, names: list[str] | None = None, types: Any = column_types) -> Any:
-        return pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE, column_names=names),
-            parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_invalid, newlines_in_values=True
-            ),
-            convert_options=pacsv.ConvertOptions(column_types=types),
-        )
-
-    first = reader(path)
+    first = csv_batches(path, column_types, on_invalid=on_invalid)
     ranges = row_aligned_ranges(path, min(worker_count(), CSV_RANGES_MAX)) if parallel else []
     if len(ranges) < 2:
         return profile_batches(first, first.schema)
@@ -724,11 +713,47 @@ def _profile_csv_pass(
         start, end = ranges[index]
         with FileRange(path, start, end) as part:
             names = None if index == 0 else schema.names
-            stream = reader(part, names, types)
+            stream = csv_batches(part, types, column_names=names, on_invalid=on_invalid)
             return profile_batches(stream, stream.schema)
 
     with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
         return merge_profiles(pool.map(profile_range, range(len(ranges))))
+
+
+def csv_batches(
+    source: Any,
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    column_names: Sequence[str] | None = None,
+    include_columns: Sequence[str] | None = None,
+    on_invalid: Callable[[Any], str] | None = None,
+) -> Any:
+    """A streaming reader of a CSV file's record batches, as Steward reads every CSV.
+
+    Blocks of ``CSV_BLOCK_SIZE`` (bounded memory), and quoted values may span
+    lines (no cost for a streaming reader).
+
+    Args:
+        source: a path or a binary file object.
+        column_types: arrow types to use instead of inferring them.
+        column_names: the columns' names when ``source`` has no header row.
+        include_columns: read only these columns.
+        on_invalid: called with each malformed row (see pyarrow's ``invalid_row_handler``).
+    """
+    import pyarrow.csv as pacsv
+
+    return pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            block_size=CSV_BLOCK_SIZE,
+            column_names=None if column_names is None else list(column_names),
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(column_types or {}),
+            include_columns=None if include_columns is None else list(include_columns),
+        ),
+    )
 
 
 def column_types(profile: TableProfile) -> dict[str, Any]:
@@ -760,20 +785,12 @@ def profile_csv_appended(path: Path, offset: int, like: TableProfile) -> TablePr
         profile the whole file then.
     """
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     types = column_types(like)  # others inferred; must come out as the same type (checked below)
     with path.open("rb") as handle:
         handle.seek(offset)
         try:
-            reader = pacsv.open_csv(
-                handle,
-                read_options=pacsv.ReadOptions(
-                    block_size=CSV_BLOCK_SIZE, column_names=[c.name for c in like.columns]
-                ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(column_types=types),
-            )
+            reader = csv_batches(handle, types, column_names=[c.name for c in like.columns])
             appended = profile_batches(reader, reader.schema)
         except pa.ArrowInvalid:
             return None

@@ -165,10 +165,9 @@ class DatasetVersion:
         A CSV is read with the column types its profile recorded, so every
         batch has the types ``read_table`` gives.
         """
-        import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        from steward.data.profile import CSV_BLOCK_SIZE, column_types
+        from steward.data.profile import column_types, csv_batches
 
         entry = self._entry(relpath)
         if not entry.path.lower().endswith(".csv"):
@@ -176,17 +175,9 @@ class DatasetVersion:
                 yield from pq.read_table(stream, columns=columns).to_batches()
             return
         profile = self.profiles().get(relpath)
+        types = column_types(profile) if profile else None
         with self.open(relpath) as stream:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=column_types(profile) if profile else {},
-                    include_columns=columns,
-                ),
-            )
-            yield from reader
+            yield from csv_batches(stream, types, include_columns=columns)
 
     def to_arrow(self) -> pa.Table:
         """All tabular files, stacked, as one arrow table.
