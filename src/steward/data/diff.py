@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,13 +62,20 @@ def _statistics(column: ColumnProfile, categories: Sequence[str]) -> dict[str, A
     return statistics
 
 
-def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tuple[Any, Any]]]:
+def _shared_columns(
+    before: TableProfile, after: TableProfile
+) -> Iterator[tuple[ColumnProfile, ColumnProfile]]:
+    """Each column both tables have: (its profile before, its profile after)."""
     theirs = {column.name: column for column in after.columns}
-    shifts: dict[str, dict[str, tuple[Any, Any]]] = {}
     for column in before.columns:
         other = theirs.get(column.name)
-        if other is None:
-            continue
+        if other is not None:
+            yield column, other
+
+
+def _shifts(before: TableProfile, after: TableProfile) -> dict[str, dict[str, tuple[Any, Any]]]:
+    shifts: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for column, other in _shared_columns(before, after):
         categories = {value for value, _ in column.top_values(TOP_SHARES)}
         categories |= {value for value, _ in other.top_values(TOP_SHARES)}
         old = _statistics(column, sorted(categories))
@@ -99,11 +106,9 @@ def _common_types(before: TableProfile, after: TableProfile) -> dict[str, Any]:
     """For columns whose type changed: one both versions convert to (so 1 equals 1.0)."""
     import pyarrow as pa
 
-    theirs = {column.name: column for column in after.columns}
     types = {}
-    for column in before.columns:
-        other = theirs.get(column.name)
-        if other is not None and other.dtype != column.dtype:
+    for column, other in _shared_columns(before, after):
+        if other.dtype != column.dtype:
             numeric = column.kind == other.kind == "numeric"
             types[column.name] = pa.float64() if numeric else pa.string()
     return types
@@ -124,17 +129,15 @@ def _row_changes(
     """
     import pandas as pd
 
-    before_columns = [column.name for column in profiles[0].columns]
-    after_columns = [column.name for column in profiles[1].columns]
+    shared = [column.name for column, _ in _shared_columns(*profiles)]
     types = _common_types(*profiles)
     if key:
-        missing = [k for k in key if k not in before_columns or k not in after_columns]
+        missing = [k for k in key if k not in shared]
         if missing:
             raise InvalidInput(f"key columns {missing} are not in both versions of {path_a}.")
         old = _row_hashes(a, path_a, key, types)
         new = _row_hashes(b, path_b, key, types)
         return int((~np.isin(new, old)).sum()), int((~np.isin(old, new)).sum())
-    shared = [column for column in before_columns if column in after_columns]
     old_counts = pd.Series(_row_hashes(a, path_a, shared, types)).value_counts()
     new_counts = pd.Series(_row_hashes(b, path_b, shared, types)).value_counts()
     difference = new_counts.sub(old_counts, fill_value=0)
