@@ -102,9 +102,8 @@ class ChunkWriter:
     def store_buffer(self, relpath: str, data: bytes) -> FileEntry:
         """Store an in-memory file (e.g. a table written as Parquet)."""
         if len(data) <= CHUNK_THRESHOLD:
-            ref = self.blobs.put_bytes(data)
-            self.progress(ref.size)
-            return FileEntry(relpath, ref.size, ref.digest)
+            digest, size = self._put_chunk(data)
+            return FileEntry(relpath, size, digest)
         return self._store_chunks(relpath, _chunker().cut_buf(data))
 
     def _has_chunks(self, path: str, like: FileEntry) -> bool:
