@@ -278,9 +278,7 @@ class DatasetStore:
         def create() -> tuple[DatasetVersionRecord, bool]:
             with write_transaction(self.engine) as connection:
                 now = now_ms()
-                dataset = self._dataset_of_kind(connection, name, kind)
-                if dataset is None:
-                    dataset = self._insert_dataset(connection, name, kind, description, now, actor)
+                dataset = self._dataset_for(connection, name, kind, description, now, actor)
                 existing = connection.execute(
                     select(t.dataset_versions.c.version).where(
                         t.dataset_versions.c.dataset_pk == dataset.pk,
@@ -351,11 +349,9 @@ class DatasetStore:
                 existing = self._existing_identical(connection, name, kind, number, new.digest)
                 if existing is not None:
                     return existing, False
-                dataset = self._dataset_of_kind(connection, name, kind)
-                if dataset is None:
-                    dataset = self._insert_dataset(
-                        connection, name, kind, description, created_ms, created_by
-                    )
+                dataset = self._dataset_for(
+                    connection, name, kind, description, created_ms, created_by
+                )
                 self._insert_version(
                     connection,
                     dataset.pk,
@@ -411,7 +407,7 @@ class DatasetStore:
             )
         return None
 
-    def _insert_dataset(
+    def _dataset_for(
         self,
         connection: Connection,
         name: str,
@@ -420,6 +416,10 @@ class DatasetStore:
         created_ms: int,
         created_by: str,
     ) -> Any:
+        """The dataset row of ``name``, created now if there is none (Conflict: another kind)."""
+        dataset = self._dataset_of_kind(connection, name, kind)
+        if dataset is not None:
+            return dataset
         connection.execute(
             insert(t.datasets).values(
                 id=_new_id(),
