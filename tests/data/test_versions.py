@@ -49,6 +49,20 @@ def test_add_folder_get_and_checkout(any_workspace: Any, tmp_path: Path) -> None
     assert list(frame.columns) == ["id", "value", "group"] and len(frame) == 200
 
 
+def test_add_reports_the_bytes_to_hash_before_hashing(workspace: Any, tmp_path: Path) -> None:
+    source = _folder(tmp_path / "src")
+    calls: list[tuple[str, int]] = []
+    steward.data.add(
+        "d",
+        source,
+        progress=lambda size: calls.append(("progress", size)),
+        total=lambda size: calls.append(("total", size)),
+    )
+    size = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    assert calls[0] == ("total", size)
+    assert sum(n for kind, n in calls if kind == "progress") == size
+
+
 def test_get_by_number_latest_and_alias(any_workspace: Any, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", 10)
     steward.data.add("d", path)

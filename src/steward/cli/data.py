@@ -109,7 +109,6 @@ def add(
 ) -> None:
     """Add a version of a dataset (identical content returns the existing version)."""
     import steward.data
-    from steward.data.sources import collect_files
     from steward.errors import InvalidInput
 
     tags = {}
@@ -118,10 +117,9 @@ def add(
         if not sep:
             raise InvalidInput(f"--tag {item!r} must be KEY=VALUE.")
         tags[key] = value
-    total = sum(file.stat.st_size for file in collect_files(source))
-    with _progress("hashing", total) as report, warnings.catch_warnings(record=True) as caught:
+    with _progress("hashing", None) as bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        version = steward.data.add(name, source, description, tags, progress=report)
+        version = steward.data.add(name, source, description, tags, progress=bar, total=bar.total)
     for warning in caught:
         print_note(str(warning.message))
     if as_json:

@@ -360,6 +360,7 @@ def _add_files(
     description: str | None,
     tags: Mapping[str, Any] | None,
     progress: Progress | None,
+    total: Callable[[int], None] | None,
 ) -> tuple[DatasetVersionRecord, bool]:
     """Add a file, folder or glob as a version of ``name``: (the version, whether new).
 
@@ -368,6 +369,8 @@ def _add_files(
     a file or the change index.
     """
     files = collect_files(source)
+    if total is not None:
+        total(sum(file.stat.st_size for file in files))
     listings = SourceListings(workspace.settings.home, workspace.blobs)
     source_key = os.path.abspath(os.path.expanduser(os.fspath(source)))
     fingerprint = listing_fingerprint(files)
@@ -406,6 +409,7 @@ def add(
     description: str | None = None,
     tags: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
 ) -> DatasetVersion:
     """Add a version of dataset ``name`` from a file, folder, glob or in-memory table.
 
@@ -419,6 +423,8 @@ def add(
         description: what this version is.
         tags: string tags of the version.
         progress: called with byte counts as files are hashed and stored.
+        total: called once, with the bytes of the files found, before any is read
+            (files, folders and globs; like ``push`` and ``pull``'s).
 
     Returns:
         The version.
@@ -454,7 +460,7 @@ def add(
             table,
         )
     else:
-        found, created = _add_files(workspace, name, source, description, tags, progress)
+        found, created = _add_files(workspace, name, source, description, tags, progress, total)
     latest = None if created else workspace.store.datasets.get_version(name)
     if latest is not None and latest.id != found.id:
         warnings.warn(
