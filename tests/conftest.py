@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary workspace on SQLite or PostgreSQL, local or S3 blobs."""
+"""Shared fixtures: a temporary workspace on SQLite or PostgreSQL, local or S3 blobs, an
+HTTP receiver on loopback, and child processes in their own namespaces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.services import create_bucket, create_database, postgres_server, s3_server
+from tests.services import (
+    ISOLATION,
+    Receiver,
+    create_bucket,
+    create_database,
+    postgres_server,
+    s3_server,
+)
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -84,3 +92,26 @@ def _pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
             fluent.end_run()
         use_workspace(None)
         ws.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP server on loopback recording the JSON it is sent."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def isolation() -> list[str]:
+    """The ``unshare`` prefix for a child in its own mount and network namespaces (a
+    planted /etc/hosts, a DNS server, a full disk); skips locally, fails in CI."""
+    if ISOLATION is None:
+        message = (
+            "this test needs 'unshare' to give a child process its own mount and network "
+            "namespaces (root, or unprivileged user namespaces)"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return ISOLATION

@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import smtplib
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
@@ -21,6 +19,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from steward.errors import InvalidInput
 from steward.monitoring.alerts.rules import SEVERITIES
+from steward.monitoring.alerts.targets import (
+    PinnedSMTP,
+    TargetRefused,
+    check_target,
+    post_json,
+    resolve_target,
+    split_url,
+)
 
 _REGISTRY: dict[str, str | type] = {
     "webhook": "steward.monitoring.alerts.channels:WebhookChannel",
@@ -90,19 +96,16 @@ class _Base:
 
 
 def _post_json(url: str, body: dict[str, Any], timeout: float, headers: dict[str, str]) -> None:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body, default=str).encode(),
-        headers={"Content-Type": "application/json", **headers},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        if not 200 <= response.status < 300:
-            raise OSError(f"{url} answered HTTP {response.status}")
+    post_json(url, json.dumps(body, default=str).encode(), timeout, headers)
 
 
 class WebhookChannel(_Base):
-    """POSTs the notice as JSON to a URL."""
+    """POSTs the notice as JSON to a URL.
+
+    The URL's host is checked when the channel is made and again at each
+    delivery (``targets.py``): link-local and cloud metadata addresses are
+    refused, the allow-list applies, redirects are not followed.
+    """
 
     def __init__(
         self,
@@ -113,8 +116,8 @@ class WebhookChannel(_Base):
         timeout: float = 10.0,
     ) -> None:
         super().__init__(name, min_severity, timeout)
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"webhook URL must start with http:// or https://, not {url!r}.")
+        _, host, port, _, _ = split_url(url)
+        check_target(host, port)
         self.url = url
         self.headers = dict(headers or {})
 
@@ -152,7 +155,11 @@ class SlackChannel(WebhookChannel):
 
 
 class EmailChannel(_Base):
-    """Sends an e-mail over SMTP (STARTTLS and login when asked)."""
+    """Sends an e-mail over SMTP (STARTTLS and login when asked).
+
+    The SMTP host is checked like a webhook's (``targets.py``), when the
+    channel is made and again at each delivery.
+    """
 
     def __init__(
         self,
@@ -170,6 +177,9 @@ class EmailChannel(_Base):
         super().__init__(name, min_severity, timeout)
         if not recipients:
             raise InvalidInput("an e-mail channel needs at least one recipient.")
+        if not 0 < port < 65536:
+            raise InvalidInput(f"SMTP port must be between 1 and 65535, not {port!r}.")
+        check_target(host, port)
         self.host, self.port = host, port
         self.sender, self.recipients = sender, list(recipients)
         self.username, self.password, self.starttls = username, password, starttls
@@ -186,7 +196,8 @@ class EmailChannel(_Base):
             f"rule: {notice.expression}\nthreshold: {notice.threshold}\n"
             f"alert: {notice.alert_id}\nat: {notice.at}\n\n{notice.message}\n"
         )
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        target = resolve_target(self.host, self.port)
+        with PinnedSMTP(target, self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls()
             if self.username:
@@ -213,6 +224,22 @@ class LogChannel(_Base):
         self.logger.log(
             level, "%s: %s = %s (%s)", notice.title, notice.metric, notice.value, notice.expression
         )
+
+
+class UnavailableChannel(_Base):
+    """A channel that could not be made when a monitor ran (its target is refused now).
+
+    Its sends fail with the reason, so each delivery is recorded as failed and
+    the monitor's other channels and its stored result are unaffected.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name)
+        self.reason = reason
+
+    def send(self, notice: AlertNotice) -> None:
+        """Raise the reason the channel could not be made."""
+        raise TargetRefused(self.reason)
 
 
 def register_channel(kind: str, target: str | type) -> None:

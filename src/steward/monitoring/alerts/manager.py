@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from steward.errors import InvalidInput
 from steward.monitoring.alerts.channels import AlertChannel, AlertNotice
 from steward.monitoring.alerts.rules import SEVERITIES, Rule, parse_rule
+from steward.monitoring.alerts.targets import TargetRefused
 from steward.store.monitoring import Alert
 
 if TYPE_CHECKING:
@@ -177,6 +178,8 @@ class AlertManager:
                     attempts,
                     error,
                 )
+                if isinstance(exc, TargetRefused):
+                    return attempt, error  # a refused target stays refused: no retry
                 if attempt < attempts:
                     self._sleep(delay)
                     delay = min(delay * self.retry.factor, self.retry.max_delay_s)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from steward.monitoring.alerts.channels import AlertNotice
+from steward.monitoring.alerts.channels import AlertChannel, AlertNotice, UnavailableChannel
 from steward.monitoring.alerts.manager import AlertManager
+from steward.monitoring.alerts.targets import TargetRefused
 from steward.monitoring.monitors.definition import (
     aware,
     get_monitor,
@@ -169,6 +170,14 @@ def _result(
     )
 
 
+def _channel(spec: str) -> AlertChannel:
+    """The channel of a stored spec; one whose target is refused now fails each delivery."""
+    try:
+        return parse_channel(spec)
+    except TargetRefused as exc:
+        return UnavailableChannel(spec.partition(":")[0].strip().lower(), str(exc))
+
+
 def run_monitor(
     name: str, now: datetime | None = None, workspace: Workspace | None = None
 ) -> MonitorResult:
@@ -199,7 +208,7 @@ def run_monitor(
         ).digest
     manager = AlertManager(
         [rule_from_spec(rule) for rule in monitor.rules],
-        [parse_channel(spec) for spec in monitor.channels],
+        [_channel(spec) for spec in monitor.channels],
         source=f"monitor:{monitor.name}",
         cooldown=timedelta(seconds=monitor.cooldown_s),
         workspace=ws,
