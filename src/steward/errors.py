@@ -44,6 +44,19 @@ class IntegrityError(StewardError):
     http_status = 500
 
 
+class StorageError(StewardError):
+    """A store cannot be read or written: a damaged or unreadable file, a read-only or
+    failing disk, an unreachable database server."""
+
+    http_status = 503
+
+
+class StorageFull(StorageError):
+    """The disk (or quota) under a store is full; what was stored before is intact."""
+
+    http_status = 507
+
+
 class SchemaTooNew(StewardError):
     """The metadata store was written by a newer Steward than this one."""
 

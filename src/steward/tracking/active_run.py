@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from steward.errors import InvalidInput, NotFound
+from steward.errors import InvalidInput, NotFound, StorageError
 from steward.store.records import Artifact, Metric, Run, RunStatus, datetime_to_ms, now_ms
 from steward.store.validation import (
     check_artifact_path,
@@ -210,7 +210,13 @@ class ActiveRun:
         self._buffer.flush()
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
-        """Flush pending metrics and mark the run ended (a second call does nothing)."""
+        """Flush pending metrics and mark the run ended (a second call does nothing).
+
+        Raises:
+            StorageError: the store cannot be written now (a full disk): the run
+                stays active with its pending metrics, so ``end()`` can be called
+                again once the cause is fixed.
+        """
         if self._status is not None:
             return
         final = RunStatus(status) if isinstance(status, str) else status
@@ -219,9 +225,17 @@ class ActiveRun:
         # The run's last metrics and its end are one transaction.
         try:
             self._backend.end_run(self.id, final, metrics=pending)
-        finally:
+        except StorageError:
+            self._status = None
+            if pending:
+                self._buffer.add(self.id, self._write_points, pending)
+            raise
+        except BaseException:
             if self._on_end is not None:
                 self._on_end(self)
+            raise
+        if self._on_end is not None:
+            self._on_end(self)
         # Only now report an earlier background failure: the run is ended either way.
         self._buffer.raise_errors()
 
