@@ -292,3 +292,26 @@ def run_steward(
         cwd=cwd,
         check=False,
     )
+
+
+def spawn_steward_script(
+    body: str, home: Path, store_url: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``import steward, sys, time`` + ``body`` in a child process on a workspace
+    (its own SQLite store unless ``store_url`` is given), stdout and stderr piped."""
+    import textwrap
+
+    script = "import steward, sys, time\n" + textwrap.dedent(body)
+    child_env = {**os.environ, "STEWARD_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+    child_env.pop("STEWARD_BLOB_URL", None)
+    if store_url is None:
+        child_env.pop("STEWARD_STORE_URL", None)
+    else:
+        child_env["STEWARD_STORE_URL"] = store_url
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -116,6 +116,11 @@ def show(
         f"started {run.start_time:%Y-%m-%d %H:%M:%S} · "
         + (f"{run.duration_s:.1f} s" if run.duration_s is not None else "running")
     )
+    if run.heartbeat_lost and run.last_heartbeat is not None:
+        console.print(
+            f"no heartbeat since {run.last_heartbeat:%Y-%m-%d %H:%M:%S}: its process is "
+            "presumed dead (it runs again if the process comes back)"
+        )
     if run.parent_id:
         console.print(f"parent run {run.parent_id}")
     print_table("Params", ["key", "value"], sorted(run.params.items()))

@@ -23,11 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -66,8 +67,14 @@ runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Column("system_info_digest", String(80), nullable=True),
+    # Heartbeats: the run's process says it is alive until ``alive_until``; a RUNNING
+    # run past it is marked KILLED (``heartbeat_lost``) and revived if it speaks again.
+    Column("heartbeat_at", BigInteger, nullable=True),
+    Column("alive_until", BigInteger, nullable=True),
+    Column("heartbeat_lost", Boolean, nullable=False, server_default=false()),
     Index("ix_runs_experiment_start", "experiment_pk", "start_time"),
     Index("ix_runs_parent", "parent_pk"),
+    Index("ix_runs_status_alive_until", "status", "alive_until"),
 )
 
 write_batches = Table(

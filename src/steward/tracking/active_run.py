@@ -41,7 +41,10 @@ class ActiveRun:
     """A run that is being logged to. Use as a context manager or call ``end()``.
 
     Leaving a ``with`` block normally ends the run FINISHED; an exception ends
-    it FAILED, KeyboardInterrupt KILLED.
+    it FAILED, KeyboardInterrupt KILLED. A handle that joined a run another
+    process is logging to (``start_run(run_id=...)`` on a RUNNING run) only
+    detaches when its block or process ends: its metrics are written and the
+    run goes on; ``end()`` ends it for everyone.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class ActiveRun:
         record: Run,
         buffer: MetricBuffer,
         on_end: Callable[[ActiveRun], None] | None = None,
+        joined: bool = False,
     ) -> None:
         self._backend = backend
         self._record = record
@@ -58,7 +62,10 @@ class ActiveRun:
         self._known_keys: set[str] = set()
         self._lock = threading.Lock()
         self._status: RunStatus | None = None
+        self._detached = False
         self._on_end = on_end
+        self.joined = joined
+        """Whether this handle joined a run that was already running elsewhere."""
 
     @property
     def id(self) -> str:
@@ -81,9 +88,14 @@ class ActiveRun:
         return self._record.parent_id
 
     @property
+    def backend(self) -> TrackingBackend:
+        """Where the run is stored."""
+        return self._backend
+
+    @property
     def ended(self) -> bool:
-        """Whether ``end()`` has been called."""
-        return self._status is not None
+        """Whether ``end()`` (or, for a joined run, ``detach()``) has been called."""
+        return self._status is not None or self._detached
 
     @property
     def info(self) -> Run:
@@ -92,6 +104,11 @@ class ActiveRun:
         return self._backend.get_run(self.id)
 
     def _check_open(self) -> None:
+        if self._detached:
+            raise InvalidInput(
+                f"this process detached from run {self.id}; attach again with "
+                f"steward.start_run(run_id={self.id!r}) to log more."
+            )
         if self._status is not None:
             raise InvalidInput(
                 f"run {self.id} has ended ({self._status.value}); start a new run to log more."
@@ -217,7 +234,7 @@ class ActiveRun:
                 stays active with its pending metrics, so ``end()`` can be called
                 again once the cause is fixed.
         """
-        if self._status is not None:
+        if self.ended:
             return
         final = RunStatus(status) if isinstance(status, str) else status
         self._status = final
@@ -239,6 +256,31 @@ class ActiveRun:
         # Only now report an earlier background failure: the run is ended either way.
         self._buffer.raise_errors()
 
+    def detach(self) -> None:
+        """Write this process's pending metrics and stop logging to the run, leaving it
+        running for the other processes that log to it (a second call does nothing)."""
+        if self.ended:
+            return
+        pending = self._buffer.take(self.id)
+        if pending:
+            try:
+                self._write_points(self.id, pending)
+            except StorageError:
+                self._buffer.add(self.id, self._write_points, pending)
+                raise
+        self._detached = True
+        if self._on_end is not None:
+            self._on_end(self)
+        self._buffer.raise_errors()
+
+    def leave(self, status: RunStatus) -> None:
+        """The block or process using the run is over: end it with ``status`` if this
+        handle owns it, detach if it joined a run that others are logging to."""
+        if self.joined:
+            self.detach()
+        else:
+            self.end(status)
+
     def __enter__(self) -> ActiveRun:
         return self
 
@@ -249,11 +291,11 @@ class ActiveRun:
         traceback: TracebackType | None,
     ) -> None:
         if exc_type is None:
-            self.end(RunStatus.FINISHED)
+            self.leave(RunStatus.FINISHED)
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.end(RunStatus.KILLED)
+            self.leave(RunStatus.KILLED)
         else:
-            self.end(RunStatus.FAILED)
+            self.leave(RunStatus.FAILED)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
