@@ -116,6 +116,8 @@ def estimate_performance(
 
     Returns:
         Estimated metrics, with realised ones side by side where ``current`` has labels.
+        A window with no probability (empty, or every one missing) has none: its
+        notes say so, as ``performance`` does for a window without labels.
 
     Raises:
         InvalidInput: a named column is missing, or a reference is given without a target.
@@ -123,6 +125,11 @@ def estimate_performance(
     if proba not in frames.column_names(current):
         raise InvalidInput(f"no probability column {proba!r} in the current window.")
     scores = frames.numeric_values(frames.column(current, proba))
+    if not np.isfinite(scores).any():
+        what = "is empty" if scores.size == 0 else f"has no probability in its {scores.size} row(s)"
+        return EstimatedPerformance(
+            rows=0, estimated={}, notes=(f"the current window {what}: nothing to estimate",)
+        )
     notes: list[str] = []
     calibrated = False
     if reference is not None:

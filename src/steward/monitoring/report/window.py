@@ -251,8 +251,10 @@ def _performance_section(
         parts.append(f"<h3>Realised ({performance.task})</h3>" + table(columns, rows))
     if estimated is not None:
         rows = [[k, v, estimated.realised.get(k)] for k, v in estimated.estimated.items()]
+        notes = "".join(f"<p class='muted'>{html.escape(note)}</p>" for note in estimated.notes)
         parts.append(
             "<h3>Estimated before labels (CBPE)</h3>"
+            + notes
             + table(["metric", "estimated", "realised"], rows)
         )
     return "<h2>Performance</h2>" + "".join(parts) if parts else ""
