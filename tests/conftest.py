@@ -4,7 +4,8 @@ HTTP receiver on loopback, and child processes in their own namespaces."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,30 @@ def isolation() -> list[str]:
             pytest.fail(message)
         pytest.skip(message)
     return ISOLATION
+
+
+CliResult = tuple[int, str, str]
+"""Exit code, stdout and stderr of one ``steward`` command."""
+
+
+@pytest.fixture
+def steward_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``steward ARGS`` in this process through its real entry point (``main``: the
+    one-line errors and exit codes users see), on the current workspace."""
+    from steward.cli import main
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        saved = sys.argv
+        sys.argv = ["steward", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            sys.argv = saved
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -178,7 +178,7 @@ def test_attaching_reopens_an_ended_run_and_ends_it_again(any_workspace: Any) ->
         "test.accuracy": 0.91,
     }
 
-    with pytest.raises(NotFound, match="no run with id .0000"):
+    with pytest.raises(NotFound, match=r"no run with id .0000"):
         steward.start_run(run_id="0" * 32)
     with pytest.raises(InvalidInput, match="belongs to experiment 'e'"):
         steward.start_run(run_id=first.id, experiment="other")

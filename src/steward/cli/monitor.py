@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from steward.cli.output import JSON_HELP, console, print_json, print_table
+from steward.cli.output import JSON_HELP, console, print_error, print_json, print_table
 
 if TYPE_CHECKING:
     from steward.monitoring.monitors.run import MonitorResult
@@ -168,12 +168,26 @@ def _print_result(result: MonitorResult) -> None:
         console.print(f"[dim]note: {note}[/dim]")
 
 
+def _exit_if_failed(results: list[MonitorResult]) -> None:
+    """Exit 1 when a window could not be evaluated (its result is stored all the same)."""
+    failed = [result for result in results if result.status == "error"]
+    for result in failed:
+        reason = result.notes[0] if result.notes else "see 'steward monitor show'"
+        print_error(f"monitor {result.monitor}: the window could not be evaluated: {reason}")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("run")
 def run(
     name: str = typer.Argument(..., help="The monitor."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Evaluate the monitor's latest window now, store it and send alerts."""
+    """Evaluate the monitor's latest window now, store it and send alerts.
+
+    Exits 1 when the window could not be evaluated (status error: the model, the
+    table or the reference cannot be found or read); an empty window is not an error.
+    """
     from steward.monitoring.monitors.run import run_monitor
 
     result = run_monitor(name)
@@ -181,6 +195,7 @@ def run(
         print_json(result.to_dict())
     else:
         _print_result(result)
+    _exit_if_failed([result])
 
 
 @app.command("watch")
@@ -190,7 +205,8 @@ def watch(
     ),
     poll: float = typer.Option(30.0, help="Longest sleep between checks, in seconds."),
 ) -> None:
-    """Run monitors on their --schedule until interrupted."""
+    """Run monitors on their --schedule until interrupted (--once: exits 1 if a window
+    could not be evaluated)."""
     from steward.monitoring.monitors.scheduler import run_due
     from steward.monitoring.monitors.scheduler import watch as watch_monitors
 
@@ -199,6 +215,7 @@ def watch(
         for result in results:
             _print_result(result)
         console.print(f"{len(results)} monitor(s) were due")
+        _exit_if_failed(results)
         return
     console.print("watching scheduled monitors; Ctrl-C to stop")
     try:

@@ -12,7 +12,7 @@ CARD_FIELDS = {
     "limitations": "Limitations",
     "ethical_considerations": "Ethical considerations",
 }
-_UNFILLED = "_Not filled in yet: set it with `steward models card NAME VERSION --{flag} …`._"
+_UNFILLED = "_Not filled in yet: set it with `steward models card {reference} --{flag} '…'`._"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,9 @@ def build_card(name: str, version: int | str) -> ModelCard:
         overview.append(("description", found.description))
     sections = [Section("Overview", header=("field", "value"), rows=tuple(overview))]
     for key, title in CARD_FIELDS.items():
-        text = found.card_fields.get(key) or _UNFILLED.format(flag=key.replace("_", "-"))
+        text = found.card_fields.get(key) or _UNFILLED.format(
+            reference=f"{name}/{found.version}", flag=key.replace("_", "-")
+        )
         sections.append(Section(title, text=text))
     if run is not None:
         data_rows = tuple(

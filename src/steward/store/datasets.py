@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from steward.errors import Conflict, InvalidInput, NotFound
@@ -469,6 +469,51 @@ class DatasetStore:
                     for key, value in tags.items()
                 ],
             )
+
+    def update_version_metadata(
+        self, name: str, version: int, description: str | None, tags: Mapping[str, str]
+    ) -> DatasetVersionRecord:
+        """Set a version's description (unless None) and the given tags (others stay).
+
+        Raises:
+            NotFound: no such dataset or version.
+        """
+        tag_items = _check_tags(tags)
+
+        def change() -> DatasetVersionRecord:
+            with write_transaction(self.engine) as connection:
+                dataset = self._dataset_row(connection, name)
+                version_pk = connection.execute(
+                    select(t.dataset_versions.c.pk).where(
+                        t.dataset_versions.c.dataset_pk == dataset.pk,
+                        t.dataset_versions.c.version == version,
+                    )
+                ).scalar()
+                if version_pk is None:
+                    raise NotFound(f"dataset {name!r} has no version {version}.")
+                if description is not None:
+                    connection.execute(
+                        update(t.dataset_versions)
+                        .where(t.dataset_versions.c.pk == version_pk)
+                        .values(description=description)
+                    )
+                if tag_items:
+                    connection.execute(
+                        delete(t.dataset_version_tags).where(
+                            t.dataset_version_tags.c.version_pk == version_pk,
+                            t.dataset_version_tags.c.key.in_(list(tag_items)),
+                        )
+                    )
+                    connection.execute(
+                        insert(t.dataset_version_tags),
+                        [
+                            {"version_pk": version_pk, "key": key, "value": value}
+                            for key, value in tag_items.items()
+                        ],
+                    )
+                return self._fetch(connection, dataset.pk, version)
+
+        return run_with_retry(change)
 
     def _fetch(self, connection: Connection, dataset_pk: int, number: int) -> DatasetVersionRecord:
         row = connection.execute(

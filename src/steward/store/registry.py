@@ -611,7 +611,7 @@ class RegistryStore:
                     raise Conflict(
                         f"version {version} of {name!r} is {row.status}; only an "
                         f"{required_status.value} version can take the alias {alias!r}. "
-                        f"Approve it first: steward models approve {name} {version} -m '…'"
+                        f"Approve it first: steward models approve {name}/{version} -m '…'"
                     )
                 current = connection.execute(
                     select(t.model_versions.c.version)

@@ -29,6 +29,7 @@ from steward.errors import InvalidInput
 from steward.monitoring.alerts.channels import AlertChannel, channel
 from steward.monitoring.alerts.rules import SEVERITIES, Rule, parse_rule
 from steward.monitoring.monitors.schedule import WindowSpec, parse_cron, parse_window
+from steward.monitoring.monitors.sources import check_table, require_table
 from steward.workspace import workspace_scope
 
 if TYPE_CHECKING:
@@ -156,6 +157,16 @@ def _check_reference(reference: str | None) -> None:
         raise InvalidInput("reference 'dataset:' names no dataset; use 'dataset:NAME:VERSION'.")
 
 
+def reference_dataset(reference: str | None) -> str | None:
+    """The dataset version (``NAME:VERSION``) a reference names, or None for lineage
+    and windows of predictions."""
+    if reference is None or reference in ("lineage", "training"):
+        return None
+    if reference.startswith("window:"):
+        return None
+    return reference.removeprefix("dataset:")
+
+
 def reference_window(reference: str) -> tuple[datetime, datetime]:
     """The (start, end) of a ``window:START/END`` reference.
 
@@ -216,7 +227,6 @@ def _check_source(
     timestamp_column: str | None,
 ) -> None:
     from steward.models.uri import parse_model_uri
-    from steward.monitoring.monitors.sources import check_table
 
     if model is None and table is None:
         raise InvalidInput(
@@ -297,8 +307,10 @@ def create_monitor(
             performance and ROC AUC).
 
     Raises:
-        InvalidInput: a malformed window, schedule, rule, channel, reference or source.
-        NotFound: the model (or alias) does not exist.
+        InvalidInput: a malformed window, schedule, rule, channel, reference or source,
+            or files or a glob of the table that match nothing now.
+        NotFound: the model (or alias, or version), the table's dataset or the
+            reference dataset version does not exist.
         Conflict: a monitor of this name exists and ``replace`` is False.
     """
     from steward.store.validation import check_name
@@ -316,9 +328,16 @@ def create_monitor(
     if not 0 < drift_share <= 1:
         raise InvalidInput(f"drift_share must be in (0, 1], not {drift_share!r}.")
     ws = workspace_or_current(workspace)
-    if model is not None:
-        with workspace_scope(ws):
+    with workspace_scope(ws):  # what the monitor names must exist now
+        if model is not None:
             resolve_model(model)  # raises NotFound with the registry's message
+        if table is not None:
+            require_table(table)
+        dataset = reference_dataset(reference)
+        if dataset is not None:
+            from steward.data.versions import resolve
+
+            resolve(dataset)  # raises NotFound naming the dataset or version
     config = {
         "reference": reference,
         "window": window,

@@ -48,6 +48,24 @@ def check_table(spec: str) -> None:
         raise InvalidInput("table 'dataset:' names no dataset; use 'dataset:NAME[:VERSION]'.")
 
 
+def require_table(spec: str) -> None:
+    """Refuse a table that names nothing now (when a monitor is created).
+
+    Raises:
+        NotFound: the dataset (or its version) does not exist.
+        InvalidInput: the files, folder or glob match no Parquet or CSV file.
+    """
+    if spec.startswith(DATASET_PREFIX):
+        from steward.data.versions import resolve
+
+        resolve(spec.removeprefix(DATASET_PREFIX))
+        return
+    try:
+        _files(spec)
+    except TableUnavailable as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 def label_column(monitor: Monitor, columns: list[str]) -> str | None:
     """The table's label column: the monitor's target column, else ``label`` when present."""
     if monitor.target_column:
@@ -114,15 +132,25 @@ def _remote_files(spec: str) -> tuple[Any, list[str]]:
         raise TableUnavailable(f"the monitored table {spec!r} cannot be listed: {exc}") from None
 
 
-def _read_files(spec: str) -> pd.DataFrame:
-    import pandas as pd
+def _files(spec: str) -> tuple[Any, list[str]]:
+    """The filesystem (None: local) and the Parquet and CSV files of a table spec.
 
+    Raises:
+        TableUnavailable: no file matches, or the files cannot be listed.
+    """
     fs, names = _remote_files(spec) if "://" in spec else (None, _local_files(spec))
     if not names:
         raise TableUnavailable(
             f"no files match the monitored table {spec!r}; check the path (a file, a folder "
             "or a glob of .parquet / .csv files)."
         )
+    return fs, names
+
+
+def _read_files(spec: str) -> pd.DataFrame:
+    import pandas as pd
+
+    fs, names = _files(spec)
     frames = []
     for name in names:
         reader = pd.read_parquet if _file_format(name) == "parquet" else pd.read_csv
