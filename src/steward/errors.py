@@ -44,7 +44,7 @@ class IntegrityError(StewardError):
     http_status = 500
 
 
-class StorageError(StewardError):
+class StorageError(StewardError, OSError):
     """A store cannot be read or written: a damaged or unreadable file, a read-only or
     failing disk, an unreachable database server."""
 
