@@ -36,7 +36,7 @@ from steward.models.environment import (
 )
 from steward.models.flavors import Flavor, Trust, detect_flavor, get_flavor, trusted_names
 from steward.models.signature import Signature, example_to_json, infer_signature
-from steward.store.validation import check_artifact_path
+from steward.paths import check_relative_path
 
 METADATA_FILE = "steward-model.json"
 FORMAT_VERSION = 1
@@ -71,28 +71,13 @@ def _check_files(files: Any) -> dict[str, dict[str, Any]]:
 
 
 def _check_descriptor_path(where: str, path: Any) -> str:
-    """A descriptor path that is relative, normalised and inside the model folder.
+    """A descriptor path that is relative, in normal form and inside the model folder.
 
     Raises:
-        UnsafeModel: it is absolute, climbs out, holds NUL or a backslash, or is not
-            in its normal form (``a/./b``, ``a//b``).
+        UnsafeModel: it is absolute, climbs out, holds NUL or a backslash, or has an
+            empty or ``.`` segment; the message names the field.
     """
-    reason = None
-    if not isinstance(path, str):
-        reason = "it is not a string"
-    else:
-        try:
-            if check_artifact_path(path) != path:
-                reason = "it is not in normal form (no '.' segments, empty segments or '/' ends)"
-        except InvalidInput as exc:
-            reason = str(exc)
-    if reason is not None:
-        raise UnsafeModel(
-            f"{METADATA_FILE}: {where} names {path!r}, which is refused: {reason}. Every path "
-            "in a model descriptor must be relative and stay inside the model folder; "
-            "refusing to load it."
-        )
-    return str(path)
+    return check_relative_path(path, f"{METADATA_FILE}: {where}", UnsafeModel)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import posixpath
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from steward.errors import IntegrityError, NotFound
 from steward.models.package import METADATA_FILE, ModelMetadata, file_sha256, verify_files
+from steward.paths import make_folder
 
 if TYPE_CHECKING:
     from steward.store.registry import ModelVersion
@@ -44,16 +46,6 @@ def run_model_files(workspace: Workspace, run_id: str, path: str) -> dict[str, s
         for item in workspace.tracking.list_artifacts(run_id)
         if item.path.startswith(prefix)
     }
-
-
-def _real_folder(folder: Path, root: Path) -> None:
-    """Make ``folder`` (below ``root``) a chain of real folders, replacing links and files."""
-    path = root
-    for part in folder.relative_to(root).parts:
-        path = path / part
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
-            path.unlink()
-        path.mkdir(exist_ok=True)
 
 
 def _cached(target: Path, sha256: str) -> bool:
@@ -105,10 +97,11 @@ def materialize(
     metadata = ModelMetadata.from_json(raw)
     root = Path(workspace.settings.home)
     folder = cache_folder(workspace, metadata_digest)
-    _real_folder(folder, root)
+    root.mkdir(parents=True, exist_ok=True)
+    make_folder(str(root), folder.relative_to(root).as_posix(), replace=True)
     for name, expected in metadata.files.items():
         target = folder / name
-        _real_folder(target.parent, folder)
+        make_folder(str(folder), posixpath.dirname(name), replace=True)
         if not refetch and _cached(target, expected["sha256"]):
             continue
         blob = files.get(name)

@@ -81,20 +81,14 @@ def check_external_data(model_bytes: bytes, model_file: str, files: Collection[s
     Raises:
         UnsafeModel: a location is absolute, climbs out (``..``), or names no verified file.
     """
-    from steward.store.validation import check_artifact_path
+    from steward.paths import check_relative_path
 
     locations = external_data_paths(model_bytes)
     base = posixpath.dirname(model_file)
     for location in locations:
-        try:
-            clean = check_artifact_path(location)
-        except InvalidInput as exc:
-            raise UnsafeModel(
-                f"refusing to load {model_file}: it reads external data from {location!r}, "
-                f"outside the model's folder ({exc}). Nothing was read."
-            ) from exc
-        resolved = posixpath.join(base, clean) if base else clean
-        if clean != location or resolved not in files:
+        where = f"{model_file}: external data location"
+        clean = check_relative_path(location, where, UnsafeModel)
+        if (posixpath.join(base, clean) if base else clean) not in files:
             raise UnsafeModel(
                 f"refusing to load {model_file}: it reads external data from {location!r}, "
                 "which is not one of the model's verified files. Nothing was read."
