@@ -31,41 +31,35 @@ def _forest() -> tuple[RandomForestClassifier, np.ndarray]:
 # -- descriptor paths ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["../outside.skops", "/etc/passwd", "sub\\model.skops", "model\x00.skops", "./model.skops"],
-    ids=["dotdot", "absolute", "backslash", "nul", "not-normal"],
-)
-def test_a_descriptor_path_outside_the_folder_is_refused(tmp_path: Path, path: str) -> None:
+def _set_file(path: str) -> Any:
+    return lambda descriptor: descriptor["flavor_info"].update(file=path)
+
+
+def _climb(descriptor: dict[str, Any]) -> None:
+    descriptor["files"]["../../secret"] = descriptor["files"]["model.skops"]
+
+
+DESCRIPTOR_EDITS = {
+    "dotdot": (_set_file("../outside.skops"), r"flavor_info\.file"),
+    "absolute": (_set_file("/etc/passwd"), r"flavor_info\.file"),
+    "backslash": (_set_file("sub\\model.skops"), r"flavor_info\.file"),
+    "nul": (_set_file("model\x00.skops"), r"flavor_info\.file"),
+    "not-normal": (_set_file("./model.skops"), r"flavor_info\.file"),
+    "unsealed": (_set_file("unsealed.skops"), "not one of the model's sealed files"),
+    "files-climb": (_climb, r"files\['\.\./\.\./secret'\]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DESCRIPTOR_EDITS))
+def test_a_descriptor_path_outside_its_sealed_files_is_refused(tmp_path: Path, case: str) -> None:
+    edit, message = DESCRIPTOR_EDITS[case]
     model, _ = _forest()
     folder = tmp_path / "bundle" / "model"
     save_model(model, folder)
-    (tmp_path / "bundle" / "outside.skops").write_bytes((folder / "model.skops").read_bytes())
-    edit_descriptor(folder, lambda d: d["flavor_info"].update(file=path))
-    with pytest.raises(UnsafeModel, match=r"flavor_info\.file"):
-        models.load_bundle(folder)
-
-
-def test_a_descriptor_path_must_be_a_sealed_file(tmp_path: Path) -> None:
-    model, _ = _forest()
-    folder = tmp_path / "model"
-    save_model(model, folder)
-    (folder / "unsealed.skops").write_bytes((folder / "model.skops").read_bytes())
-    edit_descriptor(folder, lambda d: d["flavor_info"].update(file="unsealed.skops"))
-    with pytest.raises(UnsafeModel, match="not one of the model's sealed files"):
-        models.load_bundle(folder)
-
-
-def test_a_sealed_file_list_cannot_climb_out(tmp_path: Path) -> None:
-    model, _ = _forest()
-    folder = tmp_path / "model"
-    save_model(model, folder)
-
-    def climb(descriptor: dict[str, Any]) -> None:
-        descriptor["files"]["../../secret"] = descriptor["files"]["model.skops"]
-
-    edit_descriptor(folder, climb)
-    with pytest.raises(UnsafeModel, match=r"files\['\.\./\.\./secret'\]"):
+    for planted in (tmp_path / "bundle" / "outside.skops", folder / "unsealed.skops"):
+        planted.write_bytes((folder / "model.skops").read_bytes())
+    edit_descriptor(folder, edit)
+    with pytest.raises(UnsafeModel, match=message):
         models.load_bundle(folder)
 
 
