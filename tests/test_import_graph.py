@@ -15,11 +15,7 @@ import steward
 
 SOURCE = Path(steward.__file__).parent
 
-KNOWN_CYCLES: list[set[str]] = [
-    # models/: bundle ⇄ fluent ⇄ registry is being broken on another branch of
-    # issue 11; remove this entry when it merges.
-    {"steward.models.bundle", "steward.models.fluent", "steward.models.registry"},
-]
+KNOWN_CYCLES: list[set[str]] = []
 
 MONITORING_LAYERS = ("statistics", "checks", "alerts", "monitors", "report")
 """Sub-packages of ``steward.monitoring``, lowest first: each imports only those before it."""

@@ -102,6 +102,12 @@ class UnsafeModel(StewardError):
     http_status = 422
 
 
+class UnreadableModel(InvalidInput):
+    """A model file is damaged, disguised, or not what its descriptor says it is."""
+
+    http_status = 422
+
+
 class TransferFailed(StewardError):
     """Copying to or from a remote store failed: network, credentials, or a local disk."""
 

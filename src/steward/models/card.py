@@ -83,8 +83,8 @@ def _format(value: Any) -> str:
 
 def build_card(name: str, version: int | str) -> ModelCard:
     """Assemble the card of a version from the registry, its run and its metadata."""
-    from steward.models.fluent import materialize
     from steward.models.registry import alias_history, get_version, status_history
+    from steward.models.stored import materialize
     from steward.workspace import current_workspace
 
     workspace = current_workspace()
