@@ -468,7 +468,8 @@ def delete_monitor(name: str, workspace: Workspace | None = None) -> None:
     Raises:
         NotFound: no such monitor.
     """
-    _workspace(workspace).store.monitoring.delete_monitor(name)
+    ws = _workspace(workspace)
+    ws.store.monitoring.delete_monitor(name, ws.actor)
 
 
 def monitor_results(
