@@ -159,33 +159,43 @@ class _Plan:
         return check
 
 
-def _failures(plan: _Plan, data: pd.DataFrame) -> tuple[dict[str, int], dict[str, list[Any]], dict[str, list[str]]]:
-    """Run the schema: failing counts, sampled failing indexes and other notes per result."""
+def _failures(
+    plan: _Plan, data: pd.DataFrame
+) -> tuple[dict[str, int], dict[str, list[Any]], dict[str, list[str]]]:
+    """Run the schema: failing row counts, sampled failing indexes and notes per result."""
+    import pandas as pd
+
     errors = require("pandera.errors", "checks", "data checks")
-    counts: dict[str, int] = defaultdict(int)
-    indexes: dict[str, list[Any]] = defaultdict(list)
+    counts: dict[str, int] = {}
+    indexes: dict[str, list[Any]] = {}
     notes: dict[str, list[str]] = defaultdict(list)
     try:
         plan.schema.validate(data, lazy=True)
     except errors.SchemaErrors as exc:  # type: ignore[attr-defined]
         cases = exc.failure_cases
-        sample = plan.spec.sample_rows
+        found: dict[str, list[Any]] = defaultdict(list)
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
             if check == "column_in_dataframe":
                 for missing in group["failure_case"]:
                     name = plan.builtin.get((str(missing), "column_in_dataframe"))
                     if name is not None:
-                        counts[name] += 1
+                        counts[name] = 1
                         notes[name].append(f"column {missing!r} is missing")
                 continue
             name = plan.result_name(column, check)
             if name is None:
                 continue
             index = group["index"].dropna()
-            counts[name] += len(index) if len(index) else 1
-            indexes[name] += index.drop_duplicates().head(sample).tolist()
-            if not len(index):
-                notes[name] += [str(value) for value in group["failure_case"].head(3)]
+            if len(index):
+                found[name].append(index)
+            else:  # a whole-column failure (a dtype, unexpected columns)
+                counts[name] = counts.get(name, 0) + len(group)
+                notes[name] += [str(value) for value in group["failure_case"].head(10)]
+        for name, parts in found.items():
+            # A frame-wide check reports each failing row once per column: count rows.
+            rows = pd.concat(parts).drop_duplicates()
+            counts[name] = len(rows)
+            indexes[name] = rows.head(plan.spec.sample_rows).tolist()
     except errors.SchemaError as exc:  # type: ignore[attr-defined]
         raise InvalidInput(f"the data could not be validated: {exc}") from exc
     return counts, indexes, notes
@@ -299,18 +309,23 @@ class Suite:
             failing = counts.get(name, 0)
             details: dict[str, Any] = {"failing": failing}
             if notes.get(name):
-                details["notes"] = notes[name][:5]
+                details["notes"] = notes[name][:10]
             if indexes.get(name):
                 details["sample"] = _records(data, indexes[name], self.spec.sample_rows)
             missing = column is not None and column.name not in data.columns
             if what in ("values", "nulls", "rows"):
                 mostly = column.mostly if column is not None else 1.0
                 share = failing / rows if rows else 0.0
-                passed = share <= 1 - mostly + 1e-12 and not (missing and column.required)
+                allowed_share = round(1 - mostly, 12)
+                passed = share <= allowed_share and not (missing and column.required)
                 if missing:
                     details["notes"] = [f"column {column.name!r} is missing"]  # type: ignore[union-attr]
-                results.append(CheckResult(name, passed, share, 1 - mostly, details, "data", severity))
+                results.append(
+                    CheckResult(name, passed, share, allowed_share, details, "data", severity)
+                )
             else:
+                if what == "dtype" and failing and not missing:
+                    details["actual"] = str(data[column.name].dtype)  # type: ignore[union-attr]
                 results.append(CheckResult(name, failing == 0, None, None, details, "data", severity))
         if self.spec.rows is not None:
             results.append(_row_count(self.spec.rows, rows))
@@ -384,8 +399,11 @@ def _custom(expect: Custom, data: pd.DataFrame, sample_rows: int) -> CheckResult
         share = failing / len(outcome) if len(outcome) else 0.0
         sample = _records(data, outcome.index[failing_mask.to_numpy()][:sample_rows].tolist(), sample_rows)
         details = {"failing": failing, "sample": sample}
-        passed = share <= 1 - expect.mostly + 1e-12
-        return CheckResult(expect.name, passed, share, 1 - expect.mostly, details, "data", expect.severity)
+        allowed_share = round(1 - expect.mostly, 12)
+        return CheckResult(
+            expect.name, share <= allowed_share, share, allowed_share, details, "data",
+            expect.severity,
+        )  # fmt: skip
     if isinstance(outcome, bool | np.bool_):
         return CheckResult(expect.name, bool(outcome), None, None, {}, "data", expect.severity)
     if isinstance(outcome, int | float | np.number):

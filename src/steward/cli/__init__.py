@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from steward.cli import alerts, audit, data, experiments, models, monitor, runs
+from steward.cli import alerts, audit, checks, data, experiments, models, monitor, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 from steward.cli.serve import serve
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(audit.app, name="audit")
+app.add_typer(checks.app, name="checks")
 app.add_typer(data.app, name="data")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")

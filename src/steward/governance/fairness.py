@@ -158,10 +158,8 @@ def wilson_interval(
     return low, high
 
 
-def _sensitive_frame(
-    sensitive: Any, data: pd.DataFrame | None, length: int
-) -> tuple[tuple[str, ...], list[np.ndarray]]:
-    """The sensitive columns' names and values, from names in ``data`` or given values."""
+def _sensitive_columns(sensitive: Any, data: pd.DataFrame | None, length: int) -> pd.DataFrame:
+    """The sensitive columns, from names in ``data`` or from the values given."""
     import pandas as pd
 
     if isinstance(sensitive, str):
@@ -188,30 +186,58 @@ def _sensitive_frame(
         raise InvalidInput(f"sensitive features have {len(frame)} rows, predictions {length}.")
     if frame.shape[1] == 0:
         raise InvalidInput("name at least one sensitive column.")
-    return tuple(str(name) for name in frame.columns), [
-        frame.iloc[:, index].to_numpy() for index in range(frame.shape[1])
-    ]
+    return frame
 
 
-def _group_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """One code per row for its combination of values, and each code's values (sorted)."""
+_DENSE_LIMIT = 1 << 24
+"""Combined group codes below this are counted densely (bincount), else factorised."""
+
+
+def _group_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """One code per row for its combination of values, and each code's values, in sorted
+    order of the values (as fairlearn lists its groups).
+
+    Each column is factorised by hashing (not sorting a million strings); only
+    its few distinct values are sorted, and the combinations present are
+    found by counting.
+    """
     import pandas as pd
 
-    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    combined = np.zeros(len(frame), dtype=np.int64)
     levels: list[np.ndarray] = []
-    for values in columns:
-        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
-        combined = combined * len(uniques) + codes
-        levels.append(np.asarray(uniques, dtype=object))
-    present, inverse = np.unique(combined, return_inverse=True)
+    for index in range(frame.shape[1]):
+        codes, uniques = pd.factorize(frame.iloc[:, index], use_na_sentinel=False)
+        values = np.asarray(uniques, dtype=object)
+        order = np.array(sorted(range(len(values)), key=lambda i: _sort_key(values[i])))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        combined = combined * len(values) + rank[codes]
+        levels.append(values[order])
+    size = int(np.prod([len(level) for level in levels], dtype=np.float64))
+    if size <= _DENSE_LIMIT:
+        present = np.flatnonzero(np.bincount(combined, minlength=size))
+        lookup = np.zeros(size, dtype=np.int64)
+        lookup[present] = np.arange(len(present))
+        inverse = lookup[combined]
+    else:
+        inverse, present = pd.factorize(combined, sort=True)
     keys = []
-    for code in present.tolist():
+    for code in np.asarray(present).tolist():
         parts = []
         for uniques in reversed(levels):
-            code, index = divmod(code, len(uniques))
-            parts.append(uniques[index])
+            code, position = divmod(code, len(uniques))
+            parts.append(uniques[position])
         keys.append(tuple(reversed(parts)))
     return inverse, keys
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Missing values last; numbers and text each in their natural order."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return (2, "")
+    if isinstance(value, int | float | np.number):
+        return (0, value)
+    return (1, str(value))
 
 
 def _positive(values: Any, pos_label: Any) -> np.ndarray:
@@ -256,8 +282,9 @@ def fairness_report(
         )
     if truth.size == 0:
         raise InvalidInput("no rows to judge fairness on.")
-    names, columns = _sensitive_frame(sensitive, data, truth.size)
-    codes, keys = _group_codes(columns)
+    frame = _sensitive_columns(sensitive, data, truth.size)
+    names = tuple(str(name) for name in frame.columns)
+    codes, keys = _group_codes(frame)
     groups = len(keys)
     count = np.bincount(codes, minlength=groups)
     hit = truth & predicted
