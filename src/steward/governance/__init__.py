@@ -17,17 +17,56 @@ from steward.governance.audit import (
     export_audit,
     verify_audit,
 )
-from steward.governance.fairness import FairnessReport, GroupMetrics, Interval, fairness_report
+from steward.governance.explain import (
+    Explanation,
+    FeatureImportance,
+    LocalExplanation,
+    explain,
+    explanations,
+    permutation_importance,
+    shap_importance,
+)
+from steward.governance.fairness import (
+    FairnessReport,
+    GroupMetrics,
+    Interval,
+    fairness_report,
+    save_fairness_report,
+)
+from steward.governance.lineage import (
+    Edge,
+    LineageGraph,
+    Node,
+    PredictionLineage,
+    lineage,
+    register_lineage_provider,
+    trained_on,
+)
 
 __all__ = [
     "AuditEvent",
     "AuditProblem",
     "AuditVerification",
+    "Edge",
+    "Explanation",
     "FairnessReport",
+    "FeatureImportance",
     "GroupMetrics",
     "Interval",
+    "LineageGraph",
+    "LocalExplanation",
+    "Node",
+    "PredictionLineage",
     "audit_events",
+    "explain",
+    "explanations",
     "export_audit",
     "fairness_report",
+    "lineage",
+    "permutation_importance",
+    "register_lineage_provider",
+    "save_fairness_report",
+    "shap_importance",
+    "trained_on",
     "verify_audit",
 ]

@@ -435,3 +435,17 @@ def _warnings(groups: list[GroupMetrics], min_group_size: int) -> list[str]:
         elif group.positives == 0:
             notes.append(f"group {group.label} has no positive labels: its recall is undefined.")
     return notes
+
+
+def save_fairness_report(model: str, report: FairnessReport, workspace: Any = None) -> str:
+    """Store a fairness report with a model version (``models:/NAME/V`` or ``NAME@ALIAS``);
+    returns the stored report's id. The model card shows the latest one."""
+    from steward.models.registry import resolve
+    from steward.workspace import current_workspace
+
+    ws = workspace or current_workspace()
+    version = resolve(model if model.startswith("models:/") else f"models:/{model}")
+    stored = ws.store.governance.add_report(
+        version.name, version.version, "fairness", "groups", report.to_dict(), ws.actor
+    )
+    return stored.id
