@@ -59,12 +59,14 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     governance = result.governance
     assert governance is not None
     assert governance.data_checks["breast-cancer-train:1"][0]
-    assert checks.check_history(dataset="breast-cancer-test:1")[0].check_count == (
-        governance.data_checks["breast-cancer-test:1"][2]
+    assert (
+        checks.check_history(dataset="breast-cancer-test:1")[0].check_count
+        == (governance.data_checks["breast-cancer-test:1"][2])
     )
     assert {name for name, _, _ in governance.model_checks} >= {
-        "roc_auc >= 0.95", "equalized_odds_difference <= 0.2 across clinic",
-    }  # fmt: skip
+        "roc_auc >= 0.95",
+        "equalized_odds_difference <= 0.2 across clinic",
+    }
     assert 0 <= governance.fairness["demographic_parity_difference"] <= 1
     assert len(governance.top_features) == 5
     card = result.card_path.read_text()

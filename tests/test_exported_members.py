@@ -66,7 +66,8 @@ def test_import_is_fast_and_pulls_in_no_heavy_dependency() -> None:
         "import steward\n"
         "elapsed = time.perf_counter() - start\n"
         "heavy = [m for m in ('sqlalchemy', 'pandas', 'numpy', 'sklearn', 'ray', 'fastapi',"
-        " 'plotly', 's3fs', 'pyarrow', 'alembic', 'typer', 'pandera', 'shap', 'fairlearn') if m in sys.modules]\n"
+        " 'plotly', 's3fs', 'pyarrow', 'alembic', 'typer', 'pandera', 'shap', 'fairlearn')"
+        " if m in sys.modules]\n"
         "print(elapsed, ','.join(heavy))\n"
     )
     timings = []

@@ -32,9 +32,9 @@ class GovernanceSummary:
 def check_data(versions: list[Any]) -> dict[str, tuple[bool, int, int]]:
     """Suggest a suite from the training version's profile, run it on every version and
     store the results: ref → (passed, failing checks, checks)."""
-    from steward import checks
-
     from dataclasses import replace
+
+    from steward import checks
 
     suggested = checks.suggest_suite(versions[0])
     # The splits differ in size by design: check their content, not their row counts.
@@ -46,7 +46,9 @@ def check_data(versions: list[Any]) -> dict[str, tuple[bool, int, int]]:
     return outcome
 
 
-def govern_champion(model: str, version: int, X_test: Any, y_test: Any, seed: int) -> GovernanceSummary:
+def govern_champion(
+    model: str, version: int, X_test: Any, y_test: Any, seed: int
+) -> GovernanceSummary:
     """Check, explain and judge the fairness of the champion on the test split, storing
     every result with the model version (its card shows them)."""
     import numpy as np
@@ -62,8 +64,9 @@ def govern_champion(model: str, version: int, X_test: Any, y_test: Any, seed: in
         [
             checks.MetricThreshold("roc_auc", min=0.95),
             checks.Calibration(max_error=0.1),
-            checks.Directional("worst concave points", delta=0.05, expect="decrease",
-                               max_violations=0.1),  # fmt: skip
+            checks.Directional(
+                "worst concave points", delta=0.05, expect="decrease", max_violations=0.1
+            ),
             checks.FairnessThreshold("equalized_odds_difference", ["clinic"], max=0.2),
             checks.Latency(max_ms=250, repeats=10),
         ],
@@ -79,7 +82,9 @@ def govern_champion(model: str, version: int, X_test: Any, y_test: Any, seed: in
         data["target"], loaded.predict(data[X_test.columns]), ["clinic"], data=data
     )
     save_fairness_report(f"{model}/{version}", fairness)
-    (importance,) = explain(uri, data.drop(columns=["clinic"]), "target", repeats=3, metric="roc_auc")
+    (importance,) = explain(
+        uri, data.drop(columns=["clinic"]), "target", repeats=3, metric="roc_auc"
+    )
     return GovernanceSummary(
         data_checks={},
         model_checks=tuple((r.name, r.passed, r.value) for r in report.results),

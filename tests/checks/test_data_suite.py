@@ -149,8 +149,12 @@ def test_bad_expectations_are_refused() -> None:
 def test_suite_files_round_trip_and_refuse_bad_content(tmp_path: Path) -> None:
     suite = Suite(
         "visits",
-        [Column("age", dtype="int", min=0, max=120, mostly=0.9), RowCount(min=1),
-         Freshness("7d"), UniqueTogether(["age", "sex"])],  # fmt: skip
+        [
+            Column("age", dtype="int", min=0, max=120, mostly=0.9),
+            RowCount(min=1),
+            Freshness("7d"),
+            UniqueTogether(["age", "sex"]),
+        ],
         strict=True,
     )
     for name in ("suite.yaml", "suite.json"):

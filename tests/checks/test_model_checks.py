@@ -88,11 +88,13 @@ def test_bootstrap_fast_path_matches_recomputing(setup: Any) -> None:
     slow_metric = Metric("accuracy", False, True, METRICS["accuracy"].compute)
     slow = paired_bootstrap(slow_metric, truth, mine, theirs, resamples=400, seed=3)
     assert fast[0] == slow[0]
-    assert fast[1] == pytest.approx(slow[1], abs=0.01) and fast[2] == pytest.approx(slow[2], abs=0.01)
+    assert fast[1] == pytest.approx(slow[1], abs=0.01) and fast[2] == pytest.approx(
+        slow[2], abs=0.01
+    )
 
 
 def test_segment_floor_names_the_worst_segment(setup: Any) -> None:
-    data, good, weak = setup
+    data, good, _ = setup
     spoiled = data.copy()
     rows = spoiled["site"] == "c"
     spoiled.loc[rows, "y"] = 1 - spoiled.loc[rows, "y"]
@@ -102,7 +104,9 @@ def test_segment_floor_names_the_worst_segment(setup: Any) -> None:
     assert result.details["failing"] == ["c"]
     assert result.details["too_small"] == [{"segment": "tiny", "rows": 10}]
     c_rows = spoiled[rows]
-    assert result.value == pytest.approx(recall_score(c_rows["y"], good.predict(c_rows[["x1", "x2"]])))
+    assert result.value == pytest.approx(
+        recall_score(c_rows["y"], good.predict(c_rows[["x1", "x2"]]))
+    )
     assert checks.SegmentFloor("accuracy", "site", min=0.7).run(_context(setup)).passed
 
 

@@ -90,9 +90,16 @@ def test_monitor_and_alert_changes_are_audited(any_workspace: Any) -> None:
     store.create_monitor("m", "clf@champion", {"window": "1d"}, "alice")
     store.create_monitor("m", "clf@champion", {"window": "2d"}, "bob", replace=True)
     alert = store.fire(
-        source="m", rule="drift", expression="drift.share > 0.3", severity="warning",
-        metric="drift.share", value=0.5, threshold=0.3, message="drifted", actor="agent",
-    )  # fmt: skip
+        source="m",
+        rule="drift",
+        expression="drift.share > 0.3",
+        severity="warning",
+        metric="drift.share",
+        value=0.5,
+        threshold=0.3,
+        message="drifted",
+        actor="agent",
+    )
     store.acknowledge(alert.id[:8], "carol")
     store.resolve(alert.id, 0.1, "agent")
     store.delete_monitor("m", "dave")
@@ -142,9 +149,7 @@ def _three_events() -> None:
     ],
     ids=["edited-actor", "edited-state", "deleted-middle", "deleted-last", "reordered"],
 )
-def test_verify_detects_tampering(
-    any_workspace: Any, statement: str, kind: str, seq: int
-) -> None:
+def test_verify_detects_tampering(any_workspace: Any, statement: str, kind: str, seq: int) -> None:
     _three_events()
     assert verify_audit().ok
     if statement == "SWAP 1 3":  # the first and last events change places
@@ -171,11 +176,21 @@ def test_rewriting_the_chain_changes_the_head(any_workspace: Any) -> None:
         for row in rows:
             actor = "mallory" if row.seq == 2 else row.actor
             digest = event_hash(
-                row.seq, row.at, actor, row.action, row.subject, row.from_state, row.to_state,
-                row.reason, row.details, previous,
-            )  # fmt: skip
+                row.seq,
+                row.at,
+                actor,
+                row.action,
+                row.subject,
+                row.from_state,
+                row.to_state,
+                row.reason,
+                row.details,
+                previous,
+            )
             connection.execute(
-                text("UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s"),
+                text(
+                    "UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s"
+                ),
                 {"a": actor, "p": previous, "h": digest, "s": row.seq},
             )
             previous = digest
@@ -264,29 +279,40 @@ def test_migration_folds_the_alias_and_status_history(tmp_path: Path) -> None:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.attributes["connection"] = connection
         command.upgrade(config, "0006")
-        connection.execute(text(
-            "INSERT INTO experiments (id, name, lifecycle, created_at, created_by) "
-            "VALUES ('e', 'e', 'active', 1, 'old')"
-        ))  # fmt: skip
-        connection.execute(text(
-            "INSERT INTO registered_models (name, created_at, created_by, updated_at) "
-            "VALUES ('clf', 1, 'old', 1)"
-        ))  # fmt: skip
+        connection.execute(
+            text(
+                "INSERT INTO experiments (id, name, lifecycle, created_at, created_by) "
+                "VALUES ('e', 'e', 'active', 1, 'old')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO registered_models (name, created_at, created_by, updated_at) "
+                "VALUES ('clf', 1, 'old', 1)"
+            )
+        )
         for number in (1, 2):
-            connection.execute(text(
-                "INSERT INTO model_versions (model_pk, version, artifact_path, metadata_digest, "
-                "flavor, status, created_at, created_by, updated_at) VALUES "
-                f"(1, {number}, 'model', 'd', 'sklearn', 'pending', {number}, 'old', 1)"
-            ))  # fmt: skip
-            connection.execute(text(
-                "INSERT INTO version_status_events (version_pk, from_status, to_status, actor, "
-                f"at, reason) VALUES ({number}, NULL, 'pending', 'alice', {number * 10}, 'registered')"
-            ))  # fmt: skip
-        connection.execute(text(
-            "INSERT INTO alias_events (model_pk, alias, from_version, to_version, actor, at, reason)"
-            " VALUES (1, 'champion', NULL, 1, 'bob', 15, 'first'), "
-            "(1, 'champion', 1, 2, 'carol', 25, 'better')"
-        ))  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (model_pk, version, artifact_path, "
+                    "metadata_digest, flavor, status, created_at, created_by, updated_at) VALUES "
+                    f"(1, {number}, 'model', 'd', 'sklearn', 'pending', {number}, 'old', 1)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO version_status_events (version_pk, from_status, to_status, "
+                    f"actor, at, reason) VALUES ({number}, NULL, 'pending', 'alice', "
+                    f"{number * 10}, 'registered')"
+                )
+            )
+        connection.execute(
+            text(
+                "INSERT INTO alias_events (model_pk, alias, from_version, to_version, actor, at, "
+                "reason) VALUES (1, 'champion', NULL, 1, 'bob', 15, 'first'), "
+                "(1, 'champion', 1, 2, 'carol', 25, 'better')"
+            )
+        )
     engine.dispose()
     store = MetadataStore(url)
     history = store.registry.alias_history("clf", "champion")
@@ -296,8 +322,11 @@ def test_migration_folds_the_alias_and_status_history(tmp_path: Path) -> None:
     ]
     assert [e.actor for e in store.registry.status_history("clf", 2)] == ["alice"]
     assert [e.action for e in store.audit.events(limit=None, newest_first=False)] == [
-        "model.version.register", "model.alias.set", "model.version.register", "model.alias.set",
-    ]  # fmt: skip
+        "model.version.register",
+        "model.alias.set",
+        "model.version.register",
+        "model.alias.set",
+    ]
     # New changes continue the folded chain.
     store.registry.set_alias("clf", "champion", 1, "dave", "rollback")
     result = store.audit.verify()

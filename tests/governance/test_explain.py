@@ -25,8 +25,9 @@ from steward.governance.explain import (
 
 def _data(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows),
-                          "noise": rng.normal(size=rows)})  # fmt: skip
+    frame = pd.DataFrame(
+        {"x1": rng.normal(size=rows), "x2": rng.normal(size=rows), "noise": rng.normal(size=rows)}
+    )
     frame["y"] = (2 * frame["x1"] + frame["x2"] + rng.normal(scale=0.5, size=rows) > 0).astype(int)
     return frame
 
@@ -70,8 +71,9 @@ def test_explanations_are_stored_with_the_model_version(any_workspace: Any) -> N
     model = RandomForestClassifier(n_estimators=10, random_state=0)
     model.fit(train[["x1", "x2", "noise"]], train["y"])
     with steward.start_run():
-        steward.models.log(model, input_example=train[["x1", "x2", "noise"]].head(3),
-                           register="clf")  # fmt: skip
+        steward.models.log(
+            model, input_example=train[["x1", "x2", "noise"]].head(3), register="clf"
+        )
     found = explain("models:/clf/1", held_out, "y", methods=("permutation", "shap"))
     assert [item.method for item in found] == ["permutation", "shap"]
     stored = explanations("models:/clf/1")

@@ -21,7 +21,9 @@ from steward.errors import InvalidInput
 from steward.governance import fairness_report
 
 
-def _data(rows: int = 20_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def _data(
+    rows: int = 20_000, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
@@ -88,7 +90,9 @@ def test_string_labels_values_given_directly_and_calibration() -> None:
     for group in report.groups:
         assert 0 <= group.calibration_error < 0.2
     table = report.by_group()
-    assert list(table["sex"]) == ["F", "M"] and list(table["count"]) == [g.count for g in report.groups]
+    assert list(table["sex"]) == ["F", "M"] and list(table["count"]) == [
+        g.count for g in report.groups
+    ]
 
 
 def test_small_groups_get_wide_intervals_and_a_warning() -> None:

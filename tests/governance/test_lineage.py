@@ -37,15 +37,23 @@ def _story(workspace: Any) -> dict[str, str]:
     assert info.version is not None
     serving = workspace.store.serving
     now = 1_767_000_000_000
-    serving.add_segment("clf", 1, "2026-01-01", "sha256:" + "0" * 64, [("req-1", now), ("req-2", now + 1)])
+    serving.add_segment(
+        "clf", 1, "2026-01-01", "sha256:" + "0" * 64, [("req-1", now), ("req-2", now + 1)]
+    )
     serving.add_segment("clf", 1, "2026-01-02", "sha256:" + "1" * 64, [("req-3", now + 86_400_000)])
     monitoring = workspace.store.monitoring
     monitoring.create_monitor("clf-drift", "clf@champion", {}, "tester")
     alert = monitoring.fire(
-        source="monitor:clf-drift", rule="drift", expression="drift.share > 0.3",
-        severity="warning", metric="drift.share", value=0.6, threshold=0.3, message="m",
+        source="monitor:clf-drift",
+        rule="drift",
+        expression="drift.share > 0.3",
+        severity="warning",
+        metric="drift.share",
+        value=0.6,
+        threshold=0.3,
+        message="m",
         actor="tester",
-    )  # fmt: skip
+    )
     return {"run": run.id, "alert": alert.id, "train": train.ref, "scored": derived.ref}
 
 
@@ -89,8 +97,9 @@ def test_renderings(any_workspace: Any, tmp_path: Path) -> None:
     assert page.count("<rect") == len(graph.nodes)
     runner = CliRunner()
     out = tmp_path / "lineage.html"
-    done = runner.invoke(app, ["lineage", "show", "dataset:train:1", "--down", "--json",
-                               "--html", str(out)])  # fmt: skip
+    done = runner.invoke(
+        app, ["lineage", "show", "dataset:train:1", "--down", "--json", "--html", str(out)]
+    )
     assert done.exit_code == 0, done.output
     body = json.loads(done.output)
     assert body["root"] == "dataset:train:1" and body["direction"] == "down"

@@ -66,21 +66,27 @@ class _Plan:
     """The pandera schema of a suite and how its failures map back to result names."""
 
     def __init__(self, spec: SuiteSpec) -> None:
-        pa = require("pandera.pandas", "checks", "data checks")
+        pa: Any = require("pandera.pandas", "checks", "data checks")
         self.spec = spec
         self.names: list[tuple[str, Column | None, str]] = []  # (result name, column, what)
         self.builtin: dict[tuple[str | None, str], str] = {}
         column_names(spec.columns)
         columns = {}
         for column in spec.columns:
-            checks = []
+            checks: list[Any] = []
             label = column.name
 
-            def add(what: str, text: str, check: Any = None, col: Column = column) -> str:
+            def add(
+                what: str,
+                text: str,
+                check: Any = None,
+                col: Column = column,
+                into: list[Any] = checks,
+            ) -> str:
                 name = f"{col.name}: {text}"
                 self.names.append((name, col, what))
                 if check is not None:
-                    checks.append(check)
+                    into.append(check)
                 return name
 
             if column.required:
@@ -105,7 +111,11 @@ class _Plan:
                 self.builtin[(label, "not_nullable")] = add("nulls", "not null")
             if column.min is not None and column.max is not None:
                 text = f"in range [{column.min}, {column.max}]"
-                add("values", text, pa.Check.in_range(column.min, column.max, error=f"{label}: {text}"))
+                add(
+                    "values",
+                    text,
+                    pa.Check.in_range(column.min, column.max, error=f"{label}: {text}"),
+                )
             elif column.min is not None:
                 text = f">= {column.min}"
                 add("values", text, pa.Check.ge(column.min, error=f"{label}: {text}"))
@@ -142,13 +152,18 @@ class _Plan:
             self.names.append(("no unexpected columns", None, "schema"))
         self.schema = pa.DataFrameSchema(columns, checks=frame_checks, strict=spec.strict)
         self.severity = {column.name: column.severity for column in spec.columns}
-        self.severity.update({f"unique together ({', '.join(k.columns)})": k.severity
-                              for k in spec.unique_together})  # fmt: skip
+        self.severity.update(
+            {f"unique together ({', '.join(k.columns)})": k.severity for k in spec.unique_together}
+        )
 
     def result_name(self, column: Any, check: Any) -> str | None:
         """The result a pandera failure case belongs to."""
         check = str(check)
-        column = None if column is None or (isinstance(column, float) and math.isnan(column)) else str(column)
+        column = (
+            None
+            if column is None or (isinstance(column, float) and math.isnan(column))
+            else str(column)
+        )
         if check.startswith("dtype("):
             check = "dtype"
         found = self.builtin.get((column, check))
@@ -256,9 +271,16 @@ class Suite:
         if sample_rows < 0:
             raise InvalidInput("sample_rows must be 0 or more.")
         self.spec = SuiteSpec(
-            name, tuple(columns), rows, tuple(freshness), tuple(unique), tuple(custom),
-            strict, description, sample_rows,
-        )  # fmt: skip
+            name,
+            tuple(columns),
+            rows,
+            tuple(freshness),
+            tuple(unique),
+            tuple(custom),
+            strict,
+            description,
+            sample_rows,
+        )
         column_names(self.spec.columns)
         self._plan: _Plan | None = None
 
@@ -291,8 +313,9 @@ class Suite:
         from steward.checks.stored import as_frame
 
         frame, version = as_frame(data)
-        results = self.run_all(CheckContext(data=frame, dataset=dataset or version))
-        subject = None if (dataset or version) is None else (dataset or version).ref
+        source = dataset or version
+        results = self.run_all(CheckContext(data=frame, dataset=source))
+        subject = None if source is None else str(source.ref)
         return CheckReport(self.name, tuple(results), subject)
 
     def run_all(self, context: CheckContext) -> list[CheckResult]:
@@ -317,22 +340,25 @@ class Suite:
                 mostly = column.mostly if column is not None else 1.0
                 share = failing / rows if rows else 0.0
                 allowed_share = round(1 - mostly, 12)
-                passed = share <= allowed_share and not (missing and column.required)
-                if missing:
-                    details["notes"] = [f"column {column.name!r} is missing"]  # type: ignore[union-attr]
+                passed = share <= allowed_share
+                if missing and column is not None:
+                    passed = passed and not column.required
+                    details["notes"] = [f"column {column.name!r} is missing"]
                 results.append(
                     CheckResult(name, passed, share, allowed_share, details, "data", severity)
                 )
             else:
-                if what == "dtype" and failing and not missing:
-                    details["actual"] = str(data[column.name].dtype)  # type: ignore[union-attr]
-                results.append(CheckResult(name, failing == 0, None, None, details, "data", severity))
+                if what == "dtype" and failing and column is not None and not missing:
+                    details["actual"] = str(data[column.name].dtype)
+                results.append(
+                    CheckResult(name, failing == 0, None, None, details, "data", severity)
+                )
         if self.spec.rows is not None:
             results.append(_row_count(self.spec.rows, rows))
         for item in self.spec.freshness:
             results.append(_freshness(item, data, context.dataset))
-        for item in self.spec.custom:
-            results.append(_custom(item, data, self.spec.sample_rows))
+        for custom in self.spec.custom:
+            results.append(_custom(custom, data, self.spec.sample_rows))
         return results
 
 
@@ -358,10 +384,14 @@ def _freshness(expect: Freshness, data: pd.DataFrame, dataset: Any) -> CheckResu
         name = f"dataset version added within {expect.to_dict()['max_age']}"
         if dataset is None:
             return CheckResult(
-                name, False, None, limit,
-                {"notes": ["no dataset version: run the suite on name:version"]}, "data",
+                name,
+                False,
+                None,
+                limit,
+                {"notes": ["no dataset version: run the suite on name:version"]},
+                "data",
                 expect.severity,
-            )  # fmt: skip
+            )
         newest = dataset.created_at
     else:
         name = f"{expect.column}: newest within {expect.to_dict()['max_age']}"
@@ -391,27 +421,36 @@ def _custom(expect: Custom, data: pd.DataFrame, sample_rows: int) -> CheckResult
     try:
         outcome = function(data)
     except Exception as exc:  # a user's function: report its failure as the check's
-        details = {"error": f"{type(exc).__name__}: {exc}"}
-        return CheckResult(expect.name, False, None, None, details, "data", expect.severity)
+        error = {"error": f"{type(exc).__name__}: {exc}"}
+        return CheckResult(expect.name, False, None, None, error, "data", expect.severity)
     if isinstance(outcome, pd.Series) and outcome.dtype == bool:
         failing_mask = ~outcome
         failing = int(failing_mask.sum())
         share = failing / len(outcome) if len(outcome) else 0.0
-        sample = _records(data, outcome.index[failing_mask.to_numpy()][:sample_rows].tolist(), sample_rows)
-        details = {"failing": failing, "sample": sample}
+        sample = _records(
+            data, outcome.index[failing_mask.to_numpy()][:sample_rows].tolist(), sample_rows
+        )
+        details: dict[str, Any] = {"failing": failing, "sample": sample}
         allowed_share = round(1 - expect.mostly, 12)
         return CheckResult(
-            expect.name, share <= allowed_share, share, allowed_share, details, "data",
+            expect.name,
+            share <= allowed_share,
+            share,
+            allowed_share,
+            details,
+            "data",
             expect.severity,
-        )  # fmt: skip
+        )
     if isinstance(outcome, bool | np.bool_):
         return CheckResult(expect.name, bool(outcome), None, None, {}, "data", expect.severity)
     if isinstance(outcome, int | float | np.number):
         value = float(outcome)
-        passed = (expect.min is None or value >= expect.min) and (expect.max is None or value <= expect.max)
+        passed = (expect.min is None or value >= expect.min) and (
+            expect.max is None or value <= expect.max
+        )
         threshold = expect.min if expect.min is not None else expect.max
-        details = {"min": expect.min, "max": expect.max}
-        return CheckResult(expect.name, passed, value, threshold, details, "data", expect.severity)
+        bounds: dict[str, Any] = {"min": expect.min, "max": expect.max}
+        return CheckResult(expect.name, passed, value, threshold, bounds, "data", expect.severity)
     raise InvalidInput(
         f"custom check {expect.name!r} returned {type(outcome).__name__}; return a bool, a "
         "boolean Series (one per row) or a number."
@@ -442,7 +481,9 @@ def load_suite(path: str | Path, *, trust_code: bool = False) -> Suite:
 
     source = Path(path)
     if not source.is_file():
-        raise NotFound(f"no suite file at {source}; write one or start from 'steward checks suggest'.")
+        raise NotFound(
+            f"no suite file at {source}; write one or start from 'steward checks suggest'."
+        )
     text = source.read_text(encoding="utf-8")
     if source.suffix in (".yaml", ".yml"):
         module = require("yaml", "checks", "YAML suite files")

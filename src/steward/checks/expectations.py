@@ -53,9 +53,7 @@ def _check_keys(kind: str, data: Mapping[str, Any], allowed: set[str]) -> None:
         raise InvalidInput(f"{kind} must be a mapping, got {type(data).__name__}.")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InvalidInput(
-            f"{kind}: unknown key(s) {unknown}; allowed: {sorted(allowed)}."
-        )
+        raise InvalidInput(f"{kind}: unknown key(s) {unknown}; allowed: {sorted(allowed)}.")
 
 
 def _check_mostly(mostly: float) -> float:
@@ -137,14 +135,28 @@ class Column:
     def from_dict(cls, name: str, data: Mapping[str, Any] | None) -> Column:
         """Read the suite-file form."""
         data = data or {}
-        _check_keys(f"column {name!r}", data, {
-            "dtype", "nullable", "min", "max", "allowed", "unique", "regex", "required",
-            "mostly", "severity",
-        })  # fmt: skip
+        _check_keys(
+            f"column {name!r}",
+            data,
+            {
+                "dtype",
+                "nullable",
+                "min",
+                "max",
+                "allowed",
+                "unique",
+                "regex",
+                "required",
+                "mostly",
+                "severity",
+            },
+        )
         allowed = data.get("allowed")
         if allowed is not None and not isinstance(allowed, list | tuple):
             raise InvalidInput(f"column {name!r}: allowed must be a list of values.")
-        return cls(name=str(name), **{**data, "allowed": None if allowed is None else tuple(allowed)})
+        return cls(
+            name=str(name), **{**data, "allowed": None if allowed is None else tuple(allowed)}
+        )
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,9 @@ class RowCount:
 
     def to_dict(self) -> dict[str, Any]:
         """The suite-file form."""
-        data: dict[str, Any] = {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
+        data: dict[str, Any] = {
+            k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None
+        }
         if self.severity != "error":
             data["severity"] = self.severity
         return data
@@ -259,7 +273,7 @@ def import_function(spec: str) -> CustomFunction:
         raise InvalidInput(f"custom function {spec!r} cannot be imported: {exc}") from exc
     if not callable(target):
         raise InvalidInput(f"custom function {spec!r} is not callable.")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 @dataclass(frozen=True)
@@ -303,10 +317,21 @@ def spec_from_dict(
     Raises:
         InvalidInput: unknown keys, wrong types, or a custom function without ``trust_code``.
     """
-    _check_keys("suite", data, {
-        "name", "description", "columns", "rows", "freshness", "unique_together", "custom",
-        "strict", "sample_rows",
-    })  # fmt: skip
+    _check_keys(
+        "suite",
+        data,
+        {
+            "name",
+            "description",
+            "columns",
+            "rows",
+            "freshness",
+            "unique_together",
+            "custom",
+            "strict",
+            "sample_rows",
+        },
+    )
     columns = data.get("columns") or {}
     if not isinstance(columns, Mapping):
         raise InvalidInput("suite 'columns' must map each column name to its expectations.")
@@ -331,10 +356,17 @@ def spec_from_dict(
             )
         function = item.get("function")
         if not isinstance(function, str):
-            raise InvalidInput("a custom expectation in a file names its function 'module:function'.")
+            raise InvalidInput(
+                "a custom expectation in a file names its function 'module:function'."
+            )
         custom.append(
-            Custom(**{**item, "name": str(item.get("name") or function),
-                      "function": import_function(function)})  # fmt: skip
+            Custom(
+                **{
+                    **item,
+                    "name": str(item.get("name") or function),
+                    "function": import_function(function),
+                }
+            )
         )
     unique = data.get("unique_together") or []
     if not all(isinstance(item, list | tuple) for item in unique):
@@ -359,4 +391,3 @@ def column_names(columns: Sequence[Column]) -> list[str]:
     if repeated:
         raise InvalidInput(f"column(s) {repeated} are described twice in the suite.")
     return names
-

@@ -82,9 +82,7 @@ METRICS: dict[str, Metric] = {
     "brier": Metric("brier", True, False, _mean_of(_rows_square), _rows_square),
     "mae": Metric("mae", False, False, _mean_of(_rows_abs), _rows_abs),
     "mse": Metric("mse", False, False, _mean_of(_rows_square), _rows_square),
-    "rmse": Metric(
-        "rmse", False, False, lambda t, p: float(np.sqrt(np.mean(_rows_square(t, p))))
-    ),
+    "rmse": Metric("rmse", False, False, lambda t, p: float(np.sqrt(np.mean(_rows_square(t, p))))),
     "r2": Metric("r2", False, True, _sk("r2_score")),
 }
 
@@ -136,13 +134,13 @@ def paired_bootstrap(
             deltas[start:stop] = sign * difference[rows].mean(axis=1)
     else:
         for index in range(resamples):
-            rows = rng.integers(0, n, size=n)
-            truth = y_true[rows]
+            sample = rng.integers(0, n, size=n)
+            truth = y_true[sample]
             if len(np.unique(truth)) < 2 and chosen.uses_scores:
                 deltas[index] = np.nan
                 continue
             deltas[index] = sign * (
-                chosen.compute(truth, challenger[rows]) - chosen.compute(truth, champion[rows])
+                chosen.compute(truth, challenger[sample]) - chosen.compute(truth, champion[sample])
             )
     deltas = deltas[~np.isnan(deltas)]
     tail = (1 - confidence) / 2 * 100

@@ -66,10 +66,14 @@ class MetricThreshold:
         value = _measure(context, self.metric)
         threshold = self.min if self.min is not None else self.max
         return CheckResult(
-            self.name, _within(value, self.min, self.max), value, threshold,
-            {"min": self.min, "max": self.max, "rows": len(context.frame())}, "model",
+            self.name,
+            _within(value, self.min, self.max),
+            value,
+            threshold,
+            {"min": self.min, "max": self.max, "rows": len(context.frame())},
+            "model",
             self.severity,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,14 @@ class MinImprovement:
         else:
             mine, theirs = context.predict(), context.predict(which="champion")
         observed, low, high = paired_bootstrap(
-            chosen, labels, mine, theirs,
-            resamples=self.resamples, confidence=self.confidence, seed=context.seed,
-        )  # fmt: skip
+            chosen,
+            labels,
+            mine,
+            theirs,
+            resamples=self.resamples,
+            confidence=self.confidence,
+            seed=context.seed,
+        )
         details = {
             "challenger": chosen.compute(labels, mine),
             "champion": chosen.compute(labels, theirs),
@@ -117,9 +126,14 @@ class MinImprovement:
             "higher_is_better": chosen.higher_is_better,
         }
         return CheckResult(
-            self.name, low >= self.min_delta, observed, self.min_delta, details, "model",
+            self.name,
+            low >= self.min_delta,
+            observed,
+            self.min_delta,
+            details,
+            "model",
             self.severity,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -240,13 +254,20 @@ class Invariance:
         )
         shares = {}
         for label, changed_frame in variants:
-            shares[label] = float(_changed(before, self._output(context, changed_frame), self.tolerance).mean())
+            shares[label] = float(
+                _changed(before, self._output(context, changed_frame), self.tolerance).mean()
+            )
         worst = max(shares.values()) if shares else 0.0
         details = {"changed_share": shares, "tolerance": self.tolerance}
         return CheckResult(
-            self.name, worst <= self.max_changed, worst, self.max_changed, details, "model",
+            self.name,
+            worst <= self.max_changed,
+            worst,
+            self.max_changed,
+            details,
+            "model",
             self.severity,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -286,9 +307,14 @@ class Directional:
         share = float(wrong.mean())
         details = {"violations": int(wrong.sum()), "mean_change": float(moved.mean())}
         return CheckResult(
-            self.name, share <= self.max_violations, share, self.max_violations, details,
-            "model", self.severity,
-        )  # fmt: skip
+            self.name,
+            share <= self.max_violations,
+            share,
+            self.max_violations,
+            details,
+            "model",
+            self.severity,
+        )
 
 
 @dataclass(frozen=True)
@@ -315,9 +341,14 @@ class Calibration:
         error = expected_calibration_error(positive.astype(float), scores, self.bins)
         details = {"bins": self.bins, "rows": int(labels.size)}
         return CheckResult(
-            self.name, error <= self.max_error, error, self.max_error, details, "model",
+            self.name,
+            error <= self.max_error,
+            error,
+            self.max_error,
+            details,
+            "model",
             self.severity,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -379,9 +410,14 @@ class ModelSize:
             raise InvalidInput("the size check needs a model: pass model=.")
         size = model_size_bytes(context.model) / 1e6
         return CheckResult(
-            self.name, size <= self.max_mb, size, self.max_mb, {"bytes": int(size * 1e6)},
-            "model", self.severity,
-        )  # fmt: skip
+            self.name,
+            size <= self.max_mb,
+            size,
+            self.max_mb,
+            {"bytes": int(size * 1e6)},
+            "model",
+            self.severity,
+        )
 
 
 @dataclass(frozen=True)
@@ -427,13 +463,23 @@ class FairnessThreshold:
         except InvalidInput:
             scores = None
         report = fairness_report(
-            context.labels(), context.predict(), list(self.sensitive), data=context.frame(),
-            y_score=scores, pos_label=self.pos_label, min_group_size=self.min_group_size,
-        )  # fmt: skip
+            context.labels(),
+            context.predict(),
+            list(self.sensitive),
+            data=context.frame(),
+            y_score=scores,
+            pos_label=self.pos_label,
+            min_group_size=self.min_group_size,
+        )
         value = report.disparities[self.metric]
         threshold = self.min if self.min is not None else self.max
         details = {"report": report.to_dict(), "warnings": list(report.warnings)}
         return CheckResult(
-            self.name, _within(value, self.min, self.max), value, threshold, details,
-            "fairness", self.severity,
-        )  # fmt: skip
+            self.name,
+            _within(value, self.min, self.max),
+            value,
+            threshold,
+            details,
+            "fairness",
+            self.severity,
+        )

@@ -97,7 +97,9 @@ class CheckReport:
 class Check(Protocol):
     """One check: a name and ``run(context) -> CheckResult``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What the check checks, as its results are named."""
 
     def run(self, context: CheckContext) -> CheckResult:
         """Evaluate the check."""
@@ -107,7 +109,9 @@ class Check(Protocol):
 class CheckGroup(Protocol):
     """Several checks evaluated together: ``run_all(context) -> list[CheckResult]``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The group's name."""
 
     def run_all(self, context: CheckContext) -> list[CheckResult]:
         """Evaluate every check of the group."""
@@ -164,8 +168,9 @@ class CheckContext:
         model = self.model if which == "model" else self.champion
         if model is None:
             raise InvalidInput(
-                "this check needs a model: pass model=." if which == "model" else
-                "this check compares with a champion: pass champion=."
+                "this check needs a model: pass model=."
+                if which == "model"
+                else "this check compares with a champion: pass champion=."
             )
         return model
 
@@ -200,7 +205,7 @@ class CheckContext:
         key = ("predict", which)
         if key not in self._cache:
             self._cache[key] = np.asarray(self._model(which).predict(self.inputs(None, which)))
-        return self._cache[key]  # type: ignore[no-any-return]
+        return self._cache[key]
 
     def scores(self, frame: pd.DataFrame | None = None, which: str = "model") -> np.ndarray:
         """The positive class's probability (binary) or all probabilities (cached)."""
@@ -220,7 +225,7 @@ class CheckContext:
         key = ("scores", which)
         if key not in self._cache:
             self._cache[key] = compute(self.inputs(None, which))
-        return self._cache[key]  # type: ignore[no-any-return]
+        return self._cache[key]
 
 
 def run_checks(

@@ -8,7 +8,9 @@ import typer
 
 from steward.cli.output import JSON_HELP, console, print_json, print_table
 
-app = typer.Typer(help="Data and model checks, with results kept per version.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data and model checks, with results kept per version.", no_args_is_help=True
+)
 
 
 @app.command("suggest")
@@ -30,14 +32,16 @@ def suggest(
 def _print_results(title: str, results: list[dict[str, object]]) -> None:
     rows = []
     for result in results:
-        mark = "pass" if result["passed"] else ("warn" if result["severity"] == "warning" else "FAIL")
+        mark = (
+            "pass" if result["passed"] else ("warn" if result["severity"] == "warning" else "FAIL")
+        )
         details = result.get("details") or {}
         note = ""
         if isinstance(details, dict):
             failing = details.get("failing")
             note = f"{failing} failing rows" if failing else ""
             if details.get("notes"):
-                note = "; ".join(str(n) for n in details["notes"])  # type: ignore[union-attr]
+                note = "; ".join(str(n) for n in details["notes"])
         rows.append([mark, result["name"], result["value"], result["threshold"], note])
     print_table(title, ["", "check", "value", "threshold", "notes"], rows)
 
@@ -63,7 +67,7 @@ def run(
     if as_json:
         print_json(data)
     else:
-        _print_results(f"{loaded.name} on {report.subject}", data["results"])  # type: ignore[arg-type]
+        _print_results(f"{loaded.name} on {report.subject}", data["results"])
         verdict = "[green]passed[/green]" if report.passed else "[bold red]FAILED[/bold red]"
         console.print(f"{verdict}: {len(report.failed)} of {len(report.results)} checks failed")
     if not report.passed:
@@ -91,8 +95,16 @@ def history(
         "Check runs",
         ["id", "suite", "dataset", "model", "passed", "failed", "when", "by"],
         [
-            [r.id[:12], r.suite, r.dataset, r.model, r.passed, f"{r.failed_count}/{r.check_count}",
-             r.created_at, r.created_by]  # fmt: skip
+            [
+                r.id[:12],
+                r.suite,
+                r.dataset,
+                r.model,
+                r.passed,
+                f"{r.failed_count}/{r.check_count}",
+                r.created_at,
+                r.created_by,
+            ]
             for r in runs
         ],
     )

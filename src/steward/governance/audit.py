@@ -30,9 +30,18 @@ if TYPE_CHECKING:
 
 EXPORT_FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
-    "seq", "at", "actor", "action", "subject", "from", "to", "reason", "details", "prev_hash",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "from",
+    "to",
+    "reason",
+    "details",
+    "prev_hash",
     "hash",
-)  # fmt: skip
+)
 
 __all__ = [
     "AuditEvent",

@@ -33,8 +33,12 @@ def training_data_section(workspace: Workspace, run_id: str) -> Section | None:
     for edge in edges:
         record = workspace.store.datasets.get_version(edge.dataset, edge.version)
         rows.append(
-            (f"{edge.dataset}:{edge.version}", _number(record.row_count),
-             record.digest[:23] + "…", f"{record.created_at:%Y-%m-%d} by {record.created_by}")  # fmt: skip
+            (
+                f"{edge.dataset}:{edge.version}",
+                _number(record.row_count),
+                record.digest[:23] + "…",
+                f"{record.created_at:%Y-%m-%d} by {record.created_by}",
+            )
         )
     return Section(
         "Training data (lineage)",
@@ -48,11 +52,15 @@ def _check_rows(results: Any) -> tuple[tuple[str, ...], ...]:
     rows = []
     for result in list(results)[:_RESULTS_SHOWN]:
         mark = "pass" if result.passed else ("warn" if result.severity == "warning" else "FAIL")
-        rows.append((mark, result.kind, result.name, _number(result.value), _number(result.threshold)))
+        rows.append(
+            (mark, result.kind, result.name, _number(result.value), _number(result.threshold))
+        )
     return tuple(rows)
 
 
-def checks_sections(workspace: Workspace, name: str, version: int, run_id: str | None) -> list[Section]:
+def checks_sections(
+    workspace: Workspace, name: str, version: int, run_id: str | None
+) -> list[Section]:
     """The latest check run on the model version, and on each training data version."""
     from steward.models.card import Section
 
@@ -81,12 +89,19 @@ def checks_sections(workspace: Workspace, name: str, version: int, run_id: str |
             found = governance.check_runs(dataset_version_id=edge.version_id, limit=1)
             if found:
                 run = found[0]
-                rows.append((f"{edge.dataset}:{edge.version}", run.suite,
-                             "passed" if run.passed else "FAILED",
-                             f"{run.check_count - run.failed_count}/{run.check_count}"))  # fmt: skip
+                rows.append(
+                    (
+                        f"{edge.dataset}:{edge.version}",
+                        run.suite,
+                        "passed" if run.passed else "FAILED",
+                        f"{run.check_count - run.failed_count}/{run.check_count}",
+                    )
+                )
         if rows:
             sections.append(
-                Section("Data checks", header=("data", "suite", "result", "passed"), rows=tuple(rows))
+                Section(
+                    "Data checks", header=("data", "suite", "result", "passed"), rows=tuple(rows)
+                )
             )
     return sections
 
@@ -106,15 +121,19 @@ def fairness_section(workspace: Workspace, name: str, version: int) -> Section |
         label = ", ".join(f"{k}={v}" for k, v in group["group"].items())
         low, high = group["intervals"]["selection_rate"]
         rows.append(
-            (label, f"n={group['count']}" + (" (too small)" if group["too_small"] else ""),
-             f"selection {_number(group['selection_rate'])} [{_number(low)}, {_number(high)}]",
-             f"accuracy {_number(group['accuracy'])}, recall {_number(group['recall'])}")  # fmt: skip
+            (
+                label,
+                f"n={group['count']}" + (" (too small)" if group["too_small"] else ""),
+                f"selection {_number(group['selection_rate'])} [{_number(low)}, {_number(high)}]",
+                f"accuracy {_number(group['accuracy'])}, recall {_number(group['recall'])}",
+            )
         )
     warnings = " ".join(body.get("warnings") or [])
     return Section(
         f"Fairness across {', '.join(body['sensitive'])}",
-        text=(f"Recorded {reports[0].created_at:%Y-%m-%d} by {reports[0].created_by}. "
-              + warnings).strip(),  # fmt: skip
+        text=(
+            f"Recorded {reports[0].created_at:%Y-%m-%d} by {reports[0].created_by}. " + warnings
+        ).strip(),
         header=("group", "size", "selection rate [95% interval]", "other rates"),
         rows=tuple(rows),
     )
@@ -150,8 +169,11 @@ def explanation_sections(workspace: Workspace, name: str, version: int) -> list[
     sections = []
     for method, report in sorted(latest.items()):
         features = sorted(report.body["features"], key=lambda item: -abs(item["importance"]))
-        what = (f"drop in {report.body.get('metric')} when shuffled" if method == "permutation"
-                else "mean |SHAP value|")  # fmt: skip
+        what = (
+            f"drop in {report.body.get('metric')} when shuffled"
+            if method == "permutation"
+            else "mean |SHAP value|"
+        )
         sections.append(
             Section(
                 f"Explanation: {method} importance",
@@ -181,10 +203,14 @@ def lineage_section(workspace: Workspace, name: str, version: int) -> Section | 
     )
     if not rows:
         return None
-    return Section("Lineage: deployments and monitoring", header=("kind", "what", "facts"), rows=rows)
+    return Section(
+        "Lineage: deployments and monitoring", header=("kind", "what", "facts"), rows=rows
+    )
 
 
-def governance_sections(workspace: Workspace, name: str, version: int, run_id: str | None) -> list[Section]:
+def governance_sections(
+    workspace: Workspace, name: str, version: int, run_id: str | None
+) -> list[Section]:
     """Every governance section of a version's card, in reading order."""
     sections = checks_sections(workspace, name, version, run_id)
     fairness = fairness_section(workspace, name, version)

@@ -363,9 +363,13 @@ def explain(
     if save:
         for explanation in found:
             ws.store.governance.add_report(
-                version.name, version.version, "explanation", explanation.method,
-                explanation.to_dict(), ws.actor,
-            )  # fmt: skip
+                version.name,
+                version.version,
+                "explanation",
+                explanation.method,
+                explanation.to_dict(),
+                ws.actor,
+            )
     return found
 
 

@@ -382,7 +382,6 @@ def _calibration(
     bins = np.minimum((scores * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
     cell = codes * CALIBRATION_BINS + np.clip(bins, 0, CALIBRATION_BINS - 1)
     size = groups * CALIBRATION_BINS
-    in_cell = np.bincount(cell, minlength=size).reshape(groups, CALIBRATION_BINS)
     score_sum = np.bincount(cell, weights=scores, minlength=size).reshape(groups, -1)
     truth_sum = np.bincount(cell, weights=truth, minlength=size).reshape(groups, -1)
     gap = np.abs(score_sum - truth_sum).sum(axis=1)
@@ -399,9 +398,7 @@ def _rows(
     min_group_size: int,
 ) -> list[GroupMetrics]:
     values = {name: _divide(num, den) for name, (num, den) in per_group.items()}
-    bounds = {
-        name: wilson_interval(num, den, confidence) for name, (num, den) in per_group.items()
-    }
+    bounds = {name: wilson_interval(num, den, confidence) for name, (num, den) in per_group.items()}
     rows = []
     for index, group in enumerate(groups):
         extra: dict[str, float | None] = {}

@@ -145,8 +145,12 @@ def deployment_node(name: str, version: int | None, row: dict[str, Any]) -> Node
         f"deployment:{name}/{shown}",
         "deployment",
         f"{name} v{shown} served",
-        {"predictions": int(row["rows"] or 0), "first": _when(row["first"]),
-         "last": _when(row["last"]), "segments": row["segments"]},  # fmt: skip
+        {
+            "predictions": int(row["rows"] or 0),
+            "first": _when(row["first"]),
+            "last": _when(row["last"]),
+            "segments": row["segments"],
+        },
     )
 
 
@@ -218,8 +222,10 @@ def _run_models(store: LineageStore, node: Node) -> list[Neighbour]:
     if row is None:
         return []
     return [
-        (model_node(m["name"], m["version"], m["status"]),
-         Edge(node.id, f"model:{m['name']}/{m['version']}", "registered as"))  # fmt: skip
+        (
+            model_node(m["name"], m["version"], m["status"]),
+            Edge(node.id, f"model:{m['name']}/{m['version']}", "registered as"),
+        )
         for m in store.models_of_run(row["pk"])
     ]
 
@@ -241,8 +247,10 @@ def _model_run(store: LineageStore, node: Node) -> list[Neighbour]:
 def _model_deployments(store: LineageStore, node: Node) -> list[Neighbour]:
     name, version = _split_model(node.id, "model:")
     return [
-        (deployment_node(name, version, row),
-         Edge(node.id, f"deployment:{name}/{version}", "served as"))  # fmt: skip
+        (
+            deployment_node(name, version, row),
+            Edge(node.id, f"deployment:{name}/{version}", "served as"),
+        )
         for row in store.deployments(name, version)
     ]
 
@@ -389,8 +397,8 @@ def resolve_node(ref: str, store: LineageStore) -> Node:
     if kind in ("dataset", "data") or (kind not in KINDS and rest):
         from steward.data.versions import resolve as resolve_dataset
 
-        version = resolve_dataset(rest if kind in ("dataset", "data") else ref)
-        return dataset_node(version.name, version.version, version.rows)
+        found_version = resolve_dataset(rest if kind in ("dataset", "data") else ref)
+        return dataset_node(found_version.name, found_version.version, found_version.rows)
     if kind == "run" or (not rest and len(ref) == 32):
         row = store.run(rest or ref)
         if row is None:

@@ -35,14 +35,22 @@ def to_text(graph: LineageGraph) -> str:
     for edge in graph.edges:
         source, target = graph.depth[edge.source], graph.depth[edge.target]
         if source <= 0 and target <= 0:
-            parent, child = (edge.target, edge.source) if target > source else (edge.source, edge.target)
+            parent, child = (
+                (edge.target, edge.source) if target > source else (edge.source, edge.target)
+            )
             up[parent].append((child, f"← {edge.relation}"))
         else:
-            parent, child = (edge.source, edge.target) if abs(source) < abs(target) else (edge.target, edge.source)
+            parent, child = (
+                (edge.source, edge.target)
+                if abs(source) < abs(target)
+                else (edge.target, edge.source)
+            )
             down[parent].append((child, f"→ {edge.relation}"))
     lines = [_describe(graph.node(graph.root))]
 
-    def walk(children: dict[str, list[tuple[str, str]]], node_id: str, indent: int, seen: set[str]) -> None:
+    def walk(
+        children: dict[str, list[tuple[str, str]]], node_id: str, indent: int, seen: set[str]
+    ) -> None:
         for child, relation in sorted(children[node_id]):
             again = child in seen
             seen.add(child)
@@ -96,10 +104,11 @@ def to_svg(graph: LineageGraph) -> str:
         colour = KIND_COLOURS.get(node.kind, "#ffffff")
         stroke = "#000" if node.id == graph.root else "#888"
         label = node.label if len(node.label) <= 30 else node.label[:29] + "…"
+        width = 2 if node.id == graph.root else 1
         parts.append(
-            f'<g><title>{html.escape(_describe(node))}</title>'
+            f"<g><title>{html.escape(_describe(node))}</title>"
             f'<rect x="{x}" y="{y}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" '
-            f'fill="{colour}" stroke="{stroke}" stroke-width="{2 if node.id == graph.root else 1}"/>'
+            f'fill="{colour}" stroke="{stroke}" stroke-width="{width}"/>'
             f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{html.escape(node.kind)}</text>'
             f'<text x="{x + 8}" y="{y + 36}">{html.escape(label)}</text></g>'
         )

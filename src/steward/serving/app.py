@@ -3,7 +3,8 @@
 Routes: ``/predict`` (native), ``/invocations`` (MLflow), ``/v2/...`` (Open
 Inference Protocol), ``/feedback``, ``/health``, ``/ready``, ``/metrics``,
 ``/admin/reload`` and ``/explain`` (``serving/explain.py``). The model loads in
-the background after start-up, so ``/health`` answers at once and ``/ready`` turns 200 once it is warmed up.
+the background after start-up, so ``/health`` answers at once and ``/ready``
+turns 200 once it is warmed up.
 """
 
 from __future__ import annotations

@@ -98,9 +98,12 @@ def add_explain_route(
         if key not in baselines:
             baselines[key] = await asyncio.to_thread(_baseline, state, deployment)
         found = await asyncio.to_thread(
-            local_contributions, _scorer(deployment), rows, baselines[key],
+            local_contributions,
+            _scorer(deployment),
+            rows,
+            baselines[key],
             time_budget_s=time_budget_s,
-        )  # fmt: skip
+        )
         return _json(
             {
                 "model": deployment.name,

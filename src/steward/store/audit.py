@@ -122,36 +122,30 @@ def append_event(
     seq = previous_seq + 1
     at = now_ms() if at_ms is None else at_ms
     details_text = json.dumps(details, sort_keys=True, default=str) if details else None
-    values = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "from_state": _text(from_state),
-        "to_state": _text(to_state),
-        "reason": reason,
-        "details": details_text,
-        "prev_hash": previous_hash,
-    }
-    values["hash"] = event_hash(
-        seq,
-        at,
-        actor,
-        action,
-        subject,
-        values["from_state"],
-        values["to_state"],
-        reason,
-        details_text,
-        previous_hash,
+    old, new = _text(from_state), _text(to_state)
+    digest = event_hash(
+        seq, at, actor, action, subject, old, new, reason, details_text, previous_hash
     )
-    connection.execute(insert(t.audit_events).values(**values))
+    connection.execute(
+        insert(t.audit_events).values(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            from_state=old,
+            to_state=new,
+            reason=reason,
+            details=details_text,
+            prev_hash=previous_hash,
+            hash=digest,
+        )
+    )
     if row is None:
-        connection.execute(insert(t.audit_head).values(id=1, seq=seq, hash=values["hash"]))
+        connection.execute(insert(t.audit_head).values(id=1, seq=seq, hash=digest))
     else:
         connection.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=values["hash"])
+            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=digest)
         )
     return seq
 

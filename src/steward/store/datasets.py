@@ -524,7 +524,9 @@ class DatasetStore:
                     raise NotFound(f"dataset {name!r} has no version {version}.")
                 previous = connection.execute(
                     select(t.dataset_versions.c.version)
-                    .join(t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk)
+                    .join(
+                        t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk
+                    )
                     .where(
                         t.dataset_aliases.c.dataset_pk == dataset.pk,
                         t.dataset_aliases.c.alias == alias,
@@ -537,7 +539,12 @@ class DatasetStore:
                     )
                 )
                 append_event(
-                    connection, actor, "dataset.alias.set", f"dataset:{name}@{alias}", previous, version
+                    connection,
+                    actor,
+                    "dataset.alias.set",
+                    f"dataset:{name}@{alias}",
+                    previous,
+                    version,
                 )
                 connection.execute(
                     insert(t.dataset_aliases).values(

@@ -175,7 +175,9 @@ class GovernanceStore:
                                 "passed": r.passed,
                                 "value": _float(r.value),
                                 "threshold": _float(r.threshold),
-                                "details": json.dumps(r.details, default=str) if r.details else None,
+                                "details": json.dumps(r.details, default=str)
+                                if r.details
+                                else None,
                             }
                             for r in results
                         ],
@@ -187,8 +189,12 @@ class GovernanceStore:
                         "checks.record",
                         subject,
                         to_state="passed" if passed else "failed",
-                        details={"suite": suite, "run": run_id, "checks": len(results),
-                                 "failed": failed},  # fmt: skip
+                        details={
+                            "suite": suite,
+                            "run": run_id,
+                            "checks": len(results),
+                            "failed": failed,
+                        },
                         at_ms=now,
                     )
 
@@ -227,10 +233,13 @@ class GovernanceStore:
                 query = query.where(c.c.id == run_id)
             if dataset_version_id is not None:
                 query = query.where(
-                    c.c.dataset_version_pk == self._dataset_version_pk(connection, dataset_version_id)
+                    c.c.dataset_version_pk
+                    == self._dataset_version_pk(connection, dataset_version_id)
                 )
             if model is not None:
-                query = query.where(c.c.model_version_pk == self._model_version_pk(connection, *model))
+                query = query.where(
+                    c.c.model_version_pk == self._model_version_pk(connection, *model)
+                )
             if suite is not None:
                 query = query.where(c.c.suite == suite)
             rows = connection.execute(query).all()
@@ -243,15 +252,22 @@ class GovernanceStore:
                 ):
                     results[r.run_pk].append(
                         StoredCheckResult(
-                            r.name, r.kind, r.severity, bool(r.passed), r.value, r.threshold,
+                            r.name,
+                            r.kind,
+                            r.severity,
+                            bool(r.passed),
+                            r.value,
+                            r.threshold,
                             json.loads(r.details) if r.details else {},
-                        )  # fmt: skip
+                        )
                     )
         return [
             StoredCheckRun(
                 id=row.id,
                 suite=row.suite,
-                dataset=None if row.dataset_name is None else f"{row.dataset_name}:{row.dataset_version}",
+                dataset=None
+                if row.dataset_name is None
+                else f"{row.dataset_name}:{row.dataset_version}",
                 model=None if row.model_name is None else f"{row.model_name}/{row.model_version}",
                 passed=bool(row.passed),
                 check_count=row.check_count,
@@ -309,8 +325,14 @@ class GovernanceStore:
             rows = connection.execute(query).all()
         return [
             ModelReport(
-                row.id, name, version, row.kind, row.method, json.loads(row.body),
-                _when(row.created_at), row.created_by,
-            )  # fmt: skip
+                row.id,
+                name,
+                version,
+                row.kind,
+                row.method,
+                json.loads(row.body),
+                _when(row.created_at),
+                row.created_by,
+            )
             for row in rows
         ]

@@ -75,10 +75,15 @@ class LineageStore:
         dl, dv, ds, runs = t.dataset_lineage, t.dataset_versions, t.datasets, t.runs
         query = (
             select(
-                pr.c.model, pr.c.version, pr.c.at, runs.c.id.label("run_id"),
-                runs.c.name.label("run_name"), ds.c.name.label("dataset"),
-                dv.c.version.label("data_version"), dv.c.id.label("data_id"),
-            )  # fmt: skip
+                pr.c.model,
+                pr.c.version,
+                pr.c.at,
+                runs.c.id.label("run_id"),
+                runs.c.name.label("run_name"),
+                ds.c.name.label("dataset"),
+                dv.c.version.label("data_version"),
+                dv.c.id.label("data_id"),
+            )
             .select_from(pr)
             .outerjoin(rm, rm.c.name == pr.c.model)
             .outerjoin(mv, and_(mv.c.model_pk == rm.c.pk, mv.c.version == pr.c.version))
@@ -93,19 +98,29 @@ class LineageStore:
         for row in _rows(self.engine, query):
             key = (row["model"], row["version"])
             entry = found.get(key)
-            data = ()
+            data: tuple[TrainingData, ...] = ()
             if row["dataset"] is not None:
                 data = (TrainingData(row["dataset"], row["data_version"], row["data_id"]),)
             if entry is None:
                 found[key] = PredictionLineage(
-                    request_id, row["model"], row["version"], row["run_id"], row["run_name"],
-                    data, ms_to_datetime(row["at"]),
-                )  # fmt: skip
+                    request_id,
+                    row["model"],
+                    row["version"],
+                    row["run_id"],
+                    row["run_name"],
+                    data,
+                    ms_to_datetime(row["at"]),
+                )
             else:
                 found[key] = PredictionLineage(
-                    request_id, entry.model, entry.version, entry.run_id, entry.run_name,
-                    entry.data + data, entry.predicted_at,
-                )  # fmt: skip
+                    request_id,
+                    entry.model,
+                    entry.version,
+                    entry.run_id,
+                    entry.run_name,
+                    entry.data + data,
+                    entry.predicted_at,
+                )
         return list(found.values())
 
     # -- datasets and runs --------------------------------------------------------
@@ -137,8 +152,15 @@ class LineageStore:
         runs, experiments = t.runs, t.experiments
         rows = _rows(
             self.engine,
-            select(runs.c.pk, runs.c.id, runs.c.name, runs.c.status, runs.c.start_time,
-                   runs.c.created_by, experiments.c.name.label("experiment"))  # fmt: skip
+            select(
+                runs.c.pk,
+                runs.c.id,
+                runs.c.name,
+                runs.c.status,
+                runs.c.start_time,
+                runs.c.created_by,
+                experiments.c.name.label("experiment"),
+            )
             .join(experiments, experiments.c.pk == runs.c.experiment_pk)
             .where(runs.c.id == run_id),
         )
@@ -174,8 +196,14 @@ class LineageStore:
         mv, rm, runs = t.model_versions, t.registered_models, t.runs
         rows = _rows(
             self.engine,
-            select(mv.c.version, mv.c.status, mv.c.flavor, mv.c.created_at,
-                   runs.c.id.label("run_id"), runs.c.name.label("run_name"))  # fmt: skip
+            select(
+                mv.c.version,
+                mv.c.status,
+                mv.c.flavor,
+                mv.c.created_at,
+                runs.c.id.label("run_id"),
+                runs.c.name.label("run_name"),
+            )
             .join(rm, rm.c.pk == mv.c.model_pk)
             .outerjoin(runs, runs.c.pk == mv.c.run_pk)
             .where(rm.c.name == name, mv.c.version == version),

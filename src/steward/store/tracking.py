@@ -358,7 +358,13 @@ class TrackingStore:
                 ended = end_time_ms or now_ms()
                 sql.END_RUN.run(connection, (status.value, ended, run_pk))
                 append_event(
-                    connection, actor, "run.end", f"run:{run_id}", current, status.value, at_ms=ended
+                    connection,
+                    actor,
+                    "run.end",
+                    f"run:{run_id}",
+                    current,
+                    status.value,
+                    at_ms=ended,
                 )
 
         run_with_retry(end)

@@ -72,9 +72,7 @@ def _create_tables() -> None:
         sa.UniqueConstraint("id", name=op.f("uq_check_runs_id")),
     )
     with op.batch_alter_table("check_runs", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_check_runs_dataset_version", ["dataset_version_pk"], unique=False
-        )
+        batch_op.create_index("ix_check_runs_dataset_version", ["dataset_version_pk"], unique=False)
         batch_op.create_index("ix_check_runs_model_version", ["model_version_pk"], unique=False)
     op.create_table(
         "check_results",
