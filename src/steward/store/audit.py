@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select
 
 from steward.store import schema as t
 from steward.store.audit_chain import GENESIS_HASH, event_hash
 from steward.store.engine import read_transaction
 from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
+from steward.store.tracking_sql import Statement
 
 _PROBLEMS_KEPT = 50
 _BATCH = 20_000
@@ -94,6 +95,18 @@ class AuditVerification:
         }
 
 
+_COLUMNS = "seq, at, actor, action, subject, from_state, to_state, reason, details, prev_hash, hash"
+# Plain SQL at the driver level: every run start and end appends an event, and
+# building SQLAlchemy statements would cost more than running these.
+_SELECT_HEAD = Statement("SELECT seq, hash FROM audit_head WHERE id = 1")
+_SELECT_HEAD_LOCKED = Statement("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+_INSERT_EVENT = Statement(
+    f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_HEAD = Statement("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)")
+_UPDATE_HEAD = Statement("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -114,11 +127,9 @@ def append_event(
     Returns:
         The event's sequence number.
     """
-    head = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
-    if connection.dialect.name == "postgresql":
-        head = head.with_for_update()
-    row = connection.execute(head).first()
-    previous_seq, previous_hash = (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+    locking = _SELECT_HEAD_LOCKED if connection.dialect.name == "postgresql" else _SELECT_HEAD
+    row = locking.run(connection, ()).first()
+    previous_seq, previous_hash = (0, GENESIS_HASH) if row is None else (row[0], row[1])
     seq = previous_seq + 1
     at = now_ms() if at_ms is None else at_ms
     details_text = json.dumps(details, sort_keys=True, default=str) if details else None
@@ -126,27 +137,11 @@ def append_event(
     digest = event_hash(
         seq, at, actor, action, subject, old, new, reason, details_text, previous_hash
     )
-    connection.execute(
-        insert(t.audit_events).values(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            from_state=old,
-            to_state=new,
-            reason=reason,
-            details=details_text,
-            prev_hash=previous_hash,
-            hash=digest,
-        )
+    _INSERT_EVENT.run(
+        connection,
+        (seq, at, actor, action, subject, old, new, reason, details_text, previous_hash, digest),
     )
-    if row is None:
-        connection.execute(insert(t.audit_head).values(id=1, seq=seq, hash=digest))
-    else:
-        connection.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=digest)
-        )
+    (_INSERT_HEAD if row is None else _UPDATE_HEAD).run(connection, (seq, digest))
     return seq
 
 
@@ -164,9 +159,6 @@ def _event(row: Any) -> AuditEvent:
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
-
-
-_COLUMNS = "seq, at, actor, action, subject, from_state, to_state, reason, details, prev_hash, hash"
 
 
 class AuditStore:
