@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import demographic_parity_ratio
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, recall_score
 
@@ -160,6 +159,8 @@ def test_calibration_latency_and_size(setup: Any, workspace: Any) -> None:
 
 
 def test_fairness_threshold_equals_fairlearn(setup: Any) -> None:
+    from fairlearn.metrics import demographic_parity_ratio
+
     data, good, _ = setup
     result = checks.FairnessThreshold("demographic_parity_ratio", ["sex"], min=0.8).run(
         _context(setup)

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import shap
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.inspection import permutation_importance as sklearn_permutation
 
@@ -56,6 +55,8 @@ def test_permutation_importance_agrees_with_scikit_learn(forest: Any) -> None:
 
 
 def test_shap_importance_equals_tree_explainer(forest: Any) -> None:
+    import shap  # here, not at collection (see test_fairness.py)
+
     model, held_out = forest
     inputs = held_out[["x1", "x2", "noise"]].head(200)
     ours = shap_importance(model, inputs, max_rows=None)

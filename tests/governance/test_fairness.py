@@ -6,15 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import (
-    MetricFrame,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    equalized_odds_difference,
-    equalized_odds_ratio,
-    false_positive_rate,
-    selection_rate,
-)
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 
 from steward.errors import InvalidInput
@@ -41,6 +32,18 @@ def _data(
 
 @pytest.mark.parametrize("columns", [["sex"], ["sex", "region"], ["region", "age_band"]])
 def test_per_group_metrics_and_disparities_equal_fairlearn(columns: list[str]) -> None:
+    # Imported here, not at collection: a model logged later in this worker would
+    # otherwise lock fairlearn into its environment.
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        equalized_odds_ratio,
+        false_positive_rate,
+        selection_rate,
+    )
+
     frame, truth, predicted, _ = _data()
     ours = fairness_report(truth, predicted, columns, data=frame)
     theirs = MetricFrame(

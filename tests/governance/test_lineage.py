@@ -3,6 +3,7 @@ training data, text/JSON/HTML output, and providers other modules plug in."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ import steward
 from steward import models
 from steward.cli import app
 from steward.errors import InvalidInput, NotFound
-from steward.governance import lineage as lineage_module
 from steward.governance.lineage import Edge, Node, lineage, trained_on
 from steward.governance.lineage_render import to_html, to_text
 
@@ -122,6 +122,8 @@ def test_bad_references(workspace: Any) -> None:
 
 
 def test_a_module_can_add_edges(workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The package exports the function lineage(), which hides the module's name.
+    lineage_module = importlib.import_module("steward.governance.lineage")
     story = _story(workspace)
     providers = dict(lineage_module._PROVIDERS)
     monkeypatch.setattr(lineage_module, "_PROVIDERS", {k: list(v) for k, v in providers.items()})

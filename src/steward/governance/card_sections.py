@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from steward.models.card import Section
+    from steward.models.card_section import Section
     from steward.workspace import Workspace
 
 _RESULTS_SHOWN = 25
@@ -24,7 +24,7 @@ def _number(value: Any) -> str:
 
 def training_data_section(workspace: Workspace, run_id: str) -> Section | None:
     """The dataset versions the training run read, from lineage (None if none recorded)."""
-    from steward.models.card import Section
+    from steward.models.card_section import Section
 
     edges = [e for e in workspace.store.datasets.lineage_of_run(run_id) if e.direction == "input"]
     if not edges:
@@ -62,7 +62,7 @@ def checks_sections(
     workspace: Workspace, name: str, version: int, run_id: str | None
 ) -> list[Section]:
     """The latest check run on the model version, and on each training data version."""
-    from steward.models.card import Section
+    from steward.models.card_section import Section
 
     governance = workspace.store.governance
     sections = []
@@ -108,7 +108,7 @@ def checks_sections(
 
 def fairness_section(workspace: Workspace, name: str, version: int) -> Section | None:
     """The latest stored fairness report: disparities, per-group rates and warnings."""
-    from steward.models.card import Section
+    from steward.models.card_section import Section
 
     reports = workspace.store.governance.reports(name, version, "fairness")
     if not reports:
@@ -161,7 +161,7 @@ def _bar_chart(features: list[dict[str, Any]]) -> str:
 
 def explanation_sections(workspace: Workspace, name: str, version: int) -> list[Section]:
     """The latest explanation of each method, top features first."""
-    from steward.models.card import Section
+    from steward.models.card_section import Section
 
     latest: dict[str, Any] = {}
     for report in workspace.store.governance.reports(name, version, "explanation"):
@@ -193,7 +193,7 @@ def explanation_sections(workspace: Workspace, name: str, version: int) -> list[
 def lineage_section(workspace: Workspace, name: str, version: int) -> Section | None:
     """Where the version went: deployments, monitors and alerts downstream of it."""
     from steward.governance.lineage import lineage
-    from steward.models.card import Section
+    from steward.models.card_section import Section
 
     graph = lineage(f"models:/{name}/{version}", "down", depth=3, workspace=workspace)
     rows = tuple(

@@ -7,24 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from steward.models.card_section import Section
+
 CARD_FIELDS = {
     "intended_use": "Intended use",
     "limitations": "Limitations",
     "ethical_considerations": "Ethical considerations",
 }
 _UNFILLED = "_Not filled in yet: set it with `steward models card NAME VERSION --{flag} …`._"
-
-
-@dataclass(frozen=True)
-class Section:
-    """One card section: a title, text, a table (header + rows), and for the HTML card
-    an optional drawing (inline SVG markup that Steward made, never user text)."""
-
-    title: str
-    text: str = ""
-    header: tuple[str, ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()
-    figure: str = ""
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ def create_app(
     app.state.serving = state
     install_handlers(app)
     _add_routes(app, state)
-    add_explain_route(app, state)
+    add_explain_route(app, state, _json)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
 

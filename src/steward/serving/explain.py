@@ -11,6 +11,7 @@ reply says ``truncated``. Runs off the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -70,13 +71,12 @@ def _scorer(deployment: Deployment) -> Any:
 def add_explain_route(
     app: FastAPI,
     state: ServingState,
+    respond: Callable[[Any], Response],
     *,
     max_rows: int = EXPLAIN_MAX_ROWS,
     time_budget_s: float = EXPLAIN_TIME_BUDGET_S,
 ) -> None:
-    """Add ``POST /explain`` to a serving app."""
-    from steward.serving.app import _json
-
+    """Add ``POST /explain`` to a serving app; ``respond`` makes the app's JSON replies."""
     baselines: dict[tuple[str, int | None], dict[str, Any]] = {}
 
     @app.post("/explain", tags=["explain"])
@@ -104,7 +104,7 @@ def add_explain_route(
             baselines[key],
             time_budget_s=time_budget_s,
         )
-        return _json(
+        return respond(
             {
                 "model": deployment.name,
                 "version": deployment.version,
