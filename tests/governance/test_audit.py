@@ -56,9 +56,9 @@ def test_run_lifecycle_is_attributed(any_workspace: Any) -> None:
 
 def test_registry_and_data_changes_are_audited(any_workspace: Any) -> None:
     version = _model_version()
-    models.approve("clf", version.version, "reviewed by the clinical lead")
+    models.approve("clf", version.version, "revue clinique ✓ — Dr Müller 🩺")
     models.set_alias("clf", "production", version.version, reason="go live")
-    models.set_card_fields("clf", version.version, intended_use="triage support")
+    models.set_card_fields("clf", version.version, intended_use="triage | support: ~1:2")
     models.update_model("clf", description="triage classifier")
     first = steward.data.add("visits", pd.DataFrame({"a": [1, 2]}))
     steward.data.add("visits", pd.DataFrame({"a": [1, 2, 3]}))
