@@ -117,7 +117,8 @@ def update_model(
     name: str, *, description: str | None = None, tags: dict[str, str] | None = None
 ) -> RegisteredModel:
     """Change a registered model's description or tags."""
-    return _workspace().store.registry.update_model(name, description, tags)
+    workspace = _workspace()
+    return workspace.store.registry.update_model(name, description, tags, actor=workspace.actor)
 
 
 def get_model(name: str) -> RegisteredModel:
@@ -286,4 +287,7 @@ def set_card_fields(
         **other,
     }
     given = {key: value for key, value in fields.items() if value is not None}
-    return _workspace().store.registry.set_card_fields(name, int(version), given)
+    workspace = _workspace()
+    return workspace.store.registry.set_card_fields(
+        name, int(version), given, actor=workspace.actor
+    )

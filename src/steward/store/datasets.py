@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
+from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 from steward.store.validation import check_name
@@ -296,6 +297,14 @@ class DatasetStore:
                 self._insert_version(
                     connection, dataset.pk, number, new, description, now, actor, tag_items
                 )
+                append_event(
+                    connection,
+                    actor,
+                    "dataset.version.create",
+                    f"dataset:{name}:{number}",
+                    details={"digest": new.digest, "rows": new.row_count, "size": new.size},
+                    at_ms=now,
+                )
                 return self._fetch(connection, dataset.pk, number), True
 
         return run_with_retry(lambda: _once_more_on_race(create))
@@ -327,6 +336,7 @@ class DatasetStore:
         created_at: datetime,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> tuple[DatasetVersionRecord, bool]:
         """Register a version made elsewhere, keeping its number, author and time.
 
@@ -336,6 +346,8 @@ class DatasetStore:
         Returns:
             The version and whether it was registered (False: this store already
             held it, with the same content).
+
+        The audit log records ``actor`` (who imported it; the author by default).
 
         Raises:
             Conflict: as ``check_import``.
@@ -361,6 +373,13 @@ class DatasetStore:
                     created_ms,
                     created_by,
                     tag_items,
+                )
+                append_event(
+                    connection,
+                    actor or created_by,
+                    "dataset.version.import",
+                    f"dataset:{name}:{number}",
+                    details={"digest": new.digest, "created_by": created_by},
                 )
                 return self._fetch(connection, dataset.pk, number), True
 
@@ -548,11 +567,29 @@ class DatasetStore:
                 ).scalar()
                 if version_pk is None:
                     raise NotFound(f"dataset {name!r} has no version {version}.")
+                previous = connection.execute(
+                    select(t.dataset_versions.c.version)
+                    .join(
+                        t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk
+                    )
+                    .where(
+                        t.dataset_aliases.c.dataset_pk == dataset.pk,
+                        t.dataset_aliases.c.alias == alias,
+                    )
+                ).scalar()
                 connection.execute(
                     delete(t.dataset_aliases).where(
                         t.dataset_aliases.c.dataset_pk == dataset.pk,
                         t.dataset_aliases.c.alias == alias,
                     )
+                )
+                append_event(
+                    connection,
+                    actor,
+                    "dataset.alias.set",
+                    f"dataset:{name}@{alias}",
+                    previous,
+                    version,
                 )
                 connection.execute(
                     insert(t.dataset_aliases).values(

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
+from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -114,6 +115,7 @@ class TrackingStore:
                     "created_by": actor,
                 }
                 connection.execute(insert(t.experiments).values(**values))
+                append_event(connection, actor, "experiment.create", f"experiment:{name}")
                 row = connection.execute(
                     select(t.experiments).where(t.experiments.c.name == name)
                 ).one()
@@ -220,6 +222,16 @@ class TrackingStore:
                     sql.UPSERT_TAGS.run_many(
                         connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
                     )
+                append_event(
+                    connection,
+                    actor,
+                    "run.start",
+                    f"run:{run_id}",
+                    None,
+                    RunStatus.RUNNING.value,
+                    details={"experiment": experiment.name, "name": run_name},
+                    at_ms=start_time,
+                )
             self._run_pks[run_id] = run_pk
             # Built from what was just written: no read back on the hot path.
             return Run(
@@ -451,21 +463,43 @@ class TrackingStore:
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
                     sql.write_metric_points(connection, run_pk, batch_pk, metrics)
-                sql.END_RUN.run(connection, (status.value, end_time_ms or now_ms(), run_pk))
+                ended = end_time_ms or now_ms()
+                sql.END_RUN.run(connection, (status.value, ended, run_pk))
+                append_event(
+                    connection,
+                    actor,
+                    "run.end",
+                    f"run:{run_id}",
+                    current,
+                    status.value,
+                    at_ms=ended,
+                )
 
         run_with_retry(end)
 
-    def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str) -> int:
-        """Mark runs deleted (hidden from searches) or active again; returns how many."""
+    def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str, actor: str) -> int:
+        """Mark runs deleted (hidden from searches) or active again, recording who did it;
+        returns how many."""
         ids = list(run_ids)
+        action = "run.delete" if lifecycle == "deleted" else "run.restore"
 
         def change() -> int:
             with write_transaction(self.engine) as connection:
                 for run_id in ids:
                     self._run_pk(connection, run_id)
+                before = dict(
+                    connection.execute(
+                        select(t.runs.c.id, t.runs.c.lifecycle).where(t.runs.c.id.in_(ids))
+                    ).all()
+                )
                 result = connection.execute(
                     update(t.runs).where(t.runs.c.id.in_(ids)).values(lifecycle=lifecycle)
                 )
+                for run_id in dict.fromkeys(ids):
+                    if before[run_id] != lifecycle:
+                        append_event(
+                            connection, actor, action, f"run:{run_id}", before[run_id], lifecycle
+                        )
                 return int(result.rowcount)
 
         return run_with_retry(change)

@@ -115,11 +115,11 @@ class LocalTrackingBackend:
 
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Hide runs from searches (kept in the store)."""
-        return self.store.tracking.set_lifecycle(run_ids, "deleted")
+        return self.store.tracking.set_lifecycle(run_ids, "deleted", self.actor)
 
     def restore_runs(self, run_ids: Sequence[str]) -> int:
         """Undo ``delete_runs``."""
-        return self.store.tracking.set_lifecycle(run_ids, "active")
+        return self.store.tracking.set_lifecycle(run_ids, "active", self.actor)
 
     def log_artifacts(self, run_id: str, files: Sequence[tuple[Path, str]]) -> list[Artifact]:
         """Store local files as artifacts under validated relative paths."""

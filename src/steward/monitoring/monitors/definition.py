@@ -395,4 +395,5 @@ def delete_monitor(name: str, workspace: Workspace | None = None) -> None:
     Raises:
         NotFound: no such monitor.
     """
-    workspace_or_current(workspace).store.monitoring.delete_monitor(name)
+    ws = workspace_or_current(workspace)
+    ws.store.monitoring.delete_monitor(name, ws.actor)
