@@ -140,6 +140,10 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+SYSTEM_ACTOR = "steward"
+"""The actor of changes Steward makes on its own (a run found dead, for instance)."""
+
+
 def append_event(
     connection: Connection,
     actor: str,

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
-from steward.store.audit import append_event
+from steward.store.audit import SYSTEM_ACTOR, append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -269,6 +269,7 @@ class TrackingStore:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         if row.heartbeat_lost:
             sql.REOPEN_RUN.run(connection, (False, now_ms(), None, row.pk))
+            _audit_revived(connection, run_id)
             return int(row.pk), RunStatus.RUNNING.value
         return int(row.pk), str(row.status)
 
@@ -293,17 +294,20 @@ class TrackingStore:
                     .where(chosen, t.runs.c.status == RunStatus.RUNNING.value)
                     .values(**alive)
                 )
-                connection.execute(
+                revived = connection.execute(
                     update(t.runs)
                     .where(chosen, t.runs.c.heartbeat_lost)
                     .values(
                         status=RunStatus.RUNNING.value, end_time=None, heartbeat_lost=False, **alive
                     )
-                )
+                    .returning(t.runs.c.id)
+                ).scalars()
+                for run_id in sorted(revived):
+                    _audit_revived(connection, run_id)
 
         run_with_retry(beat)
 
-    def attach_run(self, run_id: str, alive_ms: int | None) -> bool:
+    def attach_run(self, run_id: str, alive_ms: int | None, actor: str) -> bool:
         """Make a run RUNNING for another writer: a running run is joined, an ended one
         (or one presumed dead) is reopened.
 
@@ -334,6 +338,9 @@ class TrackingStore:
                     )
                 else:
                     sql.REOPEN_RUN.run(connection, (False, now, alive_until, row.pk))
+                    append_event(
+                        connection, actor, "run.reopen", f"run:{run_id}", row.status, "RUNNING"
+                    )
                 return running
 
         return run_with_retry(attach)
@@ -353,7 +360,7 @@ class TrackingStore:
 
         def reap() -> None:
             with write_transaction(self.engine) as connection:
-                connection.execute(
+                killed = connection.execute(
                     update(t.runs)
                     .where(dead)
                     .values(
@@ -361,7 +368,18 @@ class TrackingStore:
                         end_time=func.coalesce(t.runs.c.heartbeat_at, t.runs.c.start_time),
                         heartbeat_lost=True,
                     )
-                )
+                    .returning(t.runs.c.id)
+                ).scalars()
+                for run_id in sorted(killed):
+                    append_event(
+                        connection,
+                        SYSTEM_ACTOR,
+                        "run.end",
+                        f"run:{run_id}",
+                        RunStatus.RUNNING.value,
+                        RunStatus.KILLED.value,
+                        reason="its process stopped sending heartbeats",
+                    )
 
         run_with_retry(reap)
 
@@ -862,3 +880,16 @@ def _ordering(
         order.append(_nulls_last(column, key.descending, dialect))
     order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
     return joins, order
+
+
+def _audit_revived(connection: Connection, run_id: str) -> None:
+    """Record that a run marked KILLED for a lost heartbeat is running again."""
+    append_event(
+        connection,
+        SYSTEM_ACTOR,
+        "run.reopen",
+        f"run:{run_id}",
+        RunStatus.KILLED.value,
+        RunStatus.RUNNING.value,
+        reason="its process was only paused: it sent a heartbeat or wrote again",
+    )
