@@ -15,8 +15,11 @@ from steward.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PipelineFailed,
     StewardError,
 )
+from steward.pipelines.definition import pipeline
+from steward.pipelines.steps import step
 from steward.store.records import Experiment, Metric, Run, RunPage, RunStatus
 from steward.tracking.active_run import ActiveRun
 from steward.tracking.autolog import autolog
@@ -43,11 +46,11 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import data, models, monitoring, serving
+    from steward import data, models, monitoring, pipelines, serving
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = frozenset({"data", "models", "monitoring", "serving"})
+_LAZY_SUBMODULES = frozenset({"data", "models", "monitoring", "pipelines", "serving"})
 
 
 def __getattr__(name: str) -> object:
@@ -68,6 +71,7 @@ __all__ = [
     "Metric",
     "NotFound",
     "PermissionDenied",
+    "PipelineFailed",
     "Run",
     "RunPage",
     "RunStatus",
@@ -92,11 +96,14 @@ __all__ = [
     "models",
     "monitoring",
     "open_workspace",
+    "pipeline",
+    "pipelines",
     "search_runs",
     "serving",
     "set_experiment",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
     "use_workspace",
 ]
