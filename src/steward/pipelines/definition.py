@@ -49,8 +49,8 @@ class Pipeline:
     def target(self) -> str:
         """Where the definition lives, as ``load_target`` reads it back."""
         module = self.fn.__module__
-        if module == "__main__":
-            path = getattr(sys.modules.get("__main__"), "__file__", None)
+        if module == "__main__" or module in _FILE_MODULES:
+            path = getattr(sys.modules.get(module), "__file__", None)
             if path:
                 return f"{Path(path).resolve()}:{self.fn.__qualname__}"
         return f"{module}:{self.fn.__qualname__}"
@@ -229,8 +229,14 @@ def pipeline(
     return decorate(fn) if fn is not None else decorate
 
 
+_FILE_MODULES: set[str] = set()
+"""Modules imported from a file path by ``load_target`` (their target names the file)."""
+
+
 def _import_file(path: Path) -> Any:
-    module_name = f"steward_pipeline_{abs(hash(str(path)))}"
+    import hashlib
+
+    module_name = "steward_pipeline_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -238,6 +244,7 @@ def _import_file(path: Path) -> Any:
         raise NotFound(f"cannot import {path} as Python.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    _FILE_MODULES.add(module_name)
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

@@ -328,6 +328,7 @@ class PipelineRunner:
         self.pending.append(
             StepOutcome(
                 step_pk=self.step_pks[node.name],
+                name=node.name,
                 status=StepStatus.CACHED,
                 run_id=uuid.uuid4().hex,
                 create_run=True,
@@ -369,7 +370,7 @@ class PipelineRunner:
             run_id = uuid.uuid4().hex
             at = now_ms()
             tags = self._tags(node, self._cache_state(node))
-            starts.append(StepStart(self.step_pks[node.name], run_id, at, tags))
+            starts.append(StepStart(self.step_pks[node.name], node.name, run_id, at))
             record = Run(
                 id=run_id,
                 name=node.name,
@@ -465,11 +466,13 @@ class PipelineRunner:
         self.pending.append(
             StepOutcome(
                 step_pk=self.step_pks[node.name],
+                name=node.name,
                 status=status,
                 run_id=self.tasks[node.name].run.id,
                 started_at=result.started_at or None,
                 ended_at=result.ended_at or now_ms(),
                 params={k: _param_text(v) for k, v in node.params.items()},
+                tags=self.tasks[node.name].run.tags,
                 metrics=metrics,
                 artifacts=artifacts,
                 cache_key=key,
@@ -500,7 +503,9 @@ class PipelineRunner:
     def _skip(self, name: str, reason: str) -> None:
         self.status[name] = StepStatus.SKIPPED
         self.pending.append(
-            StepOutcome(step_pk=self.step_pks[name], status=StepStatus.SKIPPED, error=reason)
+            StepOutcome(
+                step_pk=self.step_pks[name], name=name, status=StepStatus.SKIPPED, error=reason
+            )
         )
         self._tell(name, StepStatus.SKIPPED, None, reason)
 
@@ -512,6 +517,7 @@ class PipelineRunner:
             self.pending.append(
                 StepOutcome(
                     step_pk=self.step_pks[name],
+                    name=name,
                     status=StepStatus.FAILED,
                     run_id=task.run.id,
                     error=reason,

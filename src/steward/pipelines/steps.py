@@ -160,18 +160,29 @@ class Step:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # By reference when the module holds this very step (the usual case), so a
-        # worker imports it; by value otherwise (a step made in __main__ or a closure).
-        module = self.fn.__module__
+        # worker imports it; by value otherwise (a step made in a closure).
         try:
-            found = _find(module, self.fn.__qualname__)
+            found = _find(self.fn.__module__, self.fn.__qualname__)
         except (ImportError, AttributeError):
             found = None
-        if found is self and module != "__main__":
-            return (_find, (module, self.fn.__qualname__))
+        if found is self:
+            return (_find, (self.fn.__module__, self.fn.__qualname__))
         return (Step, (self.fn, self.options))
+
+    def portable(self) -> Step:
+        """This step as sent by value (for cloudpickle, to workers that cannot import
+        ``__main__``)."""
+        return _PortableStep(self.fn, self.options)
 
     def __repr__(self) -> str:
         return f"<Step {self.name!r} ({self.function})>"
+
+
+class _PortableStep(Step):
+    """A step pickled with its function, never by reference."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Step, (self.fn, self.options))
 
 
 def _find(module: str, qualname: str) -> Any:

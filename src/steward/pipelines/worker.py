@@ -287,6 +287,9 @@ def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
             blob_options=spec.blob_options,
         )
         _opened[spec] = workspace
+        # Open both stores now, so the first step's time is its own.
+        workspace.store  # noqa: B018
+        workspace.blobs  # noqa: B018
     use_workspace(workspace)
     return workspace
 

@@ -242,12 +242,12 @@ class NewStep:
 
 @dataclass(frozen=True)
 class StepStart:
-    """A step about to run: its nested run is created as RUNNING."""
+    """A step about to run: its nested run is created as RUNNING (tags come with its end)."""
 
     step_pk: int
+    name: str
     run_id: str
     started_at: int
-    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -259,6 +259,7 @@ class StepOutcome:
     """
 
     step_pk: int
+    name: str
     status: StepStatus
     run_id: str | None = None
     create_run: bool = False

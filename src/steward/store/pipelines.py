@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from steward.errors import NotFound
 from steward.store import schema as t
@@ -34,6 +34,37 @@ from steward.store.pipeline_records import (
     outputs_to_json,
 )
 from steward.store.records import Metric, RunStatus, ms_to_datetime, now_ms
+
+_START_STEP = sql.Statement(
+    "UPDATE pipeline_steps SET status = 'running', run_pk = ?, started_at = ? WHERE pk = ?"
+)
+_FINISH_STEP = sql.Statement(
+    """UPDATE pipeline_steps SET status = ?, ended_at = ?, cache_key = ?, code_digest = ?,
+           cached_from_pk = ?, outputs = ?, error = ?, cpu_seconds = ?, peak_memory_bytes = ?,
+           worker = ?, run_pk = COALESCE(?, run_pk), started_at = COALESCE(?, started_at)
+       WHERE pk = ?"""
+)
+_END_STEP_RUN = sql.Statement(
+    """UPDATE runs SET status = ?, end_time = ?, start_time = COALESCE(?, start_time)
+       WHERE pk = ? AND status = 'RUNNING'"""
+)
+_DELETE_ARTIFACT = sql.Statement("DELETE FROM artifacts WHERE run_pk = ? AND path = ?")
+_INSERT_ARTIFACT = sql.Statement(
+    """INSERT INTO artifacts (run_pk, path, digest, size, created_at, created_by)
+       VALUES (?, ?, ?, ?, ?, ?)"""
+)
+_DELETE_CACHE = sql.Statement("DELETE FROM pipeline_cache WHERE key = ?")
+_INSERT_CACHE = sql.Statement(
+    """INSERT INTO pipeline_cache (key, function, code_digest, outputs, step_pk, created_at)
+       VALUES (?, ?, ?, ?, ?, ?)"""
+)
+_INSERT_STEP = sql.Statement(
+    """INSERT INTO pipeline_steps (pipeline_run_pk, name, position, function, depends_on,
+                                   inputs, params, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')"""
+)
+_SELECT_STEP_KEYS = sql.Statement("SELECT pk, name FROM pipeline_steps WHERE pipeline_run_pk = ?")
+_SELECT_PARENT = sql.Statement("SELECT experiment_pk, pk FROM runs WHERE id = ?")
 
 _RUN_STATUS_BY_STEP = {
     StepStatus.COMPLETED: RunStatus.FINISHED,
@@ -98,22 +129,24 @@ class PipelineStore:
                     )
                     .returning(t.pipeline_runs.c.pk)
                 ).scalar_one()
-                keys = {}
-                for step in steps:
-                    keys[step.name] = connection.execute(
-                        insert(t.pipeline_steps)
-                        .values(
-                            pipeline_run_pk=pipeline_pk,
-                            name=step.name,
-                            position=step.position,
-                            function=step.function,
-                            depends_on=json.dumps(list(step.depends_on)),
-                            inputs=json.dumps(step.inputs),
-                            params=json.dumps(step.params),
-                            status=StepStatus.PENDING.value,
+                _INSERT_STEP.run_many(
+                    connection,
+                    [
+                        (
+                            pipeline_pk,
+                            step.name,
+                            step.position,
+                            step.function,
+                            json.dumps(list(step.depends_on)),
+                            json.dumps(step.inputs),
+                            json.dumps(step.params),
                         )
-                        .returning(t.pipeline_steps.c.pk)
-                    ).scalar_one()
+                        for step in steps
+                    ],
+                )
+                keys = {
+                    name: int(pk) for pk, name in _SELECT_STEP_KEYS.run(connection, (pipeline_pk,))
+                }
                 return keys
 
         return run_with_retry(write)
@@ -126,27 +159,19 @@ class PipelineStore:
         def write() -> None:
             with write_transaction(self.engine) as connection:
                 experiment_pk, parent_pk = self._parent(connection, parent_run_id)
+                rows = []
                 for start in starts:
-                    name = self._step_name(connection, start.step_pk)
                     run_pk = self._insert_run(
                         connection,
                         start.run_id,
                         experiment_pk,
                         parent_pk,
-                        name,
+                        start.name,
                         start.started_at,
                         actor,
                     )
-                    self._write_values(connection, run_pk, actor, {}, start.tags, ())
-                    connection.execute(
-                        update(t.pipeline_steps)
-                        .where(t.pipeline_steps.c.pk == start.step_pk)
-                        .values(
-                            status=StepStatus.RUNNING.value,
-                            run_pk=run_pk,
-                            started_at=start.started_at,
-                        )
-                    )
+                    rows.append((run_pk, start.started_at, start.step_pk))
+                _START_STEP.run_many(connection, rows)
 
         run_with_retry(write)
 
@@ -159,95 +184,80 @@ class PipelineStore:
         def write() -> None:
             with write_transaction(self.engine) as connection:
                 experiment_pk, parent_pk = self._parent(connection, parent_run_id)
+                steps, ends, artifacts, cached = [], [], [], []
                 for outcome in outcomes:
-                    self._finish_one(connection, experiment_pk, parent_pk, actor, outcome)
+                    ended = outcome.ended_at or now_ms()
+                    run_pk = None
+                    if outcome.run_id is not None:
+                        run_pk = self._step_run(
+                            connection, experiment_pk, parent_pk, actor, outcome, ended
+                        )
+                        status = _RUN_STATUS_BY_STEP[outcome.status].value
+                        ends.append((status, ended, outcome.started_at, run_pk))
+                        artifacts += [
+                            (run_pk, path, digest, size, ended, actor)
+                            for path, digest, size in outcome.artifacts
+                        ]
+                    skipped = outcome.status == StepStatus.SKIPPED
+                    steps.append(
+                        (
+                            outcome.status.value,
+                            None if skipped else ended,
+                            outcome.cache_key,
+                            outcome.code_digest,
+                            outcome.cached_from_pk,
+                            outputs_to_json(outcome.outputs) if outcome.outputs else None,
+                            outcome.error,
+                            outcome.cpu_seconds,
+                            outcome.peak_memory_bytes,
+                            outcome.worker,
+                            run_pk,
+                            None if skipped else (outcome.started_at or ended),
+                            outcome.step_pk,
+                        )
+                    )
+                    if outcome.store_in_cache and outcome.cache_key and outcome.code_digest:
+                        cached.append(
+                            (
+                                outcome.cache_key,
+                                outcome.function,
+                                outcome.code_digest,
+                                outputs_to_json(outcome.outputs),
+                                outcome.step_pk,
+                                ended,
+                            )
+                        )
+                # A step's run may already have ended (a user's end_run inside the step).
+                _END_STEP_RUN.run_many(connection, ends)
+                _DELETE_ARTIFACT.run_many(connection, [row[:2] for row in artifacts])
+                _INSERT_ARTIFACT.run_many(connection, artifacts)
+                _FINISH_STEP.run_many(connection, steps)
+                # The latest computation wins: its blobs are the ones known to be stored.
+                _DELETE_CACHE.run_many(connection, [row[:1] for row in cached])
+                _INSERT_CACHE.run_many(connection, cached)
 
         run_with_retry(write)
 
-    def _finish_one(
+    def _step_run(
         self,
         connection: Connection,
         experiment_pk: int,
         parent_pk: int,
         actor: str,
         outcome: StepOutcome,
-    ) -> None:
-        run_pk = None
-        ended = outcome.ended_at or now_ms()
-        if outcome.run_id is not None:
-            if outcome.create_run:
-                name = self._step_name(connection, outcome.step_pk)
-                started = outcome.started_at or ended
-                run_pk = self._insert_run(
-                    connection, outcome.run_id, experiment_pk, parent_pk, name, started, actor
-                )
-            else:
-                run_pk = self._run_pk(connection, outcome.run_id)
-            self._write_values(
-                connection, run_pk, actor, outcome.params, outcome.tags, outcome.metrics
+        ended: int,
+    ) -> int:
+        """The key of an outcome's run (created now for a cache hit), its values written."""
+        assert outcome.run_id is not None
+        if outcome.create_run:
+            started = outcome.started_at or ended
+            run_pk = self._insert_run(
+                connection, outcome.run_id, experiment_pk, parent_pk, outcome.name, started, actor
             )
-            if outcome.artifacts:
-                connection.execute(
-                    delete(t.artifacts).where(
-                        t.artifacts.c.run_pk == run_pk,
-                        t.artifacts.c.path.in_([path for path, _, _ in outcome.artifacts]),
-                    )
-                )
-                connection.execute(
-                    insert(t.artifacts),
-                    [
-                        {
-                            "run_pk": run_pk,
-                            "path": path,
-                            "digest": digest,
-                            "size": size,
-                            "created_at": ended,
-                            "created_by": actor,
-                        }
-                        for path, digest, size in outcome.artifacts
-                    ],
-                )
-            status = _RUN_STATUS_BY_STEP[outcome.status]
-            # A step's run may already have ended (a user's end_run inside the step).
-            connection.execute(
-                update(t.runs)
-                .where(t.runs.c.pk == run_pk, t.runs.c.status == RunStatus.RUNNING.value)
-                .values(status=status.value, end_time=ended)
-            )
-        values: dict[str, Any] = {
-            "status": outcome.status.value,
-            "ended_at": ended if outcome.status != StepStatus.SKIPPED else None,
-            "cache_key": outcome.cache_key,
-            "code_digest": outcome.code_digest,
-            "cached_from_pk": outcome.cached_from_pk,
-            "outputs": outputs_to_json(outcome.outputs) if outcome.outputs else None,
-            "error": outcome.error,
-            "cpu_seconds": outcome.cpu_seconds,
-            "peak_memory_bytes": outcome.peak_memory_bytes,
-            "worker": outcome.worker,
-        }
-        if run_pk is not None:
-            values["run_pk"] = run_pk
-        if outcome.create_run or outcome.started_at is not None:
-            values["started_at"] = outcome.started_at or ended
-        connection.execute(
-            update(t.pipeline_steps).where(t.pipeline_steps.c.pk == outcome.step_pk).values(values)
-        )
-        if outcome.store_in_cache and outcome.cache_key and outcome.code_digest:
-            # The latest computation wins: its blobs are the ones known to be stored.
-            connection.execute(
-                delete(t.pipeline_cache).where(t.pipeline_cache.c.key == outcome.cache_key)
-            )
-            connection.execute(
-                insert(t.pipeline_cache).values(
-                    key=outcome.cache_key,
-                    function=outcome.function,
-                    code_digest=outcome.code_digest,
-                    outputs=outputs_to_json(outcome.outputs),
-                    step_pk=outcome.step_pk,
-                    created_at=ended,
-                )
-            )
+        else:
+            run_pk = self._run_pk(connection, outcome.run_id)
+        self._write_values(connection, run_pk, actor, outcome.params, outcome.tags, outcome.metrics)
+        return run_pk
 
     def forget_cache(self, keys: Sequence[str]) -> None:
         """Drop cache entries (their blobs are gone)."""
@@ -298,20 +308,10 @@ class PipelineStore:
 
     @staticmethod
     def _parent(connection: Connection, run_id: str) -> tuple[int, int]:
-        row = connection.execute(
-            select(t.runs.c.experiment_pk, t.runs.c.pk).where(t.runs.c.id == run_id)
-        ).first()
+        row = _SELECT_PARENT.run(connection, (run_id,)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         return int(row.experiment_pk), int(row.pk)
-
-    @staticmethod
-    def _step_name(connection: Connection, step_pk: int) -> str:
-        return str(
-            connection.execute(
-                select(t.pipeline_steps.c.name).where(t.pipeline_steps.c.pk == step_pk)
-            ).scalar_one()
-        )
 
     @staticmethod
     def _insert_run(

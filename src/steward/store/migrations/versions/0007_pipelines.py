@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=250), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_pk"], ["runs.pk"], name=op.f("fk_pipeline_runs_run_pk_runs")
-        ),
+        sa.ForeignKeyConstraint(["run_pk"], ["runs.pk"], name=op.f("fk_pipeline_runs_run_pk_runs")),
         sa.ForeignKeyConstraint(
             ["resumed_from_pk"],
             ["pipeline_runs.pk"],
