@@ -234,21 +234,32 @@ _FILE_MODULES: set[str] = set()
 
 
 def _import_file(path: Path) -> Any:
-    import hashlib
-
-    module_name = "steward_pipeline_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    if module_name in sys.modules:
-        return sys.modules[module_name]
+    """Import a Python file as the module named by its stem, its folder put on ``sys.path``
+    (so worker processes import it the same way)."""
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name = path.stem
+    existing = sys.modules.get(module_name)
+    if existing is not None:
+        if Path(getattr(existing, "__file__", "") or "").resolve() == path:
+            _FILE_MODULES.add(module_name)
+            return existing
+        raise InvalidInput(
+            f"cannot import {path} as module {module_name!r}: another module of that name is "
+            "already loaded; rename the file or use module:function."
+        )
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise NotFound(f"cannot import {path} as Python.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     _FILE_MODULES.add(module_name)
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
 
 

@@ -144,6 +144,8 @@ class PipelineRunner:
         self.attempts: dict[str, int] = {}
         self.tasks: dict[str, StepTask] = {}
         self.keys: dict[str, tuple[str, str]] = {}
+        self.computed: dict[str, tuple[int, tuple[StepOutput, ...]]] = {}
+        """Cache keys computed in this run (not yet in the store's cache)."""
         self.pending: list[StepOutcome] = []
         self.in_flight: dict[Future[StepResult], str] = {}
         self.writer = _Writer(workspace.blobs.batch)
@@ -292,7 +294,7 @@ class PipelineRunner:
         use_cache = [
             self.keys[node.name][1]
             for node in ready
-            if self.settings.cache and node.step.options.cache and node.name not in reuse
+            if self._uses_cache(node) and node.name not in reuse
         ]
         entries = self.store.lookup_cache(use_cache) if use_cache else {}
         stale: list[str] = []
@@ -308,6 +310,8 @@ class PipelineRunner:
                 and self._present(earlier.outputs)
             ):
                 hit = (earlier.step_pk, earlier.outputs)
+            elif key in self.computed and self._uses_cache(node):
+                hit = self.computed[key]
             elif key in entries:
                 entry = entries[key]
                 if self._present(entry.outputs):
@@ -320,6 +324,9 @@ class PipelineRunner:
             self._cached(node, code, key, *hit)
         self.store.forget_cache(stale)
         return misses
+
+    def _uses_cache(self, node: StepNode) -> bool:
+        return self.settings.cache and node.step.options.cache
 
     def _cached(
         self, node: StepNode, code: str, key: str, origin: int, outputs: tuple[StepOutput, ...]
@@ -362,7 +369,7 @@ class PipelineRunner:
     # -- running ------------------------------------------------------------------------
 
     def _cache_state(self, node: StepNode) -> str:
-        return "miss" if self.settings.cache and node.step.options.cache else "off"
+        return "miss" if self._uses_cache(node) else "off"
 
     def _start(self, nodes: list[StepNode]) -> None:
         starts = []
@@ -487,6 +494,7 @@ class PipelineRunner:
             )
         )
         if result.ok:
+            self.computed[key] = (self.step_pks[node.name], result.outputs)
             self._done(node, status, result.outputs)
             if result.values is not None:
                 for output in result.outputs:

@@ -233,8 +233,9 @@ class PipelineStore:
                 _INSERT_ARTIFACT.run_many(connection, artifacts)
                 _FINISH_STEP.run_many(connection, steps)
                 # The latest computation wins: its blobs are the ones known to be stored.
-                _DELETE_CACHE.run_many(connection, [row[:1] for row in cached])
-                _INSERT_CACHE.run_many(connection, cached)
+                latest = list({row[0]: row for row in cached}.values())
+                _DELETE_CACHE.run_many(connection, [row[:1] for row in latest])
+                _INSERT_CACHE.run_many(connection, latest)
 
         run_with_retry(write)
 
