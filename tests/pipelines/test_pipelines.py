@@ -35,7 +35,9 @@ def test_the_graph_comes_from_the_calls() -> None:
     nodes = {node.name: node for node in graph.nodes}
     assert nodes["load"].params == {"n": 10} and nodes["load"].depends_on == ()
     assert nodes["column_mean_2"].params == {"column": "y"}
-    assert nodes["column_mean_2"].inputs == {"frame": {"$output": {"step": "load", "output": "output"}}}
+    assert nodes["column_mean_2"].inputs == {
+        "frame": {"$output": {"step": "load", "output": "output"}}
+    }
     assert nodes["total"].depends_on == ("column_mean", "column_mean_2", "column_mean_3")
     assert graph.result == {"$output": {"step": "total", "output": "output"}}
     assert graph.dependants("load") == {"column_mean", "column_mean_2", "column_mean_3", "total"}

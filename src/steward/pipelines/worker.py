@@ -261,7 +261,6 @@ def execute(
         except (Exception, SystemExit) as exc:
             result.error = f"{codec.type_name(exc)}: {exc}".strip()
             result.traceback = "".join(traceback.format_exception(exc))
-            err.write(result.traceback)
     result.ended_at = now_ms()
     result.cpu_seconds = time.process_time() - cpu_start
     result.peak_memory_bytes = _peak_memory(reset)
