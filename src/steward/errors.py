@@ -103,3 +103,9 @@ class PipelineFailed(StewardError):
     def __init__(self, message: str, run: object = None) -> None:
         super().__init__(message)
         self.run = run
+
+
+class Unavailable(StewardError):
+    """A service Steward needs (a Ray cluster, say) does not answer."""
+
+    http_status = 503

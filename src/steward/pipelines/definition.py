@@ -49,7 +49,7 @@ class Pipeline:
     def target(self) -> str:
         """Where the definition lives, as ``load_target`` reads it back."""
         module = self.fn.__module__
-        if module == "__main__" or module in _FILE_MODULES:
+        if module == "__main__" or module in FILE_MODULES:
             path = getattr(sys.modules.get(module), "__file__", None)
             if path:
                 return f"{Path(path).resolve()}:{self.fn.__qualname__}"
@@ -229,7 +229,7 @@ def pipeline(
     return decorate(fn) if fn is not None else decorate
 
 
-_FILE_MODULES: set[str] = set()
+FILE_MODULES: set[str] = set()
 """Modules imported from a file path by ``load_target`` (their target names the file)."""
 
 
@@ -243,7 +243,7 @@ def _import_file(path: Path) -> Any:
     existing = sys.modules.get(module_name)
     if existing is not None:
         if Path(getattr(existing, "__file__", "") or "").resolve() == path:
-            _FILE_MODULES.add(module_name)
+            FILE_MODULES.add(module_name)
             return existing
         raise InvalidInput(
             f"cannot import {path} as module {module_name!r}: another module of that name is "
@@ -254,7 +254,7 @@ def _import_file(path: Path) -> Any:
         raise NotFound(f"cannot import {path} as Python.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    _FILE_MODULES.add(module_name)
+    FILE_MODULES.add(module_name)
     try:
         spec.loader.exec_module(module)
     except BaseException:

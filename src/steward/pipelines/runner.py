@@ -159,10 +159,17 @@ class PipelineRunner:
 
     def run(self) -> PipelineRunRecord:
         """Run every step that can run; record it all; return the pipeline run."""
+        from steward.tracking import fluent
+
+        self.executor.open()  # an unreachable cluster fails here, before any record is made
+        try:
+            return self._run(fluent)
+        finally:
+            self.executor.close()
+
+    def _run(self, fluent: Any) -> PipelineRunRecord:
         import os
         import socket
-
-        from steward.tracking import fluent
 
         settings = self.settings
         parent = fluent.start_run(
@@ -249,23 +256,18 @@ class PipelineRunner:
         ]
 
     def _loop(self) -> None:
-        self.executor.open()
-        try:
-            while True:
-                ready = self._ready()
-                if ready:
-                    misses = self._serve_from_cache(ready)
-                    if misses:
-                        # Inline steps start one at a time, so each starts when it really does.
-                        batch = misses[:1] if self.executor.in_memory else misses
-                        self._start(batch)
-                    self._collect(block=False)
-                    continue
-                if not self.in_flight:
-                    return
-                self._collect(block=True)
-        finally:
-            self.executor.close()
+        while True:
+            ready = self._ready()
+            if ready:
+                misses = self._serve_from_cache(ready)
+                if misses:
+                    # Inline steps start one at a time, so each starts when it really does.
+                    self._start(misses[:1] if self.executor.in_memory else misses)
+                self._collect(block=False)
+                continue
+            if not self.in_flight:
+                return
+            self._collect(block=True)
 
     # -- cache ------------------------------------------------------------------------
 

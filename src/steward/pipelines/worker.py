@@ -269,14 +269,18 @@ def execute(
     return result
 
 
-_opened: dict[WorkspaceSpec, Workspace] = {}
+_opened: dict[str, Workspace] = {}
 
 
 def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
     """The workspace of ``spec``, opened once per worker process and made current."""
     from steward.workspace import open_workspace, use_workspace
 
-    workspace = _opened.get(spec)
+    import dataclasses
+    import json
+
+    key = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    workspace = _opened.get(key)
     if workspace is None:
         workspace = open_workspace(
             home=spec.home,
@@ -285,7 +289,7 @@ def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
             actor=spec.actor,
             blob_options=spec.blob_options,
         )
-        _opened[spec] = workspace
+        _opened[key] = workspace
         # Open both stores now, so the first step's time is its own.
         workspace.store  # noqa: B018
         workspace.blobs  # noqa: B018
