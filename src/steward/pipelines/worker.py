@@ -274,10 +274,10 @@ _opened: dict[str, Workspace] = {}
 
 def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
     """The workspace of ``spec``, opened once per worker process and made current."""
-    from steward.workspace import open_workspace, use_workspace
-
     import dataclasses
     import json
+
+    from steward.workspace import open_workspace, use_workspace
 
     key = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
     workspace = _opened.get(key)
