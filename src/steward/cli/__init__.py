@@ -13,6 +13,7 @@ import typer
 from steward.cli import alerts, data, experiments, models, monitor, pipeline, runs
 from steward.cli.demo import demo
 from steward.cli.output import print_error
+from steward.cli.score import score
 from steward.cli.serve import serve
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(runs.app, name="runs")
 app.command()(demo)
+app.command()(score)
 app.command()(serve)
 
 

@@ -15,6 +15,7 @@ from steward.pipelines.api import get_run, list_runs, load, resume, run
 from steward.pipelines.definition import Pipeline, load_target, pipeline
 from steward.pipelines.executor import EXECUTORS, Executor, create_executor
 from steward.pipelines.runner import ProgressListener
+from steward.pipelines.scoring import ScoreResult, score
 from steward.pipelines.steps import Step, step
 from steward.store.pipeline_records import (
     CacheEntry,
@@ -31,6 +32,7 @@ __all__ = [
     "Pipeline",
     "PipelineRunRecord",
     "ProgressListener",
+    "ScoreResult",
     "Step",
     "StepOutput",
     "StepRecord",
@@ -43,5 +45,6 @@ __all__ = [
     "pipeline",
     "resume",
     "run",
+    "score",
     "step",
 ]

@@ -272,7 +272,7 @@ def execute(
 _opened: dict[str, Workspace] = {}
 
 
-def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
+def open_worker_workspace(spec: WorkspaceSpec) -> Workspace:
     """The workspace of ``spec``, opened once per worker process and made current."""
     import dataclasses
     import json
@@ -300,7 +300,7 @@ def _worker_workspace(spec: WorkspaceSpec) -> Workspace:
 def run_in_worker(task: StepTask) -> StepResult:
     """Run a step in a worker process (local pool or Ray): inputs from, and outputs to,
     the workspace's blob store; the result carries no values, only references."""
-    workspace = _worker_workspace(task.workspace)
+    workspace = open_worker_workspace(task.workspace)
     result = execute(task, lambda output: codec.load_output(workspace, output), workspace.blobs)
     result.values = None
     return result

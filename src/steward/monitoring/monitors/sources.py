@@ -114,10 +114,20 @@ def _remote_files(spec: str) -> tuple[Any, list[str]]:
         raise TableUnavailable(f"the monitored table {spec!r} cannot be listed: {exc}") from None
 
 
+def table_files(spec: str) -> tuple[Any, list[str]]:
+    """The Parquet and CSV files a path, folder, glob or URL names, sorted, and the fsspec
+    filesystem that reads them (None for local files).
+
+    Raises:
+        TableUnavailable: a URL that cannot be listed.
+    """
+    return _remote_files(spec) if "://" in spec else (None, _local_files(spec))
+
+
 def _read_files(spec: str) -> pd.DataFrame:
     import pandas as pd
 
-    fs, names = _remote_files(spec) if "://" in spec else (None, _local_files(spec))
+    fs, names = table_files(spec)
     if not names:
         raise TableUnavailable(
             f"no files match the monitored table {spec!r}; check the path (a file, a folder "
