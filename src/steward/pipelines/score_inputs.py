@@ -113,7 +113,7 @@ def resolve_source(spec: str, storage_options: dict[str, Any] | None = None) -> 
         from steward.monitoring.monitors.sources import TableUnavailable, table_files
 
         try:
-            fs, found = table_files(spec)
+            fs, found = table_files(spec, storage_options)
         except TableUnavailable as exc:
             raise NotFound(str(exc)) from None
         protocol = fs.protocol if fs is not None else None

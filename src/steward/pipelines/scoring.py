@@ -148,7 +148,9 @@ class ChunkScorer:
 
         from steward.serving.arrow_columns import outputs
 
-        frame = table.to_pandas()
+        # The model sees its own columns; the rest (ids…) only pass through to the output.
+        present = [name for name in self.inputs or [] if name in table.column_names]
+        frame = (table.select(present) if self.inputs is not None else table).to_pandas()
         started = time.perf_counter()
         try:
             predictions = np.asarray(self.model.predict(frame))
