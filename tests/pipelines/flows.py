@@ -175,3 +175,18 @@ def chain(length: int = 20, offset: int = 0) -> Any:
     for index in range(length):
         previous = link(index + offset, previous)
     return previous
+
+
+@steward.step(cache=False)
+def rendezvous(index: int, folder: str, parties: int) -> bool:
+    """Arrives, then waits for the other parties: all arrive only if they run side by side."""
+    Path(folder, str(index)).touch()
+    deadline = time.time() + 90
+    while len(os.listdir(folder)) < parties and time.time() < deadline:
+        time.sleep(0.02)
+    return len(os.listdir(folder)) >= parties
+
+
+@steward.pipeline
+def meeting(folder: str, parties: int = 2) -> Any:
+    return collect([rendezvous(i, folder, parties) for i in range(parties)])

@@ -109,11 +109,11 @@ def test_steps_run_as_ray_tasks_with_their_resources(
     with pytest.raises(PipelineFailed, match=r"asks for num_cpus=3 and the whole cluster has 2"):
         steward.pipelines.run(f"{tmp_path}/resources_flow.py:asking_too_much", executor="ray")
 
-    flows.fan_out.run({"width": 2, "seconds": 0.2}, executor="ray")  # both workers up
-    fanned = flows.fan_out.run({"width": 2, "seconds": 1.5}, executor="ray")
-    first, second = steward.pipelines.load(fanned)
-    assert first["start"] < second["end"] and second["start"] < first["end"]
-    again = flows.fan_out.run({"width": 2, "seconds": 1.5}, executor="ray")
+    (tmp_path / "meeting").mkdir()
+    met = flows.meeting.run({"folder": str(tmp_path / "meeting")}, executor="ray")
+    assert steward.pipelines.load(met) == [True, True]  # the two ran side by side
+    flows.fan_out.run({"width": 2, "seconds": 0.1}, executor="ray")
+    again = flows.fan_out.run({"width": 2, "seconds": 0.1}, executor="ray")
     assert {step.status.value for step in again.steps} == {"cached"}
 
 
@@ -253,3 +253,22 @@ def test_a_cluster_lost_mid_run_fails_the_run_and_resume_completes(tmp_path: Pat
         "quick": "cached",
         "slow": "completed",
     }
+
+
+def test_batch_scoring_on_ray_spreads_units_over_workers(
+    ray_cluster: str, workspace: Any, tmp_path: Path
+) -> None:
+    from tests.pipelines.test_scoring import inputs, make_model
+
+    make_model()
+    inputs(tmp_path / "in", rows=900)
+    result = steward.pipelines.score(
+        "models:/triage@champion", str(tmp_path / "in"), str(tmp_path / "out"),
+        executor="ray", workers=2, chunk_rows=100,
+    )  # fmt: skip
+    assert (result.rows, result.executor) == (900, "ray")
+    import pandas as pd
+
+    scored = pd.read_parquet(tmp_path / "out")
+    assert sorted(scored["id"]) == list(range(900)) and scored["request_id"].is_unique
+    assert len(steward.serving.read_predictions("triage")) == 900
