@@ -404,3 +404,35 @@ def test_writes_are_batched(workspace: Any) -> None:
     flows.chain(length=20)
     assert 20 <= cold <= 20 + 6
     assert len(commits) <= 6
+
+
+def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arrives(
+    workspace: Any, tmp_path: Path
+) -> None:
+    steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3]}))
+    source = textwrap.dedent(
+        """
+        import steward
+
+        @steward.step
+        def read(name: str) -> int:
+            return int(steward.data.get(name).to_pandas()["a"].sum())
+
+        @steward.step
+        def double(value: int) -> int:
+            return value * 2
+
+        @steward.pipeline
+        def fresh(name: str = "survey"):
+            return double(read(name))
+        """
+    )
+    (tmp_path / "fresh_flow.py").write_text(source)
+    target = f"{tmp_path}/fresh_flow.py:fresh"
+    assert steward.pipelines.load(steward.pipelines.run(target)) == 12
+    assert {s.status.value for s in steward.pipelines.run(target).steps} == {"cached"}
+    steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3, 4]}))
+    refreshed = steward.pipelines.run(target)
+    assert [s.status.value for s in refreshed.steps] == ["completed", "completed"]
+    assert steward.pipelines.load(refreshed) == 20
+    assert {s.status.value for s in steward.pipelines.run(target).steps} == {"cached"}

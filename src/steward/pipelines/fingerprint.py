@@ -13,7 +13,11 @@ read (defined in a REPL) is digested from its bytecode instead.
 The cache key of a step run is the digest of its code digest, its parameters
 (canonical JSON) and the digests of its inputs, so a step reruns when its
 code, a parameter or any input changes, and not otherwise (an upstream that
-reran but produced the same bytes does not invalidate it).
+reran but produced the same bytes does not invalidate it). One more check
+keeps data fresh: a cached step whose run read a dataset version
+(``steward.data.get`` inside the step) is reused only while that version is
+still its dataset's latest, so a retraining pipeline that reads "the latest
+survey data" runs again when a new version arrives.
 """
 
 from __future__ import annotations

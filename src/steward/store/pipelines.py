@@ -371,6 +371,28 @@ class PipelineStore:
             for row in rows
         }
 
+    def stale_reads(self, step_pks: Sequence[int]) -> set[int]:
+        """The steps among ``step_pks`` whose run read a dataset version that is no longer
+        its dataset's latest (their outputs may be out of date)."""
+        if not step_pks:
+            return set()
+        steps, lineage, versions = t.pipeline_steps, t.dataset_lineage, t.dataset_versions
+        newer = versions.alias("newer")
+        query = (
+            select(steps.c.pk)
+            .join(lineage, lineage.c.run_pk == steps.c.run_pk)
+            .join(versions, versions.c.pk == lineage.c.version_pk)
+            .join(
+                newer,
+                (newer.c.dataset_pk == versions.c.dataset_pk)
+                & (newer.c.version > versions.c.version),
+            )
+            .where(steps.c.pk.in_(list(step_pks)), lineage.c.direction == "input")
+            .distinct()
+        )
+        with read_transaction(self.engine) as connection:
+            return set(connection.execute(query).scalars())
+
     def reusable_steps(self, run_id: str) -> dict[str, ReusableStep]:
         """The steps of a pipeline run, by name, as resuming it needs them.
 
