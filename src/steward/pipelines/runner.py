@@ -301,9 +301,8 @@ class PipelineRunner:
         entries = self.store.lookup_cache(use_cache) if use_cache else {}
         stale: list[str] = []
         misses = []
-        origins = [entry.step_pk for entry in entries.values()]
-        origins += [reuse[node.name].step_pk for node in ready if node.name in reuse]
-        outdated = self.store.stale_reads(origins) if origins else set()
+        origins = [reuse[node.name].step_pk for node in ready if node.name in reuse]
+        outdated = self.store.stale_reads(origins)
         for node in ready:
             code, key = self.keys[node.name]
             earlier = reuse.get(node.name)
@@ -318,7 +317,7 @@ class PipelineRunner:
                 hit = (earlier.step_pk, earlier.outputs)
             elif key in self.computed and self._uses_cache(node):
                 hit = self.computed[key]
-            elif key in entries and entries[key].step_pk not in outdated:
+            elif key in entries and not entries[key].stale:
                 entry = entries[key]
                 if self._present(entry.outputs):
                     hit = (entry.step_pk, entry.outputs)

@@ -226,6 +226,8 @@ class CacheEntry:
     outputs: tuple[StepOutput, ...]
     step_pk: int
     created_at: datetime
+    stale: bool = False
+    """The step that computed it read a dataset version that is no longer the latest."""
 
 
 @dataclass(frozen=True)

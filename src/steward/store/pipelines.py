@@ -353,12 +353,16 @@ class PipelineStore:
     # -- reading ------------------------------------------------------------------
 
     def lookup_cache(self, keys: Sequence[str]) -> dict[str, CacheEntry]:
-        """The cache entries among ``keys``."""
+        """The cache entries among ``keys`` (each marked stale when its computation read a
+        dataset version that is no longer its dataset's latest), in one query."""
         if not keys:
             return {}
         table = t.pipeline_cache
+        stale = self._stale(t.pipeline_steps.c.pk == table.c.step_pk)
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(select(table).where(table.c.key.in_(list(keys)))).all()
+            rows = connection.execute(
+                select(table, stale.label("stale")).where(table.c.key.in_(list(keys)))
+            ).all()
         return {
             row.key: CacheEntry(
                 row.key,
@@ -367,18 +371,17 @@ class PipelineStore:
                 outputs_from_json(row.outputs),
                 row.step_pk,
                 ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                bool(row.stale),
             )
             for row in rows
         }
 
-    def stale_reads(self, step_pks: Sequence[int]) -> set[int]:
-        """The steps among ``step_pks`` whose run read a dataset version that is no longer
-        its dataset's latest (their outputs may be out of date)."""
-        if not step_pks:
-            return set()
+    @staticmethod
+    def _stale(which: Any) -> Any:
+        """EXISTS: the step ``which`` selects read a dataset version with a newer sibling."""
         steps, lineage, versions = t.pipeline_steps, t.dataset_lineage, t.dataset_versions
         newer = versions.alias("newer")
-        query = (
+        return (
             select(steps.c.pk)
             .join(lineage, lineage.c.run_pk == steps.c.run_pk)
             .join(versions, versions.c.pk == lineage.c.version_pk)
@@ -387,8 +390,19 @@ class PipelineStore:
                 (newer.c.dataset_pk == versions.c.dataset_pk)
                 & (newer.c.version > versions.c.version),
             )
-            .where(steps.c.pk.in_(list(step_pks)), lineage.c.direction == "input")
-            .distinct()
+            .where(which, lineage.c.direction == "input")
+            .exists()
+        )
+
+    def stale_reads(self, step_pks: Sequence[int]) -> set[int]:
+        """The steps among ``step_pks`` whose run read a dataset version that is no longer
+        its dataset's latest (their outputs may be out of date)."""
+        if not step_pks:
+            return set()
+        steps = t.pipeline_steps
+        outer = steps.alias("outer")
+        query = select(outer.c.pk).where(
+            outer.c.pk.in_(list(step_pks)), self._stale(steps.c.pk == outer.c.pk)
         )
         with read_transaction(self.engine) as connection:
             return set(connection.execute(query).scalars())
