@@ -18,8 +18,6 @@ from steward.errors import (
     PipelineFailed,
     StewardError,
 )
-from steward.pipelines.definition import pipeline
-from steward.pipelines.steps import step
 from steward.store.records import Experiment, Metric, Run, RunPage, RunStatus
 from steward.tracking.active_run import ActiveRun
 from steward.tracking.autolog import autolog
@@ -47,18 +45,30 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
     from steward import data, models, monitoring, pipelines, serving
+    from steward.pipelines.definition import pipeline
+    from steward.pipelines.steps import step
 
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = frozenset({"data", "models", "monitoring", "pipelines", "serving"})
 
 
-def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) on first access, keeping import fast."""
-    if name in _LAZY_SUBMODULES:
-        import importlib
+_LAZY_ATTRIBUTES = {
+    "pipeline": "steward.pipelines.definition",
+    "step": "steward.pipelines.steps",
+}
+"""Decorators whose modules are imported on first use (the pipelines package is not light)."""
 
+
+def __getattr__(name: str) -> object:
+    """Import lifecycle submodules (``steward.data``…) and the pipeline decorators on first
+    access, keeping ``import steward`` fast."""
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"steward.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'steward' has no attribute {name!r}")
 
 
