@@ -82,7 +82,8 @@ class ProcessExecutor:
         self._queue: deque[tuple[StepTask, Future[StepResult]]] = deque()
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
-        self._wake_read, self._wake_write = multiprocessing.Pipe(duplex=False)
+        self._wake_read: Any = None
+        self._wake_write: Any = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         methods = multiprocessing.get_all_start_methods()
@@ -93,6 +94,7 @@ class ProcessExecutor:
     def open(self) -> None:
         """Start the thread that hands tasks to workers (workers start on demand)."""
         self._stopping = False
+        self._wake_read, self._wake_write = multiprocessing.Pipe(duplex=False)
         self._thread = threading.Thread(target=self._dispatch, name="steward-process-pool")
         self._thread.daemon = True
         self._thread.start()
@@ -119,7 +121,10 @@ class ProcessExecutor:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout=5)
+            worker.connection.close()
         self._workers = []
+        self._wake_read.close()
+        self._wake_write.close()
 
     def _start_worker(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -167,8 +172,9 @@ class ProcessExecutor:
                 handles += [worker.connection, worker.process.sentinel]
             for ready in wait(handles, timeout=1.0):
                 if ready is self._wake_read:
-                    while self._wake_read.poll():
-                        self._wake_read.recv_bytes()
+                    wake: Any = ready
+                    while wake.poll():
+                        wake.recv_bytes()
                     continue
                 for worker in busy:
                     if worker.task is not None and ready in (

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from steward.errors import NotFound
+from steward.errors import InvalidInput
 from steward.pipelines import codec
 from steward.pipelines.executor import Executor, WorkerLost
 from steward.pipelines.fingerprint import cache_key
@@ -237,7 +237,7 @@ class PipelineRunner:
             for name, value in node.constants.items():
                 encoded = codec.encode(value, node.name, name)
                 if encoded.data is None:
-                    raise NotFound(
+                    raise InvalidInput(
                         f"argument {name!r} of step {node.name!r} is a model; models reach steps "
                         "as outputs of other steps, or load them inside the step."
                     )
@@ -524,22 +524,22 @@ class PipelineRunner:
 
     def _abandon(self, reason: str) -> None:
         """Record steps still running as failed and the rest as skipped (the run stops)."""
-        for future, name in list(self.in_flight.items()):
+        for future in self.in_flight:
             future.cancel()
-            task = self.tasks[name]
-            self.pending.append(
-                StepOutcome(
-                    step_pk=self.step_pks[name],
-                    name=name,
-                    status=StepStatus.FAILED,
-                    run_id=task.run.id,
-                    error=reason,
-                )
-            )
-            self.status[name] = StepStatus.FAILED
         self.in_flight.clear()
-        for name, status in self.status.items():
-            if status == StepStatus.PENDING:
+        for name, status in list(self.status.items()):
+            if status == StepStatus.RUNNING:
+                self.pending.append(
+                    StepOutcome(
+                        step_pk=self.step_pks[name],
+                        name=name,
+                        status=StepStatus.FAILED,
+                        run_id=self.tasks[name].run.id,
+                        error=reason,
+                    )
+                )
+                self.status[name] = StepStatus.FAILED
+            elif status == StepStatus.PENDING:
                 self._skip(name, reason)
 
     def _tell(
