@@ -436,3 +436,36 @@ def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arriv
     assert [s.status.value for s in refreshed.steps] == ["completed", "completed"]
     assert steward.pipelines.load(refreshed) == 20
     assert {s.status.value for s in steward.pipelines.run(target).steps} == {"cached"}
+
+
+def test_ctrl_c_in_a_step_ends_the_run_killed_and_records_every_step(
+    workspace: Any, tmp_path: Path
+) -> None:
+    source = textwrap.dedent(
+        """
+        import steward
+
+        @steward.step
+        def interrupted(value: int) -> int:
+            raise KeyboardInterrupt
+
+        @steward.step
+        def after(value: int) -> int:
+            return value
+
+        @steward.pipeline
+        def stopping():
+            return after(interrupted(1))
+        """
+    )
+    (tmp_path / "stopping_flow.py").write_text(source)
+    with pytest.raises(KeyboardInterrupt):
+        steward.pipelines.run(f"{tmp_path}/stopping_flow.py:stopping")
+    record = steward.pipelines.list_runs()[0]
+    assert record.status == steward.RunStatus.KILLED
+    steps = _by_name(record)
+    assert steps["interrupted"].status.value == "failed"
+    assert steps["interrupted"].error == "interrupted (Ctrl-C)"
+    assert steward.get_run(steps["interrupted"].run_id).status == steward.RunStatus.FAILED
+    assert steps["after"].status.value == "skipped"
+    assert steward.active_run() is None
