@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
 from steward.cli import app
+from tests.pipelines.helpers import steward_cli
 
-REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 FLOW = """
@@ -41,41 +38,29 @@ def summing(n: int = 3, flag: str = "no-such-flag"):
 """
 
 
-def _steward(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "steward.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_run_show_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "summing_flow.py").write_text(FLOW)
     home = tmp_path / "home"
     flag = tmp_path / "flag"
     flag.write_text("up")
 
-    failed = _steward(home, tmp_path, "pipeline", "run", "summing_flow:summing", "-p", "n=4",
+    failed = steward_cli(home, tmp_path, "pipeline", "run", "summing_flow:summing", "-p", "n=4",
                       "--param", f"flag={flag}")  # fmt: skip
     assert failed.returncode == 1
     assert "error:" in failed.stderr and "flag is up" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert "✓ numbers" in failed.stderr and "✗ checked" in failed.stderr
-    listed = json.loads(_steward(home, tmp_path, "pipeline", "list", "--json").stdout)
+    listed = json.loads(steward_cli(home, tmp_path, "pipeline", "list", "--json").stdout)
     run_id = listed[0]["id"]
     assert listed[0]["status"] == "FAILED" and listed[0]["params"] == {"n": 4, "flag": str(flag)}
 
-    shown = _steward(home, tmp_path, "pipeline", "show", run_id[:8])
+    shown = steward_cli(home, tmp_path, "pipeline", "show", run_id[:8])
     assert shown.returncode == 0, shown.stderr
     assert "numbers" in shown.stdout and "completed" in shown.stdout and "failed" in shown.stdout
     assert "RuntimeError: flag is up" in shown.stdout
 
     flag.unlink()
-    resumed = _steward(home, tmp_path, "pipeline", "resume", run_id[:8], "--json")
+    resumed = steward_cli(home, tmp_path, "pipeline", "resume", run_id[:8], "--json")
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
     assert data["resumed_from"] == run_id and data["status"] == "FINISHED"
@@ -83,7 +68,7 @@ def test_run_show_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
     assert steps["numbers"]["status"] == "cached" and steps["numbers"]["cached_from_run"] == run_id
     assert steps["checked"]["status"] == "completed"
 
-    again = _steward(home, tmp_path, "pipeline", "run", "summing_flow.py:summing", "-p", "n=4",
+    again = steward_cli(home, tmp_path, "pipeline", "run", "summing_flow.py:summing", "-p", "n=4",
                      "--no-cache")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "2 completed" in again.stderr
@@ -97,7 +82,7 @@ def test_errors_are_one_line(workspace: Any) -> None:
         (["pipeline", "show", "feedfacefeed"], "no pipeline run"),
         (["pipeline", "run", "tests.pipelines.flows:stats", "-x", "dask"], "unknown executor"),
     ]:
-        result = _steward(workspace.settings.home, Path.cwd(), *args)
+        result = steward_cli(workspace.settings.home, Path.cwd(), *args)
         assert result.returncode == 1, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

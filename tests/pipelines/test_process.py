@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 import steward
 from steward.errors import InvalidInput, PipelineFailed
 from tests.pipelines import flows
-from tests.services import wait_until
+from tests.pipelines.helpers import kill_when_started
 
 
 def test_independent_steps_run_side_by_side_in_worker_processes(
@@ -42,12 +40,7 @@ def test_a_killed_worker_fails_its_step_and_resume_completes(
 ) -> None:
     pid_file, release = tmp_path / "pid", tmp_path / "release"
 
-    def kill_when_started() -> None:
-        assert wait_until(pid_file.exists, timeout=60)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_when_started)
-    killer.start()
+    killer = kill_when_started(pid_file)
     with pytest.raises(PipelineFailed) as caught:
         flows.killable.run({"pid_file": str(pid_file), "release": str(release)}, executor="process")
     killer.join()

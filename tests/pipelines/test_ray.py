@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,11 +17,11 @@ import pytest
 import steward
 from steward.errors import PipelineFailed, Unavailable
 from tests.pipelines import flows
+from tests.pipelines.helpers import kill_when_started, steward_cli
 from tests.services import ray_head, wait_until
 
 pytest.importorskip("ray")
 
-REPO = Path(__file__).resolve().parents[2]
 
 RESOURCES_FLOW = """
 import os
@@ -146,12 +143,7 @@ def test_a_killed_ray_worker_fails_its_step_and_resume_completes(
 ) -> None:
     pid_file, release = tmp_path / "pid", tmp_path / "release"
 
-    def kill_when_started() -> None:
-        assert wait_until(pid_file.exists, timeout=120)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_when_started)
-    killer.start()
+    killer = kill_when_started(pid_file)
     with pytest.raises(PipelineFailed) as caught:
         flows.killable.run({"pid_file": str(pid_file), "release": str(release)}, executor="ray")
     killer.join()
@@ -163,32 +155,12 @@ def test_a_killed_ray_worker_fails_its_step_and_resume_completes(
     assert resumed.status == steward.RunStatus.FINISHED
 
 
-def _steward(home: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "STEWARD_HOME": str(home),
-        "COLUMNS": "200",
-        "PYTHONPATH": str(REPO),
-        "RAY_AUTH_MODE": "disabled",
-        **env,
-    }
-    environment.pop("RAY_ADDRESS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "steward.cli", *args],
-        env=environment,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_an_address_that_does_not_answer_fails_fast_naming_it(tmp_path: Path) -> None:
     (tmp_path / "resources_flow.py").write_text(RESOURCES_FLOW)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         refused = f"127.0.0.1:{closed.getsockname()[1]}"
-    result = _steward(tmp_path / "home", tmp_path, "pipeline", "run", "resources_flow:asking",
+    result = steward_cli(tmp_path / "home", tmp_path, "pipeline", "run", "resources_flow:asking",
                       "-x", "ray", "--ray-address", refused)  # fmt: skip
     assert result.returncode == 1
     assert f"no Ray cluster answers at {refused} (Connection refused)" in result.stderr
@@ -196,12 +168,12 @@ def test_an_address_that_does_not_answer_fails_fast_naming_it(tmp_path: Path) ->
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         address = f"127.0.0.1:{silent.getsockname()[1]}"
-        result = _steward(tmp_path / "home", tmp_path, "pipeline", "run",
+        result = steward_cli(tmp_path / "home", tmp_path, "pipeline", "run",
                           "resources_flow:asking", "-x", "ray", "--ray-address", address,
                           STEWARD_RAY_CONNECT_TIMEOUT="3")  # fmt: skip
     assert result.returncode == 1
     assert f"no Ray cluster answers at {address} (no answer within 3 s)" in result.stderr
-    listed = _steward(tmp_path / "home", tmp_path, "pipeline", "list", "--json")
+    listed = steward_cli(tmp_path / "home", tmp_path, "pipeline", "list", "--json")
     assert json.loads(listed.stdout) == []  # nothing was recorded
 
 
@@ -224,7 +196,7 @@ def test_a_cluster_lost_mid_run_fails_the_run_and_resume_completes(tmp_path: Pat
         outcome: dict[str, Any] = {}
 
         def drive() -> None:
-            outcome["result"] = _steward(
+            outcome["result"] = steward_cli(
                 home, tmp_path, "pipeline", "run", "losing_flow:losing",
                 "-p", f"marker={marker}", "-p", f"release={release}",
                 "-x", "ray", "--ray-address", address,
@@ -238,7 +210,7 @@ def test_a_cluster_lost_mid_run_fails_the_run_and_resume_completes(tmp_path: Pat
     result = outcome["result"]
     assert result.returncode == 1, result.stderr
     assert "WorkerLost: the Ray worker running step 'slow' was lost" in result.stderr
-    run = json.loads(_steward(home, tmp_path, "pipeline", "list", "--json").stdout)[0]
+    run = json.loads(steward_cli(home, tmp_path, "pipeline", "list", "--json").stdout)[0]
     assert run["status"] == "FAILED"
     assert {s["name"]: s["status"] for s in run["steps"]} == {
         "quick": "completed",
@@ -246,7 +218,7 @@ def test_a_cluster_lost_mid_run_fails_the_run_and_resume_completes(tmp_path: Pat
     }
 
     release.write_text("go")
-    resumed = _steward(home, tmp_path, "pipeline", "resume", run["id"], "--json")  # local Ray
+    resumed = steward_cli(home, tmp_path, "pipeline", "resume", run["id"], "--json")  # local Ray
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
     assert {s["name"]: s["status"] for s in data["steps"]} == {

@@ -23,6 +23,7 @@ from steward.pipelines.graph import (
     GraphBuilder,
     OutputHandle,
     PipelineGraph,
+    bind_call,
     current_builder,
     is_json_value,
     to_stored,
@@ -113,45 +114,19 @@ class Pipeline:
             self.name, tuple(builder.nodes), _result(self.name, returned), stored_params
         )
 
-    def run(
-        self,
-        params: Mapping[str, Any] | None = None,
-        *,
-        executor: str = "inline",
-        cache: bool = True,
-        ray_address: str | None = None,
-        experiment: str | None = None,
-        run_name: str | None = None,
-        progress: bool | None = None,
-        raise_on_failure: bool = True,
-    ) -> PipelineRunRecord:
-        """Run the pipeline; see ``steward.pipelines.run`` for the options."""
+    def run(self, params: Mapping[str, Any] | None = None, **options: Any) -> PipelineRunRecord:
+        """Run the pipeline with ``params``; ``options`` (executor, cache, ray_address,
+        experiment, run_name, progress, raise_on_failure) as for ``steward.pipelines.run``."""
         from steward.pipelines.api import run
 
-        return run(
-            self,
-            params,
-            executor=executor,
-            cache=cache,
-            ray_address=ray_address,
-            experiment=experiment,
-            run_name=run_name,
-            progress=progress,
-            raise_on_failure=raise_on_failure,
-        )
+        return run(self, params, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = current_builder()
         if builder is not None:  # a pipeline used inside another: its steps join the graph
             with builder.building(self.name):
                 return self.fn(*args, **kwargs)
-        try:
-            bound = self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidInput(
-                f"pipeline {self.name!r} was called with arguments that do not match "
-                f"{self.name}{self.signature}: {exc}."
-            ) from None
+        bound = bind_call(f"pipeline {self.name!r}", self.name, self.signature, args, kwargs)
         return self.run(dict(bound.arguments))
 
     def __repr__(self) -> str:

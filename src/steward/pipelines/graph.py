@@ -235,13 +235,7 @@ class GraphBuilder:
             InvalidInput: the arguments do not match the step's signature, or hold
                 an input inside a value that is not JSON.
         """
-        try:
-            bound = step.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidInput(
-                f"step {step.name!r} was called with arguments that do not match its "
-                f"signature {step.name}{step.signature}: {exc}."
-            ) from None
+        bound = bind_call(f"step {step.name!r}", step.name, step.signature, args, kwargs)
         bound.apply_defaults()
         name = self._unique_name(step.name)
         arguments: dict[str, Any] = {}
@@ -282,6 +276,27 @@ class GraphBuilder:
             OutputHandle(self, OutputRef(name, output)) for output in step.options.outputs
         )
         return handles[0] if len(handles) == 1 else handles
+
+
+def bind_call(
+    what: str,
+    name: str,
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> inspect.BoundArguments:
+    """Bind a call of a step or pipeline to its signature.
+
+    Raises:
+        InvalidInput: the arguments do not fit (the message shows the signature).
+    """
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"{what} was called with arguments that do not match its signature "
+            f"{name}{signature}: {exc}."
+        ) from None
 
 
 def to_stored(value: Any) -> Any:
