@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -561,18 +561,3 @@ class PipelineRunner:
         outcomes, self.pending = self.pending, []
         self.store.finish(self.run_id, self.workspace.actor, outcomes)
         self.last_flush = time.monotonic()
-
-
-def iter_refs(value: Any) -> Iterator[dict[str, Any]]:
-    """Every stored output reference inside a stored JSON structure (a pipeline's result)."""
-    from steward.pipelines.graph import OUTPUT_KEY
-
-    if isinstance(value, dict):
-        if OUTPUT_KEY in value and len(value) == 1:
-            yield value[OUTPUT_KEY]
-            return
-        for item in value.values():
-            yield from iter_refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from iter_refs(item)

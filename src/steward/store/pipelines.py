@@ -273,18 +273,6 @@ class PipelineStore:
 
         run_with_retry(write)
 
-    def clear_cache(self, function: str | None = None) -> int:
-        """Drop every cache entry (of one step function); returns how many."""
-
-        def write() -> int:
-            with write_transaction(self.engine) as connection:
-                statement = delete(t.pipeline_cache)
-                if function is not None:
-                    statement = statement.where(t.pipeline_cache.c.function == function)
-                return int(connection.execute(statement).rowcount)
-
-        return run_with_retry(write)
-
     # -- helpers for writing ----------------------------------------------------------
 
     @staticmethod
