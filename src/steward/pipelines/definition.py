@@ -117,9 +117,9 @@ class Pipeline:
     def run(self, params: Mapping[str, Any] | None = None, **options: Any) -> PipelineRunRecord:
         """Run the pipeline with ``params``; ``options`` (executor, cache, ray_address,
         experiment, run_name, progress, raise_on_failure) as for ``steward.pipelines.run``."""
-        from steward.pipelines.api import run
+        from steward.pipelines.execution import execute
 
-        return run(self, params, **options)
+        return execute(self, params, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = current_builder()
