@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -315,3 +315,60 @@ def spawn_steward_script(
         stderr=subprocess.PIPE,
         text=True,
     )
+def _descendants(roots: set[int]) -> set[int]:
+    """``roots`` and every process below them (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+@contextmanager
+def ray_head(temp_dir: str, num_cpus: int = 1) -> Iterator[tuple[str, Any]]:
+    """A separate Ray cluster (``ray start --head``) on a free loopback port; yields its
+    address and a function that kills it (every process of that cluster, no other)."""
+    import signal
+    import sys
+
+    port = free_port()
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    subprocess.run(
+        [ray, "start", "--head", f"--port={port}", f"--num-cpus={num_cpus}",
+         "--include-dashboard=false", f"--temp-dir={temp_dir}", "--disable-usage-stats",
+         "--node-ip-address=127.0.0.1"],
+        check=True, capture_output=True, env=env, timeout=180,
+    )  # fmt: skip
+
+    def kill() -> None:
+        roots = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                        if temp_dir.encode() in handle.read():
+                            roots.add(int(entry))
+                except OSError:
+                    continue
+        for pid in _descendants(roots):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    try:
+        yield f"127.0.0.1:{port}", kill
+    finally:
+        kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -49,18 +49,22 @@ class Workspace:
         return MetadataStore(self.settings.store_url)
 
     @cached_property
+    def blob_options(self) -> dict[str, Any] | None:
+        """The blob store's fsspec options: as given, else from ``$STEWARD_BLOB_OPTIONS``."""
+        if self._blob_options is not None:
+            return self._blob_options
+        raw = os.environ.get(BLOB_OPTIONS_ENV)
+        try:
+            return json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{BLOB_OPTIONS_ENV} must be a JSON object: {exc}") from exc
+
+    @cached_property
     def blobs(self) -> BlobStore:
         """The blob store."""
         from steward.blobs import open_blob_store
 
-        options = self._blob_options
-        if options is None:
-            raw = os.environ.get(BLOB_OPTIONS_ENV)
-            try:
-                options = json.loads(raw) if raw else None
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{BLOB_OPTIONS_ENV} must be a JSON object: {exc}") from exc
-        return open_blob_store(self.settings.blob_url, storage_options=options)
+        return open_blob_store(self.settings.blob_url, storage_options=self.blob_options)
 
     @cached_property
     def tracking(self) -> TrackingBackend:

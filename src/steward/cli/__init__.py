@@ -19,10 +19,12 @@ from steward.cli import (
     lineage,
     models,
     monitor,
+    pipeline,
     runs,
 )
 from steward.cli.demo import demo
 from steward.cli.output import print_error
+from steward.cli.score import score
 from steward.cli.serve import serve
 
 app = typer.Typer(
@@ -40,8 +42,10 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(runs.app, name="runs")
 app.command()(demo)
+app.command()(score)
 app.command()(serve)
 
 

@@ -10,6 +10,7 @@ from steward.store.engine import create_store_engine
 from steward.store.governance import GovernanceStore
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
+from steward.store.pipelines import PipelineStore
 from steward.store.registry import RegistryStore
 from steward.store.serving import ServingStore
 from steward.store.tracking import TrackingStore
@@ -29,6 +30,7 @@ class MetadataStore:
         self.serving = ServingStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.governance = GovernanceStore(self.engine)
+        self.pipelines = PipelineStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

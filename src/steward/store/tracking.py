@@ -201,37 +201,22 @@ class TrackingStore:
                 if experiment is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}.")
                 parent_pk = self._run_pk(connection, parent_id) if parent_id else None
-                run_pk = sql.INSERT_RUN.run(
+                run_pk = insert_run(
                     connection,
-                    (
-                        run_id,
-                        experiment.pk,
-                        parent_pk,
-                        run_name,
-                        RunStatus.RUNNING.value,
-                        start_time,
-                        actor,
-                        system_info_digest,
-                        start_time,
-                        None if alive_ms is None else start_time + alive_ms,
-                        False,
-                    ),
-                ).scalar_one()
+                    run_id,
+                    (experiment.pk, experiment.name),
+                    parent_pk,
+                    run_name,
+                    start_time,
+                    actor,
+                    system_info_digest,
+                    None if alive_ms is None else start_time + alive_ms,
+                )
                 if tag_items:
                     batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
                     sql.UPSERT_TAGS.run_many(
                         connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
                     )
-                append_event(
-                    connection,
-                    actor,
-                    "run.start",
-                    f"run:{run_id}",
-                    None,
-                    RunStatus.RUNNING.value,
-                    details={"experiment": experiment.name, "name": run_name},
-                    at_ms=start_time,
-                )
             self._run_pks[run_id] = run_pk
             # Built from what was just written: no read back on the hot path.
             return Run(
@@ -481,17 +466,7 @@ class TrackingStore:
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
                     sql.write_metric_points(connection, run_pk, batch_pk, metrics)
-                ended = end_time_ms or now_ms()
-                sql.END_RUN.run(connection, (status.value, ended, run_pk))
-                append_event(
-                    connection,
-                    actor,
-                    "run.end",
-                    f"run:{run_id}",
-                    current,
-                    status.value,
-                    at_ms=ended,
-                )
+                end_running_run(connection, run_pk, run_id, status, end_time_ms or now_ms(), actor)
 
         run_with_retry(end)
 
@@ -893,3 +868,80 @@ def _audit_revived(connection: Connection, run_id: str) -> None:
         RunStatus.RUNNING.value,
         reason="its process was only paused: it sent a heartbeat or wrote again",
     )
+
+
+def insert_run(
+    connection: Connection,
+    run_id: str,
+    experiment: tuple[int, str],
+    parent_pk: int | None,
+    name: str,
+    start_time: int,
+    actor: str,
+    system_info_digest: str | None = None,
+    alive_until: int | None = None,
+) -> int:
+    """Insert a RUNNING run and its ``run.start`` audit event, inside the caller's write;
+    every way of starting a run (the SDK's, a pipeline's steps) goes through here.
+
+    Args:
+        experiment: the experiment's pk and name.
+
+    Returns:
+        The run's pk.
+    """
+    experiment_pk, experiment_name = experiment
+    run_pk = sql.INSERT_RUN.run(
+        connection,
+        (
+            run_id,
+            experiment_pk,
+            parent_pk,
+            name,
+            RunStatus.RUNNING.value,
+            start_time,
+            actor,
+            system_info_digest,
+            start_time,
+            alive_until,
+            False,
+        ),
+    ).scalar_one()
+    append_event(
+        connection,
+        actor,
+        "run.start",
+        f"run:{run_id}",
+        None,
+        RunStatus.RUNNING.value,
+        details={"experiment": experiment_name, "name": name},
+        at_ms=start_time,
+    )
+    return int(run_pk)
+
+
+def end_running_run(
+    connection: Connection,
+    run_pk: int,
+    run_id: str,
+    status: RunStatus,
+    ended: int,
+    actor: str,
+    started: int | None = None,
+) -> bool:
+    """End a run that is RUNNING, with its ``run.end`` audit event, inside the caller's
+    write (``started`` corrects its start time); False, and nothing written, when it had
+    already ended."""
+    ended_now = sql.END_RUNNING_RUN.run(connection, (status.value, ended, started, run_pk))
+    if ended_now.rowcount == 0:
+        return False
+    append_event(
+        connection,
+        actor,
+        "run.end",
+        f"run:{run_id}",
+        RunStatus.RUNNING.value,
+        status.value,
+        at_ms=ended,
+    )
+    return True
