@@ -36,13 +36,18 @@ def s3_options() -> Iterator[dict[str, str]]:
         yield options
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty metadata store URL: SQLite and PostgreSQL."""
-    if request.param == "sqlite":
+def fresh_store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata store URL of ``kind`` (``sqlite`` or ``postgres``)."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'steward.db'}"
     base = request.getfixturevalue("postgres_url_base")
     return create_database(base)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata store URL: SQLite and PostgreSQL."""
+    return fresh_store_url(request.param, request, tmp_path)
 
 
 @pytest.fixture
@@ -56,9 +61,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fresh SQLite workspace pinned as the process's workspace."""
     from steward.workspace import open_workspace
 
-    yield from _pinned(
-        open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path
-    )
+    yield from pinned(open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -67,10 +70,10 @@ def any_workspace(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from steward.workspace import open_workspace
 
     ws = open_workspace(home=tmp_path / "home", store_url=store_url, actor="tester")
-    yield from _pinned(ws, monkeypatch, tmp_path)
+    yield from pinned(ws, monkeypatch, tmp_path)
 
 
-def _pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+def pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     from steward.tracking import fluent
     from steward.workspace import use_workspace
 

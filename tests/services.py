@@ -1,4 +1,5 @@
-"""Real services for tests: a throwaway PostgreSQL cluster and a moto S3 server.
+"""Real services for tests: a throwaway PostgreSQL cluster, a moto S3 server, and
+``steward server`` itself on loopback.
 
 PostgreSQL: ``STEWARD_TEST_POSTGRES_URL`` names an existing server; otherwise,
 when Debian's binaries are installed, a temporary cluster is started on a
@@ -11,14 +12,18 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -154,3 +159,79 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+@dataclass
+class StewardServer:
+    """A ``steward server`` process on loopback, with its bootstrap admin token."""
+
+    url: str
+    admin_token: str
+    home: Path
+    process: subprocess.Popen[bytes]
+
+    def make_user(self, name: str, role: str) -> str:
+        """Create a user with ``role`` through the API; return a token for them."""
+        import httpx
+
+        headers = {"authorization": f"Bearer {self.admin_token}"}
+        with httpx.Client(base_url=self.url + "/api/v1", headers=headers) as client:
+            client.post("/users", json={"name": name, "role": role}).raise_for_status()
+            answer = client.post("/tokens", json={"user": name, "name": "tests"})
+            answer.raise_for_status()
+            return str(answer.json()["secret"])
+
+
+@contextmanager
+def steward_server(
+    home: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[StewardServer]:
+    """Run ``steward server`` on a free loopback port until the block ends."""
+    import httpx
+
+    port = free_port()
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("STEWARD_")
+    }
+    environment.update(env or {})
+    log = home.parent / f"{home.name}-server.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "steward.cli",
+                "server",
+                "--port",
+                str(port),
+                "--home",
+                str(home),
+                *options,
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"steward server exited: {log.read_text()}")
+        try:
+            return httpx.get(url + "/api/v1/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        if not wait_until(ready, timeout=60):
+            raise RuntimeError(f"steward server did not start: {log.read_text()}")
+        match = re.search(r"stw_[A-Za-z0-9_-]{43}", log.read_text())
+        yield StewardServer(url, match.group(0) if match else "", home, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -93,3 +93,15 @@ class TransferFailed(StewardError):
     """Copying to or from a remote store failed: network, credentials, or a local disk."""
 
     http_status = 502
+
+
+class Unauthenticated(StewardError):
+    """The request carries no valid credential (missing, unknown, expired or revoked)."""
+
+    http_status = 401
+
+
+class RateLimited(StewardError):
+    """Too many attempts in a short time; wait and try again."""
+
+    http_status = 429

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from steward.cli import alerts, data, experiments, models, monitor, runs
+from steward.cli import alerts, data, experiments, models, monitor, runs, server
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 from steward.cli.serve import serve
@@ -28,6 +28,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(runs.app, name="runs")
+app.add_typer(server.app, name="server")
 app.command()(demo)
 app.command()(serve)
 

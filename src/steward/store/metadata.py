@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.auth import AuthStore
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
@@ -25,6 +26,7 @@ class MetadataStore:
         self.registry = RegistryStore(self.engine)
         self.monitoring = MonitoringStore(self.engine)
         self.serving = ServingStore(self.engine)
+        self.auth = AuthStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -1,0 +1,32 @@
+"""The tracking tests run three ways: on SQLite, on PostgreSQL, and through a real
+``steward server`` on loopback (``STEWARD_URI`` + ``STEWARD_TOKEN``), unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import fresh_store_url, pinned
+from tests.services import steward_server
+
+
+@pytest.fixture(params=["sqlite", "postgres", "server"])
+def any_workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fresh workspace: local on SQLite and PostgreSQL, and remote through a server."""
+    from steward.workspace import open_workspace
+
+    if request.param != "server":
+        url = fresh_store_url(request.param, request, tmp_path)
+        ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)
+        return
+    with steward_server(tmp_path / "server") as server:
+        monkeypatch.setenv("STEWARD_URI", server.url)
+        monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", "editor"))
+        ws = open_workspace(home=tmp_path / "home", actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)
