@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -235,3 +236,52 @@ def steward_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class ServedWorkspace:
+    """A workspace served by the team server's app on real uvicorn, in this process."""
+
+    url: str
+    workspace: Any
+    admin_token: str
+
+    def make_user(self, name: str, role: str) -> str:
+        """Create a user with ``role`` on the server's store; return a token for them."""
+        auth = self.workspace.store.auth
+        auth.create_user(name, role, "tests")
+        return str(auth.create_token(name, "tests", "tests").secret)
+
+
+@contextmanager
+def served_workspace(
+    home: Path, store_url: str | None = None, **config: Any
+) -> Iterator[ServedWorkspace]:
+    """Serve a fresh workspace with uvicorn on a free loopback port (a thread of this process)."""
+    import io
+    import threading
+
+    import uvicorn
+
+    from steward.server.app import ServerConfig, create_app
+    from steward.server.run import bootstrap
+    from steward.workspace import open_workspace
+
+    workspace = open_workspace(home=home, store_url=store_url, actor="steward-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = bootstrap(workspace, url, io.StringIO()) or ""
+    app = create_app(workspace, ServerConfig(**config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        if not wait_until(lambda: server.started, timeout=30):
+            raise RuntimeError("uvicorn did not start")
+        yield ServedWorkspace(url, workspace, token)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        workspace.close()

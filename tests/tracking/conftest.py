@@ -1,5 +1,9 @@
-"""The tracking tests run three ways: on SQLite, on PostgreSQL, and through a real
-``steward server`` on loopback (``STEWARD_URI`` + ``STEWARD_TOKEN``), unchanged."""
+"""The tracking tests run three ways: on SQLite, on PostgreSQL, and through the team
+server's app on real uvicorn on loopback (``STEWARD_URI`` + ``STEWARD_TOKEN``), unchanged.
+
+The server runs in a thread of the test process (a fresh store per test costs
+milliseconds, not a process start); ``tests/server`` starts ``steward server``
+itself as a process."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fresh_store_url, pinned
-from tests.services import steward_server
+from tests.services import served_workspace
 
 
 @pytest.fixture(params=["sqlite", "postgres", "server"])
@@ -25,7 +29,7 @@ def any_workspace(
         ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
         yield from pinned(ws, monkeypatch, tmp_path)
         return
-    with steward_server(tmp_path / "server") as server:
+    with served_workspace(tmp_path / "server") as server:
         monkeypatch.setenv("STEWARD_URI", server.url)
         monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", "editor"))
         ws = open_workspace(home=tmp_path / "home", actor="tester")

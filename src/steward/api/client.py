@@ -25,6 +25,17 @@ _TIMEOUT_S = 60.0
 _JSON = {"content-type": "application/json"}
 
 
+_BY_STATUS = {
+    400: "InvalidInput",
+    401: "Unauthenticated",
+    403: "PermissionDenied",
+    404: "NotFound",
+    409: "Conflict",
+    429: "RateLimited",
+}
+"""Error classes for answers without a body (``HEAD``)."""
+
+
 def error_class(name: str) -> type[StewardError]:
     """The ``StewardError`` subclass called ``name`` (StewardError itself if unknown)."""
     pending: list[type[StewardError]] = [StewardError]
@@ -44,7 +55,9 @@ def raise_for_error(status: int, body: bytes) -> None:
         data = json.loads(body)
         name, message = str(data["error"]), str(data["message"])
     except (ValueError, KeyError, TypeError):
-        name, message = "StewardError", f"the server answered {status}: {body[:200]!r}"
+        name, message = _BY_STATUS.get(status, "StewardError"), f"the server answered {status}."
+        if body:
+            message = f"the server answered {status}: {body[:200]!r}"
     error = error_class(name)
     exception = error.__new__(error)
     Exception.__init__(exception, message)
