@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from steward.auth import Principal, Role
 from steward.blobs.base import check_ref_key
-from steward.blobs.digest import CHUNK_SIZE, new_hasher, parse_digest, verify_digest
+from steward.blobs.digest import CHUNK_SIZE, new_hasher, parse_digest
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.server.routes import API_PREFIX, parse_json_body
 from steward.server.security import Authenticator, access
@@ -115,7 +115,11 @@ class BlobService:
             while chunk := handle.read(CHUNK_SIZE):
                 hasher.update(chunk)
         try:
-            verify_digest(digest, hasher.hexdigest(), "the upload")
+            if hasher.hexdigest() != parse_digest(digest)[1]:
+                raise InvalidInput(
+                    f"the uploaded bytes hash to {algorithm}:{hasher.hexdigest()}, not {digest}; "
+                    "nothing was stored. Upload the blob again."
+                )
             ref = self.workspace.blobs.put_file(staged)
         finally:
             staged.unlink(missing_ok=True)
