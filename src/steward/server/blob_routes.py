@@ -49,8 +49,8 @@ def contained_ref_key(raw: str) -> str:
     """A ref key from a URL path, refused unless it is a clean relative path.
 
     The server has decoded the path once; the key must already be in normal
-    form, and no segment may turn into ``.``, ``..`` or a separator if some
-    layer decoded it again.
+    form, and stay so (no ``.``/``..`` segment, no leading ``/``, no NUL) even
+    if some layer decoded it once or twice more (``%2e%2e``, ``%252e%252e``).
 
     Raises:
         InvalidInput: the key is not a contained relative path.
@@ -60,10 +60,11 @@ def contained_ref_key(raw: str) -> str:
         raise refused
     if posixpath.normpath(raw) != raw or raw.startswith("/"):
         raise refused
-    for segment in raw.split("/"):
-        decoded = unquote(unquote(segment))
-        if decoded in (".", "..") or any(char in decoded for char in "/\\\x00"):
-            raise refused
+    # Were some layer to decode the key again (twice, even), it must still stay inside.
+    decoded = unquote(unquote(raw)).replace("\\", "/")
+    segments = decoded.split("/")
+    if decoded.startswith("/") or "\x00" in decoded or any(s in (".", "..") for s in segments):
+        raise refused
     return check_ref_key(raw)
 
 
