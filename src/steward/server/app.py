@@ -95,7 +95,12 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
         return JSONResponse(document)
 
     app.add_api_route(
-        API_PREFIX + "/health", health, methods=["GET"], tags=["server"], response_model=None
+        API_PREFIX + "/health",
+        health,
+        methods=["GET"],
+        tags=["server"],
+        response_model=None,
+        openapi_extra={"security": []},
     )
     app.add_api_route(
         OPENAPI_PATH, openapi, methods=["GET"], include_in_schema=False, response_model=None
