@@ -105,7 +105,7 @@ def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters.")
     salt = secrets.token_bytes(16)
-    derived = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    derived = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
     return "scrypt$" + "$".join(base64.b64encode(part).decode() for part in (salt, derived))
 
 
@@ -113,13 +113,13 @@ def verify_password(password: str, stored: str | None) -> bool:
     """Whether ``password`` matches ``stored`` (a ``hash_password`` result), in constant time."""
     if not stored or not stored.startswith("scrypt$"):
         # Spend the same time as a real check, so timing does not reveal unknown users.
-        hashlib.scrypt(b"x", salt=b"0" * 16, **_SCRYPT)  # type: ignore[arg-type]
+        hashlib.scrypt(b"x", salt=b"0" * 16, **_SCRYPT)
         return False
     _, salt, expected = stored.split("$")
     derived = hashlib.scrypt(
         password.encode("utf-8", "surrogatepass"),
         salt=base64.b64decode(salt),
-        **_SCRYPT,  # type: ignore[arg-type]
+        **_SCRYPT,
     )
     return hmac.compare_digest(derived, base64.b64decode(expected))
 

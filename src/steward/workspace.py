@@ -48,7 +48,7 @@ class Workspace:
             from steward.api.client import RemoteMetadataStore
 
             remote: Any = RemoteMetadataStore(self.settings.store_url, self.settings.token)
-            return remote  # type: ignore[no-any-return]  # the same repositories, over HTTP
+            return remote  # the same repositories, over HTTP
         from steward.store.metadata import MetadataStore
 
         return MetadataStore(self.settings.store_url)

@@ -3,8 +3,11 @@ closed to path traversal however the path is encoded."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -194,3 +197,79 @@ def test_request_bodies_over_the_limit_are_refused(tmp_path: Path) -> None:
             assert client.put("/refs/a", content=b"y" * 4096).status_code == 413
             assert client.post("/experiments", json={"name": "fits"}).status_code == 201
         assert list((server.workspace.settings.home / "server" / "uploads").iterdir()) == []
+
+
+class CuttingProxy:
+    """A loopback TCP proxy that drops its first connection after ``cut_after`` bytes have
+    gone one way (``upstream``: client to server; else server to client)."""
+
+    def __init__(self, target: str, cut_after: int, upstream: bool) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname, parts.port)
+        self.cut_after = cut_after
+        self.upstream = upstream
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            cut = self.cuts == 0
+            self.cuts += int(cut)  # only the first connection is cut
+            for source, sink, counted in ((client, server, True), (server, client, False)):
+                limit = self.cut_after if cut and counted == self.upstream else None
+                threading.Thread(
+                    target=self._pump, args=(source, sink, limit, (client, server)), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pump(source: Any, sink: Any, limit: int | None, both: tuple[Any, Any]) -> None:
+        sent = 0
+        try:
+            while data := source.recv(65536):
+                if limit is not None and sent + len(data) > limit:
+                    sink.sendall(data[: limit - sent])
+                    break
+                sink.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for end in both:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("upstream", [False, True], ids=["download", "upload"])
+def test_a_dropped_connection_resumes_where_it_stopped(
+    team: Team, tmp_path: Path, upstream: bool
+) -> None:
+    data = os.urandom(UPLOAD_CHUNK_BYTES + 3_000_000)
+    source = tmp_path / "data.bin"
+    source.write_bytes(data)
+    digest = digest_bytes(data, "blake3")
+    if not upstream:
+        team.server.workspace.blobs.put_file(source)
+    proxy = CuttingProxy(
+        team.url, cut_after=2_000_000 if upstream else 1_000_000, upstream=upstream
+    )
+    try:
+        store = HttpBlobStore(Transport(proxy.url, team.tokens["editor"]))
+        store.algorithm = "blake3"
+        if upstream:
+            assert store.put_file(source).digest == digest
+            assert team.server.workspace.blobs.get_bytes(digest) == data
+        else:
+            assert store.get_file(digest, tmp_path / "back.bin").read_bytes() == data
+    finally:
+        proxy.close()
+    assert proxy.cuts == 1

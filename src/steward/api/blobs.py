@@ -15,7 +15,6 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -27,12 +26,9 @@ from steward.blobs.digest import (
     check_bytes,
     copy_verified,
     digest_bytes,
-    digest_file,
-    new_hasher,
+    digest_local_file,
     parse_digest,
-    verify_digest,
 )
-from steward.blobs.files import temp_beside
 from steward.errors import NotFound, TransferFailed
 
 UPLOAD_CHUNK_BYTES = 8 << 20
@@ -50,13 +46,31 @@ def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-class _ResponseReader(io.RawIOBase):
-    """A read-only stream over a streamed HTTP response body."""
+class _BlobReader(io.RawIOBase):
+    """The bytes of one blob from a server, resuming with ``Range`` after a drop."""
 
-    def __init__(self, stack: contextlib.ExitStack, response: Any) -> None:
-        self._stack = stack
-        self._chunks = response.iter_bytes(CHUNK_SIZE)
+    def __init__(self, transport: Transport, path: str) -> None:
+        self._transport = transport
+        self._path = path
+        self._offset = 0
+        self._failures = 0
+        self._stack: contextlib.ExitStack | None = None
+        self._chunks: Iterator[bytes] | None = None
         self._buffer = b""
+        self._open()  # a missing blob fails here, at once
+
+    def _open(self) -> None:
+        self._close_stream()
+        stack = contextlib.ExitStack()
+        headers = {"range": f"bytes={self._offset}-"} if self._offset else None
+        response = stack.enter_context(self._transport.stream("GET", self._path, headers))
+        self._stack, self._chunks = stack, response.iter_bytes(CHUNK_SIZE)
+
+    def _close_stream(self) -> None:
+        if self._stack is not None:
+            with contextlib.suppress(*self._transport.errors):
+                self._stack.close()
+        self._stack = self._chunks = None
 
     def readable(self) -> bool:
         return True
@@ -64,16 +78,25 @@ class _ResponseReader(io.RawIOBase):
     def readinto(self, target: Any) -> int:
         while not self._buffer:
             try:
+                if self._chunks is None:
+                    self._open()
+                assert self._chunks is not None
                 self._buffer = next(self._chunks)
             except StopIteration:
                 return 0
+            except self._transport.errors as exc:
+                self._failures += 1
+                if self._failures >= _ATTEMPTS:
+                    raise TransferFailed(f"downloading {self._path} kept failing: {exc}") from exc
+                self._chunks = None
         size = min(len(target), len(self._buffer))
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
+        self._offset += size
         return size
 
     def close(self) -> None:
-        self._stack.close()
+        self._close_stream()
         super().close()
 
 
@@ -83,11 +106,18 @@ class HttpBlobStore:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.url = f"{transport.base_url}/api/v1/blobs"
+        self._algorithm: str | None = None
 
-    @cached_property
-    def algorithm(self) -> str:  # type: ignore[override]
-        """The digest algorithm the server's store names blobs with."""
-        return str(self._info()["algorithm"])
+    @property
+    def algorithm(self) -> str:
+        """The digest algorithm the server's store names blobs with (asked once)."""
+        if self._algorithm is None:
+            self._algorithm = str(self._info()["algorithm"])
+        return self._algorithm
+
+    @algorithm.setter
+    def algorithm(self, value: str) -> None:
+        self._algorithm = value
 
     def _info(self) -> dict[str, Any]:
         result: dict[str, Any] = self.transport.request("GET", "/blob-store").json()
@@ -109,10 +139,7 @@ class HttpBlobStore:
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store a local file's content, streamed, unless the server has it already."""
-        source = Path(path)
-        if not source.is_file():
-            raise NotFound(f"cannot store {source}: no such file.")
-        digest, size = digest_file(str(source), self.algorithm)
+        source, digest, size = digest_local_file(path, self.algorithm)
         if self.exists(digest):
             return BlobRef(digest, size)
         return self._upload(source, digest, size)
@@ -169,46 +196,17 @@ class HttpBlobStore:
         return data
 
     def open_unverified(self, digest: str) -> BinaryIO:
-        """A stream of the blob's bytes from the server; its reader must verify them."""
+        """A stream of the blob's bytes from the server (resuming after drops); its
+        reader must verify them."""
         parse_digest(digest)
-        stack = contextlib.ExitStack()
-        response = stack.enter_context(
-            self.transport.stream("GET", f"/blobs/{quote(digest, safe='')}")
-        )
-        return io.BufferedReader(_ResponseReader(stack, response), CHUNK_SIZE)  # type: ignore[return-value]
+        reader = _BlobReader(self.transport, f"/blobs/{quote(digest, safe='')}")
+        return io.BufferedReader(reader, CHUNK_SIZE)
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> Path:
-        """Download a blob to ``destination``: streamed, resumed after drops, verified."""
-        algorithm, _ = parse_digest(digest)
-        target = os.fspath(destination)
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        temp = temp_beside(target)
-        hasher = new_hasher(algorithm)
-        written, failures = 0, 0
-        try:
-            with open(temp, "xb") as writer:
-                while True:
-                    headers = {"range": f"bytes={written}-"} if written else None
-                    try:
-                        with self.transport.stream(
-                            "GET", f"/blobs/{quote(digest, safe='')}", headers=headers
-                        ) as response:
-                            for chunk in response.iter_bytes(CHUNK_SIZE):
-                                writer.write(chunk)
-                                hasher.update(chunk)
-                                written += len(chunk)
-                        break
-                    except TransferFailed:
-                        failures += 1
-                        if failures >= _ATTEMPTS:
-                            raise
-            verify_digest(digest, hasher.hexdigest(), self.url)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        return Path(target)
+        """Download a blob to ``destination``: streamed, resumed after drops, verified,
+        appearing only when whole."""
+        with self.open_unverified(digest) as reader:
+            return copy_verified(reader, destination, digest, self.url)
 
     def exists(self, digest: str) -> bool:
         """Whether the server stores the blob."""

@@ -9,7 +9,6 @@ class with the same message.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -75,7 +74,8 @@ class Transport:
             headers["authorization"] = f"Bearer {token}"
         self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=_TIMEOUT_S)
         self._httpx = httpx
-        self._lock = threading.Lock()
+        self.errors: tuple[type[Exception], ...] = (httpx.TransportError, TransferFailed)
+        """What a dropped or refused connection raises (for callers that retry)."""
 
     def request(
         self,

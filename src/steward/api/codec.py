@@ -77,7 +77,7 @@ def _decode_int(value: Any, where: str) -> int:
 def _decode_float(value: Any, where: str) -> float:
     kind = type(value)
     if kind is float:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is int:
         return float(value)
     if kind is str and value in _FLOAT_NAMES:
@@ -88,7 +88,7 @@ def _decode_float(value: Any, where: str) -> float:
 def _decode_bool(value: Any, where: str) -> bool:
     if type(value) is not bool:
         raise _refuse(where, "true or false", value)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _decode_datetime(value: Any, where: str) -> datetime:
@@ -238,7 +238,7 @@ def _fields_decoder(cls: type, names: Sequence[str], required: set[str]) -> Deco
             raise InvalidInput(f"{where}: missing field(s) {sorted(missing)}.")
         return {name: decoders[name](element, f"{where}.{name}") for name, element in value.items()}
 
-    return from_object  # type: ignore[return-value]
+    return from_object
 
 
 def _named_tuple_decoder(cls: type) -> Decoder:
@@ -355,7 +355,7 @@ def encoder_for(hint: Any) -> Encoder:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda value: value.value
     if _is_named_tuple(hint):
-        encoders = [encoder_for(field_hints(hint)[name]) for name in hint._fields]  # type: ignore[attr-defined]
+        encoders = [encoder_for(field_hints(hint)[name]) for name in hint._fields]
         return lambda value: [encode(item) for encode, item in zip(encoders, value, strict=False)]
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         hints = field_hints(hint)

@@ -283,7 +283,8 @@ def add_blob_routes(app: FastAPI, service: BlobService, authenticator: Authentic
         await run_in_threadpool(blobs.put_ref, checked, data, exclusive)
         return Response(status_code=204)
 
-    octet = {"requestBody": {"content": {"application/octet-stream": {"schema": {}}}}}
+    binary: dict[str, Any] = {"application/octet-stream": {"schema": {}}}
+    octet: dict[str, Any] = {"requestBody": {"content": binary}}
     routes: list[tuple[str, str, Any, dict[str, Any]]] = [
         ("GET", "/blob-store", blob_store_info, {}),
         ("POST", "/blobs/missing", missing_blobs, _json_body("digests")),

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from steward.config import BLOB_URL_ENV, HOME_ENV, STORE_URL_ENV, URI_ENV
 from steward.server.app import ServerConfig, create_app
@@ -99,7 +99,12 @@ def serve(
     bootstrap(workspace, url, out)
     out.write(f"Steward server on {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)\n")
     out.flush()
-    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
     if workers > 1:
         settings = workspace.settings
         os.environ.update(
@@ -115,4 +120,4 @@ def serve(
             "steward.server.run:app_from_environment", factory=True, workers=workers, **options
         )
         return
-    uvicorn.run(create_app(workspace, config), **options)  # type: ignore[arg-type]
+    uvicorn.run(create_app(workspace, config), **options)
