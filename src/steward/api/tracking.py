@@ -29,8 +29,8 @@ MAX_TIME_MS = 253_402_300_799_999
 
 
 def _check_metrics(metrics: list[Metric]) -> None:
-    for point in metrics:
-        check_name("metric", point.key)
+    for key in {point.key for point in metrics}:
+        check_name("metric", key)
 
 
 def _check_batch(arguments: dict[str, Any]) -> None:
