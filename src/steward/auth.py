@@ -12,8 +12,8 @@ security, and it lets every request find its token by an indexed lookup of
 the hash instead of a slow verify (MLflow's basic auth spends most of each
 request there). Passwords, which people choose, are hashed with scrypt.
 
-``authorize(token, role)`` is the one check other servers (the model server's
-admin routes) call.
+``steward.access.authorize(token, role)`` is the one check that every server
+(the team server, the model server's admin routes) makes.
 """
 
 from __future__ import annotations
@@ -25,12 +25,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
-from steward.errors import InvalidInput, PermissionDenied, Unauthenticated
-
-if TYPE_CHECKING:
-    from steward.workspace import Workspace
+from steward.errors import InvalidInput, PermissionDenied
 
 TOKEN_PREFIX = "stw_"
 _TOKEN_BYTES = 32
@@ -122,27 +118,3 @@ def verify_password(password: str, stored: str | None) -> bool:
         **_SCRYPT,
     )
     return hmac.compare_digest(derived, base64.b64decode(expected))
-
-
-def authorize(token: str | None, role: Role | str, workspace: Workspace | None = None) -> Principal:
-    """Check that ``token`` is valid and holds ``role``; the check every server shares.
-
-    Args:
-        token: the bearer token from the request (``None`` if there was none).
-        role: the least role the action needs.
-        workspace: the workspace whose users count; the current one by default.
-
-    Returns:
-        The caller.
-
-    Raises:
-        Unauthenticated: no token, or one that is unknown, expired or revoked.
-        PermissionDenied: the token's user has a lower role.
-    """
-    from steward.workspace import current_workspace
-
-    if not token:
-        raise Unauthenticated("this needs a token: send 'Authorization: Bearer <token>'.")
-    principal = (workspace or current_workspace()).store.auth.authenticate(token)
-    principal.require(Role.parse(role))
-    return principal

@@ -80,7 +80,8 @@ def test_token_lifetimes_are_bounded(team: Team) -> None:
 
 
 def test_authorize_is_the_check_other_servers_share(team: Team) -> None:
-    from steward.auth import Role, authorize
+    from steward.access import authorize
+    from steward.auth import Role
 
     workspace: Any = team.server.workspace
     assert authorize(team.tokens["approver"], "approver", workspace).user == "approver"
