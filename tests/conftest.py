@@ -87,3 +87,32 @@ def pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
             fluent.end_run()
         use_workspace(None)
         ws.close()
+
+
+def workspace_three_ways(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    role: str = "editor",
+) -> Iterator[Any]:
+    """A fresh workspace of kind ``request.param``: local on ``sqlite`` or ``postgres``, or
+    ``server``: through the team server's app on real uvicorn on loopback, with
+    ``STEWARD_URI`` and the token of a user ``tester`` who has ``role``.
+
+    The server runs in a thread of the test process (a fresh store per test costs
+    milliseconds, not a process start); ``tests/server`` starts ``steward server``
+    itself as a process.
+    """
+    from steward.workspace import open_workspace
+    from tests.services import served_workspace
+
+    if request.param != "server":
+        url = fresh_store_url(request.param, request, tmp_path)
+        ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)
+        return
+    with served_workspace(tmp_path / "server") as server:
+        monkeypatch.setenv("STEWARD_URI", server.url)
+        monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", role))
+        ws = open_workspace(home=tmp_path / "home", actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)

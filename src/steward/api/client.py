@@ -121,9 +121,9 @@ class Transport:
 
         path = endpoint.path
         for name in endpoint.path_params:
-            value = arguments[name]
-            if not isinstance(value, str) or not value:
-                raise InvalidInput(f"{name} must be a non-empty string.")
+            value = _query_value(encoder_for(endpoint.hints[name])(arguments[name]))
+            if not value:
+                raise InvalidInput(f"{name} must not be empty.")
             path = path.replace(f"{{{name}:path}}", quote(value, safe="")).replace(
                 f"{{{name}}}", quote(value, safe="")
             )

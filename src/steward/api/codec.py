@@ -133,13 +133,14 @@ def decoder_for(hint: Any) -> Decoder:
     if origin in _LIST_ORIGINS or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
         item_hint = args[0] if args else Any
         slow = _list_decoder(decoder_for(item_hint), origin)
-        if origin not in (set, frozenset) and _scalar_fields(item_hint):
+        if origin not in (set, frozenset, tuple) and _scalar_fields(item_hint):
             return _rows_decoder(item_hint, slow)
         return slow
     if origin is tuple:
         return _tuple_decoder(tuple(decoder_for(arg) for arg in args))
     if origin in _DICT_ORIGINS:
-        return _dict_decoder(decoder_for(args[1] if args else Any))
+        value_hint = args[1] if args else Any
+        return _dict_decoder(decoder_for(value_hint), value_hint)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return _enum_decoder(hint)
     if _is_named_tuple(hint):
@@ -220,13 +221,13 @@ def _rows_decoder(cls: Any, slow: Decoder) -> Decoder:
 
 
 def _list_decoder(item: Decoder, origin: Any) -> Decoder:
-    as_set = origin in (set, frozenset)
+    collect = {set: set, frozenset: frozenset, tuple: tuple}.get(origin, list)
 
     def decode(value: Any, where: str) -> Any:
         if type(value) is not list:
             raise _refuse(where, "an array", value)
         items = [item(element, f"{where}[{index}]") for index, element in enumerate(value)]
-        return set(items) if as_set else items
+        return items if collect is list else collect(items)
 
     return decode
 
@@ -243,10 +244,22 @@ def _tuple_decoder(items: tuple[Decoder, ...]) -> Decoder:
     return decode
 
 
-def _dict_decoder(item: Decoder) -> Decoder:
+def _plain_values(value: dict[str, Any], kind: Any) -> bool:
+    """Whether a dict's keys are clean strings and its values all of ``kind`` already."""
+    keys_ok = all(type(key) is str and "\x00" not in key for key in value)
+    if kind is str:
+        return keys_ok and all(type(item) is str and "\x00" not in item for item in value.values())
+    return keys_ok and all(type(item) is kind for item in value.values())
+
+
+def _dict_decoder(item: Decoder, value_hint: Any = Any) -> Decoder:
+    fast = value_hint in (str, float)  # params, tags, latest metrics: checked in one pass
+
     def decode(value: Any, where: str) -> dict[str, Any]:
         if type(value) is not dict:
             raise _refuse(where, "an object", value)
+        if fast and _plain_values(value, value_hint):
+            return value
         return {
             _decode_str(key, f"{where} key"): item(element, f"{where}.{key}")
             for key, element in value.items()
@@ -357,6 +370,13 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _encode_float_values(value: Mapping[str, float]) -> dict[str, Any]:
+    """A dict of floats, copied as is unless a value is NaN or infinite."""
+    if all(math.isfinite(number) for number in value.values()):
+        return dict(value)
+    return {key: _encode_float(number) for key, number in value.items()}
+
+
 def _rows_encoder(kinds: list[Any]) -> Encoder:
     """Scalar NamedTuples (metric points) to arrays, fixing only non-finite floats."""
     floats = [index for index, kind in enumerate(kinds) if kind is float]
@@ -410,6 +430,8 @@ def encoder_for(hint: Any) -> Encoder:
         item = encoder_for(args[1] if args else Any)
         if item is _identity:
             return dict
+        if item is _encode_float:
+            return _encode_float_values
         return lambda value: {key: item(element) for key, element in value.items()}
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda value: value.value

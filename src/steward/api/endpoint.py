@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Union
 
 from steward.api.codec import decoder_for, encoder_for, is_optional, json_schema, object_schema
 from steward.auth import Role
@@ -45,19 +46,25 @@ class Endpoint:
         function: the repository class's method (its signature is the contract).
         verb: ``GET``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
         path: below ``/api/v1``; ``{name}`` (or ``{name:path}``) for path arguments.
-        role: the least role allowed, or a function of the arguments giving it.
+        role: the least role allowed, checked before the request is read.
         check: validation the store leaves to its callers, run on the server
             before the call (raises InvalidInput).
         status: the HTTP status of a success.
+        server_decides: arguments never taken from a request: ``check`` sets them
+            (the status a production alias needs, say).
+        escalate: for actions whose role depends on the arguments (moving
+            ``production`` needs an approver), the role a given call needs.
     """
 
     repository: str
     function: Callable[..., Any]
     verb: str
     path: str
-    role: Role | RoleRule
+    role: Role
     check: Callable[[dict[str, Any]], None] | None = None
     status: int = 200
+    server_decides: tuple[str, ...] = ()
+    escalate: RoleRule | None = None
 
     @property
     def name(self) -> str:
@@ -96,7 +103,9 @@ class Endpoint:
         return tuple(
             name
             for name in self.signature.parameters
-            if name not in self.path_params and name not in SERVER_FILLED
+            if name not in self.path_params
+            and name not in SERVER_FILLED
+            and name not in self.server_decides
         )
 
     @property
@@ -118,15 +127,11 @@ class Endpoint:
         """Fail loudly at import time on a declaration that cannot work."""
         parameters = self.signature.parameters
         for name in self.path_params:
-            if name not in parameters or self.hints[name] is not str:
-                raise TypeError(f"{self.operation_id}: path argument {name!r} must be a str")
+            if name not in parameters or not _is_scalar(self.hints[name]):
+                raise TypeError(f"{self.operation_id}: path argument {name!r} must be a scalar")
         if self.in_query:
             for name in self.wire_params:
-                hint = self.hints[name]
-                base = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-                if hint not in _QUERY_SCALARS and not (
-                    len(base) == 1 and base[0] in _QUERY_SCALARS
-                ):
+                if not _is_scalar(self.hints[name]):
                     raise TypeError(f"{self.operation_id}: GET argument {name!r} is not a scalar")
         for name in (*self.wire_params, *self.path_params):
             decoder_for(self.hints[name])
@@ -155,7 +160,10 @@ class Endpoint:
             raise InvalidInput(f"unknown argument(s) {sorted(unknown)[:5]} for {self.name}.")
         arguments: dict[str, Any] = {}
         for name in self.path_params:
-            arguments[name] = decoder_for(str)(path[name], name)
+            raw = path[name]
+            arguments[name] = decoder_for(self.hints[name])(
+                _from_query(raw, self.hints[name], name), name
+            )
         for name in self.wire_params:
             if name not in wire:
                 if self.required(name):
@@ -171,21 +179,24 @@ class Endpoint:
 
     def required_role(self, arguments: Mapping[str, Any]) -> Role:
         """The least role allowed for a call with ``arguments``."""
-        return self.role if isinstance(self.role, Role) else self.role(arguments)
+        return max(self.role, self.escalate(arguments)) if self.escalate else self.role
 
     def openapi(self, components: dict[str, Any]) -> dict[str, Any]:
         """The OpenAPI operation (parameters, request body, responses) of this endpoint."""
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": json_schema(self.hints[name], components),
+            }
             for name in self.path_params
         ]
         operation: dict[str, Any] = {
             "operationId": self.operation_id,
             "summary": self.summary,
             "description": inspect.getdoc(self.function) or "",
-            "x-steward-role": self.role.label
-            if isinstance(self.role, Role)
-            else "depends on the arguments",
+            "x-steward-role": self.role.label,
             "security": [{"bearer": []}, {"session": []}],
         }
         if self.in_query:
@@ -227,11 +238,32 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
+def _scalar_kinds(hint: Any) -> list[Any]:
+    """The non-None types a hint admits."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else ()
+    return [arg for arg in args if arg is not type(None)] or [hint]
+
+
+def _is_scalar(hint: Any) -> bool:
+    """Whether a hint admits only strings, numbers, booleans (or str enums) and None."""
+    return all(
+        isinstance(kind, type) and issubclass(kind, tuple(_QUERY_SCALARS))
+        for kind in _scalar_kinds(hint)
+    )
+
+
 def _from_query(raw: Any, hint: Any, name: str) -> Any:
-    """A query-string value as the JSON value its declared type expects."""
-    base = _without_none(hint)
-    if base is str:
+    """A path or query-string value as the JSON value its declared type expects.
+
+    A number is read as one when the type admits numbers (``int | str``: ``"3"``
+    is the version 3, ``"champion"`` an alias).
+    """
+    kinds = _scalar_kinds(hint)
+    if int in kinds and raw.lstrip("-").isdigit():
+        return int(raw)
+    if any(issubclass(kind, str) for kind in kinds):
         return raw
+    base = kinds[0]
     if base is bool:
         if raw in ("true", "false"):
             return raw == "true"

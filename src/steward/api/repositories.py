@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from steward.api.auth import AUTH
 from steward.api.endpoint import Repository
+from steward.api.registry import REGISTRY
 from steward.api.tracking import TRACKING
 
-REPOSITORIES: tuple[Repository, ...] = (TRACKING, AUTH)
+REPOSITORIES: tuple[Repository, ...] = (TRACKING, REGISTRY, AUTH)

@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from steward.api.codec import encoder_for
 from steward.api.endpoint import SERVER_FILLED, Endpoint, Repository
-from steward.auth import Role
 from steward.errors import InvalidInput
 from steward.server.security import ACCESS_ATTRIBUTE, Authenticator
 
@@ -51,12 +50,9 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
     encode = encoder_for(endpoint.return_hint)
     fills_actor = bool(SERVER_FILLED & set(endpoint.signature.parameters))
 
-    fixed_role = endpoint.role if isinstance(endpoint.role, Role) else None
-
     def handle(request: Request, body: bytes) -> bytes:
         principal = authenticator.principal(request)
-        if fixed_role is not None:  # decided before reading anything the caller sent
-            principal.require(fixed_role)
+        principal.require(endpoint.role)  # decided before reading anything the caller sent
         if endpoint.in_query:
             wire: Any = dict(request.query_params)
         else:
@@ -64,8 +60,7 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
             if not isinstance(wire, dict):
                 raise InvalidInput("the request body must be a JSON object.")
         arguments = endpoint.decode_arguments(request.path_params, wire, endpoint.in_query)
-        if fixed_role is None:
-            principal.require(endpoint.required_role(arguments))
+        principal.require(endpoint.required_role(arguments))
         if endpoint.check is not None:
             endpoint.check(arguments)
         if fills_actor:
