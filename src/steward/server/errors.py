@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from steward.errors import InvalidInput, NotFound, StewardError, Unauthenticated
+from steward.errors import Conflict, InvalidInput, NotFound, StewardError, Unauthenticated
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -55,6 +55,18 @@ def error_body(exc: StewardError, scrub: Scrubber) -> dict[str, str]:
     if len(message) > MAX_MESSAGE_CHARS:  # a reply never grows with the input
         message = message[: MAX_MESSAGE_CHARS - 15] + " …(shortened)"
     return {"error": type(exc).__name__, "message": message}
+
+
+def from_database(exc: BaseException) -> BaseException:
+    """A database's refusal of a value (too long for its column, a dangling
+    reference) as the Steward error it is: the request's fault, not the server's."""
+    from sqlalchemy import exc as database
+
+    if isinstance(exc, database.DataError):
+        return InvalidInput("a value is too long or of the wrong form for the store.")
+    if isinstance(exc, database.IntegrityError):
+        return Conflict("the change contradicts what is stored (a duplicate or a dangling id).")
+    return exc
 
 
 def error_response(exc: BaseException, scrub: Scrubber) -> Response:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from steward.api.codec import encoder_for
 from steward.api.endpoint import SERVER_FILLED, Endpoint, Repository
 from steward.errors import InvalidInput
+from steward.server.errors import from_database
 from steward.server.security import ACCESS_ATTRIBUTE, Authenticator
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def parse_json_body(body: bytes) -> Any:
 
 def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authenticator) -> Any:
     import orjson
+    from sqlalchemy.exc import DataError, IntegrityError
     from starlette.concurrency import run_in_threadpool
 
     encode = encoder_for(endpoint.return_hint)
@@ -66,7 +68,10 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
         if fills_actor:
             arguments["actor"] = principal.user
         repository = getattr(workspace.store, endpoint.repository)
-        result = getattr(repository, endpoint.name)(**arguments)
+        try:
+            result = getattr(repository, endpoint.name)(**arguments)
+        except (DataError, IntegrityError) as exc:
+            raise from_database(exc) from exc
         return orjson.dumps(encode(result))
 
     async def route(request: Request) -> Response:
