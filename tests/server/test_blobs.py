@@ -273,3 +273,17 @@ def test_a_dropped_connection_resumes_where_it_stopped(
     finally:
         proxy.close()
     assert proxy.cuts == 1
+
+
+def test_abandoned_upload_sessions_are_dropped(team: Team) -> None:
+    from steward.server.blob_routes import BlobService
+
+    with team.client("editor") as client:
+        old = client.post("/blob-uploads").json()["upload_id"]
+        fresh = client.post("/blob-uploads").json()["upload_id"]
+    staging = team.server.workspace.settings.home / "server" / "uploads"
+    os.utime(staging / old, (0, 0))
+    service = BlobService(team.server.workspace, staging)  # as on a restart
+    assert not (staging / old).exists() and not (staging / f"{old}.owner").exists()
+    assert (staging / fresh).exists()
+    assert service.drop_stale_sessions() == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _RANGE = re.compile(r"^bytes=(\d{1,19})-(\d{0,19})$")
 OFFSET_HEADER = "upload-offset"
+STALE_SESSION_S = 24 * 3600.0
+"""Upload sessions untouched this long are dropped when the server starts."""
 
 
 def contained_ref_key(raw: str) -> str:
@@ -86,6 +89,18 @@ class BlobService:
         self.workspace = workspace
         self.staging = staging
         staging.mkdir(parents=True, exist_ok=True)
+        self.drop_stale_sessions()
+
+    def drop_stale_sessions(self, max_age_s: float = STALE_SESSION_S) -> int:
+        """Remove upload sessions untouched for ``max_age_s`` (abandoned); return how many."""
+        cutoff = time.time() - max_age_s
+        dropped = 0
+        for path in self.staging.iterdir():
+            if _UPLOAD_ID.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                Path(f"{path}.owner").unlink(missing_ok=True)
+                dropped += 1
+        return dropped
 
     def session_path(self, upload_id: str, principal: Principal) -> Path:
         """The staging file of an upload session the caller owns.
