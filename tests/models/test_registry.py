@@ -127,3 +127,11 @@ def test_model_card_markdown_and_html(workspace: Any, tmp_path: Any) -> None:
 def test_env_check_compares_with_the_lock(workspace: Any) -> None:
     _log_versions(1)
     assert models.env_check("models:/clf/1") == []
+
+
+def test_an_unknown_status_is_refused_clearly(any_workspace: Any) -> None:
+    with pytest.raises(InvalidInput, match="unknown version status 'bogus'"):
+        models.search(status="bogus")
+    models.create_model("clf")
+    with pytest.raises(InvalidInput, match="unknown version status ''"):
+        models.list_versions("clf", status="")

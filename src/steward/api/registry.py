@@ -14,7 +14,6 @@ from typing import Any
 
 from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
-from steward.errors import InvalidInput
 from steward.models.review import (
     PRODUCTION,
     PROTECTED_ALIASES,
@@ -22,7 +21,7 @@ from steward.models.review import (
     check_alias_removal,
     check_status_reason,
 )
-from steward.store.registry import RegistryStore, VersionStatus
+from steward.store.registry import RegistryStore, VersionStatus, parse_status
 
 _REVIEWED = (VersionStatus.APPROVED, VersionStatus.REJECTED)
 
@@ -32,11 +31,7 @@ def _alias_role(arguments: Mapping[str, Any]) -> Role:
 
 
 def _status(arguments: Mapping[str, Any]) -> VersionStatus:
-    try:
-        return VersionStatus(arguments["status"])
-    except ValueError:
-        known = ", ".join(status.value for status in VersionStatus)
-        raise InvalidInput(f"status must be one of {known}.") from None
+    return parse_status(arguments["status"])
 
 
 def _status_role(arguments: Mapping[str, Any]) -> Role:
