@@ -115,8 +115,36 @@ def tree_rss_mb(pid: int) -> tuple[float, int]:
     return total_kb / 1024, count
 
 
+def measure(
+    command: list[str],
+    env: dict[str, str],
+    health: str,
+    root: Path,
+    client: Any,
+) -> dict[str, Any]:
+    """Start a server on a fresh store (timed), stop it, start it again on that store
+    (timed: the usual start), take its idle RSS, run ``client(first_log)`` against it."""
+    first_log = root / "server-first.log"
+    process, first_s = start(command, env, health, first_log)
+    stop(process)
+    process, ready_s = start(command, env, health, root / "server.log")
+    try:
+        time.sleep(3)
+        rss_mb, processes = tree_rss_mb(process.pid)
+        result: dict[str, Any] = client(first_log)
+    finally:
+        stop(process)
+    return {
+        **result,
+        "first_ready_s": first_s,
+        "ready_s": ready_s,
+        "idle_rss_mb": rss_mb,
+        "processes": processes,
+    }
+
+
 def steward_side(root: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """Start ``steward server`` twice (fresh, then warm), measure, run the client."""
+    """``steward server`` on SQLite and a local folder, the client with an editor's token."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("STEWARD_")}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -130,32 +158,19 @@ def steward_side(root: Path, config: dict[str, Any]) -> dict[str, Any]:
         "--port",
         str(port),
     ]
-    log = root / "steward-server.log"
-    process, first_s = start(command, env, url + "/api/v1/health", log)
-    match = re.search(r"stw_[A-Za-z0-9_-]{43}", log.read_text())
-    assert match, "no bootstrap token on the console"
-    admin = match.group(0)
-    stop(process)
-    process, ready_s = start(command, env, url + "/api/v1/health", root / "steward-warm.log")
-    try:
-        time.sleep(3)
-        rss_mb, processes = tree_rss_mb(process.pid)
-        token = _editor_token(url, admin)
-        client = run_snippet(
+
+    def client(first_log: Path) -> dict[str, Any]:
+        match = re.search(r"stw_[A-Za-z0-9_-]{43}", first_log.read_text())
+        assert match, "no bootstrap token on the console"
+        token = _editor_token(url, match.group(0))
+        return run_snippet(
             sys.executable,
             SNIPPETS / "steward_server_client.py",
             config,
             env={**env, "STEWARD_URI": url, "STEWARD_TOKEN": token, "PYTHONPATH": str(SNIPPETS)},
         )
-    finally:
-        stop(process)
-    return {
-        **client,
-        "first_ready_s": first_s,
-        "ready_s": ready_s,
-        "idle_rss_mb": rss_mb,
-        "processes": processes,
-    }
+
+    return measure(command, env, url + "/api/v1/health", root, client)
 
 
 def _editor_token(url: str, admin: str) -> str:
@@ -175,7 +190,7 @@ def _editor_token(url: str, admin: str) -> str:
 
 
 def mlflow_side(python: Path, root: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """Start ``mlflow server`` (one worker, no job runner), measure, run the client."""
+    """``mlflow server`` on SQLite (one worker, no job runner), its client without auth."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **MLFLOW_ENV}
@@ -193,27 +208,16 @@ def mlflow_side(python: Path, root: Path, config: dict[str, Any]) -> dict[str, A
         "--default-artifact-root",
         str(root / "artifacts"),
     ]
-    process, first_s = start(command, env, url + "/health", root / "mlflow-server.log")
-    stop(process)
-    process, ready_s = start(command, env, url + "/health", root / "mlflow-warm.log")
-    try:
-        time.sleep(3)
-        rss_mb, processes = tree_rss_mb(process.pid)
-        client = run_snippet(
+
+    def client(_first_log: Path) -> dict[str, Any]:
+        return run_snippet(
             python,
             SNIPPETS / "mlflow_server_client.py",
             config,
             env={**MLFLOW_ENV, "MLFLOW_TRACKING_URI": url, "PYTHONPATH": str(SNIPPETS)},
         )
-    finally:
-        stop(process)
-    return {
-        **client,
-        "first_ready_s": first_s,
-        "ready_s": ready_s,
-        "idle_rss_mb": rss_mb,
-        "processes": processes,
-    }
+
+    return measure(command, env, url + "/health", root, client)
 
 
 ROWS = [
@@ -269,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "sizes": sizes,
         "seed_runs": seed_runs(sizes["search_runs"]),
-        "repeats": {"search": 3 if args.quick else 7},
+        "repeats": {"search": 3 if args.quick else 7, "frame": 1 if args.quick else 3},
     }
     console = Console()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []

@@ -10,55 +10,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import mlflow_tracking as measures
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param
 
 
 def server_store(root: Path, name: str) -> str:
     """A new experiment on the tracking server; its id."""
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     return mlflow.create_experiment(name)
-
-
-def search(root: Path, seed_runs: list[dict[str, Any]], repeats: dict[str, int]) -> dict[str, Any]:
-    """Seed runs with MLflow's fastest documented calls, then the top 100."""
-    experiment_id = server_store(root, "search")
-    client = MlflowClient()
-    start = time.perf_counter()
-    for spec in seed_runs:
-        run = client.create_run(experiment_id, run_name=spec["name"])
-        now = int(time.time() * 1000)
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(key, value, now, 0) for key, value in spec["metrics"].items()],
-            params=[Param(key, str(value)) for key, value in spec["params"].items()],
-        )
-        client.set_terminated(run.info.run_id)
-    seed_seconds = time.perf_counter() - start
-
-    def top_100() -> list[str]:
-        found = client.search_runs(
-            [experiment_id],
-            filter_string="metrics.acc > 0.5",
-            order_by=["metrics.acc DESC"],
-            max_results=100,
-        )
-        return [run.info.run_name for run in found]
-
-    search_ms, search_all, names = measures.median_ms(top_100, repeats["search"])
-    return {
-        "seed_runs": len(seed_runs),
-        "seed_seconds": seed_seconds,
-        "search_ms": search_ms,
-        "search_ms_all": search_all,
-        "search_names": names,
-    }
 
 
 def main() -> None:
@@ -73,7 +35,7 @@ def main() -> None:
     result["runs"] = measures.many_runs(
         root, sizes["runs"], sizes["params_per_run"], sizes["metrics_per_run"]
     )
-    result["search"] = search(root, config["seed_runs"], config["repeats"])
+    result["search"] = measures.search(root, config["seed_runs"], config["repeats"])
     Path(sys.argv[2]).write_text(json.dumps(result))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +25,6 @@ def server_workspace(root: Path, name: str) -> steward.Workspace:
     return workspace
 
 
-def search(root: Path, seed_runs: list[dict[str, Any]], repeats: dict[str, int]) -> dict[str, Any]:
-    """Seed runs (timed apart), then the top 100 by a metric filter and order."""
-    server_workspace(root, "search")
-    start = time.perf_counter()
-    for spec in seed_runs:
-        with steward.start_run(name=spec["name"], experiment="search") as run:
-            run.log_params(spec["params"])
-            run.log_metrics(spec["metrics"])
-    seed_seconds = time.perf_counter() - start
-
-    def top_100() -> list[str]:
-        page = steward.search_runs(
-            experiment="search",
-            filter="metrics.acc > 0.5",
-            order_by=["metrics.acc DESC"],
-            max_results=100,
-        )
-        return [run.name for run in page]
-
-    search_ms, search_all, names = measures.median_ms(top_100, repeats["search"])
-    return {
-        "seed_runs": len(seed_runs),
-        "seed_seconds": seed_seconds,
-        "search_ms": search_ms,
-        "search_ms_all": search_all,
-        "search_names": names,
-    }
-
-
 def main() -> None:
     """Run every measure against the server and write the results."""
     config = json.loads(Path(sys.argv[1]).read_text())
@@ -67,7 +37,7 @@ def main() -> None:
     result["runs"] = measures.many_runs(
         root, sizes["runs"], sizes["params_per_run"], sizes["metrics_per_run"]
     )
-    result["search"] = search(root, config["seed_runs"], config["repeats"])
+    result["search"] = measures.search(root, config["seed_runs"], config["repeats"])
     Path(sys.argv[2]).write_text(json.dumps(result))
 
 

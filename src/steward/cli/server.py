@@ -7,6 +7,9 @@ with ``STEWARD_URI`` and an admin's ``STEWARD_TOKEN``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import typer
 
 from steward.cli.output import JSON_HELP, console, print_json, print_table
@@ -59,15 +62,23 @@ def _auth():  # type: ignore[no-untyped-def]
     return workspace.store.auth, workspace.actor
 
 
+def _show(
+    records: Sequence[Any], as_json: bool, title: str, columns: list[str], rows: list[list[Any]]
+) -> None:
+    if as_json:
+        print_json([record.__dict__ for record in records])
+    else:
+        print_table(title, columns, rows)
+
+
 @users.command("list")
 def list_users(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List users with their roles."""
     auth, _ = _auth()
     found = auth.list_users()
-    if as_json:
-        print_json([user.__dict__ for user in found])
-        return
-    print_table(
+    _show(
+        found,
+        as_json,
         "Users",
         ["name", "role", "active", "password", "created", "by"],
         [[u.name, u.role, u.active, u.has_password, u.created_at, u.created_by] for u in found],
@@ -130,10 +141,9 @@ def list_tokens(
     """List API tokens (never the tokens themselves)."""
     auth, _ = _auth()
     found = auth.list_tokens(user)
-    if as_json:
-        print_json([token.__dict__ for token in found])
-        return
-    print_table(
+    _show(
+        found,
+        as_json,
         "Tokens",
         ["id", "user", "name", "expires", "revoked", "last used"],
         [[t.id, t.user, t.name, t.expires_at, t.revoked_at, t.last_used_at] for t in found],
