@@ -128,3 +128,15 @@ class Unavailable(StewardError):
     """A service Steward needs (a Ray cluster, say) does not answer."""
 
     http_status = 503
+
+
+class Unauthenticated(StewardError):
+    """The request carries no valid credential (missing, unknown, expired or revoked)."""
+
+    http_status = 401
+
+
+class RateLimited(StewardError):
+    """Too many attempts in a short time; wait and try again."""
+
+    http_status = 429

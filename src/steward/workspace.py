@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from steward.config import Settings, current_user, resolve_settings
+from steward.config import Settings, current_user, is_server_url, resolve_settings
 from steward.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -43,7 +43,12 @@ class Workspace:
 
     @cached_property
     def store(self) -> MetadataStore:
-        """The metadata store (opened and migrated on first use)."""
+        """The metadata store (opened and migrated on first use), or a server's."""
+        if self.settings.remote:
+            from steward.api.client import RemoteMetadataStore
+
+            remote: Any = RemoteMetadataStore(self.settings.store_url, self.settings.token)
+            return remote  # the same repositories, over HTTP
         from steward.store.metadata import MetadataStore
 
         return MetadataStore(self.settings.store_url)
@@ -61,9 +66,19 @@ class Workspace:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        """The blob store."""
+        """The blob store (a server's when the workspace is remote)."""
         from steward.blobs import open_blob_store
 
+        if is_server_url(self.settings.blob_url):
+            from steward.api.blobs import HttpBlobStore
+
+            if self.settings.blob_url == self.settings.store_url:
+                transport = self.store.transport  # type: ignore[attr-defined]
+            else:
+                from steward.api.client import Transport
+
+                transport = Transport(self.settings.blob_url, self.settings.token)
+            return HttpBlobStore(transport)
         return open_blob_store(self.settings.blob_url, storage_options=self.blob_options)
 
     @cached_property

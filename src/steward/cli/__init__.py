@@ -21,6 +21,7 @@ from steward.cli import (
     monitor,
     pipeline,
     runs,
+    server,
 )
 from steward.cli.demo import demo
 from steward.cli.output import print_error
@@ -44,6 +45,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(runs.app, name="runs")
+app.add_typer(server.app, name="server")
 app.command()(demo)
 app.command()(score)
 app.command()(serve)

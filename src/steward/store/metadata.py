@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from steward.store.audit import AuditStore
+from steward.store.auth import AuthStore
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.governance import GovernanceStore
@@ -31,6 +32,7 @@ class MetadataStore:
         self.audit = AuditStore(self.engine)
         self.governance = GovernanceStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
+        self.auth = AuthStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -579,4 +579,41 @@ pipeline_cache = Table(
     Column("outputs", Text, nullable=False),
     Column("step_pk", Integer, ForeignKey("pipeline_steps.pk"), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+)
+
+
+# -- auth: users of a team server and their API tokens -------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    # viewer, editor, approver or admin (steward.auth.Role).
+    Column("role", String(16), nullable=False),
+    # scrypt hash for browser sign-in; NULL: tokens only.
+    Column("password_hash", Text, nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("user_pk", Integer, ForeignKey("users.pk"), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # "api" (bearer tokens) or "session" (a browser sign-in).
+    Column("kind", String(16), nullable=False),
+    # SHA-256 of the token: the token itself is never stored (see steward.auth).
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index("ix_api_tokens_user_pk", "user_pk"),
 )
