@@ -66,6 +66,17 @@ class Endpoint:
     server_decides: tuple[str, ...] = ()
     escalate: RoleRule | None = None
 
+    def __post_init__(self) -> None:
+        for name in SERVER_FILLED & set(self.signature.parameters):
+            if self.signature.parameters[name].default is not inspect.Parameter.empty:
+                # An optional ``actor`` is a filter ("events by whom"), not the writer: the
+                # server would silently replace what the caller asked for with its own name.
+                raise TypeError(
+                    f"{self.operation_id}: parameter {name!r} is filled by the server with the "
+                    "caller's name, so it must be a required argument naming the writer; "
+                    "rename a filter."
+                )
+
     @property
     def name(self) -> str:
         """The method's name (``get_run``)."""

@@ -26,6 +26,8 @@ from steward.store.validation import (
 _LIFECYCLES = ("active", "deleted")
 MAX_TIME_MS = 253_402_300_799_999
 """The last millisecond of the year 9999: later times cannot become datetimes."""
+MAX_ALIVE_MS = 86_400_000
+"""The longest a run may count as alive without a heartbeat, through the server."""
 
 
 def _check_metrics(metrics: list[Metric]) -> None:
@@ -63,6 +65,12 @@ def _check_end(arguments: dict[str, Any]) -> None:
     _check_time(arguments, "end_time_ms")
 
 
+def _check_alive(arguments: dict[str, Any]) -> None:
+    alive_ms = arguments.get("alive_ms")
+    if alive_ms is not None and not 0 < alive_ms <= MAX_ALIVE_MS:
+        raise InvalidInput(f"alive_ms must be between 1 and {MAX_ALIVE_MS} (a day).")
+
+
 def _check_lifecycle(arguments: dict[str, Any]) -> None:
     if arguments["lifecycle"] not in _LIFECYCLES:
         raise InvalidInput(f"lifecycle must be one of {_LIFECYCLES}.")
@@ -94,6 +102,8 @@ TRACKING = Repository(
         _tracking(TrackingStore.get_run, "GET", "/runs/{run_id}", _read),
         _tracking(TrackingStore.log_batch, "POST", "/runs/{run_id}/batch", _write, _check_batch),
         _tracking(TrackingStore.end_run, "POST", "/runs/{run_id}/end", _write, _check_end),
+        _tracking(TrackingStore.attach_run, "POST", "/runs/{run_id}/attach", _write, _check_alive),
+        _tracking(TrackingStore.heartbeat, "POST", "/runs/heartbeat", _write, _check_alive),
         _tracking(TrackingStore.metric_history, "GET", "/runs/{run_id}/metric-history", _read),
         _tracking(TrackingStore.list_artifacts, "GET", "/runs/{run_id}/artifacts", _read),
         _tracking(
