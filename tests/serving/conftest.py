@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,3 +72,55 @@ def start_server() -> Iterator[Callable[..., Any]]:
     yield start
     for server in started:
         server.stop()
+
+
+def serve_process(
+    args: list[str], home: Path, *, port: int | None = None, timeout: float = 180
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``steward serve ARGS`` as its own process; returns once ``/ready`` answers 200."""
+    import httpx
+
+    from tests.services import free_port, wait_until
+
+    port = port or free_port()
+    env = {**os.environ, "STEWARD_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steward.cli", "serve", *args, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            return httpx.get(f"{url}/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if not wait_until(ready, timeout=timeout) or process.poll() is not None:
+        process.kill()
+        raise AssertionError(process.communicate()[0].decode()[-3000:])
+    return process, url
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and wait for the clean shutdown (the prediction log is flushed)."""
+    import signal
+
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def serve_command(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """``steward serve ARGS`` expected to stop by itself (a model it cannot serve)."""
+    env = {**os.environ, "STEWARD_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "steward.cli", "serve", *args, "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
