@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from steward.models import PythonModel
+
 FEATURES = ["age", "dose", "weight", "score"]
 
 
@@ -124,3 +126,25 @@ def serve_command(args: list[str], home: Path) -> subprocess.CompletedProcess[st
         text=True,
         timeout=120,
     )
+
+
+class SlowModel(PythonModel):
+    """Sleeps ``delay`` seconds per call (to hold requests), then predicts the first column."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def predict(self, model_input: Any) -> Any:
+        import time
+
+        time.sleep(self.delay)
+        return np.asarray(model_input, dtype=float)[:, 0]
+
+
+def register_slow_model(name: str = "slow", delay: float = 0.5) -> Any:
+    """Register a ``SlowModel`` over the usual four features."""
+    import steward
+
+    X, _ = training_data(rows=5)
+    with steward.start_run():
+        return steward.models.log(SlowModel(delay), input_example=X, register=name).version

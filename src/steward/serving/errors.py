@@ -83,6 +83,7 @@ _CODES = {
     413: "payload_too_large",
     408: "request_timeout",
     415: "unsupported_media_type",
+    431: "headers_too_large",
     422: "unprocessable",
     503: "not_ready",
 }
@@ -174,6 +175,9 @@ def response_for(exc: BaseException, *, v2: bool = False) -> Response:
         return error_response(
             status, str(exc), v2=v2, headers={"Retry-After": str(exc.retry_after_s)}
         )
+    if isinstance(exc, RequestTimeout):
+        # The rest of the body may still come: end the connection rather than read it.
+        return error_response(status, str(exc), v2=v2, headers={"Connection": "close"})
     if status >= 500 and not isinstance(exc, NotReady):
         logger.error("request failed", exc_info=exc)
         return error_response(
