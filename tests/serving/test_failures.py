@@ -78,9 +78,9 @@ def test_a_failed_reload_keeps_the_old_version_and_says_so(
     steward.models.set_alias("clf", "champion", 1)
     assert httpx.post(f"{server.url}/admin/reload", timeout=60).json()["changed"] == {}
     assert "reload_error" not in httpx.get(f"{server.url}/ready").json()
-    assert 'steward_model_reload_failing{model="clf"} 0.0' in httpx.get(
-        f"{server.url}/metrics"
-    ).text
+    assert (
+        'steward_model_reload_failing{model="clf"} 0.0' in httpx.get(f"{server.url}/metrics").text
+    )
 
 
 def test_a_model_that_fails_to_load_is_not_healthy(

@@ -101,9 +101,7 @@ def test_slow_and_idle_connections_are_closed(champion: Any, start_server: Any) 
     assert httpx.post(f"{server.url}/predict", json={"inputs": rows(1)}).status_code == 200
 
 
-def test_too_many_headers_get_431_on_a_reused_connection(
-    champion: Any, start_server: Any
-) -> None:
+def test_too_many_headers_get_431_on_a_reused_connection(champion: Any, start_server: Any) -> None:
     server = start_server("models:/clf@champion")
     with httpx.Client() as client:
         assert client.post(f"{server.url}/predict", json={"inputs": rows(1)}).status_code == 200
