@@ -11,6 +11,26 @@ _MODELS_HELP = (
 )
 
 
+_UNITS = {"": 2**20, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``400MB``, ``1.5GB``, ``400`` (MB) as bytes.
+
+    Raises:
+        InvalidInput: not a size.
+    """
+    import re
+
+    from steward.errors import InvalidInput
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS or float(match.group(1)) <= 0:
+        raise InvalidInput(f"--max-memory {text[:30]!r} is not a size; write e.g. 400MB or 1.5GB.")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
 def serve(
     models: list[str] = typer.Argument(None, help=_MODELS_HELP, show_default=False),
     models_from: str | None = typer.Option(
@@ -51,8 +71,11 @@ def serve(
     idle_unload: float = typer.Option(
         0.0, help="Several models: unload one unused this many seconds (0: never)."
     ),
-    max_memory_mb: float = typer.Option(
-        0.0, help="Several models: unload the least recently used to stay under this RSS (MB)."
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        help="Several models: unload the least recently used to keep the process under this "
+        "resident size: 400MB, 1.5GB (a plain number is MB).",
     ),
     header_timeout: float = typer.Option(
         10.0, help="Seconds a client has to send a request's headers (408 and closed after)."
@@ -81,7 +104,7 @@ def serve(
         admin_token=admin_token,
         header_timeout_s=header_timeout,
         idle_unload_s=idle_unload,
-        max_memory_bytes=int(max_memory_mb * 1024 * 1024) or None,
+        max_memory_bytes=None if max_memory is None else parse_size(max_memory),
     )
     single = len(models or []) == 1 and models_from is None
 
