@@ -112,7 +112,7 @@ def test_models_files_in_three_formats_read_the_same(
     [
         ('[[models]]\nuri = "clf@champion"\nmax_batch = 3\n', "unknown setting"),
         ('[[models]]\nuri = "clf@champion"\nmax_queue = "3"\n', "max_queue must be a int"),
-        ('[[models]]\nuri = "clf@champion"\n\n[[models]]\nuri = "clf@champion"\n', "two models would be"),
+        ('[[models]]\nuri = "clf@champion"\n\n[[models]]\nuri = "clf@champion"\n', "two models"),
         ('[[models]]\nname = "a/b"\nuri = "clf@champion"\n', "cannot be a route"),
         ("models = 3\n", "needs a list"),
         ("[[models]\n", "not valid toml"),
