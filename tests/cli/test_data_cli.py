@@ -119,6 +119,20 @@ def test_data_command_errors_are_one_line(
     assert "no dataset named" in _fails(capsys, monkeypatch, "data", "checkout", "x", "/tmp/x")
 
 
+def test_data_add_refuses_a_link_out_of_the_folder_unless_follow_links(
+    workspace: Any, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    folder = tmp_path / "given"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("secret")
+    (folder / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    error = _fails(capsys, monkeypatch, "data", "add", "d", str(folder))
+    assert "points outside" in error and "--follow-links" in error
+    assert steward.data.list_datasets() == []
+    _invoke("data", "add", "d", str(folder), "--follow-links")
+    assert steward.data.get("d").open("escape.txt").read() == b"secret"
+
+
 def test_readding_an_older_versions_content_says_latest_did_not_move(
     workspace: Any, tmp_path: Path
 ) -> None:

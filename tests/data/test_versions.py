@@ -430,20 +430,6 @@ def test_hardlink_checkout_refuses_a_corrupted_blob(workspace: Any, tmp_path: Pa
     assert not (tmp_path / "out" / "notes.txt").exists()
 
 
-def test_adding_a_folder_follows_file_links_but_not_folder_links(
-    workspace: Any, tmp_path: Path
-) -> None:
-    source = tmp_path / "src"
-    (source / "sub").mkdir(parents=True)
-    (source / "sub" / "a.txt").write_text("a")
-    (tmp_path / "outside.txt").write_text("outside")
-    (source / "link.txt").symlink_to(tmp_path / "outside.txt")
-    (source / "loop").symlink_to(source, target_is_directory=True)
-    version = steward.data.add("links", source)
-    assert version.files == ["link.txt", "sub/a.txt"]
-    assert version.open("link.txt").read() == b"outside"
-
-
 def test_a_rewritten_large_file_is_checked_against_its_chunks(
     workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from steward.cli import app
 from steward.monitoring import AlertManager, ack, channel, list_alerts, parse_rule
-from steward.monitoring.alerts import RetryPolicy
+from steward.monitoring.alerts.manager import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, initial_delay_s=0.0)
 

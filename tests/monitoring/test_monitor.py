@@ -29,7 +29,7 @@ from steward.monitoring import (
     summary_from_profile,
     write_monitor_report,
 )
-from steward.monitoring.reference import dataset_reference
+from steward.monitoring.monitors.reference import dataset_reference
 from tests.monitoring.test_alerts import Receiver
 from tests.monitoring.test_report import ARGS, CHROMIUM
 
@@ -367,7 +367,7 @@ def test_monitor_report_renders_trends_in_chromium(served: Served, tmp_path: Pat
 def test_scheduled_monitors_run_once_per_firing(served: Served) -> None:
     from datetime import timedelta
 
-    from steward.monitoring.scheduler import due_monitors, run_due
+    from steward.monitoring.monitors.scheduler import due_monitors, run_due
 
     create_monitor("hourly", model="clf@champion", window="100 rows", schedule="0 * * * *")
     create_monitor("unscheduled", model="clf@champion", window="100 rows")

@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 
 from steward.errors import InvalidInput
 from steward.monitoring import estimate_performance, performance
-from steward.monitoring.estimated import expected_metrics
+from steward.monitoring.checks.estimated import expected_metrics
 
 
 def classified(n: int, seed: int) -> pd.DataFrame:

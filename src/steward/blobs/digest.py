@@ -64,7 +64,7 @@ def parse_digest(digest: str) -> tuple[str, str]:
     Raises:
         InvalidInput: if the string is not ``blake3:<64 hex>`` or ``sha256:<64 hex>``.
     """
-    match = _DIGEST_PATTERN.match(digest)
+    match = _DIGEST_PATTERN.fullmatch(digest) if isinstance(digest, str) else None
     if match is None:
         raise InvalidInput(
             f"{digest!r} is not a blob digest; expected '<blake3|sha256>:<64 lowercase hex>'."

@@ -105,6 +105,12 @@ def add(
     source: str = typer.Argument(..., help="A file, a folder or a quoted glob."),
     description: str | None = typer.Option(None, "--description", "-d"),
     tag: list[str] = typer.Option([], "--tag", "-t", help="KEY=VALUE; repeatable."),
+    follow_links: bool = typer.Option(
+        False,
+        "--follow-links",
+        help="Store what links pointing outside the folder point to (refused by default; "
+        "links pointing inside are always stored as what they point to).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add a version of a dataset (identical content returns the existing version)."""
@@ -119,7 +125,9 @@ def add(
         tags[key] = value
     with _progress("hashing", None) as bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        version = steward.data.add(name, source, description, tags, progress=bar, total=bar.total)
+        version = steward.data.add(
+            name, source, description, tags, bar, bar.total, follow_links=follow_links
+        )
     for warning in caught:
         print_note(str(warning.message))
     if as_json:

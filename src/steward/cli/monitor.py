@@ -10,7 +10,7 @@ import typer
 from steward.cli.output import JSON_HELP, console, print_json, print_table
 
 if TYPE_CHECKING:
-    from steward.monitoring.monitor import MonitorResult
+    from steward.monitoring.monitors.run import MonitorResult
 
 app = typer.Typer(
     help="Watch served models for drift, quality and performance.", no_args_is_help=True
@@ -68,7 +68,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create a monitor of a served model or of a table of predictions and features."""
-    from steward.monitoring.monitor import create_monitor
+    from steward.monitoring.monitors.definition import create_monitor
 
     monitor = create_monitor(
         name,
@@ -106,7 +106,8 @@ def create(
 @app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List monitors with their latest window."""
-    from steward.monitoring.monitor import list_monitors, monitor_results
+    from steward.monitoring.monitors.definition import list_monitors
+    from steward.monitoring.monitors.run import monitor_results
 
     monitors = list_monitors()
     latest: dict[str, MonitorResult | None] = {}
@@ -173,7 +174,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Evaluate the monitor's latest window now, store it and send alerts."""
-    from steward.monitoring.monitor import run_monitor
+    from steward.monitoring.monitors.run import run_monitor
 
     result = run_monitor(name)
     if as_json:
@@ -190,8 +191,8 @@ def watch(
     poll: float = typer.Option(30.0, help="Longest sleep between checks, in seconds."),
 ) -> None:
     """Run monitors on their --schedule until interrupted."""
-    from steward.monitoring.scheduler import run_due
-    from steward.monitoring.scheduler import watch as watch_monitors
+    from steward.monitoring.monitors.scheduler import run_due
+    from steward.monitoring.monitors.scheduler import watch as watch_monitors
 
     if once:
         results = run_due()
@@ -213,7 +214,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a monitor's definition and its latest windows."""
-    from steward.monitoring.monitor import get_monitor, monitor_results
+    from steward.monitoring.monitors.definition import get_monitor
+    from steward.monitoring.monitors.run import monitor_results
 
     monitor = get_monitor(name)
     results = monitor_results(name, limit=windows)
@@ -263,7 +265,7 @@ def report(
     windows: int = typer.Option(30, help="How many of the latest windows the trends show."),
 ) -> None:
     """Write a self-contained HTML report (works offline)."""
-    from steward.monitoring.report import write_monitor_report
+    from steward.monitoring.report.trends import write_monitor_report
 
     path = write_monitor_report(name, out, windows=windows)
     console.print(f"wrote {path}")
@@ -272,7 +274,7 @@ def report(
 @app.command("delete")
 def delete(name: str = typer.Argument(..., help="The monitor.")) -> None:
     """Delete a monitor and its stored windows."""
-    from steward.monitoring.monitor import delete_monitor
+    from steward.monitoring.monitors.definition import delete_monitor
 
     delete_monitor(name)
     console.print(f"deleted monitor [bold]{name}[/bold]")
@@ -288,7 +290,7 @@ def events_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List the events monitors and alerts published (for retraining triggers)."""
-    from steward.monitoring.events import events
+    from steward.monitoring.alerts.events import events
 
     found = events(topic, after=after, limit=limit)
     if as_json:

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from steward.blobs import BlobWriter
 from steward.blobs.digest import digest_bytes, format_digest, new_hasher, parse_digest
 from steward.data.manifest import FileEntry
-from steward.data.sources import SourceFile
 from steward.errors import InvalidInput, NotFound
+from steward.paths import ListedFile
 
 CHUNK_THRESHOLD = 8 << 20
 AVERAGE_CHUNK = 1 << 20
@@ -162,11 +162,11 @@ class ChunkWriter:
         except (IsADirectoryError, FileNotFoundError, NotFound) as exc:
             raise InvalidInput(f"cannot read {path}: it vanished while being added.") from exc
 
-    def _store_small_files(self, files: Sequence[SourceFile]) -> list[FileEntry]:
+    def _store_small_files(self, files: Sequence[ListedFile]) -> list[FileEntry]:
         return [self.store_file(file.relpath, file.path, file.stat.st_size) for file in files]
 
     def store_files(
-        self, files: Sequence[SourceFile], like: Mapping[str, FileEntry] | None = None
+        self, files: Sequence[ListedFile], like: Mapping[str, FileEntry] | None = None
     ) -> list[FileEntry]:
         """Store many files, in input order: small ones in parallel (a group of
         them per task, so that thread hand-offs do not dominate), large ones one

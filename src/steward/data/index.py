@@ -27,7 +27,7 @@ from typing import Any
 from steward.blobs import BlobStore
 from steward.blobs.digest import digest_bytes
 from steward.data.manifest import FileEntry
-from steward.data.sources import SourceFile
+from steward.paths import ListedFile
 
 
 def _cache_file(home: Path, kind: str, blobs: BlobStore) -> Path:
@@ -124,7 +124,7 @@ class ChangeIndex:
             self._dirty = False
 
 
-def listing_fingerprint(files: Sequence[SourceFile]) -> str:
+def listing_fingerprint(files: Sequence[ListedFile]) -> str:
     """A digest of each file's relative path, size, times (ns), inode and device."""
     text = "\n".join(
         f"{file.relpath}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"

@@ -13,15 +13,23 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from steward.errors import IntegrityError
+from steward.blobs.digest import parse_digest
+from steward.errors import IntegrityError, InvalidInput, StewardError
+from steward.paths import check_relative_path
 
 MANIFEST_FORMAT = 1
+MANIFEST_KINDS = ("files", "table")
 TABULAR_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def is_tabular(path: str) -> bool:
     """Whether Steward reads the file at ``path`` as a table (CSV or Parquet)."""
     return path.lower().endswith(TABULAR_SUFFIXES)
+
+
+def _check_size(path: str, size: object) -> None:
+    if type(size) is not int or size < 0:
+        raise InvalidInput(f"the size {size!r:.40} of {path!r} is not a byte count")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,23 @@ class FileEntry:
         """Whether Steward reads this file as a table (CSV or Parquet)."""
         return is_tabular(self.path)
 
+    def check(self) -> None:
+        """Raise unless the path stays in its folder and the digests and sizes are well formed.
+
+        Raises:
+            InvalidInput: names what is wrong.
+        """
+        check_relative_path(self.path, "manifest path")
+        _check_size(self.path, self.size)
+        parse_digest(self.digest)
+        if self.chunks is None:
+            return
+        for chunk_digest, chunk_size in self.chunks:
+            parse_digest(chunk_digest)
+            _check_size(self.path, chunk_size)
+        if sum(size for _, size in self.chunks) != self.size:
+            raise InvalidInput(f"the chunk sizes of {self.path!r} do not add up to its size")
+
     def to_json(self) -> dict[str, object]:
         """The entry as plain JSON data."""
         data: dict[str, object] = {"path": self.path, "size": self.size, "digest": self.digest}
@@ -62,10 +87,10 @@ class FileEntry:
         """Read an entry written by ``to_json``."""
         chunks = data.get("chunks")
         return cls(
-            path=str(data["path"]),
-            size=int(data["size"]),  # type: ignore[call-overload]
-            digest=str(data["digest"]),
-            chunks=None if chunks is None else tuple((str(d), int(s)) for d, s in chunks),  # type: ignore[attr-defined]
+            path=data["path"],  # type: ignore[arg-type]  # checked by ``check``
+            size=data["size"],  # type: ignore[arg-type]
+            digest=data["digest"],  # type: ignore[arg-type]
+            chunks=None if chunks is None else tuple((d, s) for d, s in chunks),  # type: ignore[attr-defined]
         )
 
 
@@ -116,20 +141,50 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes, digest: str = "?") -> Manifest:
-        """Parse manifest bytes.
+        """Parse manifest bytes, checking every path, digest and size in them.
+
+        A manifest may come from a remote, which is not trusted: a path that
+        would leave the version's folder (``..``, absolute, a backslash, NUL,
+        an empty or ``.`` segment), a path listed twice or both as a file and
+        as a folder, or a malformed digest or size is refused here, before
+        anything is written or registered.
 
         Raises:
-            IntegrityError: the bytes are not a manifest this Steward can read.
+            IntegrityError: the bytes are not a manifest this Steward can read
+                (names the manifest and what is wrong).
         """
         try:
             parsed = json.loads(data)
             if parsed.get("format") != MANIFEST_FORMAT:
                 raise ValueError(f"unknown manifest format {parsed.get('format')!r}")
-            return cls(
+            manifest = cls(
                 kind=str(parsed["kind"]),
                 files=tuple(FileEntry.from_json(item) for item in parsed["files"]),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+            manifest.check()
+        except (ValueError, KeyError, TypeError, AttributeError, StewardError) as exc:
             raise IntegrityError(
                 f"manifest blob {digest} is not a readable manifest: {exc}"
             ) from exc
+        return manifest
+
+    def check(self) -> None:
+        """Raise unless every entry is well formed and each path names one file.
+
+        Raises:
+            InvalidInput: names the first entry that is not.
+        """
+        if self.kind not in MANIFEST_KINDS:
+            raise InvalidInput(f"unknown kind {self.kind!r}")
+        paths: set[str] = set()
+        for entry in self.files:
+            entry.check()
+            if entry.path in paths:
+                raise InvalidInput(f"manifest path {entry.path!r} is listed twice")
+            paths.add(entry.path)
+        for path in paths:
+            folder = path.rpartition("/")[0]
+            while folder:
+                if folder in paths:
+                    raise InvalidInput(f"manifest path {folder!r} is both a file and a folder")
+                folder = folder.rpartition("/")[0]

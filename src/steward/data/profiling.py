@@ -31,8 +31,8 @@ from steward.data.profile import (
     profile_parquet,
     profile_table,
 )
-from steward.data.sources import SourceFile
 from steward.errors import InvalidInput, NotFound
+from steward.paths import ListedFile
 
 if TYPE_CHECKING:
     from steward.workspace import Workspace
@@ -83,7 +83,7 @@ class TableProfiler:
         manifest = Manifest.from_bytes(blobs.get_bytes(latest.digest), latest.digest)
         return profiles, manifest.by_path()
 
-    def start(self, files: Sequence[SourceFile]) -> None:
+    def start(self, files: Sequence[ListedFile]) -> None:
         """Start profiling the tables among ``files`` that surely changed, in the background.
 
         A table as large as in the previous version may be unchanged: it is

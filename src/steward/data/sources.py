@@ -7,9 +7,10 @@ import io
 import os
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from steward.errors import InvalidInput, NotFound
+from steward.paths import ListedFile, list_folder, resolve_link, unreadable_folder
 
 TABLE_FILE_NAME = "data.parquet"
 _GLOB_CHARACTERS = frozenset("*?[")
@@ -54,14 +55,6 @@ def table_to_parquet(table: Any) -> bytes:
     return buffer.getvalue()
 
 
-class SourceFile(NamedTuple):
-    """One file to add: its path in the dataset, where it is, and its ``stat``."""
-
-    relpath: str
-    path: str
-    stat: os.stat_result
-
-
 def _glob_base(pattern: str) -> Path:
     parts = Path(pattern).parts
     base: list[str] = []
@@ -70,13 +63,6 @@ def _glob_base(pattern: str) -> Path:
             break
         base.append(part)
     return Path(*base) if base else Path(".")
-
-
-def _unreadable(folder: str, reason: str = "permission denied") -> InvalidInput:
-    return InvalidInput(
-        f"cannot read folder {folder}: {reason.lower()}. Make it readable, or add the "
-        "other folders without it."
-    )
 
 
 def _check_glob_folders(pattern: str, base: Path) -> None:
@@ -91,7 +77,7 @@ def _check_glob_folders(pattern: str, base: Path) -> None:
     parts = Path(pattern).parts[len(base.parts) :]
     depth = None if "**" in parts else len(parts) - 1  # folder levels below base
     if not os.access(base, os.R_OK | os.X_OK):
-        raise _unreadable(str(base))
+        raise unreadable_folder(str(base))
     for folder, subfolders, _ in os.walk(base):
         level = len(Path(folder).relative_to(base).parts)
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
@@ -100,66 +86,54 @@ def _check_glob_folders(pattern: str, base: Path) -> None:
         for name in subfolders:
             path = os.path.join(folder, name)
             if not os.access(path, os.R_OK | os.X_OK):
-                raise _unreadable(path)
+                raise unreadable_folder(path)
 
 
-def _walk(folder: str, prefix: str, found: list[SourceFile]) -> None:
-    """Add the files under ``folder`` to ``found``, as ``os.walk`` would see them.
-
-    Links to files are followed, links to folders are not.
-
-    Raises:
-        InvalidInput: a folder cannot be listed (a version without its files
-            would look complete).
-    """
-    try:
-        entries = os.scandir(folder)
-    except FileNotFoundError:  # removed while we looked
-        return
-    except OSError as exc:
-        raise _unreadable(folder, exc.strerror or type(exc).__name__) from exc
-    with entries:
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    _walk(entry.path, f"{prefix}{entry.name}/", found)
-                elif entry.is_file():
-                    found.append(SourceFile(prefix + entry.name, entry.path, entry.stat()))
-            except FileNotFoundError:  # removed while we looked
-                continue
+def _glob_files(pattern: str, follow_links: bool) -> list[ListedFile]:
+    """The files a glob matches, by the link rule with the pattern's base as the folder."""
+    base = _glob_base(pattern)
+    if base.is_dir():
+        _check_glob_folders(pattern, base)
+    root = os.path.realpath(base)
+    files = []
+    for match in glob.glob(pattern, recursive=True):
+        path = Path(match).absolute()
+        if path.is_symlink() or os.path.realpath(path) != str(path):
+            resolve_link(str(path), root, str(base), follow_links)
+        if path.is_file():
+            files.append(_file(path.relative_to(base.absolute()).as_posix(), path))
+    return files
 
 
-def _file(relpath: str, path: Path) -> SourceFile:
-    return SourceFile(relpath, str(path), path.stat())
+def _file(relpath: str, path: Path) -> ListedFile:
+    return ListedFile(relpath, str(path), path.stat())
 
 
-def collect_files(source: str | os.PathLike[str]) -> list[SourceFile]:
+def collect_files(source: str | os.PathLike[str], follow_links: bool = False) -> list[ListedFile]:
     """The files of a file, folder or glob, sorted by relative path.
+
+    Links in a folder (or below a glob's folder) follow the rule of
+    ``steward.paths``: stored as their target's content when it is inside,
+    refused when it is outside unless ``follow_links``.
 
     Raises:
         NotFound: the path does not exist or the glob matches nothing.
-        InvalidInput: a folder without files.
+        InvalidInput: a folder without files, or a link that breaks the rule.
     """
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.is_file():
         return [_file(path.name, path.absolute())]
     if path.is_dir():
-        files: list[SourceFile] = []
-        _walk(str(path.absolute()), "", files)
+        files = list_folder(path.absolute(), follow_links)
         if not files:
             raise InvalidInput(f"folder {path} has no files to add.")
-        return sorted(files, key=itemgetter(0))
+        return files
     if _GLOB_CHARACTERS & set(text):
-        text = os.path.expanduser(text)
-        base = _glob_base(text)
-        if base.is_dir():
-            _check_glob_folders(text, base)
-        matches = [Path(m) for m in glob.glob(text, recursive=True)]
-        files = [
-            _file(m.relative_to(base).as_posix(), m.absolute()) for m in matches if m.is_file()
-        ]
+        files = _glob_files(os.path.expanduser(text), follow_links)
         if not files:
             raise NotFound(f"the pattern {text!r} matches no files.")
         return sorted(files, key=itemgetter(0))
+    if path.is_symlink():
+        resolve_link(str(path), "/", text, True)  # names the link and its missing target
     raise NotFound(f"cannot add {text}: no such file or folder.")

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from steward.blobs.digest import digest_bytes
@@ -28,13 +27,13 @@ from steward.data.profiling import TableProfiler
 from steward.data.reader import materialise, open_entry
 from steward.data.sources import (
     TABLE_FILE_NAME,
-    SourceFile,
     collect_files,
     is_table,
     table_to_parquet,
     to_arrow_table,
 )
 from steward.errors import Conflict, InvalidInput, NotFound
+from steward.paths import ListedFile, clear_for_file, contained, make_folder
 from steward.store.datasets import DatasetVersionRecord, LineageEdge, NewDatasetVersion
 
 if TYPE_CHECKING:
@@ -234,20 +233,21 @@ class DatasetVersion:
                 "to overwrite files there."
             )
         blobs = _workspace().blobs
-        entries = list(self.manifest())
-        for entry in entries:
-            _check_relpath(entry.path)
+        entries = list(self.manifest())  # every path checked as the manifest is read
+        target.mkdir(parents=True, exist_ok=True)
         root = str(target)
+        # Folders are made one level at a time, replacing (with ``force``) any link
+        # in the way: a write below a linked folder would land outside ``root``.
         for folder in sorted({os.path.dirname(entry.path) for entry in entries}):
-            _make_folder(root, folder)
+            make_folder(root, folder, replace=force)
         report = progress or (lambda _bytes: None)
         hardlink = link == "hardlink"
 
         def write(group: Sequence[FileEntry]) -> None:
             for entry in group:
-                destination = os.path.join(root, entry.path)
-                if force and os.path.isdir(destination):
-                    shutil.rmtree(destination)
+                destination = contained(root, entry.path)
+                if force:
+                    clear_for_file(destination)
                 report(materialise(blobs, entry, destination, hardlink))
 
         with ThreadPoolExecutor(max_workers=worker_count()) as pool:
@@ -259,35 +259,15 @@ class DatasetVersion:
         return _workspace().store.datasets.lineage_of_version(self.id)
 
 
-def _make_folder(root: str, folder: str) -> None:
-    """Create ``root/folder``, replacing files in the way (a forced checkout)."""
-    try:
-        os.makedirs(os.path.join(root, folder), exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        parts = PurePosixPath(folder).parts
-        for depth in range(1, len(parts) + 1):
-            prefix = os.path.join(root, *parts[:depth])
-            if os.path.lexists(prefix) and not os.path.isdir(prefix):
-                os.unlink(prefix)
-                break
-        os.makedirs(os.path.join(root, folder), exist_ok=True)
-
-
-def _check_relpath(relpath: str) -> None:
-    pure = PurePosixPath(relpath)
-    if pure.is_absolute() or ".." in pure.parts:
-        raise InvalidInput(f"manifest path {relpath!r} would escape the checkout folder.")
-
-
 # -- adding ---------------------------------------------------------------------
 
 
 def _store_files(
-    index: ChangeIndex, files: list[SourceFile], writer: ChunkWriter, profiler: TableProfiler
+    index: ChangeIndex, files: list[ListedFile], writer: ChunkWriter, profiler: TableProfiler
 ) -> tuple[list[FileEntry], dict[str, str]]:
     """Store the files ``index`` does not know unchanged; record them there (unsaved)."""
     entries: list[FileEntry] = []
-    to_store: list[SourceFile] = []
+    to_store: list[ListedFile] = []
     like: dict[str, FileEntry] = {}
     for file in files:
         known = index.lookup(file.relpath, file.path, file.stat)
@@ -361,6 +341,7 @@ def _add_files(
     tags: Mapping[str, Any] | None,
     progress: Progress | None,
     total: Callable[[int], None] | None,
+    follow_links: bool,
 ) -> tuple[DatasetVersionRecord, bool]:
     """Add a file, folder or glob as a version of ``name``: (the version, whether new).
 
@@ -368,7 +349,7 @@ def _add_files(
     was last added to this store is that add's version, found without reading
     a file or the change index.
     """
-    files = collect_files(source)
+    files = collect_files(source, follow_links)
     if total is not None:
         total(sum(file.stat.st_size for file in files))
     listings = SourceListings(workspace.settings.home, workspace.blobs)
@@ -410,6 +391,7 @@ def add(
     tags: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
+    follow_links: bool = False,
 ) -> DatasetVersion:
     """Add a version of dataset ``name`` from a file, folder, glob or in-memory table.
 
@@ -425,13 +407,18 @@ def add(
         progress: called with byte counts as files are hashed and stored.
         total: called once, with the bytes of the files found, before any is read
             (files, folders and globs; like ``push`` and ``pull``'s).
+        follow_links: store what links pointing outside the folder given point
+            to. Without it such a link is refused (a link pointing inside is
+            stored as the content it points to; see ``steward.paths``).
 
     Returns:
         The version.
 
     Raises:
         NotFound: the path does not exist or the glob matches nothing.
-        InvalidInput: a file cannot be read, or a CSV does not parse (names file and line).
+        InvalidInput: a file cannot be read, a CSV does not parse (names file and
+            line), or a link points outside the folder (without ``follow_links``),
+            dangles or loops (names it).
         Conflict: ``name`` holds a different kind of dataset.
     """
     from steward.store.validation import check_name
@@ -460,7 +447,9 @@ def add(
             table,
         )
     else:
-        found, created = _add_files(workspace, name, source, description, tags, progress, total)
+        found, created = _add_files(
+            workspace, name, source, description, tags, progress, total, follow_links
+        )
     latest = None if created else workspace.store.datasets.get_version(name)
     if latest is not None and latest.id != found.id:
         warnings.warn(

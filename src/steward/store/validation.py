@@ -6,6 +6,7 @@ import numbers
 import re
 
 from steward.errors import InvalidInput
+from steward.paths import normalise_relative_path
 
 NAME_LENGTH = 250
 PARAM_VALUE_LENGTH = 6000
@@ -81,19 +82,7 @@ def check_artifact_path(path: str) -> str:
     """Normalise an artifact path and refuse any that would leave the run's folder.
 
     Refused: empty paths, absolute paths, NUL bytes, backslashes and ``..``
-    segments. Returns the path with ``.`` segments and duplicate slashes removed.
+    segments. Returns the path with ``.`` segments and duplicate slashes removed
+    (see ``steward.paths.normalise_relative_path``).
     """
-    if not isinstance(path, str) or not path:
-        raise InvalidInput("artifact path must be a non-empty string.")
-    if "\x00" in path:
-        raise InvalidInput(f"artifact path {path!r} contains a NUL byte.")
-    if "\\" in path:
-        raise InvalidInput(f"artifact path {path!r} contains a backslash; use '/'.")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise InvalidInput(f"artifact path {path!r} is absolute; give a path relative to the run.")
-    segments = [segment for segment in path.split("/") if segment not in ("", ".")]
-    if ".." in segments:
-        raise InvalidInput(f"artifact path {path!r} would land outside the run's folder ('..').")
-    if not segments:
-        raise InvalidInput(f"artifact path {path!r} names no file.")
-    return "/".join(segments)
+    return normalise_relative_path(path, "artifact path")

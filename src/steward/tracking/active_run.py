@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from steward.errors import InvalidInput, NotFound
+from steward.paths import list_folder
 from steward.store.records import Artifact, Metric, Run, RunStatus, datetime_to_ms, now_ms
 from steward.store.validation import (
     check_artifact_path,
@@ -189,20 +190,32 @@ class ActiveRun:
         return self._backend.log_artifacts(self.id, [(local, artifact_path)])[0]
 
     def log_artifacts(
-        self, directory: str | os.PathLike[str], prefix: str | None = None
+        self,
+        directory: str | os.PathLike[str],
+        prefix: str | None = None,
+        follow_links: bool = False,
     ) -> list[Artifact]:
-        """Store every file under ``directory``, keeping relative paths (under ``prefix``)."""
+        """Store every file under ``directory``, keeping relative paths (under ``prefix``).
+
+        Links follow the rule of ``steward.paths``: one pointing inside
+        ``directory`` is stored as what it points to; one pointing outside is
+        refused unless ``follow_links``; a dangling one is an error.
+
+        Raises:
+            NotFound: ``directory`` is not a folder.
+            InvalidInput: a link breaks the rule, or a folder cannot be read (names it).
+        """
         self._check_open()
         root = Path(directory)
         if not root.is_dir():
             raise NotFound(f"cannot log artifacts from {root}: no such folder.")
-        files: list[tuple[Path, str]] = []
-        for local in sorted(root.rglob("*")):
-            if local.is_file():
-                relative = local.relative_to(root).as_posix()
-                files.append(
-                    (local, check_artifact_path(f"{prefix}/{relative}" if prefix else relative))
-                )
+        files = [
+            (
+                Path(file.path),
+                check_artifact_path(f"{prefix}/{file.relpath}" if prefix else file.relpath),
+            )
+            for file in list_folder(root, follow_links)
+        ]
         return self._backend.log_artifacts(self.id, files)
 
     def flush(self) -> None:

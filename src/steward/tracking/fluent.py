@@ -169,9 +169,15 @@ def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> Artif
     return _require_active().log_artifact(path, name)
 
 
-def log_artifacts(directory: str | os.PathLike[str], prefix: str | None = None) -> list[Artifact]:
-    """Store a folder's files as artifacts of the active run."""
-    return _require_active().log_artifacts(directory, prefix)
+def log_artifacts(
+    directory: str | os.PathLike[str], prefix: str | None = None, follow_links: bool = False
+) -> list[Artifact]:
+    """Store a folder's files as artifacts of the active run.
+
+    A link pointing outside ``directory`` is refused unless ``follow_links``
+    (see ``ActiveRun.log_artifacts``).
+    """
+    return _require_active().log_artifacts(directory, prefix, follow_links)
 
 
 def flush() -> None:

@@ -1,4 +1,4 @@
-"""Drift references from dataset versions: their stored profiles, or their tables.
+"""Drift references from dataset profiles, without the raw data.
 
 A dataset version's profile (``steward.data``'s ``TableProfile``) keeps, per
 numeric column, exact count, nulls, min, max, mean and sum of squared
@@ -8,18 +8,17 @@ enough to rebuild the ``DatasetSummary`` that drift tests read, without the
 raw data: the histogram and the sample are taken from the sketch's buckets
 (so KS at small sizes runs on values within 1% of the true ones), the moments
 are exact. Columns a profile cannot describe (other types, no sketch) are
-read from the version's table instead, and the result says so.
+returned as lacking, for the caller to read from the version's table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from steward.monitoring.summary import (
+from steward.monitoring.statistics.summary import (
     DEFAULT_BINS,
     DEFAULT_SAMPLE_SIZE,
     DISCRETE_LEVELS,
@@ -29,12 +28,10 @@ from steward.monitoring.summary import (
     DatasetSummary,
     NumericSummary,
     quantile_edges,
-    summarize,
 )
 
 if TYPE_CHECKING:
     from steward.data.profile import ColumnProfile, TableProfile
-    from steward.data.versions import DatasetVersion
 
 _EXACT_INTEGER_LIMIT = 50
 """Integers up to this size are told apart by the 1%-accurate sketch, so they can be counted."""
@@ -158,50 +155,3 @@ def _pandas_dtype(arrow_dtype: str) -> str:
     if arrow_dtype.startswith("timestamp"):
         return "datetime"
     return arrow_dtype
-
-
-@dataclass(frozen=True)
-class DatasetReference:
-    """A reference built from a dataset version."""
-
-    summary: DatasetSummary
-    description: str
-    notes: tuple[str, ...]
-    from_profile: bool
-    frame: Any = None
-    """The version's table, when it had to be read."""
-
-
-def dataset_reference(
-    version: DatasetVersion, columns: Sequence[str], use_profile: bool = True
-) -> DatasetReference:
-    """The reference summary of ``columns`` of a dataset version.
-
-    The stored profile is used where it describes a column; the rest (or all,
-    with ``use_profile=False`` or no profile) comes from reading the table.
-    """
-    notes: list[str] = []
-    profile = version.profile() if use_profile else None
-    if profile is not None:
-        summary, lacking = summary_from_profile(profile, columns)
-        if not lacking:
-            return DatasetReference(
-                summary,
-                f"dataset {version.ref} (stored profile)",
-                (
-                    f"reference: the stored profile of dataset {version.ref}; numeric values "
-                    "come from its quantile sketch (within 1% of the true values)",
-                ),
-                True,
-            )
-        notes.append(
-            f"the profile of dataset {version.ref} lacks {', '.join(lacking)}: "
-            "read the version's table for the reference instead"
-        )
-    elif use_profile:
-        notes.append(f"dataset {version.ref} has no profile: read its table for the reference")
-    frame = version.to_pandas()
-    present = [name for name in columns if name in frame.columns]
-    summary = summarize(frame[present])
-    notes.append(f"reference: the table of dataset {version.ref} ({len(frame)} rows)")
-    return DatasetReference(summary, f"dataset {version.ref} (table)", tuple(notes), False, frame)

@@ -13,13 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from steward.monitoring.monitor import (
-    Monitor,
-    MonitorResult,
-    list_monitors,
-    monitor_results,
-    run_monitor,
-)
+from steward.monitoring.monitors.definition import Monitor, list_monitors
+from steward.monitoring.monitors.run import MonitorResult, monitor_results, run_monitor
 from steward.workspace import Workspace
 
 logger = logging.getLogger("steward.monitoring")

@@ -13,11 +13,11 @@ import json
 import math
 from typing import Any
 
-from steward.monitoring.estimated import EstimatedPerformance
-from steward.monitoring.performance import MetricValue, PerformanceResult, SegmentPerformance
-from steward.monitoring.quality import ColumnQuality, QualityResult
-from steward.monitoring.result import DriftResult, FeatureDrift, SchemaChanges
-from steward.monitoring.summary import DatasetSummary
+from steward.monitoring.checks.estimated import EstimatedPerformance
+from steward.monitoring.checks.performance import MetricValue, PerformanceResult, SegmentPerformance
+from steward.monitoring.checks.quality import ColumnQuality, QualityResult
+from steward.monitoring.checks.result import DriftResult, FeatureDrift, SchemaChanges
+from steward.monitoring.statistics.summary import DatasetSummary
 
 FORMAT = 1
 

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from steward.errors import InvalidInput
-from steward.monitoring.channels import AlertChannel, AlertNotice
-from steward.monitoring.rules import SEVERITIES, Rule, parse_rule
+from steward.monitoring.alerts.channels import AlertChannel, AlertNotice
+from steward.monitoring.alerts.rules import SEVERITIES, Rule, parse_rule
 from steward.store.monitoring import Alert
 
 if TYPE_CHECKING:

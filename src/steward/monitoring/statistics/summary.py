@@ -15,17 +15,17 @@ An adapter from the data team's dataset profiles only needs to build a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from steward.errors import InvalidInput
+from steward.monitoring.statistics import frames
 
 if TYPE_CHECKING:
     import pandas as pd
-
-ColumnKind = Literal["numeric", "categorical", "unsupported"]
 
 DEFAULT_BINS = 100
 """Fine histogram bins: each holds about 1% of the reference."""
@@ -435,8 +435,6 @@ def summarize(
     """
     import pandas as pd
 
-    from steward.monitoring import frames
-
     forced = set(categorical)
     columns: dict[str, ColumnSummary] = {}
     dtypes: dict[str, str] = {}
@@ -483,3 +481,41 @@ def _duplicate_rows(df: pd.DataFrame) -> int:
 def replace_edges(summary: NumericSummary, **changes: Any) -> NumericSummary:
     """A copy of ``summary`` with fields changed (for adapters and tests)."""
     return replace(summary, **changes)
+
+
+def as_summary(
+    data: Any, like: DatasetSummary | None, categorical: Sequence[str], sample_size: int
+) -> DatasetSummary:
+    """``data`` itself when it is a summary, else its summary (like ``summarize``).
+
+    Raises:
+        InvalidInput: ``data`` is neither a summary nor a DataFrame or pyarrow Table.
+    """
+    if isinstance(data, DatasetSummary):
+        return data
+    frames.column_names(data)  # raises a clear error for anything but a frame
+    return summarize(data, like=like, categorical=tuple(categorical), sample_size=sample_size)
+
+
+def align_categories(
+    reference: CategoricalSummary, current: CategoricalSummary
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """Reference and current counts over the same categories.
+
+    Returns:
+        (categories, reference counts, current counts, categories unseen in the reference).
+        When the reference was capped, unseen categories are counted in its "other" bucket.
+    """
+    keys = list(reference.counts)
+    unseen = [key for key in current.counts if key not in reference.counts and key != OTHER]
+    folded = OTHER in reference.counts
+    if not folded:
+        keys.extend(unseen)
+        if OTHER in current.counts:
+            keys.append(OTHER)
+    index = {key: i for i, key in enumerate(keys)}
+    ref_counts = np.array([reference.counts.get(key, 0) for key in keys], dtype=np.float64)
+    cur_counts = np.zeros(len(keys))
+    for key, value in current.counts.items():
+        cur_counts[index.get(key, index.get(OTHER, 0))] += value
+    return keys, ref_counts, cur_counts, unseen

@@ -3,7 +3,7 @@
 ``channel("webhook", url=...)``, ``channel("slack", url=...)``,
 ``channel("email", host=..., port=..., sender=..., recipients=[...])`` and
 ``channel("log")``. A channel's ``send`` raises on failure; retrying with
-backoff and recording the outcome is the caller's job (``alerts.py``).
+backoff and recording the outcome is the caller's job (``alerts/manager.py``).
 Third-party channels register with ``register_channel("pager", "pkg.mod:Pager")``.
 """
 
@@ -20,13 +20,13 @@ from email.message import EmailMessage
 from typing import Any, Protocol, runtime_checkable
 
 from steward.errors import InvalidInput
-from steward.monitoring.rules import SEVERITIES
+from steward.monitoring.alerts.rules import SEVERITIES
 
 _REGISTRY: dict[str, str | type] = {
-    "webhook": "steward.monitoring.channels:WebhookChannel",
-    "slack": "steward.monitoring.channels:SlackChannel",
-    "email": "steward.monitoring.channels:EmailChannel",
-    "log": "steward.monitoring.channels:LogChannel",
+    "webhook": "steward.monitoring.alerts.channels:WebhookChannel",
+    "slack": "steward.monitoring.alerts.channels:SlackChannel",
+    "email": "steward.monitoring.alerts.channels:EmailChannel",
+    "log": "steward.monitoring.alerts.channels:LogChannel",
 }
 
 

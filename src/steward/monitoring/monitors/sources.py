@@ -24,7 +24,7 @@ from steward.serving.prediction_log import INPUT_PREFIX
 if TYPE_CHECKING:
     import pandas as pd
 
-    from steward.monitoring.monitor import Monitor
+    from steward.monitoring.monitors.definition import Monitor
 
 DATASET_PREFIX = "dataset:"
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from steward.monitoring.estimated import EstimatedPerformance
-    from steward.monitoring.performance import PerformanceResult
-    from steward.monitoring.quality import QualityResult
-    from steward.monitoring.summary import DatasetSummary
+    from steward.monitoring.checks.estimated import EstimatedPerformance
+    from steward.monitoring.checks.performance import PerformanceResult
+    from steward.monitoring.checks.quality import QualityResult
+    from steward.monitoring.statistics.summary import DatasetSummary
 
 Role = Literal["feature", "prediction", "target"]
 Status = Literal["ok", "warning", "skipped", "missing", "retyped", "empty"]
@@ -70,6 +70,22 @@ class SchemaChanges:
     def any(self) -> bool:
         """True when the schema changed at all."""
         return bool(self.missing or self.new or self.retyped)
+
+    @classmethod
+    def between(cls, reference: DatasetSummary, current: DatasetSummary) -> SchemaChanges:
+        """Columns missing, new or retyped in ``current`` relative to ``reference``."""
+        missing = tuple(name for name in reference.columns if name not in current.columns)
+        new = tuple(name for name in current.columns if name not in reference.columns)
+        retyped = tuple(
+            (name, reference.dtypes.get(name, "?"), current.dtypes.get(name, "?"))
+            for name in reference.columns
+            if name in current.columns
+            and (
+                reference.columns[name].kind != current.columns[name].kind
+                or reference.dtypes.get(name) != current.dtypes.get(name)
+            )
+        )
+        return cls(missing=missing, new=new, retyped=retyped)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
@@ -183,7 +199,7 @@ class DriftResult:
             estimated: estimated performance (CBPE), shown beside the realised one.
             title: the page title.
         """
-        from steward.monitoring.report import write_report
+        from steward.monitoring.report.window import write_report
 
         return write_report(
             path, drift=self, performance=performance, estimated=estimated, title=title

@@ -7,13 +7,15 @@ memory; a column's kind (numeric or categorical) is decided here once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from steward.errors import InvalidInput
-from steward.monitoring.summary import ColumnKind
+
+ColumnKind = Literal["numeric", "categorical", "unsupported"]
+"""How a column is compared: by distances, by shares of categories, or not at all."""
 
 
 def is_frame(data: Any) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from steward.errors import InvalidInput
-from steward.monitoring import frames
+from steward.monitoring.statistics import frames
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,48 +11,28 @@ features — watched against a reference, window by window.
         "nightly-scores", table="/data/scores/*.parquet", timestamp_column="scored_at",
         reference="clinic-train:3", window="1d",
     )
-    result = steward.monitoring.run_monitor("cancer")
 
-``run_monitor`` reads the latest window — of the model's logged predictions
-(joined with feedback labels), or of the table (``monitoring/sources.py``) —
-compares it with the reference — by default the training dataset version
-found through lineage (model version → run → dataset versions the run read),
-summarised from its stored profile — for data, prediction and label drift and
-data quality, measures realised performance where labels arrived (and
-estimates it from probabilities otherwise), stores the result per window, and
-evaluates the alert rules (de-duplicated across runs). Each evaluated window
-also publishes a ``monitor.evaluated`` event (see ``events``).
+This module holds a monitor's definition: its specs (window, schedule, rules,
+channels, reference, source) are checked when it is created and stored as
+given. Running one is ``monitors/run.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from steward.errors import InvalidInput
-from steward.monitoring.channels import AlertChannel, AlertNotice, channel
-from steward.monitoring.rules import SEVERITIES, Rule, parse_rule
-from steward.monitoring.schedule import WindowSpec, parse_cron, parse_window
-from steward.monitoring.stored import (
-    FORMAT,
-    drift_from_dict,
-    dumps,
-    estimated_from_dict,
-    performance_from_dict,
-    summary_to_dict,
-)
-from steward.monitoring.summary import DatasetSummary
+from steward.monitoring.alerts.channels import AlertChannel, channel
+from steward.monitoring.alerts.rules import SEVERITIES, Rule, parse_rule
+from steward.monitoring.monitors.schedule import WindowSpec, parse_cron, parse_window
 from steward.workspace import workspace_scope
 
 if TYPE_CHECKING:
-    from steward.monitoring.estimated import EstimatedPerformance
-    from steward.monitoring.performance import PerformanceResult
-    from steward.monitoring.result import DriftResult
-    from steward.store.monitoring import MonitorRecord, MonitorResultRecord
+    from steward.store.monitoring import MonitorRecord
     from steward.workspace import Workspace
 
 
@@ -103,89 +83,8 @@ class Monitor:
         return data
 
 
-@dataclass(frozen=True)
-class MonitorResult:
-    """One evaluated window of a monitor."""
-
-    id: str
-    monitor: str
-    status: str
-    window_start: datetime
-    window_end: datetime
-    rows: int
-    labels: int
-    drift_share: float | None
-    dataset_drift: bool | None
-    model_version: int | None
-    blob_digest: str
-    created_at: datetime
-    details: dict[str, Any] = field(repr=False)
-    alerts: tuple[AlertNotice, ...] = ()
-    workspace: Workspace | None = field(default=None, repr=False, compare=False)
-    """Where its stored summaries are read from (default: the current workspace)."""
-
-    @property
-    def notes(self) -> list[str]:
-        """What the reader should know about this window (reference used, fallbacks…)."""
-        return list(self.details.get("notes", ()))
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """The flat numbers the alert rules were evaluated on."""
-        return {k: v for k, v in self.details.get("metrics", {}).items() if v is not None}
-
-    @property
-    def drifted(self) -> list[str]:
-        """Names of the drifted features."""
-        return list((self.details.get("drift") or {}).get("drifted", ()))
-
-    def drift(self) -> DriftResult | None:
-        """The drift result rebuilt from storage (with both window summaries for plots)."""
-        data = self.details.get("drift")
-        if data is None:
-            return None
-        return drift_from_dict(data, self._summary("reference"), self._summary("current"))
-
-    def performance(self) -> PerformanceResult | None:
-        """Realised performance on the labelled rows (None without labels)."""
-        return performance_from_dict(self.details.get("performance"))
-
-    def estimated(self) -> EstimatedPerformance | None:
-        """Performance estimated from probabilities (None without them)."""
-        return estimated_from_dict(self.details.get("estimated"))
-
-    def _summary(self, which: str) -> DatasetSummary | None:
-        if which == "current":
-            data = self.details.get("current_summary")
-        else:
-            digest = self.details.get("reference", {}).get("summary_digest")
-            blobs = _workspace(self.workspace).blobs
-            data = json.loads(blobs.get_bytes(digest)) if digest else None
-        return None if data is None else DatasetSummary.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form: the window's figures, notes, metrics and alerts sent."""
-        return {
-            "id": self.id,
-            "monitor": self.monitor,
-            "status": self.status,
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "rows": self.rows,
-            "labels": self.labels,
-            "drift_share": self.drift_share,
-            "dataset_drift": self.dataset_drift,
-            "drifted": self.drifted,
-            "model_version": self.model_version,
-            "reference": self.details.get("reference", {}).get("description"),
-            "notes": self.notes,
-            "metrics": self.metrics,
-            "alerts": [notice.to_dict() for notice in self.alerts],
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-def _workspace(workspace: Workspace | None) -> Workspace:
+def workspace_or_current(workspace: Workspace | None) -> Workspace:
+    """``workspace``, or the current workspace when None."""
     from steward.workspace import current_workspace
 
     return workspace or current_workspace()
@@ -199,9 +98,6 @@ def _redact(spec: str) -> str:
         host = rest.split("@", 1)[1]
         return f"{kind}:{scheme}://***@{host}"
     return spec
-
-
-# -- definitions ------------------------------------------------------------------
 
 
 def parse_channel(spec: str) -> AlertChannel:
@@ -243,7 +139,7 @@ def parse_channel(spec: str) -> AlertChannel:
     )
 
 
-def _rule(spec: str) -> Rule:
+def rule_from_spec(spec: str) -> Rule:
     """A rule from ``"expression"`` or ``"severity: expression"``."""
     severity, colon, rest = spec.partition(":")
     if colon and severity.strip().lower() in SEVERITIES:
@@ -255,16 +151,21 @@ def _check_reference(reference: str | None) -> None:
     if reference is None or reference in ("lineage", "training"):
         return
     if reference.startswith("window:"):
-        _reference_window(reference)
+        reference_window(reference)
     elif reference.startswith("dataset:") and not reference.removeprefix("dataset:"):
         raise InvalidInput("reference 'dataset:' names no dataset; use 'dataset:NAME:VERSION'.")
 
 
-def _reference_window(reference: str) -> tuple[datetime, datetime]:
+def reference_window(reference: str) -> tuple[datetime, datetime]:
+    """The (start, end) of a ``window:START/END`` reference.
+
+    Raises:
+        InvalidInput: the window is malformed or empty.
+    """
     start_text, slash, end_text = reference.removeprefix("window:").partition("/")
     try:
-        start = _aware(datetime.fromisoformat(start_text))
-        end = _aware(datetime.fromisoformat(end_text)) if slash else None
+        start = aware(datetime.fromisoformat(start_text))
+        end = aware(datetime.fromisoformat(end_text)) if slash else None
     except ValueError:
         end = None
         start = None
@@ -276,7 +177,8 @@ def _reference_window(reference: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
+    """``moment``, read as UTC when it has no time zone."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -314,7 +216,7 @@ def _check_source(
     timestamp_column: str | None,
 ) -> None:
     from steward.models.uri import parse_model_uri
-    from steward.monitoring.sources import check_table
+    from steward.monitoring.monitors.sources import check_table
 
     if model is None and table is None:
         raise InvalidInput(
@@ -405,7 +307,7 @@ def create_monitor(
     _check_source(model, table, reference, parse_window(window), timestamp_column)
     if schedule:
         parse_cron(schedule)
-    parsed_rules = [_rule(rule) for rule in rules]
+    parsed_rules = [rule_from_spec(rule) for rule in rules]
     if len({rule.key for rule in parsed_rules}) != len(parsed_rules):
         raise InvalidInput("two alert rules of a monitor are the same; give each rule once.")
     for spec in channels:
@@ -413,10 +315,10 @@ def create_monitor(
     _check_reference(reference)
     if not 0 < drift_share <= 1:
         raise InvalidInput(f"drift_share must be in (0, 1], not {drift_share!r}.")
-    ws = _workspace(workspace)
+    ws = workspace_or_current(workspace)
     if model is not None:
         with workspace_scope(ws):
-            _resolve_model(model)  # raises NotFound with the registry's message
+            resolve_model(model)  # raises NotFound with the registry's message
     config = {
         "reference": reference,
         "window": window,
@@ -442,7 +344,12 @@ def _model_uri(model: str) -> str:
     return model if model.startswith("models:/") else f"models:/{model}"
 
 
-def _resolve_model(model: str) -> Any:
+def resolve_model(model: str) -> Any:
+    """The model version a monitor's ``model`` (``name@alias``, ``name/3``) points to now.
+
+    Raises:
+        NotFound: no such model, version or alias.
+    """
     from steward.models.registry import resolve
 
     return resolve(_model_uri(model))
@@ -454,12 +361,13 @@ def get_monitor(name: str, workspace: Workspace | None = None) -> Monitor:
     Raises:
         NotFound: no such monitor.
     """
-    return _from_record(_workspace(workspace).store.monitoring.get_monitor(name))
+    return _from_record(workspace_or_current(workspace).store.monitoring.get_monitor(name))
 
 
 def list_monitors(workspace: Workspace | None = None) -> list[Monitor]:
     """Every monitor, by name."""
-    return [_from_record(r) for r in _workspace(workspace).store.monitoring.list_monitors()]
+    records = workspace_or_current(workspace).store.monitoring.list_monitors()
+    return [_from_record(record) for record in records]
 
 
 def delete_monitor(name: str, workspace: Workspace | None = None) -> None:
@@ -468,148 +376,4 @@ def delete_monitor(name: str, workspace: Workspace | None = None) -> None:
     Raises:
         NotFound: no such monitor.
     """
-    _workspace(workspace).store.monitoring.delete_monitor(name)
-
-
-def monitor_results(
-    name: str, limit: int = 100, workspace: Workspace | None = None
-) -> list[MonitorResult]:
-    """The latest ``limit`` evaluated windows of a monitor, oldest first.
-
-    Raises:
-        NotFound: no such monitor.
-    """
-    ws = _workspace(workspace)
-    records = ws.store.monitoring.monitor_results(name, limit=limit)
-    return [
-        _result(record, json.loads(ws.blobs.get_bytes(record.blob_digest)), ws)
-        for record in records
-    ]
-
-
-def _result(
-    record: MonitorResultRecord,
-    details: dict[str, Any],
-    workspace: Workspace,
-    alerts: Sequence[AlertNotice] = (),
-) -> MonitorResult:
-    if not alerts:
-        alerts = [AlertNotice.from_dict(item) for item in details.get("alerts", ())]
-    return MonitorResult(
-        id=record.id,
-        monitor=record.monitor,
-        status=record.status,
-        window_start=record.window_start,
-        window_end=record.window_end,
-        rows=record.row_count,
-        labels=record.label_count,
-        drift_share=record.drift_share,
-        dataset_drift=record.dataset_drift,
-        model_version=record.model_version,
-        blob_digest=record.blob_digest,
-        created_at=record.created_at,
-        details=details,
-        alerts=tuple(alerts),
-        workspace=workspace,
-    )
-
-
-# -- evaluation ---------------------------------------------------------------------
-
-
-def run_monitor(
-    name: str, now: datetime | None = None, workspace: Workspace | None = None
-) -> MonitorResult:
-    """Evaluate the monitor's latest window now, store the result and alert as its rules say.
-
-    An empty window, a model that no longer resolves or a reference that cannot
-    be found give a stored result whose notes say what happened (status
-    ``empty`` or ``error``), never an exception.
-
-    Args:
-        name: the monitor.
-        now: the end of the window (default: now, UTC).
-        workspace: the stores (default: the current workspace).
-
-    Raises:
-        NotFound: no such monitor.
-    """
-    from steward.monitoring.alerts import AlertManager
-    from steward.monitoring.evaluate import evaluate_window
-
-    ws = _workspace(workspace)
-    monitor = get_monitor(name, ws)
-    now = _aware(now) if now is not None else datetime.now(UTC)
-    with workspace_scope(ws):
-        evaluation = evaluate_window(monitor, now, ws)
-
-    reference_digest = None
-    if evaluation.reference_summary is not None:
-        reference_digest = ws.blobs.put_bytes(
-            dumps(summary_to_dict(evaluation.reference_summary))
-        ).digest
-    manager = AlertManager(
-        [_rule(rule) for rule in monitor.rules],
-        [parse_channel(spec) for spec in monitor.channels],
-        source=f"monitor:{monitor.name}",
-        cooldown=timedelta(seconds=monitor.cooldown_s),
-        workspace=ws,
-    )
-    notices = manager.evaluate(evaluation.metrics, now=now)
-    drift = evaluation.drift
-    details = {
-        "format": FORMAT,
-        "monitor": monitor.name,
-        "model": monitor.model,
-        "table": monitor.table,
-        "model_version": evaluation.model_version,
-        "window": {
-            "spec": monitor.window,
-            "start": evaluation.start.isoformat(),
-            "end": evaluation.end.isoformat(),
-        },
-        "reference": {
-            "spec": monitor.reference,
-            "description": evaluation.reference_description,
-            "summary_digest": reference_digest,
-        },
-        "status": evaluation.status,
-        "rows": evaluation.rows,
-        "labels": evaluation.labels,
-        "drift": None if drift is None else drift.to_dict(),
-        "current_summary": (
-            None
-            if drift is None or drift.current_summary is None
-            else summary_to_dict(drift.current_summary)
-        ),
-        "performance": None if evaluation.performance is None else evaluation.performance.to_dict(),
-        "estimated": None if evaluation.estimated is None else evaluation.estimated.to_dict(),
-        "metrics": evaluation.metrics,
-        "notes": list(evaluation.notes),
-        "alerts": [notice.to_dict() for notice in notices],
-    }
-    digest = ws.blobs.put_bytes(dumps(details)).digest
-    record = ws.store.monitoring.add_monitor_result(
-        monitor.name,
-        window_start=evaluation.start,
-        window_end=evaluation.end,
-        row_count=evaluation.rows,
-        label_count=evaluation.labels,
-        drift_share=None if drift is None else drift.drift_share,
-        dataset_drift=None if drift is None else drift.dataset_drift,
-        status=evaluation.status,
-        model_version=evaluation.model_version,
-        blob_digest=digest,
-        event={
-            "monitor": monitor.name,
-            "model": monitor.model,
-            "table": monitor.table,
-            "status": evaluation.status,
-            "window_end": evaluation.end.isoformat(),
-            "dataset_drift": None if drift is None else drift.dataset_drift,
-            "drift_share": None if drift is None else drift.drift_share,
-            "alerts": [f"{n.event}:{n.rule}" for n in notices],
-        },
-        actor=ws.actor,
-    )
-    return _result(record, json.loads(dumps(details)), ws, notices)
+    workspace_or_current(workspace).store.monitoring.delete_monitor(name)

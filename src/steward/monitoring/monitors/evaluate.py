@@ -12,17 +12,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import StewardError
-from steward.monitoring.schedule import parse_window
+from steward.monitoring.monitors.definition import Monitor, reference_window, resolve_model
+from steward.monitoring.monitors.schedule import parse_window
 from steward.serving.prediction_log import INPUT_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from steward.monitoring.estimated import EstimatedPerformance
-    from steward.monitoring.monitor import Monitor
-    from steward.monitoring.performance import PerformanceResult
-    from steward.monitoring.result import DriftResult
-    from steward.monitoring.summary import DatasetSummary
+    from steward.monitoring.checks.estimated import EstimatedPerformance
+    from steward.monitoring.checks.performance import PerformanceResult
+    from steward.monitoring.checks.result import DriftResult
+    from steward.monitoring.statistics.summary import DatasetSummary
     from steward.workspace import Workspace
 
 PROBABILITY = "probability"
@@ -66,7 +66,7 @@ def _served_name(model: str) -> str:
 
 def _read(monitor: Monitor, start: datetime | None, end: datetime, ws: Workspace) -> pd.DataFrame:
     """The watched rows (in the prediction log's shape) with a timestamp in ``[start, end)``."""
-    from steward.monitoring import sources
+    from steward.monitoring.monitors import sources
 
     if monitor.table is None:
         from steward.serving.reading import read_predictions
@@ -179,7 +179,7 @@ def _infer_target(columns: list[str], features: list[str], monitor: Monitor) -> 
 
 
 def _dataset_reference(version: Any, features: list[str], monitor: Monitor) -> _Reference:
-    from steward.monitoring.reference import dataset_reference
+    from steward.monitoring.monitors.reference import dataset_reference
 
     profile = version.profile()
     names = (
@@ -218,9 +218,7 @@ def _reference(
         found.notes.insert(0, f"reference {version.ref} found through lineage (run → dataset)")
         return found
     if spec.startswith("window:"):
-        from steward.monitoring.monitor import _reference_window
-
-        start, end = _reference_window(spec)
+        start, end = reference_window(spec)
         frame = _read(monitor, start, end, ws)
         if frame.empty:
             raise _Stop(f"the reference window {spec} holds no rows of {monitor.source}")
@@ -241,8 +239,6 @@ def _reference(
 
 def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluation:
     """Evaluate ``monitor``'s window ending at ``now``."""
-    from steward.monitoring.monitor import _resolve_model
-
     model_version = None
     try:
         frame, start, end = _read_window(monitor, now, ws)
@@ -253,7 +249,7 @@ def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluatio
     evaluation.metrics = {"window.rows": float(evaluation.rows)}
     if monitor.model is not None:
         try:
-            model_version = _resolve_model(monitor.model)
+            model_version = resolve_model(monitor.model)
             evaluation.model_version = model_version.version
         except StewardError as exc:
             evaluation.status = "error"
@@ -288,8 +284,8 @@ def evaluate_window(monitor: Monitor, now: datetime, ws: Workspace) -> Evaluatio
 def _compare(
     evaluation: Evaluation, frame: pd.DataFrame, monitor: Monitor, reference: _Reference
 ) -> None:
-    from steward.monitoring.drift import drift
-    from steward.monitoring.summary import DatasetSummary
+    from steward.monitoring.checks.drift import drift
+    from steward.monitoring.statistics.summary import DatasetSummary
 
     target = reference.target
     current, features = _window_frame(frame, monitor, target)
@@ -336,8 +332,8 @@ def _performance(
     has_labels: bool,
     metrics: dict[str, float],
 ) -> None:
-    from steward.monitoring.estimated import estimate_performance
-    from steward.monitoring.performance import performance
+    from steward.monitoring.checks.estimated import estimate_performance
+    from steward.monitoring.checks.performance import performance
 
     has_probability = PROBABILITY in current.columns
     if has_probability:

@@ -1,6 +1,6 @@
 """Data, prediction and label drift per column, and the overall verdict.
 
-Both windows are summarised (``summary.py``) and compared cell by cell, so a
+Both windows are summarised (``statistics/summary.py``) and compared cell by cell, so a
 stored reference summary gives the same verdicts as the raw reference.
 
 Defaults (see ``docs/monitoring.md``): when either window has at most
@@ -22,16 +22,17 @@ from typing import Any
 import numpy as np
 
 from steward.errors import InvalidInput
-from steward.monitoring import frames, stats
-from steward.monitoring.result import DriftResult, FeatureDrift, Role, SchemaChanges
-from steward.monitoring.summary import (
+from steward.monitoring.checks.quality import quality_from_summaries
+from steward.monitoring.checks.result import DriftResult, FeatureDrift, Role, SchemaChanges
+from steward.monitoring.statistics import frames, stats
+from steward.monitoring.statistics.summary import (
     DEFAULT_SAMPLE_SIZE,
-    OTHER,
     CategoricalSummary,
     ColumnSummary,
     DatasetSummary,
     NumericSummary,
-    summarize,
+    align_categories,
+    as_summary,
 )
 
 NUMERIC_TESTS = ("ks", "wasserstein", "psi", "js")
@@ -97,8 +98,8 @@ def drift(
     thresholds = dict(thresholds or {})
     weights = dict(importance or {})
 
-    reference_summary = _summary(reference, None, categorical, sample_size)
-    current_summary = _summary(current, reference_summary, categorical, sample_size)
+    reference_summary = as_summary(reference, None, categorical, sample_size)
+    current_summary = as_summary(current, reference_summary, categorical, sample_size)
     roles: dict[str, Role] = {}
     if prediction:
         roles[prediction] = "prediction"
@@ -152,10 +153,8 @@ def drift(
             )
 
     rows = _decide(rows, thresholds, alpha, correction)
-    schema = schema_changes(reference_summary, current_summary)
+    schema = SchemaChanges.between(reference_summary, current_summary)
     share = _drift_share(rows)
-
-    from steward.monitoring.quality import quality_from_summaries
 
     quality = quality_from_summaries(reference_summary, current_summary, schema)
     notes = []
@@ -178,22 +177,6 @@ def drift(
     )
 
 
-def schema_changes(reference: DatasetSummary, current: DatasetSummary) -> SchemaChanges:
-    """Columns missing, new or retyped in ``current`` relative to ``reference``."""
-    missing = tuple(name for name in reference.columns if name not in current.columns)
-    new = tuple(name for name in current.columns if name not in reference.columns)
-    retyped = tuple(
-        (name, reference.dtypes.get(name, "?"), current.dtypes.get(name, "?"))
-        for name in reference.columns
-        if name in current.columns
-        and (
-            reference.columns[name].kind != current.columns[name].kind
-            or reference.dtypes.get(name) != current.dtypes.get(name)
-        )
-    )
-    return SchemaChanges(missing=missing, new=new, retyped=retyped)
-
-
 class _RawColumns:
     """Raw values of one column in each window, read only if an exact test needs them."""
 
@@ -207,15 +190,6 @@ class _RawColumns:
             return None
         values = frames.numeric_values(frames.column(window, self._name))
         return values[np.isfinite(values)]
-
-
-def _summary(
-    data: Any, like: DatasetSummary | None, categorical: Sequence[str], sample_size: int
-) -> DatasetSummary:
-    if isinstance(data, DatasetSummary):
-        return data
-    frames.column_names(data)  # raises a clear error for anything but a frame
-    return summarize(data, like=like, categorical=tuple(categorical), sample_size=sample_size)
 
 
 def _not_tested(base: dict[str, Any], kind: str, status: str, note: str) -> FeatureDrift:
@@ -372,30 +346,6 @@ def _tested(
         wasserstein=wasserstein,
         ks_statistic=ks_statistic,
     )
-
-
-def align_categories(
-    reference: CategoricalSummary, current: CategoricalSummary
-) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """Reference and current counts over the same categories.
-
-    Returns:
-        (categories, reference counts, current counts, categories unseen in the reference).
-        When the reference was capped, unseen categories are counted in its "other" bucket.
-    """
-    keys = list(reference.counts)
-    unseen = [key for key in current.counts if key not in reference.counts and key != OTHER]
-    folded = OTHER in reference.counts
-    if not folded:
-        keys.extend(unseen)
-        if OTHER in current.counts:
-            keys.append(OTHER)
-    index = {key: i for i, key in enumerate(keys)}
-    ref_counts = np.array([reference.counts.get(key, 0) for key in keys], dtype=np.float64)
-    cur_counts = np.zeros(len(keys))
-    for key, value in current.counts.items():
-        cur_counts[index.get(key, index.get(OTHER, 0))] += value
-    return keys, ref_counts, cur_counts, unseen
 
 
 def _categorical(

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from steward.monitoring.result import SchemaChanges, _clean
-from steward.monitoring.summary import (
+from steward.monitoring.checks.result import SchemaChanges, _clean
+from steward.monitoring.statistics.summary import (
     OTHER,
     CategoricalSummary,
     DatasetSummary,
     NumericSummary,
+    as_summary,
     summarize,
 )
 
@@ -126,9 +127,7 @@ def quality(
     Returns:
         A ``QualityResult``; problems are reported in it, never raised.
     """
-    from steward.monitoring.drift import _summary, schema_changes
-
-    reference_summary = _summary(reference, None, categorical, 0)
+    reference_summary = as_summary(reference, None, categorical, 0)
     if isinstance(current, DatasetSummary):
         current_summary = current
     else:
@@ -139,7 +138,7 @@ def quality(
             sample_size=0,
             count_duplicates=True,
         )
-    schema = schema_changes(reference_summary, current_summary)
+    schema = SchemaChanges.between(reference_summary, current_summary)
     return quality_from_summaries(reference_summary, current_summary, schema)
 
 

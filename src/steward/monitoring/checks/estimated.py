@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from steward.errors import InvalidInput
-from steward.monitoring import frames
+from steward.monitoring.statistics import frames
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,7 +150,7 @@ def estimate_performance(
     estimated = expected_metrics(scores, threshold)
     realised: dict[str, float] = {}
     if target is not None and target in frames.column_names(current):
-        from steward.monitoring.performance import performance
+        from steward.monitoring.checks.performance import performance
 
         raw = frames.numeric_values(frames.column(current, proba))
         labels = frames.column(current, target)
