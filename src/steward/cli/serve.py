@@ -54,7 +54,7 @@ def serve(
     max_batch_rows: int = typer.Option(64, help="Most rows per model call when batching."),
     max_wait_ms: float = typer.Option(2.0, help="Longest a batch waits for more requests."),
     max_queue: int = typer.Option(
-        64, help="Requests one model holds at once; past it 503 with Retry-After."
+        32, help="Requests one model holds at once; past it 503 with Retry-After."
     ),
     log_predictions: bool = typer.Option(True, help="Write every prediction to the log."),
     log_dir: str | None = typer.Option(

@@ -60,7 +60,7 @@ class ServingConfig:
     max_rows: int = 10_000
     max_batch_rows: int = 64
     max_wait_ms: float = 2.0
-    max_queue: int = 64
+    max_queue: int = 32
     backend: str = "native"
     trust: bool = False
     log_predictions: bool = True
