@@ -192,3 +192,34 @@ def test_steward_serve_many_models_in_one_process(two_models: Any, workspace: An
     finally:
         stop_process(process)
     assert len(read_predictions("other")) == 1
+
+
+def test_an_unload_waits_for_the_requests_using_the_model(
+    workspace: Any, start_server: Any
+) -> None:
+    import threading
+
+    from tests.serving.conftest import register_slow_model
+
+    register_slow_model(delay=0.5)
+    server = start_server(["models:/slow/1"], config=ServingConfig(max_batch_rows=1))
+    assert httpx.post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)}).is_success
+    replies: list[int] = []
+
+    def call() -> None:
+        reply = httpx.post(
+            f"{server.url}/models/slow/predict", json={"inputs": rows(1)}, timeout=30
+        )
+        replies.append(reply.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: "steward_model_requests_in_flight{model=\"slow\"} 3.0" in httpx.get(
+        f"{server.url}/metrics").text, 10)  # fmt: skip
+    unload = httpx.post(f"{server.url}/v2/repository/models/slow/unload", timeout=30)
+    for thread in threads:
+        thread.join()
+    assert unload.status_code == 200 and replies == [200, 200, 200]
+    after = httpx.post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)})
+    assert after.status_code == 503 and "load" in after.json()["error"]["message"]

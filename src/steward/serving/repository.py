@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,16 +145,26 @@ class ModelRepository:
             return True
         return all(served.router is not None for served in self.models.values())
 
-    async def router_for(self, served: ServedModel) -> Router:
-        """The model's router, loading the model first if it is not loaded.
+    @contextlib.asynccontextmanager
+    async def using(self, served: ServedModel) -> AsyncIterator[Router]:
+        """The model's router for one request, loading the model first if it is not loaded.
+
+        An unload waits until the requests using the router are answered.
 
         Raises:
             NotReady: the model is loading at start, was unloaded by an admin,
                 or could not be loaded (503, with the reason).
         """
         router = served.router
-        if router is not None:
-            return router
+        if router is None or served.disabled:
+            router = await self._router_to_load(served)
+        served.active += 1
+        try:
+            yield router
+        finally:
+            served.active -= 1
+
+    async def _router_to_load(self, served: ServedModel) -> Router:
         if served.disabled:
             raise NotReady(
                 f"model {served.name!r} was unloaded; load it with "
@@ -201,11 +211,15 @@ class ModelRepository:
         return router
 
     async def unload(self, served: ServedModel, reason: str) -> None:
-        """Unload a model once the requests it holds are answered."""
-        while served.in_flight:
-            await asyncio.sleep(0.01)
-        await served.stop(reason)
-        settle()
+        """Unload a model once the requests using it are answered (not while one loads)."""
+        assert self._load_lock is not None, "the repository has not started"
+        async with self._load_lock:
+            await self._unload(served, reason)
+
+    async def _unload(self, served: ServedModel, reason: str) -> None:
+        if served.router is not None:
+            await served.stop(reason)
+            settle()
 
     def _unloadable(self, keep: ServedModel | None) -> list[ServedModel]:
         """Loaded models holding no request, least recently used first."""
@@ -225,7 +239,7 @@ class ModelRepository:
         for served in self._unloadable(keep=coming):
             if resident_bytes() + estimate <= budget:
                 return
-            await self.unload(served, "memory")
+            await self._unload(served, "memory")  # the load lock is held
 
     async def _fit_budget(self, keep: ServedModel | None) -> None:
         budget = self.config.max_memory_bytes

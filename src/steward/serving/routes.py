@@ -89,16 +89,22 @@ def _add_prediction_routes(app: FastAPI, repository: ModelRepository) -> None:
         state = request.scope.setdefault("state", {})
         state[MODEL_STATE_KEY] = served.name
         with served.admitted():
-            router = await repository.router_for(served)
-            parsed, want_probabilities, context = await read(request, router, served.config)
-            result = await router.predict(
-                parsed,
-                protocol=protocol,
-                want_probabilities=want_probabilities and served.config.probabilities,
-                correlation_id=_safe_header(request.headers.get("x-request-id")),
-            )
+            async with repository.using(served) as router:
+                result, context = await predict_with(request, router, served, protocol, read)
         state[VERSION_STATE_KEY] = result.versions[0] if len(set(result.versions)) == 1 else "mixed"
         return write(result, context, id_headers(request, result))
+
+    async def predict_with(
+        request: Request, router: Router, served: ServedModel, protocol: str, read: Reader
+    ) -> tuple[PredictionResult, Any]:
+        parsed, want_probabilities, context = await read(request, router, served.config)
+        result = await router.predict(
+            parsed,
+            protocol=protocol,
+            want_probabilities=want_probabilities and served.config.probabilities,
+            correlation_id=_safe_header(request.headers.get("x-request-id")),
+        )
+        return result, context
 
     def json_reader(
         parse: Callable[[Any, Router, Request], protocols.ParsedInput], probabilities: bool

@@ -51,6 +51,8 @@ class ServedModel:
         self.last_used = time.monotonic()
         self.memory_bytes = 0
         self.in_flight = 0
+        self.active = 0
+        """Requests predicting on the router now (an unload waits for them)."""
         self._poller: asyncio.Task[None] | None = None
         metrics.loaded.labels(self.name).set(0)
         metrics.reload_failing.labels(self.name).set(0)
@@ -131,8 +133,14 @@ class ServedModel:
             self.metrics.reload_failures.labels(self.name).inc()
 
     async def stop(self, reason: str | None = None) -> None:
-        """Finish what the model holds and let it go (``reason``: why, for metrics)."""
+        """Finish what the model holds and let it go (``reason``: why, for metrics).
+
+        The router is taken away first, so no new request starts on it; the requests
+        already using it (``active``) are answered before its batchers stop.
+        """
         router, self.router = self.router, None
+        while self.active:
+            await asyncio.sleep(0.005)
         if self._poller is not None:
             self._poller.cancel()
             self._poller = None
