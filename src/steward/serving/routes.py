@@ -308,6 +308,8 @@ def _add_service_routes(app: FastAPI, repository: ModelRepository) -> None:
             status = single.status()
             if single.router is None:
                 detail = f"loading failed: {single.error}" if single.error else "loading"
+                if single.disabled:
+                    detail = "unloaded through the repository API; load it to serve again"
                 return _json({"status": "not ready", "detail": detail}, 503)
             return _json({"status": "ready", **{k: v for k, v in status.items() if k != "state"}})
         models = {name: served.status() for name, served in repository.models.items()}
