@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from steward.errors import InvalidInput
 from steward.serving import ServingConfig, read_predictions
 from steward.serving.spec import read_models_file
 from tests.services import wait_until
+
+# A first request loads its model: allow for a machine busy with other tests.
+post = functools.partial(httpx.post, timeout=120)
 from tests.serving.conftest import (
     FEATURES,
     register_model,
@@ -50,15 +54,15 @@ def test_each_model_at_its_own_routes_loaded_on_first_request(
     assert {name: model["state"] for name, model in ready["models"].items()} == {
         "clf": "unloaded", "other": "unloaded", "field": "unloaded",
     }  # fmt: skip
-    native = httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(2)})
+    native = post(f"{server.url}/models/clf/predict", json={"inputs": rows(2)})
     assert native.status_code == 200 and native.json()["model"] == "clf"
-    mlflow = httpx.post(f"{server.url}/models/other/invocations", json={"inputs": rows(1)})
+    mlflow = post(f"{server.url}/models/other/invocations", json={"inputs": rows(1)})
     assert mlflow.status_code == 200 and "x-request-id" in mlflow.headers
     tensor = {"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [0.1, 0.2, 0.3, 0.4]}
-    v2 = httpx.post(f"{server.url}/v2/models/field/infer", json={"inputs": [tensor]})
+    v2 = post(f"{server.url}/v2/models/field/infer", json={"inputs": [tensor]})
     assert v2.status_code == 200 and v2.json()["model_name"] == "other"
     assert _state(server, "clf") == "ready" and _state(server, "field") == "ready"
-    unnamed = httpx.post(f"{server.url}/predict", json={"inputs": rows(1)})
+    unnamed = post(f"{server.url}/predict", json={"inputs": rows(1)})
     assert unnamed.status_code == 404 and "/models/{name}/predict" in unnamed.text
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'route="/models/{name}/predict",status="200"' in metrics
@@ -82,9 +86,9 @@ def test_a_models_file_gives_each_model_its_canary_and_settings(
         '[[models]]\nname = "second"\nuri = "other@champion"\nmax_queue = 3\n'
     )
     server = start_server([], models_file=models)
-    reply = httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(3)}).json()
+    reply = post(f"{server.url}/models/clf/predict", json={"inputs": rows(3)}).json()
     assert reply["versions"] == [2, 2, 2]  # all of it to the canary
-    second = httpx.post(f"{server.url}/models/second/predict", json={"inputs": rows(1)})
+    second = post(f"{server.url}/models/second/predict", json={"inputs": rows(1)})
     assert second.json()["model"] == "other"
     specs = {spec.name: spec for spec in read_models_file(models, ServingConfig())}
     assert specs["clf"].config.max_batch_rows == 8 and specs["clf"].canary_share == 1.0
@@ -139,11 +143,11 @@ def test_the_v2_repository_api_through_tritonclient(two_models: Any, start_serve
     assert {e["name"] for e in client.get_model_repository_index()} == {"clf", "other"}
     client.unload_model("clf")
     assert not client.is_model_ready("clf")
-    refused = httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)})
+    refused = post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)})
     assert refused.status_code == 503 and "repository/models/clf/load" in refused.text
     client.load_model("clf")
-    assert httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
-    proxied = httpx.post(
+    assert post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
+    proxied = post(
         f"{server.url}/v2/repository/models/clf/unload", headers={"X-Forwarded-For": "1.2.3.4"}
     )
     assert proxied.status_code == 403 and isinstance(proxied.json()["error"], str)
@@ -156,11 +160,11 @@ def test_idle_models_unload_and_come_back(two_models: Any, start_server: Any) ->
     server = start_server(
         ["clf@champion", "other@champion"], config=ServingConfig(idle_unload_s=0.5)
     )
-    assert httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
+    assert post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
     assert wait_until(lambda: _state(server, "clf") == "unloaded", 15)
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'steward_model_unloads_total{model="clf",reason="idle"} 1.0' in metrics
-    assert httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
+    assert post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
 
 
 def test_a_memory_budget_unloads_the_least_recently_used(
@@ -170,8 +174,8 @@ def test_a_memory_budget_unloads_the_least_recently_used(
     server = start_server(
         ["clf@champion", "other@champion"], config=ServingConfig(max_memory_bytes=1)
     )
-    assert httpx.post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
-    assert httpx.post(f"{server.url}/models/other/predict", json={"inputs": rows(1)}).is_success
+    assert post(f"{server.url}/models/clf/predict", json={"inputs": rows(1)}).is_success
+    assert post(f"{server.url}/models/other/predict", json={"inputs": rows(1)}).is_success
     assert _state(server, "clf") == "unloaded" and _state(server, "other") == "ready"
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'steward_model_unloads_total{model="clf",reason="memory"} 1.0' in metrics
@@ -183,7 +187,7 @@ def test_steward_serve_many_models_in_one_process(two_models: Any, workspace: An
     process, url = serve_process(["clf@champion", "second=other@champion"], home)
     try:
         for name in ("clf", "second"):
-            reply = httpx.post(  # the first request loads the model: allow for a busy machine
+            reply = post(  # the first request loads the model: allow for a busy machine
                 f"{url}/models/{name}/invocations", json={"inputs": rows(1)}, timeout=120
             )
             assert reply.status_code == 200, reply.text
@@ -203,13 +207,11 @@ def test_an_unload_waits_for_the_requests_using_the_model(
 
     register_slow_model(delay=0.5)
     server = start_server(["models:/slow/1"], config=ServingConfig(max_batch_rows=1))
-    assert httpx.post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)}).is_success
+    assert post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)}).is_success
     replies: list[int] = []
 
     def call() -> None:
-        reply = httpx.post(
-            f"{server.url}/models/slow/predict", json={"inputs": rows(1)}, timeout=30
-        )
+        reply = post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)}, timeout=30)
         replies.append(reply.status_code)
 
     threads = [threading.Thread(target=call) for _ in range(3)]
@@ -217,9 +219,9 @@ def test_an_unload_waits_for_the_requests_using_the_model(
         thread.start()
     wait_until(lambda: "steward_model_requests_in_flight{model=\"slow\"} 3.0" in httpx.get(
         f"{server.url}/metrics").text, 10)  # fmt: skip
-    unload = httpx.post(f"{server.url}/v2/repository/models/slow/unload", timeout=30)
+    unload = post(f"{server.url}/v2/repository/models/slow/unload", timeout=30)
     for thread in threads:
         thread.join()
     assert unload.status_code == 200 and replies == [200, 200, 200]
-    after = httpx.post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)})
+    after = post(f"{server.url}/models/slow/predict", json={"inputs": rows(1)})
     assert after.status_code == 503 and "load" in after.json()["error"]["message"]
