@@ -16,8 +16,6 @@ from steward.serving import ServingConfig, read_predictions
 from steward.serving.spec import read_models_file
 from tests.services import wait_until
 
-# A first request loads its model: allow for a machine busy with other tests.
-post = functools.partial(httpx.post, timeout=120)
 from tests.serving.conftest import (
     FEATURES,
     register_model,
@@ -26,6 +24,9 @@ from tests.serving.conftest import (
     stop_process,
 )
 
+
+# A first request loads its model: allow for a machine busy with other tests.
+post = functools.partial(httpx.post, timeout=120)
 
 @pytest.fixture
 def two_models(champion: Any) -> Any:
