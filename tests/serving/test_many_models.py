@@ -15,7 +15,6 @@ from steward.errors import InvalidInput
 from steward.serving import ServingConfig, read_predictions
 from steward.serving.spec import read_models_file
 from tests.services import wait_until
-
 from tests.serving.conftest import (
     FEATURES,
     register_model,
@@ -24,9 +23,9 @@ from tests.serving.conftest import (
     stop_process,
 )
 
-
 # A first request loads its model: allow for a machine busy with other tests.
 post = functools.partial(httpx.post, timeout=120)
+
 
 @pytest.fixture
 def two_models(champion: Any) -> Any:
