@@ -18,9 +18,9 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_concurrent_single_rows_share_model_calls(champion: Any, start_server: Any) -> None:
-    config = ServingConfig(max_wait_ms=20, max_batch_rows=64)
-    server = start_server("models:/clf@champion", config=config)
     requests = 64
+    config = ServingConfig(max_wait_ms=20, max_batch_rows=64, max_queue=requests)
+    server = start_server("models:/clf@champion", config=config)
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=requests)) as client:

@@ -13,36 +13,12 @@ from typing import Any
 import httpx
 
 from steward.serving import read_predictions
-from tests.services import free_port, wait_until
-from tests.serving.conftest import rows, training_data
-
-
-def _serve(args: list[str], env_home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "STEWARD_HOME": str(env_home)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "steward.cli", "serve", *args, "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    if not wait_until(ready, timeout=60):
-        process.kill()
-        raise AssertionError(process.communicate()[0].decode()[-3000:])
-    return process, url
+from tests.serving.conftest import rows, serve_process, training_data
 
 
 def test_sigterm_flushes_every_acknowledged_prediction(champion: Any, workspace: Any) -> None:
     started = time.monotonic()
-    process, url = _serve(["models:/clf@champion"], Path(workspace.settings.home))
+    process, url = serve_process(["models:/clf@champion"], Path(workspace.settings.home))
     startup = time.monotonic() - started
     ids: list[str] = []
     with httpx.Client() as client:
@@ -61,7 +37,7 @@ def test_bundle_serves_without_a_store(champion: Any, workspace: Any, tmp_path: 
     import steward
 
     folder = steward.models.bundle("models:/clf@champion", tmp_path / "bundle")
-    process, url = _serve([str(folder)], tmp_path / "no-store-here")
+    process, url = serve_process([str(folder)], tmp_path / "no-store-here")
     try:
         reply = httpx.post(f"{url}/predict", json={"inputs": rows(2)}).json()
         assert reply["model"] == "clf" and reply["version"] == 1

@@ -101,17 +101,23 @@ def test_probes_and_metrics(server: Any) -> None:
     assert ready["status"] == "ready" and ready["version"] == 1
     httpx.post(f"{server.url}/predict", json={"inputs": rows(1)})
     text = httpx.get(f"{server.url}/metrics").text
-    assert 'steward_requests_total{model_version="1",route="/predict",status="200"}' in text
+    assert (
+        'steward_requests_total{model="clf",model_version="1",route="/predict",status="200"}'
+        in text
+    )
+    assert 'steward_model_loaded{model="clf"} 1.0' in text
+    assert "process_resident_memory_bytes" in text
     assert "steward_request_duration_seconds_bucket" in text
     assert "steward_batch_size_bucket" in text
     assert "steward_prediction_log_queue_depth" in text
 
 
-def test_request_id_header_is_echoed_and_logged(server: Any, champion: Any) -> None:
+def test_request_ids_and_the_callers_id_come_back_in_headers(server: Any) -> None:
     reply = httpx.post(
-        f"{server.url}/predict", json={"inputs": rows(1)}, headers={"X-Request-ID": "trace-42"}
+        f"{server.url}/predict", json={"inputs": rows(2)}, headers={"X-Request-ID": "trace-42"}
     )
-    assert reply.headers["x-request-id"] == "trace-42"
+    assert reply.headers["x-correlation-id"] == "trace-42"
+    assert reply.headers["x-request-id"].split(",") == reply.json()["request_ids"]
 
 
 @pytest.mark.parametrize("backend", ["native", "onnx"])

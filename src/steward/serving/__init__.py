@@ -1,7 +1,7 @@
 """Serving: a fast, safe prediction endpoint with logging, feedback, canary and shadow.
 
-``create_app`` builds the ASGI app (native ``/predict``, MLflow
-``/invocations``, Open Inference Protocol v2), ``serve`` runs it on uvicorn,
+``create_app`` builds the ASGI app for one model or many (native ``/predict``,
+MLflow ``/invocations``, Open Inference Protocol v2), ``serve`` runs it on uvicorn,
 and ``read_predictions`` returns the prediction log joined with feedback
 labels. FastAPI and uvicorn are imported only when a server is built:
 ``pip install "mlsteward[serve]"``.
@@ -9,6 +9,7 @@ labels. FastAPI and uvicorn are imported only when a server is built:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from steward.serving.config import ServingConfig
@@ -19,14 +20,14 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def create_app(model: str, **options: Any) -> FastAPI:
+def create_app(model: str | Sequence[str], **options: Any) -> FastAPI:
     """Build the serving app; see ``steward.serving.app.create_app`` for the options."""
     from steward.serving.app import create_app as build
 
     return build(model, **options)
 
 
-def serve(model: str, **options: Any) -> None:
+def serve(model: str | Sequence[str], **options: Any) -> None:
     """Run the serving app on uvicorn; see ``steward.serving.server.serve``."""
     from steward.serving.server import serve as run
 

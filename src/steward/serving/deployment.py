@@ -1,74 +1,24 @@
 """A deployment: one loaded, warmed-up model version with its own micro-batcher.
 
-``ModelSource`` says where a model comes from (a registry URI, possibly an
-alias that moves, or a bundle folder) and loads it; ``Deployment`` is what the
-router sends rows to.
+``Deployment`` is what the router sends rows to; ``load_deployment`` makes one
+from a ``ModelSource`` (``steward.serving.sources``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from steward.errors import InvalidInput
 from steward.serving.batching import MicroBatcher, ModelOutput
 from steward.serving.validation import validate_rows
 
 if TYPE_CHECKING:
     from steward.models.loaded import LoadedModel
     from steward.models.signature import Signature
+    from steward.serving.sources import ModelSource
 
 logger = logging.getLogger("steward.serving")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a served model comes from: ``models:/name@alias``, ``models:/name/3`` or a bundle."""
-
-    spec: str
-
-    @property
-    def is_bundle(self) -> bool:
-        """Whether the source is a bundle folder (served without a store)."""
-        return not self.spec.startswith(("models:/", "runs:/"))
-
-    @property
-    def follows_alias(self) -> bool:
-        """Whether the source names an alias, whose version may move."""
-        return self.spec.startswith("models:/") and "@" in self.spec
-
-    def resolve_version(self) -> tuple[str, int | None]:
-        """The model name and the version the source points at now."""
-        if self.is_bundle:
-            info = _bundle_info(Path(self.spec))
-            return str(info.get("name") or Path(self.spec).resolve().name), info.get("version")
-        if self.spec.startswith("runs:/"):
-            return self.spec.split("/")[1], None
-        from steward.models.registry import resolve
-
-        version = resolve(self.spec)
-        return version.name, version.version
-
-    def load(
-        self, *, trust: bool | tuple[str, ...] = False, backend: str = "native"
-    ) -> tuple[str, int | None, Any]:
-        """Load the model: its name, version and ``LoadedModel`` (``trust`` as for models.load)."""
-        import steward.models
-
-        if self.is_bundle:
-            name, version = self.resolve_version()
-            return (
-                name,
-                version,
-                steward.models.load_bundle(self.spec, trust=trust, backend=backend),
-            )
-        name, version = self.resolve_version()
-        uri = self.spec if version is None else f"models:/{name}/{version}"
-        return name, version, steward.models.load(uri, trust=trust, backend=backend)
 
 
 _ARGMAX_MODULES = ("sklearn.ensemble", "sklearn.tree", "sklearn.naive_bayes", "sklearn.neighbors")
@@ -83,20 +33,6 @@ def _predict_is_argmax(native: Any) -> bool:
     final = native.steps[-1][1] if hasattr(native, "steps") else native
     module = type(final).__module__
     return module.startswith(_ARGMAX_MODULES) and "Regressor" not in type(final).__name__
-
-
-def _bundle_info(folder: Path) -> dict[str, Any]:
-    from steward.models.bundle import BUNDLE_FILE
-
-    path = folder / BUNDLE_FILE
-    if not folder.is_dir():
-        raise InvalidInput(
-            f"{folder} is neither a model URI (models:/name@alias) nor a bundle folder."
-        )
-    if path.is_file():
-        loaded = json.loads(path.read_text())
-        return loaded if isinstance(loaded, dict) else {}
-    return {}
 
 
 class Deployment:

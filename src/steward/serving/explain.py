@@ -11,7 +11,6 @@ reply says ``truncated``. Runs off the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,23 +20,27 @@ from steward.errors import Conflict
 from steward.serving import protocols
 from steward.serving.errors import PayloadTooLarge
 from steward.serving.protocols import native
+from steward.serving.routes import json_response
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from steward.serving.app import ServingState
     from steward.serving.deployment import Deployment
+    from steward.serving.repository import ModelRepository
+    from steward.serving.served import ServedModel
+    from steward.workspace import Workspace
 
 EXPLAIN_MAX_ROWS = 20
 EXPLAIN_TIME_BUDGET_S = 2.0
 
 
-def _baseline(state: ServingState, deployment: Deployment) -> dict[str, Any]:
-    """The stored explanation's baseline, else one from the input example."""
+def _baseline(workspace: Workspace | None, deployment: Deployment) -> dict[str, Any]:
+    """The stored explanation's baseline (models from the registry), else one from the
+    input example."""
     from steward.governance.explain import baseline_values
 
-    if deployment.version is not None and not state.sources["primary"].is_bundle:
-        reports = state.workspace.store.governance.reports(
+    if workspace is not None and deployment.version is not None:
+        reports = workspace.store.governance.reports(
             deployment.name, deployment.version, "explanation"
         )
         for report in reports:
@@ -68,43 +71,53 @@ def _scorer(deployment: Deployment) -> Any:
     return score
 
 
-def add_explain_route(
+def _store_of(served: ServedModel) -> Workspace | None:
+    """The workspace holding a registry model's explanations (None for a bundle)."""
+    if served.spec.source.is_bundle:
+        return None
+    from steward.workspace import current_workspace
+
+    return current_workspace()
+
+
+def add_explain_routes(
     app: FastAPI,
-    state: ServingState,
-    respond: Callable[[Any], Response],
+    repository: ModelRepository,
     *,
     max_rows: int = EXPLAIN_MAX_ROWS,
     time_budget_s: float = EXPLAIN_TIME_BUDGET_S,
 ) -> None:
-    """Add ``POST /explain`` to a serving app; ``respond`` makes the app's JSON replies."""
+    """Add ``POST /explain`` (a server of one model) and ``POST /models/{name}/explain``."""
     baselines: dict[tuple[str, int | None], dict[str, Any]] = {}
 
-    @app.post("/explain", tags=["explain"])
-    async def explain(request: Request) -> Response:
-        """Per-feature contributions to the primary model's score for a few rows."""
+    async def explain(request: Request, served: ServedModel) -> Response:
         from steward.governance.explain import local_contributions
 
-        router = state.ready_router()
-        payload = await protocols.read_json(request, state.config.max_body_bytes)
-        parsed = native.parse(payload, None)
-        rows = parsed.rows
-        if len(rows) > max_rows:
-            raise PayloadTooLarge(
-                f"/explain takes at most {max_rows} rows (got {len(rows)}); send fewer."
-            )
-        deployment = router.primary
-        deployment.validate(rows, max_rows)
-        key = (deployment.name, deployment.version)
-        if key not in baselines:
-            baselines[key] = await asyncio.to_thread(_baseline, state, deployment)
-        found = await asyncio.to_thread(
-            local_contributions,
-            _scorer(deployment),
-            rows,
-            baselines[key],
-            time_budget_s=time_budget_s,
-        )
-        return respond(
+        with served.admitted():
+            async with repository.using(served) as router:
+                payload = await protocols.read_json(
+                    request, served.config.max_body_bytes, repository.config.body_timeout_s
+                )
+                rows = native.parse(payload, None).rows
+                if len(rows) > max_rows:
+                    raise PayloadTooLarge(
+                        f"/explain takes at most {max_rows} rows (got {len(rows)}); send fewer."
+                    )
+                deployment = router.primary
+                deployment.validate(rows, max_rows)
+                key = (deployment.name, deployment.version)
+                if key not in baselines:
+                    baselines[key] = await asyncio.to_thread(
+                        _baseline, _store_of(served), deployment
+                    )
+                found = await asyncio.to_thread(
+                    local_contributions,
+                    _scorer(deployment),
+                    rows,
+                    baselines[key],
+                    time_budget_s=time_budget_s,
+                )
+        return json_response(
             {
                 "model": deployment.name,
                 "version": deployment.version,
@@ -117,3 +130,13 @@ def add_explain_route(
                 "truncated": found.truncated,
             }
         )
+
+    @app.post("/explain", tags=["explain"])
+    async def explain_default(request: Request) -> Response:
+        """Per-feature contributions to the model's score for a few rows."""
+        return await explain(request, repository.default())
+
+    @app.post("/models/{name}/explain", tags=["explain"])
+    async def explain_named(request: Request, name: str) -> Response:
+        """``/explain`` for the model served as ``name``."""
+        return await explain(request, repository.get(name))

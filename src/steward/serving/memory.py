@@ -36,3 +36,14 @@ def settle() -> None:
     gc.collect()
     gc.freeze()
     trim()
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (0 where ``/proc`` cannot tell)."""
+    import os
+
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

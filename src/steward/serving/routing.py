@@ -21,6 +21,9 @@ from steward.serving.ids import new_request_ids
 from steward.serving.prediction_log import LogEntry
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from steward.serving.batching import ModelOutput
     from steward.serving.deployment import Deployment
     from steward.serving.prediction_log import PredictionLogWriter
     from steward.serving.protocols import ParsedInput
@@ -32,11 +35,16 @@ PRIMARY, CANARY, SHADOW = "primary", "canary", "shadow"
 
 @dataclass
 class PredictionResult:
-    """The answer to one request, row by row."""
+    """The answer to one request, row by row.
+
+    ``predictions`` (and ``probabilities``, rows of class probabilities) are
+    arrays, so a protocol can write them as they are: JSON without a list per
+    value, binary tensors without a copy.
+    """
 
     model: str
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
     classes: list[Any] | None
     request_ids: list[str]
     versions: list[int | None]
@@ -125,24 +133,12 @@ class Router:
         request_ids = new_request_ids(rows)
         time_ms = int(time.time() * 1000)
         latency_ms = (time.perf_counter() - started) * 1000
-        predictions: list[Any] = [None] * rows
-        probabilities: list[Any] | None = [None] * rows if want_probabilities else None
         versions: list[int | None] = [None] * rows
-        classes = None
         for (route, deployment, indices), output, rows_in in zip(
             groups, outputs, prepared, strict=True
         ):
-            values = output.predictions.tolist()
-            for position, index in enumerate(indices):
-                predictions[index] = values[position]
+            for index in indices:
                 versions[index] = deployment.version
-            if output.probabilities is not None and probabilities is not None:
-                probability_rows = output.probabilities.tolist()
-                for position, index in enumerate(indices):
-                    probabilities[index] = probability_rows[position]
-                classes = deployment.classes
-            else:
-                probabilities = None
             self._log(
                 deployment,
                 route,
@@ -157,6 +153,11 @@ class Router:
                 indices,
                 correlation_id,
             )
+        predictions, probabilities = _merge(
+            rows, [indices for _, _, indices in groups], outputs, want_probabilities
+        )
+        with_probabilities = [d for _, d, _ in groups if probabilities is not None]
+        classes = with_probabilities[-1].classes if with_probabilities else None
         if self.shadow is not None:
             shadow_rows = _named_for(self.shadow, frame, parsed.columns)
             self._mirror(shadow_rows, parsed.entity_ids, request_ids, protocol, correlation_id)
@@ -250,6 +251,32 @@ class Router:
         """Wait for shadow predictions still running."""
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
+
+def _merge(
+    rows: int, parts: list[list[int]], outputs: list[ModelOutput], want_probabilities: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The outputs of the groups a request was split into, back in the request's row order."""
+    import numpy as np
+
+    if len(outputs) == 1 and len(parts[0]) == rows:
+        output = outputs[0]
+        probabilities = output.probabilities if want_probabilities else None
+        return np.asarray(output.predictions), None if probabilities is None else np.asarray(
+            probabilities
+        )
+    predictions = np.empty(rows, dtype=object)
+    for indices, output in zip(parts, outputs, strict=True):
+        predictions[indices] = list(np.asarray(output.predictions).tolist())
+    given = [np.asarray(output.probabilities) for output in outputs]
+    if not want_probabilities or any(p is None or p.ndim != 2 for p in given):
+        return predictions, None
+    if len({p.shape[1] for p in given}) != 1:
+        return predictions, None
+    probabilities = np.empty((rows, given[0].shape[1]), dtype="float64")
+    for indices, part in zip(parts, given, strict=True):
+        probabilities[indices] = part
+    return predictions, probabilities
 
 
 def _named_for(deployment: Deployment, rows: Any, columns: list[str] | None) -> Any:

@@ -44,6 +44,8 @@ def validate_rows(
         )
     if signature is None:
         return rows
+    if signature.kind == "columns":
+        _refuse_booleans(signature, rows)
     prepared = enforce(signature, rows, arrays=arrays)
     if isinstance(prepared, np.ndarray):
         if signature.kind == "columns":
@@ -53,6 +55,46 @@ def validate_rows(
         return prepared
     _check_columns(signature, [prepared[spec.name].to_numpy() for spec in signature.inputs])
     return prepared
+
+
+def _numeric_columns(signature: Signature) -> list[str]:
+    import numpy as np
+
+    names: list[str] = []
+    for spec in signature.inputs:
+        try:
+            if spec.name is not None and np.dtype(spec.dtype).kind in "iuf":
+                names.append(spec.name)
+        except TypeError:
+            continue
+    return names
+
+
+def _refuse_booleans(signature: Signature, rows: Any) -> None:
+    """Refuse true/false sent for a number column (a JSON boolean is not a count or a dose)."""
+    import numpy as np
+
+    numeric = _numeric_columns(signature)
+    if not numeric:
+        return
+    if isinstance(rows, np.ndarray):
+        if rows.dtype.kind == "b":
+            _boolean_refused(numeric[0])
+        return
+    for name in numeric:
+        if name not in rows.columns:
+            continue
+        column = rows[name]
+        if column.dtype.kind == "b" or (
+            column.dtype == object and any(type(value) is bool for value in column)
+        ):
+            _boolean_refused(name)
+
+
+def _boolean_refused(name: str) -> None:
+    raise InvalidInput(
+        f"column {name!r} takes numbers, not true/false; send 1 or 0 if that is what you mean."
+    )
 
 
 def _check_columns(signature: Signature, columns: Any) -> None:

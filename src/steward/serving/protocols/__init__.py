@@ -3,17 +3,21 @@
 ``native`` (``/predict``), ``mlflow`` (``/invocations``) and ``v2`` (the Open
 Inference Protocol). Reading the body is shared: the size limit is enforced
 from ``Content-Length`` and again while the bytes stream in, so an oversized
-body is refused before it is buffered.
+body is refused before it is buffered; a body that does not arrive in time
+gets 408; a gzip or deflate body (``Content-Encoding``) is inflated within
+the same limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput
-from steward.serving.errors import PayloadTooLarge, UnsupportedMediaType
+from steward.serving.errors import PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,11 +78,13 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float = 30.0) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes.
 
     Raises:
-        PayloadTooLarge: the declared or actual size is over ``limit``.
+        PayloadTooLarge: the declared, actual or inflated size is over ``limit``.
+        RequestTimeout: the body did not arrive within ``timeout_s``.
+        UnsupportedMediaType: a ``Content-Encoding`` other than gzip or deflate.
     """
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -90,18 +96,46 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body did not arrive within {timeout_s:g} s; send it at once."
+        ) from None
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    return body if encoding in ("", "identity") else _inflate(body, encoding, limit)
+
+
+def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """A gzip or deflate (zlib) body, inflated to at most ``limit`` bytes."""
+    if encoding not in ("gzip", "deflate"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding[:30]!r} is not read here; send gzip, deflate or none."
+        )
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise InvalidInput(f"the request body is not valid {encoding} data.") from None
+    if len(inflated) > limit or inflater.unconsumed_tail:
+        raise _too_large(limit)
+    return inflated
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters ('' when not sent)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def check_json_type(request: Request) -> None:
     """Refuse a body that is not declared as JSON (415)."""
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type(request)
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise UnsupportedMediaType(
             f"this route reads JSON; send the header 'Content-Type: application/json' "
@@ -132,10 +166,26 @@ def parse_json(body: bytes) -> Any:
         raise InvalidInput(f"the request body is not valid JSON{where}.") from None
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, timeout_s: float = 30.0) -> Any:
     """Check the content type, read the body within ``limit`` and decode it."""
     check_json_type(request)
-    return parse_json(await read_body(request, limit))
+    return parse_json(await read_body(request, limit, timeout_s))
+
+
+def json_values(values: Any) -> Any:
+    """An output array as orjson writes it fastest, with the values ``tolist`` would give.
+
+    Arrays of 64-bit floats, integers and booleans go as they are; other types
+    (float32, whose values orjson would round differently, strings) as lists.
+    """
+    import numpy as np
+
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.dtype in (np.float64, np.int64, np.int32, np.bool_):
+        return np.ascontiguousarray(array)
+    return array.tolist()
 
 
 def require_object(payload: Any, what: str) -> dict[str, Any]:

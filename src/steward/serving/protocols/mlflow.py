@@ -4,7 +4,9 @@ Accepts exactly one of ``dataframe_split`` (``{"columns", "data"}``),
 ``dataframe_records`` (a list of row objects), ``instances`` and ``inputs``
 (rows as objects, or column: values), plus ``params`` which is ignored.
 Replies ``{"predictions": [...]}``, as ``mlflow models serve`` does, so
-MLflow clients and scripts work unchanged.
+MLflow clients and scripts work unchanged; the request ids that ``/feedback``
+takes come in the ``X-Request-Id`` header, and also in the body as
+``"request_ids"`` when asked with ``?request_ids=true``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from steward.serving.protocols import (
     ParsedInput,
     array_columns,
     columns_frame,
+    json_values,
     numeric_array,
     records_frame,
     require_object,
@@ -59,6 +62,12 @@ def _split_frame(value: Any, signature: Signature | None) -> pd.DataFrame:
         columns = signature.input_names
     if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
         raise InvalidInput("'dataframe_split.columns' must be a list of column names.")
+    if len(set(columns)) != len(columns):
+        twice = sorted({name for name in columns if columns.count(name) > 1})
+        raise InvalidInput(
+            f"'dataframe_split.columns' names {[name[:60] for name in twice[:5]]} more than "
+            "once; name each column once."
+        )
     width = len(columns)
     if not all(isinstance(row, list) and len(row) == width for row in data):
         raise InvalidInput(
@@ -112,6 +121,9 @@ def parse(payload: Any, signature: Signature | None, entity_header: str | None) 
     return ParsedInput(frame, entity_ids, array_columns(frame, signature))
 
 
-def format_reply(result: PredictionResult) -> dict[str, Any]:
-    """The ``/invocations`` reply: ``{"predictions": [...]}``."""
-    return {"predictions": result.predictions}
+def format_reply(result: PredictionResult, *, request_ids: bool = False) -> dict[str, Any]:
+    """The ``/invocations`` reply: ``{"predictions": [...]}`` (and ``request_ids`` if asked)."""
+    reply: dict[str, Any] = {"predictions": json_values(result.predictions)}
+    if request_ids:
+        reply["request_ids"] = result.request_ids
+    return reply

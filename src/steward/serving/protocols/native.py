@@ -15,6 +15,7 @@ from steward.serving.protocols import (
     ParsedInput,
     columns_frame,
     entity_ids_from,
+    json_values,
     records_frame,
     require_object,
 )
@@ -72,11 +73,11 @@ def format_reply(result: PredictionResult) -> dict[str, Any]:
     reply: dict[str, Any] = {
         "model": result.model,
         "version": versions[0] if len(set(versions)) == 1 else None,
-        "predictions": result.predictions,
+        "predictions": json_values(result.predictions),
         "request_ids": result.request_ids,
         "versions": versions,
     }
     if result.probabilities is not None:
-        reply["probabilities"] = result.probabilities
+        reply["probabilities"] = json_values(result.probabilities)
         reply["classes"] = result.classes
     return reply
