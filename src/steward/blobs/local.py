@@ -86,14 +86,33 @@ def _open_regular(path: str | os.PathLike[str]) -> tuple[int, int]:
 class LocalBlobStore:
     """Blobs in a local folder, written with temp file, made durable, then renamed."""
 
-    def __init__(self, root: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        algorithm: str = DEFAULT_ALGORITHM,
+        create: bool = True,
+    ) -> None:
+        """Open the store in folder ``root``.
+
+        Args:
+            root: the folder.
+            algorithm: digest algorithm for new blobs.
+            create: create the folder if missing; otherwise a missing folder is
+                ``NotFound`` and nothing is written until a blob or ref is.
+
+        Raises:
+            NotFound: ``create`` is False and ``root`` is not a folder.
+        """
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
         new_hasher(algorithm)  # validates the name early
         self.algorithm = algorithm
         self._tmp = self.root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
         self._tmp_prefix = f"{self._tmp}{os.sep}"
+        if create:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise NotFound(f"there is no blob store at {self.url}: no such folder. Check the path.")
 
     def location(self, digest: str) -> str:
         """Where the blob with ``digest`` lives, as a string (whether or not it exists)."""
@@ -118,7 +137,11 @@ class LocalBlobStore:
     def _temp_file(self) -> Iterator[tuple[str, int]]:
         """A new temp file open for writing: (path, descriptor); removed if the block fails."""
         temp = self._tmp_prefix + temp_name()
-        fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        try:
+            fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        except FileNotFoundError:  # opened without ``create``, or removed since
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
         try:
             yield temp, fd
         except BaseException:

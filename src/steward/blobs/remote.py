@@ -42,7 +42,20 @@ class FsspecBlobStore:
         url: str,
         algorithm: str = DEFAULT_ALGORITHM,
         storage_options: dict[str, Any] | None = None,
+        create: bool = True,
     ) -> None:
+        """Open the store under ``url``.
+
+        Args:
+            url: e.g. ``s3://bucket/prefix``.
+            algorithm: digest algorithm for new blobs.
+            storage_options: fsspec options (credentials, ``endpoint_url``…).
+            create: whether the prefix may be empty (new); otherwise a prefix
+                holding nothing is ``NotFound``.
+
+        Raises:
+            NotFound: ``create`` is False and nothing is stored under ``url``.
+        """
         import fsspec
 
         from steward.errors import MissingDependency
@@ -59,6 +72,10 @@ class FsspecBlobStore:
         self.root = root.rstrip("/")
         self._atomic_put = protocol in _OBJECT_STORE_PROTOCOLS
         self._conditional_put = protocol in _CONDITIONAL_PUT_PROTOCOLS
+        if not create and not self.fs.exists(self.root):
+            raise NotFound(
+                f"there is no blob store at {url}: nothing is stored there. Check the address."
+            )
 
     def key_of(self, digest: str) -> str:
         """The object key of the blob with ``digest``."""

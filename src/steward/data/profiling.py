@@ -40,6 +40,30 @@ if TYPE_CHECKING:
 PROFILE_FORMAT = 1
 
 
+def read_profiles(data: bytes, manifest: Manifest | None = None) -> dict[str, TableProfile]:
+    """The profiles in a version's profile blob, by relative path.
+
+    Args:
+        data: the blob's bytes.
+        manifest: the version's manifest, to check the blob against: one
+            profile per tabular file, recorded with that file's digest.
+
+    Raises:
+        ValueError: (or KeyError, TypeError) the blob is not a profile blob of
+            this Steward, or does not match ``manifest``.
+    """
+    parsed = json.loads(data)
+    if parsed["format"] != PROFILE_FORMAT:
+        raise ValueError(f"unknown profile format {parsed['format']!r}")
+    tables = parsed["tables"]
+    if manifest is not None:
+        digests = {entry.path: entry.digest for entry in manifest if entry.is_tabular}
+        recorded = {path: item["digest"] for path, item in tables.items()}
+        if recorded != digests:
+            raise ValueError("its tables are not the tabular files of the manifest")
+    return {path: TableProfile.from_json(item["profile"]) for path, item in tables.items()}
+
+
 def _starts_with(path: str, before: FileEntry) -> bool:
     """Whether the file at ``path`` begins with the bytes of ``before``, ending in a newline."""
     algorithm, _ = parse_digest(before.digest)
