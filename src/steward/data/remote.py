@@ -68,9 +68,11 @@ def _transfer(
     manifest: Manifest,
     progress: Progress | None,
     total: Callable[[int], None] | None,
+    touch: bool = False,
 ) -> TransferResult:
+    """Copy the version's blobs that ``target`` lacks; ``touch``: mark those it has as used."""
     wanted = _version_blobs(version, manifest)
-    missing = target.missing(wanted)
+    missing = target.missing(wanted, touch=touch)
     if total is not None:
         known = manifest.blob_sizes()  # the profile's and manifest's sizes are asked for
         total(sum(known[digest] if digest in known else source.size(digest) for digest in missing))
@@ -242,7 +244,8 @@ def _pull(
     manifest = Manifest.from_bytes(read(record.digest), record.digest)
     profile_digest = record.content.profile_digest
     record.check_content(manifest, None if profile_digest is None else read(profile_digest))
-    result = _transfer(remote, blobs, record, manifest, progress, total)
+    # The blobs already here are marked as used: a collection running meanwhile keeps them.
+    result = _transfer(remote, blobs, record, manifest, progress, total, touch=True)
     if held is not None:
         return result
     with _explained(record, remote.url):

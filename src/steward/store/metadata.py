@@ -8,6 +8,7 @@ from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
+from steward.store.references import ReferenceStore
 from steward.store.registry import RegistryStore
 from steward.store.serving import ServingStore
 from steward.store.tracking import TrackingStore
@@ -25,6 +26,7 @@ class MetadataStore:
         self.registry = RegistryStore(self.engine)
         self.monitoring = MonitoringStore(self.engine)
         self.serving = ServingStore(self.engine)
+        self.references = ReferenceStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""
