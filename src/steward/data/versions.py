@@ -312,8 +312,9 @@ def _store_version(
         found = workspace.store.datasets.find_by_digest(name, digest)
         created = False
         if found is None:
-            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
-            workspace.blobs.put_bytes(manifest_bytes)
+            with workspace.blobs.batch() as sink:  # the profile and manifest: one durable publish
+                profile_digest, rows, columns = profiler.store(manifest, locals_, table, sink)
+                sink.put_bytes(manifest_bytes)
             new = NewDatasetVersion(
                 digest=digest,
                 profile_digest=profile_digest,
