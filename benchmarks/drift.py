@@ -157,7 +157,7 @@ def check_summary_agreement(reference, current) -> bool:  # type: ignore[no-unty
     from scipy import stats
 
     from steward.monitoring import drift
-    from steward.monitoring.summary import DatasetSummary, summarize
+    from steward.monitoring.statistics.summary import DatasetSummary, summarize
 
     stored = DatasetSummary.from_dict(json.loads(json.dumps(summarize(reference).to_dict())))
     raw = drift(reference, current)
@@ -197,7 +197,7 @@ def child(tool: str, n: int) -> None:
     flagged: set[str] = set()
     elapsed = 0.0
     if tool == "steward":
-        import steward.monitoring.drift  # noqa: F401  (imports are not timed, for any tool)
+        import steward.monitoring.checks.drift  # noqa: F401  (imports are not timed, for any tool)
     if tool == "evidently":
         import evidently.presets  # noqa: F401
     if tool != "data":

@@ -1,15 +1,24 @@
-"""Shared fixtures: a temporary workspace on SQLite or PostgreSQL, local or S3 blobs."""
+"""Shared fixtures: a temporary workspace on SQLite or PostgreSQL, local or S3 blobs, an
+HTTP receiver on loopback, and child processes in their own namespaces."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.services import create_bucket, create_database, postgres_server, s3_server
+from tests.services import (
+    ISOLATION,
+    Receiver,
+    create_bucket,
+    create_database,
+    postgres_server,
+    s3_server,
+)
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -84,3 +93,53 @@ def _pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
             fluent.end_run()
         use_workspace(None)
         ws.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP server on loopback recording the JSON it is sent."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def isolation() -> list[str]:
+    """The ``unshare`` prefix for a child in its own mount and network namespaces (a
+    planted /etc/hosts, a DNS server, a full disk); skips locally, fails in CI."""
+    if ISOLATION is None:
+        message = (
+            "this test needs 'unshare' to give a child process its own mount and network "
+            "namespaces (root, or unprivileged user namespaces)"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return ISOLATION
+
+
+CliResult = tuple[int, str, str]
+"""Exit code, stdout and stderr of one ``steward`` command."""
+
+
+@pytest.fixture
+def steward_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``steward ARGS`` in this process through its real entry point (``main``: the
+    one-line errors and exit codes users see), on the current workspace."""
+    from steward.cli import main
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        saved = sys.argv
+        sys.argv = ["steward", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            sys.argv = saved
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -1,4 +1,5 @@
-"""Real services for tests: a throwaway PostgreSQL cluster and a moto S3 server.
+"""Real services for tests: a throwaway PostgreSQL cluster, a moto S3 server, an HTTP
+receiver on loopback, and child processes in their own mount and network namespaces.
 
 PostgreSQL: ``STEWARD_TEST_POSTGRES_URL`` names an existing server; otherwise,
 when Debian's binaries are installed, a temporary cluster is started on a
@@ -10,15 +11,21 @@ machine and fail under CI (``CI`` set).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -154,3 +161,157 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+class Receiver:
+    """An HTTP server on loopback that records JSON bodies and headers of POSTs.
+
+    ``fail_next`` answers that many requests with 503; ``redirect_to`` answers
+    every request with a 302 to that URL.
+    """
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.requests: list[str] = []
+        self.fail_next = 0
+        self.redirect_to: str | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.requests.append(f"GET {self.path}")
+                self.send_response(200)
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                receiver.requests.append(f"POST {self.path}")
+                length = int(self.headers["Content-Length"])
+                body = json.loads(self.rfile.read(length))
+                if receiver.redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", receiver.redirect_to)
+                elif receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    self.send_response(503)
+                else:
+                    receiver.bodies.append(body)
+                    receiver.headers.append(dict(self.headers))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _unshare_prefix() -> list[str] | None:
+    if not shutil.which("unshare"):
+        return None
+    prefixes = [["unshare", "-r", "-m", "-n"]]
+    if os.geteuid() == 0:
+        prefixes.insert(0, ["unshare", "-m", "-n"])
+    for prefix in prefixes:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+ISOLATION = _unshare_prefix()
+"""How to start a child in its own mount and network namespaces, or None where the
+kernel or sandbox refuses (the tests that need it then skip and say why)."""
+
+LOOPBACK_UP = """
+import fcntl, socket, struct
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as _s:  # SIOCSIFFLAGS lo UP|LOOPBACK|RUNNING
+    fcntl.ioctl(_s, 0x8914, struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40))
+"""
+"""Python that brings up the loopback interface of a fresh network namespace."""
+
+
+def run_isolated(
+    script: str,
+    folder: Path,
+    binds: dict[str, str] | None = None,
+    tmpfs: dict[Path, str] | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with this interpreter in new mount and network namespaces.
+
+    Args:
+        script: Python source; ``LOOPBACK_UP`` is run first, so loopback works.
+        folder: where the script and the bound files are written.
+        binds: system files to replace for the child only (``{"/etc/hosts": text}``).
+        tmpfs: folders to mount a small tmpfs on (``{path: "2m"}``), for a full disk.
+        timeout: seconds before the child is killed.
+        env: extra environment variables.
+    """
+    assert ISOLATION is not None
+    steps = []
+    for index, (target, text) in enumerate((binds or {}).items()):
+        source = folder / f"bind-{index}"
+        source.write_text(text)
+        steps.append(f"mount --bind {source} {target}")
+    for path, size in (tmpfs or {}).items():
+        path.mkdir(parents=True, exist_ok=True)
+        steps.append(f"mount -t tmpfs -o size={size} tmpfs {path}")
+    program = folder / "isolated.py"
+    program.write_text(LOOPBACK_UP + script)
+    steps.append(f"exec {sys.executable} {program}")
+    return subprocess.run(
+        [*ISOLATION, "sh", "-c", " && ".join(steps)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def run_steward(
+    home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``steward`` command in a child process on the workspace at ``home``."""
+    return subprocess.run(
+        [sys.executable, "-m", "steward.cli", *args],
+        env={**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def spawn_steward_script(
+    body: str, home: Path, store_url: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``import steward, sys, time`` + ``body`` in a child process on a workspace
+    (its own SQLite store unless ``store_url`` is given), stdout and stderr piped."""
+    import textwrap
+
+    script = "import steward, sys, time\n" + textwrap.dedent(body)
+    child_env = {**os.environ, "STEWARD_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+    child_env.pop("STEWARD_BLOB_URL", None)
+    if store_url is None:
+        child_env.pop("STEWARD_STORE_URL", None)
+    else:
+        child_env["STEWARD_STORE_URL"] = store_url
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

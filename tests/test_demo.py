@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 import steward
-from steward import models
+from steward import checks, models
 from steward.demo import EXPERIMENT, REGISTERED_MODEL, print_demo, run_demo
 
 
@@ -56,9 +56,38 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")
     assert loaded.predict(loaded.input_example).shape == (5,)
 
+    governance = result.governance
+    assert governance is not None
+    assert governance.data_checks["breast-cancer-train:1"][0]
+    assert (
+        checks.check_history(dataset="breast-cancer-test:1")[0].check_count
+        == (governance.data_checks["breast-cancer-test:1"][2])
+    )
+    assert {name for name, _, _ in governance.model_checks} >= {
+        "roc_auc >= 0.95",
+        "equalized_odds_difference <= 0.2 across clinic",
+    }
+    assert 0 <= governance.fairness["demographic_parity_difference"] <= 1
+    assert len(governance.top_features) == 5
+    card = result.card_path.read_text()
+    assert "## Model checks" in card and "## Fairness across clinic" in card
+    assert "## Explanation: permutation importance" in card
+    assert governance.audit_intact and governance.audit_events > 20
+    assert steward.governance.verify_audit().ok
+
     console = Console(record=True, width=120)
     print_demo(result, console)
     text = console.export_text()
     assert "data version → runs" in text
     assert "champion" in text
     assert "webhook received" in text and "monitoring report:" in text
+    assert "data check" in text and "fairness across synthetic clinic labels" in text
+    assert "explanation (permutation importance" in text and "audit log intact" in text
+
+    # Tampering with one stored event is caught.
+    from sqlalchemy import text as sql
+
+    with workspace.store.engine.begin() as connection:
+        connection.execute(sql("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
+    tampered = steward.governance.verify_audit()
+    assert not tampered.ok and tampered.problems[0].seq == 3

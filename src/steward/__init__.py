@@ -43,11 +43,11 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import data, models, monitoring, serving
+    from steward import checks, data, governance, models, monitoring, serving
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = frozenset({"data", "models", "monitoring", "serving"})
+_LAZY_SUBMODULES = frozenset({"checks", "data", "governance", "models", "monitoring", "serving"})
 
 
 def __getattr__(name: str) -> object:
@@ -76,12 +76,14 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "checks",
     "data",
     "download_artifact",
     "end_run",
     "flush",
     "get_metric_history",
     "get_run",
+    "governance",
     "list_artifacts",
     "log_artifact",
     "log_artifacts",

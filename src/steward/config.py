@@ -19,6 +19,7 @@ HOME_ENV = "STEWARD_HOME"
 STORE_URL_ENV = "STEWARD_STORE_URL"
 BLOB_URL_ENV = "STEWARD_BLOB_URL"
 USER_ENV = "STEWARD_USER"
+ALERT_ALLOWED_HOSTS_ENV = "STEWARD_ALERT_ALLOWED_HOSTS"
 CONFIG_FILE_NAME = "config.toml"
 
 
@@ -29,9 +30,13 @@ class Settings:
     home: Path
     store_url: str
     blob_url: str
+    alert_allowed_hosts: tuple[str, ...] = ()
+    """Where alerts may go (names, ``*.domain``, addresses, networks); empty: anywhere
+    but link-local and metadata addresses (``monitoring/alerts/targets.py``)."""
 
 
 def _read_config_file(home: Path) -> dict[str, str]:
+    """The config file's settings as strings (a list of hosts is joined with commas)."""
     path = home / CONFIG_FILE_NAME
     if not path.is_file():
         return {}
@@ -40,13 +45,16 @@ def _read_config_file(home: Path) -> dict[str, str]:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{path} is not valid TOML ({exc}); fix or remove it.") from exc
-    allowed = {"store_url", "blob_url"}
+    allowed = {"store_url", "blob_url", "alert_allowed_hosts"}
     unknown = set(data) - allowed
     if unknown:
         raise InvalidInput(
             f"{path} has unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}."
         )
-    return {key: str(value) for key, value in data.items()}
+    return {
+        key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        for key, value in data.items()
+    }
 
 
 def resolve_settings(
@@ -78,7 +86,9 @@ def resolve_settings(
         or from_file.get("blob_url")
         or str(home_path / "blobs")
     )
-    return Settings(home=home_path, store_url=store, blob_url=blobs)
+    hosts = os.environ.get(ALERT_ALLOWED_HOSTS_ENV) or from_file.get("alert_allowed_hosts", "")
+    allowed = tuple(entry.strip() for entry in hosts.split(",") if entry.strip())
+    return Settings(home=home_path, store_url=store, blob_url=blobs, alert_allowed_hosts=allowed)
 
 
 def current_user() -> str:

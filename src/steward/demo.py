@@ -13,9 +13,16 @@ report is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from steward.demo_governance import (
+    GovernanceSummary,
+    check_data,
+    govern_champion,
+    print_governance,
+)
 
 EXPERIMENT = "breast-cancer-diagnosis"
 REGISTERED_MODEL = "breast-cancer-classifier"
@@ -36,6 +43,7 @@ class DemoResult:
     card_path: Path | None = None
     serving: ServingSummary | None = None
     monitoring: MonitoringSummary | None = None
+    governance: GovernanceSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         )
         for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test))
     ]
+    data_checks = check_data(data_versions)
     steward.set_experiment(EXPERIMENT)
     candidates = _candidates(seed)
     run_ids: dict[str, str] = {}
@@ -160,8 +169,18 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                 progress.advance(task)
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
     datasets = tuple(version.ref for version in data_versions)
-    version, card_path = _register_champion(run_ids[best], best, results[best])
+    version = _register_champion(run_ids[best], best, results[best])
+    governance = govern_champion(REGISTERED_MODEL, version, X_test, y_test, seed)
+    card_path = _write_card(version)
     serving, monitoring = _serve_champion(X_test, y_test, seed)
+    audit = steward.governance.verify_audit()
+    governance = replace(
+        governance,
+        data_checks=data_checks,
+        audit_events=audit.events,
+        audit_intact=audit.ok,
+        audit_head=audit.head_hash,
+    )
     return DemoResult(
         EXPERIMENT,
         run_ids,
@@ -174,6 +193,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         card_path,
         serving,
         monitoring,
+        governance,
     )
 
 
@@ -345,10 +365,9 @@ def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> Monitoring
     )
 
 
-def _register_champion(run_id: str, model_name: str, scores: dict[str, float]) -> tuple[int, Path]:
-    """Register the best run's model, approve it, alias it ``champion``, write its card."""
+def _register_champion(run_id: str, model_name: str, scores: dict[str, float]) -> int:
+    """Register the best run's model, approve it, alias it ``champion``, fill its card."""
     import steward
-    from steward.workspace import current_workspace
 
     models = steward.models
     version = models.register(
@@ -380,9 +399,17 @@ def _register_champion(run_id: str, model_name: str, scores: dict[str, float]) -
             "validation, subgroup analysis and a human in the loop."
         ),
     )
+    return version.version
+
+
+def _write_card(version: int) -> Path:
+    """Write the champion's card (Markdown and HTML) under the workspace's ``cards``."""
+    import steward
+    from steward.workspace import current_workspace
+
     folder = Path(current_workspace().settings.home) / "cards"
-    markdown, _ = models.write_card(REGISTERED_MODEL, version.version, folder)
-    return version.version, markdown
+    markdown, _ = steward.models.write_card(REGISTERED_MODEL, version, folder)
+    return markdown
 
 
 def print_demo(result: DemoResult, console: Any) -> None:
@@ -425,6 +452,8 @@ def print_demo(result: DemoResult, console: Any) -> None:
         )
     if result.monitoring is not None:
         _print_monitoring(result.monitoring, console)
+    if result.governance is not None:
+        print_governance(result.governance, console)
     console.print(f"metadata store: {settings.store_url}")
     console.print(f"blob store:     {settings.blob_url}")
     console.print(

@@ -44,6 +44,19 @@ class IntegrityError(StewardError):
     http_status = 500
 
 
+class StorageError(StewardError, OSError):
+    """A store cannot be read or written: a damaged or unreadable file, a read-only or
+    failing disk, an unreachable database server."""
+
+    http_status = 503
+
+
+class StorageFull(StorageError):
+    """The disk (or quota) under a store is full; what was stored before is intact."""
+
+    http_status = 507
+
+
 class SchemaTooNew(StewardError):
     """The metadata store was written by a newer Steward than this one."""
 
@@ -85,6 +98,12 @@ def require(module: str, extra: str, feature: str) -> object:
 
 class UnsafeModel(StewardError):
     """Loading a model would run code or trust types that were not allowed."""
+
+    http_status = 422
+
+
+class UnreadableModel(InvalidInput):
+    """A model file is damaged, disguised, or not what its descriptor says it is."""
 
     http_status = 422
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ from typer.testing import CliRunner
 
 import steward
 from steward.cli import app
+from tests.services import run_steward
 
 runner = CliRunner()
 
@@ -22,17 +20,6 @@ def _invoke(*args: str) -> Any:
     result = runner.invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
-
-
-def _steward(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "steward.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -93,15 +80,15 @@ def test_runs_delete_and_restore(two_runs: list[str]) -> None:
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
-    result = _steward(tmp_path, "runs", "list", "--filter", "metrics.acc >> 1")
+    result = run_steward(tmp_path, "runs", "list", "--filter", "metrics.acc >> 1")
     assert result.returncode == 1
     assert "error: invalid filter" in result.stderr
     assert "position 13" in result.stderr
     assert "Traceback" not in result.stderr
-    missing = _steward(tmp_path, "runs", "show", "0123456789abcdef")
+    missing = run_steward(tmp_path, "runs", "show", "0123456789abcdef")
     assert missing.returncode == 1
     assert "no run with id" in missing.stderr
-    debug = _steward(tmp_path, "--debug", "runs", "show", "0123456789abcdef")
+    debug = run_steward(tmp_path, "--debug", "runs", "show", "0123456789abcdef")
     assert "Traceback" in debug.stderr
 
 

@@ -62,3 +62,28 @@ def frame(rows: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     )
     y = ((X["dose"] > 5) ^ (X["site"] == "east")).to_numpy().astype(int)
     return X, y
+
+
+def edit_descriptor(folder: Path, edit: Any) -> None:
+    """Hand-edit a model folder's ``steward-model.json``: ``edit`` changes the parsed dict."""
+    import json
+
+    path = folder / "steward-model.json"
+    descriptor = json.loads(path.read_text())
+    edit(descriptor)
+    path.write_text(json.dumps(descriptor))
+
+
+def replace_sealed(folder: Path, name: str, content: bytes) -> None:
+    """Replace a model file and re-seal it, as an attacker who can write the folder would."""
+    import hashlib
+
+    (folder / name).write_bytes(content)
+
+    def seal(descriptor: dict[str, Any]) -> None:
+        descriptor["files"][name] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+        }
+
+    edit_descriptor(folder, seal)

@@ -169,9 +169,9 @@ def test_malicious_skops_type_is_refused(workspace: Any, tmp_path: Path) -> None
     folder = tmp_path / "evil"
     folder.mkdir()
     skops.io.dump({"payload": EvilState(str(target))}, folder / "model.skops")
-    info = {"file": "model.skops", "serialization": "skops", "trusted_packages": ["sklearn"]}
+    info = {"file": "model.skops", "serialization": "skops"}
     with pytest.raises(UnsafeModel, match=r"tests\.models\.helpers\.EvilState"):
-        SklearnFlavor().load(folder, info, trust=False)
+        SklearnFlavor().load(folder, info, trust=frozenset(), files=["model.skops"])
     assert not target.exists()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from steward.errors import InvalidInput
 from steward.monitoring import drift
-from steward.monitoring.summary import DatasetSummary, summarize
+from steward.monitoring.statistics.summary import DatasetSummary, summarize
 
 
 def frame(n: int, seed: int, shift: float = 0.0, extra_level: bool = False) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 
 from steward.errors import InvalidInput
 from steward.monitoring import estimate_performance, performance
-from steward.monitoring.estimated import expected_metrics
+from steward.monitoring.checks.estimated import expected_metrics
 
 
 def classified(n: int, seed: int) -> pd.DataFrame:
@@ -89,3 +89,25 @@ def test_expected_metrics_of_certain_predictions_are_exact() -> None:
     assert expected["accuracy"] == 1.0 and expected["f1"] == 1.0
     assert expected["roc_auc"] == 1.0
     assert np.isnan(expected_metrics(np.array([]))["accuracy"])
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+@pytest.mark.parametrize(
+    ("window", "note"),
+    [
+        (pd.DataFrame({"proba": pd.Series([], dtype=float)}), "is empty"),
+        (pd.DataFrame({"proba": [np.nan] * 30, "label": [1, 0] * 15}), "no probability in its 30"),
+    ],
+)
+def test_estimating_an_empty_or_all_missing_window_reports_insufficient_data(
+    window: pd.DataFrame, note: str, calibrate: bool
+) -> None:
+    reference = classified(2_000, 5) if calibrate else None
+    target = "label" if calibrate else None
+    estimate = estimate_performance(window, proba="proba", reference=reference, target=target)
+    assert estimate.rows == 0 and estimate.estimated == {} and estimate.metrics() == {}
+    assert any(note in text for text in estimate.notes), estimate.notes
+    # like realised performance without labels: no numbers, a note, nothing raised
+    realised = performance(window.assign(pred=1, label=np.nan), target="label", prediction="pred")
+    assert realised.metrics() == {} and "no labelled rows" in realised.overall.notes
+    assert estimate.to_pandas().empty

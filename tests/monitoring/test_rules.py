@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from steward.errors import InvalidInput
-from steward.monitoring.rules import parse_rule
+from steward.monitoring.alerts.rules import parse_rule
 
 
 @pytest.mark.parametrize(

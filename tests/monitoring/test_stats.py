@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from steward.monitoring import stats
-from steward.monitoring.summary import quantile_edges, summarize_numeric
+from steward.monitoring.statistics import stats
+from steward.monitoring.statistics.summary import quantile_edges, summarize_numeric
 
 
 @settings(max_examples=200, deadline=None)

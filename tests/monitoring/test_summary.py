@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.errors import InvalidInput
-from steward.monitoring.summary import (
+from steward.monitoring.statistics.summary import (
     OTHER,
     DatasetSummary,
     quantile_edges,

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import steward
 from steward.cli import app
-from steward.errors import InvalidInput
+from steward.errors import InvalidInput, NotFound
 from steward.monitoring import (
     create_monitor,
     events,
@@ -115,8 +115,21 @@ def test_table_sources_refuse_or_report_bad_input(workspace: Any, tmp_path: Path
         create_monitor("x", table="dataset:", reference="train:1", window="5 rows")
     assert steward.monitoring.list_monitors() == []
 
-    create_monitor("nothing", table=str(tmp_path / "none-*.parquet"), reference="train:1",
+    # What a monitor names must exist when it is made; gone later, a run stores an error.
+    with pytest.raises(InvalidInput, match="no files match the monitored table"):
+        create_monitor("nothing", table=str(tmp_path / "none-*.parquet"), reference="train:1",
+                       window="5 rows")  # fmt: skip
+    with pytest.raises(NotFound, match="no dataset named 'nope'"):
+        create_monitor("nothing", table="dataset:nope", reference="train:1", window="5 rows")
+    gone = tmp_path / "gone" / "part-0.parquet"
+    gone.parent.mkdir()
+    scored(10, seed=1, start=NOW).to_parquet(gone)
+    with pytest.raises(NotFound, match="no version 9"):
+        create_monitor("nothing", table=str(gone), reference="train:9", window="5 rows")
+    assert steward.monitoring.list_monitors() == []
+    create_monitor("nothing", table=str(gone.parent / "*.parquet"), reference="train:1",
                    window="5 rows")  # fmt: skip
+    gone.unlink()
     nothing = run_monitor("nothing")
     assert nothing.status == "error" and "no files match" in nothing.notes[0]
 

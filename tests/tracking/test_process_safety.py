@@ -5,31 +5,19 @@ These tests run real Python processes against a real SQLite store.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from steward.store.records import RunStatus
 from steward.workspace import open_workspace
+from tests.services import spawn_steward_script
 
 
 def _spawn(home: Path, body: str) -> subprocess.Popen[str]:
-    script = "import steward, sys, time\n" + textwrap.dedent(body)
-    env = {**os.environ, "STEWARD_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    env.pop("STEWARD_STORE_URL", None)
-    env.pop("STEWARD_BLOB_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn_steward_script(body, home)
 
 
 def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:

@@ -26,16 +26,19 @@ parallel.
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+from steward.errors import StorageError, StorageFull
 from steward.libc import libc
 
 SYNCFS_MIN_FILES = 64
@@ -185,3 +188,26 @@ def make_durable(paths: Sequence[str], folder: str, size: int) -> None:
         return
     with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
         list(pool.map(_fsync, paths))
+
+
+@contextmanager
+def storage_errors(where: str) -> Iterator[None]:
+    """Turn a full, over-quota or read-only disk under ``where`` into a one-line error.
+
+    Raises:
+        StorageFull: no space (or quota) left.
+        StorageError: the filesystem is read-only.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(
+                f"no space left on the disk of {where} ({os.strerror(exc.errno)}); free some "
+                "space and try again. Nothing stored before was changed."
+            ) from exc
+        if exc.errno == errno.EROFS:
+            raise StorageError(
+                f"{where} is on a read-only filesystem; point Steward at a writable place."
+            ) from exc
+        raise

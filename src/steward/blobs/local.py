@@ -43,7 +43,14 @@ from steward.blobs.digest import (
     verify_digest,
     write_verified,
 )
-from steward.blobs.files import FlushAhead, make_durable, start_writeback, temp_beside, temp_name
+from steward.blobs.files import (
+    FlushAhead,
+    make_durable,
+    start_writeback,
+    storage_errors,
+    temp_beside,
+    temp_name,
+)
 from steward.errors import Conflict, IntegrityError, NotFound
 
 BLOB_MODE = 0o444
@@ -225,11 +232,12 @@ class LocalBlobStore:
         an interrupted add or transfer then resumes from them); a blob is
         never visible before it is durable.
         """
-        batch = LocalBlobBatch(self)
-        try:
-            yield batch
-        finally:
-            batch.commit()
+        with storage_errors(f"the blob store {self.url}"):
+            batch = LocalBlobBatch(self)
+            try:
+                yield batch
+            finally:
+                batch.commit()
 
     # -- reading ------------------------------------------------------------------
 
@@ -401,7 +409,7 @@ class LocalBlobStore:
             Conflict: ``exclusive`` and the ref exists.
         """
         final = self._ref_location(key)
-        with self._temp_file() as (temp, fd):
+        with storage_errors(f"the blob store {self.url}"), self._temp_file() as (temp, fd):
             _write_all(fd, data)
             make_durable([temp], str(self._tmp), len(data))
             os.makedirs(os.path.dirname(final), exist_ok=True)

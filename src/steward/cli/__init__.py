@@ -10,7 +10,17 @@ import sys
 
 import typer
 
-from steward.cli import alerts, data, experiments, models, monitor, runs
+from steward.cli import (
+    alerts,
+    audit,
+    checks,
+    data,
+    experiments,
+    lineage,
+    models,
+    monitor,
+    runs,
+)
 from steward.cli.demo import demo
 from steward.cli.output import print_error
 from steward.cli.serve import serve
@@ -23,8 +33,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(audit.app, name="audit")
+app.add_typer(checks.app, name="checks")
 app.add_typer(data.app, name="data")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(lineage.app, name="lineage")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(runs.app, name="runs")

@@ -17,7 +17,7 @@ def list_alerts(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List alerts, newest first."""
-    from steward.monitoring.alerts import list_alerts as fetch
+    from steward.monitoring.alerts.manager import list_alerts as fetch
 
     alerts = fetch(status=status, source=source, limit=limit)
     if as_json:
@@ -48,7 +48,7 @@ def ack(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Acknowledge an alert."""
-    from steward.monitoring.alerts import ack as acknowledge
+    from steward.monitoring.alerts.manager import ack as acknowledge
 
     alert = acknowledge(alert_id)
     if as_json:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from steward.cli.output import JSON_HELP, console, print_json, print_table
+from steward.cli.output import JSON_HELP, console, print_error, print_json, print_table
 
 if TYPE_CHECKING:
-    from steward.monitoring.monitor import MonitorResult
+    from steward.monitoring.monitors.run import MonitorResult
 
 app = typer.Typer(
     help="Watch served models for drift, quality and performance.", no_args_is_help=True
@@ -68,7 +68,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create a monitor of a served model or of a table of predictions and features."""
-    from steward.monitoring.monitor import create_monitor
+    from steward.monitoring.monitors.definition import create_monitor
 
     monitor = create_monitor(
         name,
@@ -106,7 +106,8 @@ def create(
 @app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List monitors with their latest window."""
-    from steward.monitoring.monitor import list_monitors, monitor_results
+    from steward.monitoring.monitors.definition import list_monitors
+    from steward.monitoring.monitors.run import monitor_results
 
     monitors = list_monitors()
     latest: dict[str, MonitorResult | None] = {}
@@ -167,19 +168,34 @@ def _print_result(result: MonitorResult) -> None:
         console.print(f"[dim]note: {note}[/dim]")
 
 
+def _exit_if_failed(results: list[MonitorResult]) -> None:
+    """Exit 1 when a window could not be evaluated (its result is stored all the same)."""
+    failed = [result for result in results if result.status == "error"]
+    for result in failed:
+        reason = result.notes[0] if result.notes else "see 'steward monitor show'"
+        print_error(f"monitor {result.monitor}: the window could not be evaluated: {reason}")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("run")
 def run(
     name: str = typer.Argument(..., help="The monitor."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Evaluate the monitor's latest window now, store it and send alerts."""
-    from steward.monitoring.monitor import run_monitor
+    """Evaluate the monitor's latest window now, store it and send alerts.
+
+    Exits 1 when the window could not be evaluated (status error: the model, the
+    table or the reference cannot be found or read); an empty window is not an error.
+    """
+    from steward.monitoring.monitors.run import run_monitor
 
     result = run_monitor(name)
     if as_json:
         print_json(result.to_dict())
     else:
         _print_result(result)
+    _exit_if_failed([result])
 
 
 @app.command("watch")
@@ -189,15 +205,17 @@ def watch(
     ),
     poll: float = typer.Option(30.0, help="Longest sleep between checks, in seconds."),
 ) -> None:
-    """Run monitors on their --schedule until interrupted."""
-    from steward.monitoring.scheduler import run_due
-    from steward.monitoring.scheduler import watch as watch_monitors
+    """Run monitors on their --schedule until interrupted (--once: exits 1 if a window
+    could not be evaluated)."""
+    from steward.monitoring.monitors.scheduler import run_due
+    from steward.monitoring.monitors.scheduler import watch as watch_monitors
 
     if once:
         results = run_due()
         for result in results:
             _print_result(result)
         console.print(f"{len(results)} monitor(s) were due")
+        _exit_if_failed(results)
         return
     console.print("watching scheduled monitors; Ctrl-C to stop")
     try:
@@ -213,7 +231,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a monitor's definition and its latest windows."""
-    from steward.monitoring.monitor import get_monitor, monitor_results
+    from steward.monitoring.monitors.definition import get_monitor
+    from steward.monitoring.monitors.run import monitor_results
 
     monitor = get_monitor(name)
     results = monitor_results(name, limit=windows)
@@ -263,7 +282,7 @@ def report(
     windows: int = typer.Option(30, help="How many of the latest windows the trends show."),
 ) -> None:
     """Write a self-contained HTML report (works offline)."""
-    from steward.monitoring.report import write_monitor_report
+    from steward.monitoring.report.trends import write_monitor_report
 
     path = write_monitor_report(name, out, windows=windows)
     console.print(f"wrote {path}")
@@ -272,7 +291,7 @@ def report(
 @app.command("delete")
 def delete(name: str = typer.Argument(..., help="The monitor.")) -> None:
     """Delete a monitor and its stored windows."""
-    from steward.monitoring.monitor import delete_monitor
+    from steward.monitoring.monitors.definition import delete_monitor
 
     delete_monitor(name)
     console.print(f"deleted monitor [bold]{name}[/bold]")
@@ -288,7 +307,7 @@ def events_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List the events monitors and alerts published (for retraining triggers)."""
-    from steward.monitoring.events import events
+    from steward.monitoring.alerts.events import events
 
     found = events(topic, after=after, limit=limit)
     if as_json:

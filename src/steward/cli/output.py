@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from steward.store.records import json_number
@@ -35,13 +36,18 @@ def print_json(data: Any) -> None:
 
 
 def print_error(message: str) -> None:
-    """Print an error for people, without a traceback."""
-    error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    """Print an error for people, without a traceback, on one line (the terminal may
+    wrap it; logs of a pipe get it whole), its text never read as markup."""
+    error_console.print(
+        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True
+    )
 
 
 def print_note(message: str) -> None:
-    """Print something worth knowing about a command that succeeded."""
-    error_console.print(f"[bold yellow]note:[/bold yellow] {message}", highlight=False)
+    """Print something worth knowing about a command that succeeded (one line, as is)."""
+    error_console.print(
+        f"[bold yellow]note:[/bold yellow] {escape(message)}", highlight=False, soft_wrap=True
+    )
 
 
 def format_value(value: Any) -> str:

@@ -62,8 +62,12 @@ def list_runs(
         console.print(f"more runs: --page-token {page.next_page_token}")
 
 
+MIN_PREFIX = 6
+"""A run id prefix needs this many characters (as git's short hashes)."""
+
+
 def _resolve(run_id: str) -> Any:
-    """Accept a full id or a unique prefix of at least 6 characters, as git does."""
+    """Accept a full id or a unique prefix of at least ``MIN_PREFIX`` characters."""
     import re
 
     from steward.errors import InvalidInput, NotFound
@@ -72,8 +76,13 @@ def _resolve(run_id: str) -> Any:
     try:
         return backend.get_run(run_id)
     except NotFound:
-        if len(run_id) < 6 or not re.fullmatch(r"[0-9a-f]+", run_id):
+        if not re.fullmatch(r"[0-9a-f]+", run_id):
             raise
+        if len(run_id) < MIN_PREFIX:
+            raise NotFound(
+                f"no run with id {run_id!r}; an id prefix needs at least {MIN_PREFIX} "
+                "characters (see 'steward runs list')."
+            ) from None
     matches = backend.search_runs(None, f"attributes.id like '{run_id}%'", None, 2, None, True).runs
     if not matches:
         raise NotFound(f"no run with id or id prefix {run_id!r}; see 'steward runs list'.")
@@ -84,7 +93,7 @@ def _resolve(run_id: str) -> Any:
 
 @app.command("show")
 def show(
-    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix of 6+ characters)."),
     history: str = typer.Option(None, help="Also print every point of this metric."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -116,6 +125,11 @@ def show(
         f"started {run.start_time:%Y-%m-%d %H:%M:%S} · "
         + (f"{run.duration_s:.1f} s" if run.duration_s is not None else "running")
     )
+    if run.heartbeat_lost and run.last_heartbeat is not None:
+        console.print(
+            f"no heartbeat since {run.last_heartbeat:%Y-%m-%d %H:%M:%S}: its process is "
+            "presumed dead (it runs again if the process comes back)"
+        )
     if run.parent_id:
         console.print(f"parent run {run.parent_id}")
     print_table("Params", ["key", "value"], sorted(run.params.items()))
@@ -151,7 +165,9 @@ def show(
 
 @app.command("compare")
 def compare(
-    run_ids: list[str] = typer.Argument(..., help="Two or more run ids (or unique prefixes)."),
+    run_ids: list[str] = typer.Argument(
+        ..., help="Two or more run ids (or unique prefixes of 6+ characters)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Compare runs side by side: params and metrics, differences marked."""
@@ -178,7 +194,9 @@ def compare(
 
 
 @app.command("delete")
-def delete(run_ids: list[str] = typer.Argument(..., help="Run ids to delete.")) -> None:
+def delete(
+    run_ids: list[str] = typer.Argument(..., help="Run ids (or unique prefixes of 6+ characters)."),
+) -> None:
     """Delete runs: hidden from lists and searches, kept in the store (see restore)."""
     ids = [_resolve(run_id).id for run_id in run_ids]
     count = _backend().delete_runs(ids)
@@ -186,7 +204,9 @@ def delete(run_ids: list[str] = typer.Argument(..., help="Run ids to delete.")) 
 
 
 @app.command("restore")
-def restore(run_ids: list[str] = typer.Argument(..., help="Run ids to restore.")) -> None:
+def restore(
+    run_ids: list[str] = typer.Argument(..., help="Run ids (or unique prefixes of 6+ characters)."),
+) -> None:
     """Restore deleted runs."""
     ids = [_resolve(run_id).id for run_id in run_ids]
     count = _backend().restore_runs(ids)

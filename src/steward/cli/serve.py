@@ -19,7 +19,15 @@ def serve(
         None, help="Also run this version on every request; log it, return only the primary."
     ),
     backend: str = typer.Option("native", help="native, or onnx to use the ONNX export."),
-    trust: bool = typer.Option(False, help="Allow models stored with pickle."),
+    trust: bool = typer.Option(
+        False, help="Trust the model entirely: pickle, and every type and callable it holds."
+    ),
+    trust_type: list[str] = typer.Option(
+        [],
+        "--trust-type",
+        help="Trust one more type or callable the model holds, by dotted name (repeatable); "
+        "a refused model names what to list.",
+    ),
     max_body_mb: float = typer.Option(4.0, help="Largest request body, in MB (413 above)."),
     max_rows: int = typer.Option(10_000, help="Most rows per request (413 above)."),
     max_batch_rows: int = typer.Option(64, help="Most rows per model call when batching."),
@@ -48,7 +56,7 @@ def serve(
         max_batch_rows=max_batch_rows,
         max_wait_ms=max_wait_ms,
         backend=backend,
-        trust=trust,
+        trust=True if trust else tuple(trust_type),
         log_predictions=log_predictions,
         reload_interval_s=reload_interval,
         admin_token=admin_token,

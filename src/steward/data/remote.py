@@ -258,6 +258,7 @@ def _pull(
             record.created_at,
             record.description,
             record.tags,
+            actor=workspace.actor,
         )
     return replace(result, registered=registered)
 

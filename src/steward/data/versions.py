@@ -392,8 +392,10 @@ def add(
 ) -> DatasetVersion:
     """Add a version of dataset ``name`` from a file, folder, glob or in-memory table.
 
-    Identical content returns the existing version instead of a new one.
-    Inside a run, the run is recorded as the version's producer.
+    Identical content returns the existing version instead of a new one; a
+    description or tags given then update that version's (tags are merged), and
+    a warning says what changed. Inside a run, the run is recorded as the
+    version's producer.
 
     Args:
         name: the dataset's name (created on first add).
@@ -447,6 +449,8 @@ def add(
         found, created = _add_files(
             workspace, name, source, description, tags, progress, total, follow_links
         )
+    if not created:
+        found = _refresh_metadata(workspace, found, description, tags)
     latest = None if created else workspace.store.datasets.get_version(name)
     if latest is not None and latest.id != found.id:
         warnings.warn(
@@ -457,6 +461,41 @@ def add(
         )
     _record_lineage(workspace, found.id, "output")
     return DatasetVersion.from_record(found)
+
+
+def _refresh_metadata(
+    workspace: Workspace,
+    found: DatasetVersionRecord,
+    description: str | None,
+    tags: Mapping[str, Any] | None,
+) -> DatasetVersionRecord:
+    """Apply a re-add's description and tags to the existing version, saying so.
+
+    The content is the version's identity and stays; its description and tags
+    are words about it, so the latest words win (as a model version's
+    description does). Tags are merged: keys not given are kept.
+    """
+    changed_tags = {
+        key: str(value) for key, value in (tags or {}).items() if found.tags.get(key) != str(value)
+    }
+    new_description = description if description not in (None, found.description) else None
+    if new_description is None and not changed_tags:
+        return found
+    changes = []
+    if new_description is not None:
+        changes.append(f"description {found.description!r} became {new_description!r}")
+    for key, value in changed_tags.items():
+        before = found.tags.get(key)
+        changes.append(f"tag {key}={value}" + ("" if before is None else f" (was {before})"))
+    updated = workspace.store.datasets.update_version_metadata(
+        found.name, found.version, new_description, changed_tags
+    )
+    warnings.warn(
+        f"the content is unchanged: it is version {found.version} of {found.name!r}, whose "
+        f"{'; '.join(changes)}. Its files stay as they were.",
+        stacklevel=3,
+    )
+    return updated
 
 
 # -- finding --------------------------------------------------------------------

@@ -92,7 +92,7 @@ __all__ = [
 
 def env_check(uri: str) -> list[Mismatch]:
     """Compare the current environment with a registered version's lock."""
-    from steward.models.fluent import materialize
+    from steward.models.stored import materialize
     from steward.workspace import current_workspace
 
     version = resolve(uri)

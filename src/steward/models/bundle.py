@@ -2,8 +2,13 @@
 
 Layout: ``model/`` (the model files and ``steward-model.json``),
 ``requirements.lock``, a ``Dockerfile`` (slim Python of the recorded
-version, installs the lock, runs ``steward serve`` on the bundle),
-``bundle.json`` and a ``README.md``.
+version, installs the lock and Steward with its serving extra, runs
+``steward serve`` on the bundle), ``bundle.json`` (which also says, as
+``pip_install``, what to install) and a ``README.md``.
+
+Bundling re-verifies the version's stored content, and every value of the
+environment lock is checked against its grammar before it reaches the
+Dockerfile or the lock file (``EnvironmentLock.check``).
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ import shutil
 from pathlib import Path
 
 from steward.errors import Conflict
-from steward.models.environment import LOCK_FILE
+from steward.models.environment import LOCK_FILE, SELF_DISTRIBUTION, EnvironmentLock
 
 MODEL_DIR = "model"
 BUNDLE_FILE = "bundle.json"
+SERVE_EXTRA = "serve"
 
 _DOCKERFILE = """\
 FROM python:{python_version}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /bundle
 COPY {lock} /bundle/{lock}
-RUN pip install --no-cache-dir -r /bundle/{lock} && pip install --no-cache-dir "{steward}"
+RUN pip install --no-cache-dir -r /bundle/{lock} "{steward}"
 COPY . /bundle
 EXPOSE 8080
 CMD ["steward", "serve", "/bundle", "--host", "0.0.0.0", "--port", "8080"]
@@ -50,6 +56,8 @@ load), the exact environment it was logged in, and a container recipe.
     .venv/bin/pip install -r {lock} "{steward}"
     .venv/bin/steward serve . --port 8080
 
+(`bundle.json` holds the same install arguments as `pip_install`.)
+
 ## Use from Python (no store needed)
 
     import steward.models
@@ -60,33 +68,38 @@ Check an environment against the lock with `steward models env-check --bundle .`
 """
 
 
+def steward_requirement(lock: EnvironmentLock) -> str:
+    """The requirement that installs Steward able to serve: ``mlsteward[serve]==X``."""
+    name = f"{SELF_DISTRIBUTION}[{SERVE_EXTRA}]"
+    return f"{name}=={lock.steward_version}" if lock.steward_version else name
+
+
 def bundle(uri: str, out: str | Path, *, overwrite: bool = False) -> Path:
     """Write the bundle of a registered version (``models:/name@alias`` or ``name/3``).
 
     Raises:
         Conflict: ``out`` exists and is not empty (pass ``overwrite=True``).
+        IntegrityError: the version's stored content no longer verifies.
+        InvalidInput: a value of its environment lock does not fit its grammar.
     """
-    from steward.models.fluent import materialize
     from steward.models.package import verify_files
     from steward.models.registry import resolve
+    from steward.models.stored import verify_stored
     from steward.models.uri import parse_model_uri
     from steward.workspace import current_workspace
 
     target = Path(out)
-    if target.exists() and any(target.iterdir()):
-        if not overwrite:
-            raise Conflict(f"{target} is not empty; choose another --out or pass --overwrite.")
-        shutil.rmtree(target)
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise Conflict(f"{target} is not empty; choose another --out or pass --overwrite.")
     version = resolve(uri)
-    assert version.run_id is not None
-    folder, metadata = materialize(
-        current_workspace(), version.run_id, version.artifact_path, version.metadata_digest
-    )
-    verify_files(folder, metadata)
+    folder, metadata = verify_stored(current_workspace(), version, "bundle")
+    env = metadata.environment.check()
+    if target.exists():
+        shutil.rmtree(target)
     shutil.copytree(folder, target / MODEL_DIR)
-    env = metadata.environment
+    verify_files(target / MODEL_DIR, metadata)
     (target / LOCK_FILE).write_text(env.lock_text())
-    steward = f"mlsteward=={env.steward_version}" if env.steward_version else "mlsteward"
+    steward = steward_requirement(env)
     (target / "Dockerfile").write_text(
         _DOCKERFILE.format(python_version=env.python_version, lock=LOCK_FILE, steward=steward)
     )
@@ -115,6 +128,7 @@ def bundle(uri: str, out: str | Path, *, overwrite: bool = False) -> Path:
                 "run_id": version.run_id,
                 "metadata_digest": version.metadata_digest,
                 "flavor": metadata.flavor,
+                "pip_install": ["-r", LOCK_FILE, steward],
             },
             indent=2,
             sort_keys=True,

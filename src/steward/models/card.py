@@ -7,22 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from steward.models.card_section import Section
+
 CARD_FIELDS = {
     "intended_use": "Intended use",
     "limitations": "Limitations",
     "ethical_considerations": "Ethical considerations",
 }
-_UNFILLED = "_Not filled in yet: set it with `steward models card NAME VERSION --{flag} …`._"
-
-
-@dataclass(frozen=True)
-class Section:
-    """One card section: a title and either text, or a table (header + rows)."""
-
-    title: str
-    text: str = ""
-    header: tuple[str, ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()
+_UNFILLED = "_Not filled in yet: set it with `steward models card {reference} --{flag} '…'`._"
 
 
 @dataclass(frozen=True)
@@ -50,18 +42,21 @@ class ModelCard:
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        """The card as a standalone HTML page."""
+        """The card as a standalone, print-ready HTML page (no script, no network)."""
         parts = [
             "<!doctype html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{html.escape(self.title)}</title>",
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
-            "text-align:left}</style></head><body>",
+            "text-align:left}section{break-inside:avoid-page}"
+            "@page{size:A4;margin:15mm}@media print{body{margin:0;max-width:none;"
+            "font-size:10pt}h2{break-after:avoid-page}tr{break-inside:avoid}}"
+            "</style></head><body>",
             f"<h1>{html.escape(self.title)}</h1>",
         ]
         for section in self.sections:
-            parts.append(f"<h2>{html.escape(section.title)}</h2>")
+            parts.append(f"<section><h2>{html.escape(section.title)}</h2>")
             if section.text:
                 parts.append(f"<p>{html.escape(section.text)}</p>")
             if section.header:
@@ -71,6 +66,9 @@ class ModelCard:
                     for row in section.rows
                 )
                 parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            if section.figure:
+                parts.append(f"<figure>{section.figure}</figure>")
+            parts.append("</section>")
         parts.append("</body></html>")
         return "\n".join(parts)
 
@@ -83,8 +81,9 @@ def _format(value: Any) -> str:
 
 def build_card(name: str, version: int | str) -> ModelCard:
     """Assemble the card of a version from the registry, its run and its metadata."""
-    from steward.models.fluent import materialize
+    from steward.governance.card_sections import governance_sections, training_data_section
     from steward.models.registry import alias_history, get_version, status_history
+    from steward.models.stored import materialize
     from steward.workspace import current_workspace
 
     workspace = current_workspace()
@@ -110,8 +109,13 @@ def build_card(name: str, version: int | str) -> ModelCard:
         overview.append(("description", found.description))
     sections = [Section("Overview", header=("field", "value"), rows=tuple(overview))]
     for key, title in CARD_FIELDS.items():
-        text = found.card_fields.get(key) or _UNFILLED.format(flag=key.replace("_", "-"))
+        text = found.card_fields.get(key) or _UNFILLED.format(
+            reference=f"{name}/{found.version}", flag=key.replace("_", "-")
+        )
         sections.append(Section(title, text=text))
+    lineage_data = training_data_section(workspace, run.id) if run is not None else None
+    if lineage_data is not None:
+        sections.append(lineage_data)
     if run is not None:
         data_rows = tuple(
             (key, value) for key, value in sorted(run.tags.items()) if "data" in key.lower()
@@ -120,14 +124,15 @@ def build_card(name: str, version: int | str) -> ModelCard:
             for key, value in sorted(run.params.items())
             if key.lower().startswith("data")
         )
-        sections.append(
-            Section(
-                "Training data",
-                text="" if data_rows else "No dataset versions were recorded with the run.",
-                header=("source", "value") if data_rows else (),
-                rows=data_rows,
+        if data_rows or lineage_data is None:
+            sections.append(
+                Section(
+                    "Training data" if lineage_data is None else "Training data (run tags)",
+                    text="" if data_rows else "No dataset versions were recorded with the run.",
+                    header=("source", "value") if data_rows else (),
+                    rows=data_rows,
+                )
             )
-        )
         sections.append(
             Section(
                 "Parameters",
@@ -180,6 +185,7 @@ def build_card(name: str, version: int | str) -> ModelCard:
                     ),
                 )
             )
+    sections += governance_sections(workspace, name, found.version, found.run_id)
     history = [
         (
             f"{event.at:%Y-%m-%d %H:%M}",

@@ -3,6 +3,9 @@
 A logged model is a folder of run artifacts (content-addressed blobs) with a
 ``steward-model.json`` that seals them; a registered version points at that
 metadata blob by digest, so what is loaded is exactly what was logged.
+
+What a load trusts comes from its caller (``trust=``), never from the model:
+see ``docs/models.md``.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput, NotFound
+from steward.models.flavors import Trust, trusted_names
 from steward.models.package import (
     METADATA_FILE,
     ModelMetadata,
-    file_sha256,
     load_native,
     read_metadata,
     save_model,
 )
+from steward.models.stored import materialize
 from steward.models.uri import parse_model_uri
 
 if TYPE_CHECKING:
@@ -132,73 +136,30 @@ def log(
     return ModelInfo(run.id, name, metadata.flavor, digest, metadata, version)
 
 
-def _cache_folder(workspace: Workspace, metadata_digest: str) -> Path:
-    safe = metadata_digest.replace(":", "-")
-    return Path(workspace.settings.home) / "cache" / "models" / safe
-
-
-def _run_model_files(workspace: Workspace, run_id: str, path: str) -> dict[str, str]:
-    prefix = path.rstrip("/") + "/"
-    return {
-        item.path[len(prefix) :]: item.digest
-        for item in workspace.tracking.list_artifacts(run_id)
-        if item.path.startswith(prefix)
-    }
-
-
-def materialize(
-    workspace: Workspace, run_id: str, path: str, metadata_digest: str | None
-) -> tuple[Path, ModelMetadata]:
-    """Bring a logged model's verified files into the local cache; return its folder.
-
-    Raises:
-        NotFound: the run holds no model at ``path``.
-        IntegrityError: a stored blob no longer matches its digest.
-    """
-    files = _run_model_files(workspace, run_id, path)
-    if metadata_digest is None:
-        metadata_digest = files.get(METADATA_FILE)
-        if metadata_digest is None:
-            raise NotFound(f"run {run_id} holds no model at {path!r} ({METADATA_FILE} missing).")
-    raw = workspace.blobs.get_bytes(metadata_digest)
-    metadata = ModelMetadata.from_json(raw)
-    folder = _cache_folder(workspace, metadata_digest)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, expected in metadata.files.items():
-        target = folder / name
-        if target.is_file() and file_sha256(target) == expected["sha256"]:
-            continue
-        blob = files.get(name)
-        if blob is None:
-            raise NotFound(f"model file {name} is missing from run {run_id} at {path!r}.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        workspace.blobs.get_file(blob, target)
-    metadata_file = folder / METADATA_FILE
-    if not metadata_file.is_file() or metadata_file.read_bytes() != raw:
-        metadata_file.write_bytes(raw)
-    return folder, metadata
-
-
-def _load_raw_pickle(workspace: Workspace, run_id: str, path: str, trust: bool) -> Any:
+def _load_raw_pickle(workspace: Workspace, run_id: str, path: str, trust: Trust) -> Any:
     from steward.models.flavors.pyfunc import load_pickle
 
+    names = trusted_names(trust)
     for item in workspace.tracking.list_artifacts(run_id):
         if item.path == path:
             with tempfile.TemporaryDirectory() as temp:
                 target = Path(temp) / Path(path).name
-                if not trust:
-                    load_pickle(target, trust=False)  # raises before anything is read
+                if names is not True:
+                    load_pickle(target, trust=names)  # raises before anything is read
                 workspace.blobs.get_file(item.digest, target)
                 return load_pickle(target, trust=True)
     raise NotFound(f"run {run_id} has no artifact {path!r}.")
 
 
-def load(uri: str, *, trust: bool = False, backend: str = "native") -> LoadedModel:
+def load(uri: str, *, trust: Trust = False, backend: str = "native") -> LoadedModel:
     """Load a model by URI.
 
     Args:
         uri: ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run_id>/<path>``.
-        trust: allow models stored with pickle (they can run code while loading).
+        trust: what to trust beyond Steward's own trust set (estimator classes and
+            data types): a list of dotted names of the callables and types the
+            model holds (``["numpy.log1p"]``; the refusal names them), or
+            ``True`` for everything, pickle included (it can run code while loading).
         backend: ``native`` (the flavor's library) or ``onnx`` (the ONNX export).
 
     Returns:
@@ -207,7 +168,9 @@ def load(uri: str, *, trust: bool = False, backend: str = "native") -> LoadedMod
     Raises:
         NotFound: no such model, version, alias or artifact.
         IntegrityError: a file changed since logging.
-        UnsafeModel: pickle without ``trust=True``, or untrusted types in a skops file.
+        UnsafeModel: pickle without ``trust=True``, untrusted callables or types in a
+            skops file, or a descriptor naming paths outside the model folder.
+        UnreadableModel: a model file is damaged or disguised.
     """
     from steward.models.loaded import LoadedModel
     from steward.workspace import current_workspace
@@ -243,12 +206,17 @@ def _raw_loaded(native: Any, source: str) -> LoadedModel:
     return LoadedModel(native, metadata, source, Path("."))
 
 
-def load_bundle(folder: str | Path, *, trust: bool = False, backend: str = "native") -> LoadedModel:
+def load_bundle(
+    folder: str | Path, *, trust: Trust = False, backend: str = "native"
+) -> LoadedModel:
     """Load the model of a bundle folder (``steward models bundle``), with no store at all.
+
+    ``trust`` is as for ``load``.
 
     Raises:
         NotFound: the folder is not a bundle.
         IntegrityError: a file changed since the bundle was written.
+        UnsafeModel: as for ``load``.
     """
     from steward.models.bundle import MODEL_DIR
     from steward.models.loaded import LoadedModel

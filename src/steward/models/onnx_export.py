@@ -60,7 +60,7 @@ def export_sklearn(
     (folder / ONNX_FILE).write_bytes(onx.SerializeToString())
     from steward.models.flavors.onnx import OnnxPredictor
 
-    predictor = OnnxPredictor(onx.SerializeToString())
+    predictor = OnnxPredictor(folder, ONNX_FILE, [ONNX_FILE])
     native_input = rows if not hasattr(model, "feature_names_in_") else _framed(model, rows)
     native = np.asarray(model.predict(native_input))
     exported = np.asarray(predictor.predict(rows)).reshape(native.shape)

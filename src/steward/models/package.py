@@ -1,27 +1,47 @@
 """A model on disk: its files plus ``steward-model.json`` describing and sealing them.
 
 The metadata names the flavor, the signature, an input example, the
-environment lock and the sha256 digest of every file. Loading verifies every
-digest before a byte is deserialised, and refuses on any mismatch.
+environment lock and the sha256 digest of every file. The descriptor is
+untrusted: every path in it must be a clean relative path inside the model
+folder that names one of the sealed files, and nothing in it widens what is
+trusted. Loading verifies every digest (regular files only, no links) before
+a byte is deserialised, and turns whatever a library raises on a damaged or
+disguised file into one Steward error naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from steward.errors import IntegrityError, InvalidInput, NotFound
-from steward.models.environment import LOCK_FILE, EnvironmentLock, capture_environment
-from steward.models.flavors import Flavor, detect_flavor, get_flavor
+from steward.errors import (
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    StewardError,
+    UnreadableModel,
+    UnsafeModel,
+)
+from steward.models.environment import (
+    LOCK_FILE,
+    EnvironmentLock,
+    capture_environment,
+    check_distribution_names,
+)
+from steward.models.flavors import Flavor, Trust, detect_flavor, get_flavor, trusted_names
 from steward.models.signature import Signature, example_to_json, infer_signature
+from steward.paths import check_relative_path
 
 METADATA_FILE = "steward-model.json"
 FORMAT_VERSION = 1
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def file_sha256(path: Path) -> str:
@@ -31,6 +51,33 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _check_files(files: Any) -> dict[str, dict[str, Any]]:
+    """The descriptor's sealed file list, every path clean and every digest well formed."""
+    if not isinstance(files, dict):
+        raise InvalidInput("'files' must map file paths to their digests")
+    for name, seal in files.items():
+        _check_descriptor_path(f"files[{name!r}]", name)
+        if name == METADATA_FILE:
+            raise UnsafeModel(f"{METADATA_FILE}: it cannot seal itself (files[{name!r}]).")
+        if not (
+            isinstance(seal, dict)
+            and isinstance(seal.get("sha256"), str)
+            and _SHA256.match(seal["sha256"])
+        ):
+            raise InvalidInput(f"files[{name!r}] has no sha256 digest")
+    return files
+
+
+def _check_descriptor_path(where: str, path: Any) -> str:
+    """A descriptor path that is relative, in normal form and inside the model folder.
+
+    Raises:
+        UnsafeModel: it is absolute, climbs out, holds NUL or a backslash, or has an
+            empty or ``.`` segment; the message names the field.
+    """
+    return check_relative_path(path, f"{METADATA_FILE}: {where}", UnsafeModel)
 
 
 @dataclass(frozen=True)
@@ -51,6 +98,31 @@ class ModelMetadata:
     def needs_trust(self) -> bool:
         """Whether loading deserialises pickle (and so needs ``trust=True``)."""
         return self.flavor_info.get("serialization") in {"pickle", "cloudpickle"}
+
+    def referenced_paths(self) -> Iterator[tuple[str, Any]]:
+        """Every path the descriptor points a loader at, with the field naming it."""
+        yield "flavor_info.file", self.flavor_info.get("file")
+        artifacts = self.flavor_info.get("artifacts") or {}
+        if not isinstance(artifacts, dict):
+            raise InvalidInput("flavor_info.artifacts must map names to files")
+        for key, path in artifacts.items():
+            yield f"flavor_info.artifacts[{key!r}]", path
+        if self.onnx is not None:
+            yield "onnx.file", self.onnx.get("file")
+
+    def check_paths(self) -> None:
+        """Refuse a descriptor whose paths leave the folder or name no sealed file.
+
+        Raises:
+            UnsafeModel: a path is absolute, climbs out, or is not one of ``files``.
+        """
+        _check_files(self.files)
+        for where, path in self.referenced_paths():
+            if _check_descriptor_path(where, path) not in self.files:
+                raise UnsafeModel(
+                    f"{METADATA_FILE}: {where} names {path!r}, which is not one of the "
+                    "model's sealed files; refusing to load it."
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -73,28 +145,32 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, data: bytes) -> ModelMetadata:
-        """Parse ``steward-model.json``.
+        """Parse ``steward-model.json`` and check every path it names.
 
         Raises:
             InvalidInput: not a Steward model description.
+            UnsafeModel: a path in it leaves the model folder or names no sealed file.
         """
         try:
             raw = json.loads(data)
-            return cls(
+            onnx = raw.get("onnx")
+            metadata = cls(
                 flavor=raw["flavor"],
-                flavor_info=raw["flavor_info"],
+                flavor_info=dict(raw["flavor_info"]),
                 files=raw["files"],
                 environment=EnvironmentLock.from_dict(raw["environment"]),
                 signature=Signature.from_dict(raw["signature"]) if raw.get("signature") else None,
                 input_example=raw.get("input_example"),
-                onnx=raw.get("onnx"),
+                onnx=None if onnx is None else dict(onnx),
                 created_at=raw.get("created_at", ""),
                 extra=raw.get("extra", {}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+            metadata.check_paths()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
                 f"{METADATA_FILE} is not a valid Steward model description: {exc}"
             ) from exc
+        return metadata
 
 
 def _native_output(model: Any, flavor: Flavor, input_example: Any) -> Any:
@@ -133,6 +209,7 @@ def save_model(
         InvalidInput: unknown flavor, an object that cannot be stored safely, or an
             input example the model rejects.
     """
+    extra_requirements = check_distribution_names(extra_requirements, "extra requirement")
     folder.mkdir(parents=True, exist_ok=True)
     chosen = get_flavor(flavor) if flavor else detect_flavor(model, trust_pickle=trust_pickle)
     if chosen.name == "pyfunc":
@@ -148,7 +225,11 @@ def save_model(
         example_json = example_to_json(input_example)
         if signature is None and chosen.name != "onnx":
             # A PythonModel predicts only after load_context, so ask the reloaded one.
-            source = chosen.load(folder, info, trust=True) if chosen.name == "pyfunc" else model
+            source = (
+                chosen.load(folder, info, trust=True, files=_files_in(folder))
+                if chosen.name == "pyfunc"
+                else model
+            )
             signature = infer_signature(
                 input_example, _native_output(source, chosen, input_example)
             )
@@ -169,12 +250,8 @@ def save_model(
     environment = capture_environment(libraries, extra_requirements)
     (folder / LOCK_FILE).write_text(environment.lock_text())
     files = {
-        path.relative_to(folder).as_posix(): {
-            "sha256": file_sha256(path),
-            "size": path.stat().st_size,
-        }
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != METADATA_FILE
+        name: {"sha256": file_sha256(folder / name), "size": (folder / name).stat().st_size}
+        for name in _files_in(folder)
     }
     metadata = ModelMetadata(
         flavor=chosen.name,
@@ -190,16 +267,42 @@ def save_model(
     return metadata
 
 
+def _files_in(folder: Path) -> list[str]:
+    """The model files in ``folder`` (relative, sorted), the descriptor left out."""
+    return [
+        path.relative_to(folder).as_posix()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != METADATA_FILE
+    ]
+
+
+def _regular_file(folder: Path, name: str) -> Path:
+    """``folder / name`` if it and every folder on the way are real (no links).
+
+    Raises:
+        IntegrityError: the file is missing, or it or a folder on its way is a link.
+    """
+    path = folder
+    for part in name.split("/"):
+        path = path / part
+        if path.is_symlink():
+            raise IntegrityError(
+                f"model file {name} in {folder} goes through a symbolic link ({path}); "
+                "refusing to load it. Model folders hold regular files only."
+            )
+    if not path.is_file():
+        raise IntegrityError(f"model file {name} is missing from {folder}; refusing to load.")
+    return path
+
+
 def verify_files(folder: Path, metadata: ModelMetadata) -> None:
     """Check every file against its recorded digest.
 
     Raises:
-        IntegrityError: a file is missing or its content changed.
+        IntegrityError: a file is missing, is a link, or its content changed.
     """
     for name, expected in metadata.files.items():
-        path = folder / name
-        if not path.is_file():
-            raise IntegrityError(f"model file {name} is missing from {folder}; refusing to load.")
+        path = _regular_file(folder, name)
         actual = file_sha256(path)
         if actual != expected["sha256"]:
             raise IntegrityError(
@@ -214,6 +317,8 @@ def read_metadata(folder: Path) -> ModelMetadata:
 
     Raises:
         NotFound: the folder holds no Steward model.
+        InvalidInput: the descriptor is not valid.
+        UnsafeModel: a path in it leaves the folder.
     """
     path = folder / METADATA_FILE
     if not path.is_file():
@@ -221,19 +326,56 @@ def read_metadata(folder: Path) -> ModelMetadata:
     return ModelMetadata.from_json(path.read_bytes())
 
 
+def _opened(file: str, kind: str, load: Callable[[], Any]) -> Any:
+    """Run a flavor's load of ``file``; turn what its library raises into a Steward error.
+
+    Libraries fail on a damaged or disguised file with their own exceptions
+    (``BadZipFile``, ``KeyError``, ``InvalidProtobuf``, ``UnicodeDecodeError``,
+    ``XGBoostError``, ``LightGBMError``…); callers get one error naming the file.
+    """
+    try:
+        return load()
+    except StewardError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise UnreadableModel(
+            f"model file {file} needs the module {exc.name!r}, which is not installed here. "
+            "Install the model's environment (see 'steward models env-check')."
+        ) from exc
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise UnreadableModel(
+            f"model file {file} cannot be read as {kind} ({type(exc).__name__}"
+            f"{': ' + detail if detail else ''}): it is damaged, or not what its descriptor "
+            "says. Refusing to load it; log the model again."
+        ) from exc
+
+
 def load_native(
-    folder: Path, metadata: ModelMetadata, *, trust: bool = False, backend: str = "native"
+    folder: Path, metadata: ModelMetadata, *, trust: Trust = False, backend: str = "native"
 ) -> Any:
     """Verify the files, then load the model with its flavor (or its ONNX export).
 
+    Args:
+        folder: the model folder.
+        metadata: its descriptor (already path-checked).
+        trust: ``True`` (everything, pickle included), or the dotted names of further
+            types and callables a skops file may hold.
+        backend: ``native`` or ``onnx``.
+
     Raises:
-        IntegrityError: a file changed since logging.
-        UnsafeModel: the model needs pickle and ``trust`` is false, or holds untrusted types.
+        IntegrityError: a file changed since logging, is missing, or is a link.
+        UnsafeModel: the model needs pickle and ``trust`` is not True, or holds
+            untrusted types or callables, or names files outside its folder.
+        UnreadableModel: a file is damaged or disguised.
     """
-    if metadata.needs_trust and not trust and backend == "native":
+    names = trusted_names(trust)
+    if backend not in ("native", "onnx"):
+        raise InvalidInput(f"backend must be 'native' or 'onnx', not {backend!r}.")
+    if metadata.needs_trust and names is not True and backend == "native":
         from steward.models.flavors.pyfunc import load_pickle
 
-        load_pickle(folder / metadata.flavor_info["file"], trust=False)  # raises, reads nothing
+        load_pickle(folder / metadata.flavor_info["file"], trust=names)  # raises, reads nothing
     verify_files(folder, metadata)
     if backend == "onnx":
         if not metadata.onnx:
@@ -242,7 +384,12 @@ def load_native(
             )
         from steward.models.flavors.onnx import OnnxPredictor
 
-        return OnnxPredictor((folder / metadata.onnx["file"]).read_bytes())
-    if backend != "native":
-        raise InvalidInput(f"backend must be 'native' or 'onnx', not {backend!r}.")
-    return get_flavor(metadata.flavor).load(folder, metadata.flavor_info, trust=trust)
+        file = metadata.onnx["file"]
+        return _opened(file, "ONNX", lambda: OnnxPredictor(folder, file, metadata.files))
+    flavor = get_flavor(metadata.flavor)
+    info = metadata.flavor_info
+    return _opened(
+        info["file"],
+        f"a {flavor.name} model",
+        lambda: flavor.load(folder, info, trust=names, files=metadata.files),
+    )

@@ -4,6 +4,8 @@ Every change records its actor (the workspace's user unless ``actor`` is
 given, which the server will pass once it checks roles). Rules enforced here:
 the ``production`` alias needs a reason and goes only to an approved
 version; a version holding ``production`` cannot be rejected or archived.
+Approving a version and pointing an alias at it first re-read its stored
+content: a version whose blobs no longer verify is refused, nothing changed.
 """
 
 from __future__ import annotations
@@ -81,14 +83,14 @@ def register(
     Raises:
         NotFound: the run holds no model at that path.
     """
-    from steward.models.fluent import _run_model_files
     from steward.models.package import METADATA_FILE, ModelMetadata
+    from steward.models.stored import run_model_files
 
     parsed = parse_model_uri(source)
     if parsed.run_id is None or parsed.path is None:
         raise InvalidInput(f"register needs a 'runs:/RUN_ID/PATH' source, got {source!r}.")
     workspace = _workspace()
-    digest = _run_model_files(workspace, parsed.run_id, parsed.path).get(METADATA_FILE)
+    digest = run_model_files(workspace, parsed.run_id, parsed.path).get(METADATA_FILE)
     if digest is None:
         raise NotFound(f"run {parsed.run_id} holds no model at {parsed.path!r}.")
     metadata = ModelMetadata.from_json(workspace.blobs.get_bytes(digest))
@@ -115,7 +117,8 @@ def update_model(
     name: str, *, description: str | None = None, tags: dict[str, str] | None = None
 ) -> RegisteredModel:
     """Change a registered model's description or tags."""
-    return _workspace().store.registry.update_model(name, description, tags)
+    workspace = _workspace()
+    return workspace.store.registry.update_model(name, description, tags, actor=workspace.actor)
 
 
 def get_model(name: str) -> RegisteredModel:
@@ -162,6 +165,17 @@ def resolve(uri: str) -> ModelVersion:
     return registry.get_version(parsed.name, parsed.version)
 
 
+def _verified(workspace: Workspace, name: str, version: int | str, action: str) -> None:
+    """Re-read the stored content of a version before it is promoted.
+
+    Raises:
+        IntegrityError: a blob of the version no longer verifies (named in the message).
+    """
+    from steward.models.stored import verify_stored
+
+    verify_stored(workspace, workspace.store.registry.get_version(name, int(version)), action)
+
+
 def set_alias(
     name: str,
     alias: str,
@@ -176,6 +190,7 @@ def set_alias(
         NotFound: no such model or version.
         InvalidInput: ``production`` without a reason.
         Conflict: ``production`` on a version that is not approved.
+        IntegrityError: the version's stored content no longer verifies (nothing changed).
     """
     _check("alias", alias)
     required = None
@@ -187,6 +202,7 @@ def set_alias(
             )
         required = VersionStatus.APPROVED
     workspace = _workspace()
+    _verified(workspace, name, version, f"point alias {alias!r} at")
     return workspace.store.registry.set_alias(
         name, alias, int(version), _actor(workspace, actor), reason, required
     )
@@ -223,9 +239,15 @@ def _set_status(
 def approve(
     name: str, version: int | str, reason: str, *, actor: str | None = None
 ) -> ModelVersion:
-    """Mark a version approved (it may then take the ``production`` alias)."""
+    """Mark a version approved (it may then take the ``production`` alias).
+
+    Raises:
+        InvalidInput: no reason.
+        IntegrityError: the version's stored content no longer verifies (nothing changed).
+    """
     if not reason or not reason.strip():
         raise InvalidInput("approving a version needs a reason; it is kept in the audit trail.")
+    _verified(_workspace(), name, version, "approve")
     return _set_status(name, version, VersionStatus.APPROVED, reason, actor)
 
 
@@ -265,4 +287,7 @@ def set_card_fields(
         **other,
     }
     given = {key: value for key, value in fields.items() if value is not None}
-    return _workspace().store.registry.set_card_fields(name, int(version), given)
+    workspace = _workspace()
+    return workspace.store.registry.set_card_fields(
+        name, int(version), given, actor=workspace.actor
+    )

@@ -1,9 +1,10 @@
 """``create_app``: the ASGI app that serves a model over three protocols.
 
 Routes: ``/predict`` (native), ``/invocations`` (MLflow), ``/v2/...`` (Open
-Inference Protocol), ``/feedback``, ``/health``, ``/ready``, ``/metrics`` and
-``/admin/reload``. The model loads in the background after start-up, so
-``/health`` answers at once and ``/ready`` turns 200 once it is warmed up.
+Inference Protocol), ``/feedback``, ``/health``, ``/ready``, ``/metrics``,
+``/admin/reload`` and ``/explain`` (``serving/explain.py``). The model loads in
+the background after start-up, so ``/health`` answers at once and ``/ready``
+turns 200 once it is warmed up.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from steward.serving import protocols
 from steward.serving.config import ServingConfig
 from steward.serving.deployment import ModelSource, load_deployment
 from steward.serving.errors import NotReady, Unauthorized, install_handlers
+from steward.serving.explain import add_explain_route
 from steward.serving.memory import settle
 from steward.serving.metrics import VERSION_STATE_KEY, MetricsMiddleware, ServingMetrics
 from steward.serving.protocols import mlflow, native, v2
@@ -282,6 +284,7 @@ def create_app(
     app.state.serving = state
     install_handlers(app)
     _add_routes(app, state)
+    add_explain_route(app, state, _json)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
 

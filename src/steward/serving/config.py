@@ -15,7 +15,9 @@ class ServingConfig:
         max_batch_rows: the most rows one model call takes when batching.
         max_wait_ms: how long a batch may wait for more requests while under load.
         backend: ``native`` or ``onnx`` (the ONNX export, where the model has one).
-        trust: allow pickled models.
+        trust: what the served models may hold beyond Steward's trust set: ``True``
+            for everything (pickle included), or the dotted names of further types
+            and callables (``("numpy.log1p",)``), as for ``steward.models.load``.
         log_predictions: write every prediction to the prediction log.
         log_queue_size: log entries held in memory before new ones are shed.
         log_flush_rows: rows that trigger a Parquet segment write.
@@ -31,7 +33,7 @@ class ServingConfig:
     max_batch_rows: int = 64
     max_wait_ms: float = 2.0
     backend: str = "native"
-    trust: bool = False
+    trust: bool | tuple[str, ...] = False
     log_predictions: bool = True
     log_queue_size: int = 10_000
     log_flush_rows: int = 5_000

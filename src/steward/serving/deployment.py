@@ -53,8 +53,10 @@ class ModelSource:
         version = resolve(self.spec)
         return version.name, version.version
 
-    def load(self, *, trust: bool = False, backend: str = "native") -> tuple[str, int | None, Any]:
-        """Load the model: its name, version and ``LoadedModel``."""
+    def load(
+        self, *, trust: bool | tuple[str, ...] = False, backend: str = "native"
+    ) -> tuple[str, int | None, Any]:
+        """Load the model: its name, version and ``LoadedModel`` (``trust`` as for models.load)."""
         import steward.models
 
         if self.is_bundle:
@@ -190,7 +192,7 @@ class Deployment:
 def load_deployment(
     source: ModelSource,
     *,
-    trust: bool = False,
+    trust: bool | tuple[str, ...] = False,
     backend: str = "native",
     max_batch_rows: int = 64,
     max_wait_ms: float = 2.0,

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
+from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 from steward.store.validation import check_name
@@ -296,6 +297,14 @@ class DatasetStore:
                 self._insert_version(
                     connection, dataset.pk, number, new, description, now, actor, tag_items
                 )
+                append_event(
+                    connection,
+                    actor,
+                    "dataset.version.create",
+                    f"dataset:{name}:{number}",
+                    details={"digest": new.digest, "rows": new.row_count, "size": new.size},
+                    at_ms=now,
+                )
                 return self._fetch(connection, dataset.pk, number), True
 
         return run_with_retry(lambda: _once_more_on_race(create))
@@ -327,6 +336,7 @@ class DatasetStore:
         created_at: datetime,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> tuple[DatasetVersionRecord, bool]:
         """Register a version made elsewhere, keeping its number, author and time.
 
@@ -336,6 +346,8 @@ class DatasetStore:
         Returns:
             The version and whether it was registered (False: this store already
             held it, with the same content).
+
+        The audit log records ``actor`` (who imported it; the author by default).
 
         Raises:
             Conflict: as ``check_import``.
@@ -361,6 +373,13 @@ class DatasetStore:
                     created_ms,
                     created_by,
                     tag_items,
+                )
+                append_event(
+                    connection,
+                    actor or created_by,
+                    "dataset.version.import",
+                    f"dataset:{name}:{number}",
+                    details={"digest": new.digest, "created_by": created_by},
                 )
                 return self._fetch(connection, dataset.pk, number), True
 
@@ -470,6 +489,51 @@ class DatasetStore:
                 ],
             )
 
+    def update_version_metadata(
+        self, name: str, version: int, description: str | None, tags: Mapping[str, str]
+    ) -> DatasetVersionRecord:
+        """Set a version's description (unless None) and the given tags (others stay).
+
+        Raises:
+            NotFound: no such dataset or version.
+        """
+        tag_items = _check_tags(tags)
+
+        def change() -> DatasetVersionRecord:
+            with write_transaction(self.engine) as connection:
+                dataset = self._dataset_row(connection, name)
+                version_pk = connection.execute(
+                    select(t.dataset_versions.c.pk).where(
+                        t.dataset_versions.c.dataset_pk == dataset.pk,
+                        t.dataset_versions.c.version == version,
+                    )
+                ).scalar()
+                if version_pk is None:
+                    raise NotFound(f"dataset {name!r} has no version {version}.")
+                if description is not None:
+                    connection.execute(
+                        update(t.dataset_versions)
+                        .where(t.dataset_versions.c.pk == version_pk)
+                        .values(description=description)
+                    )
+                if tag_items:
+                    connection.execute(
+                        delete(t.dataset_version_tags).where(
+                            t.dataset_version_tags.c.version_pk == version_pk,
+                            t.dataset_version_tags.c.key.in_(list(tag_items)),
+                        )
+                    )
+                    connection.execute(
+                        insert(t.dataset_version_tags),
+                        [
+                            {"version_pk": version_pk, "key": key, "value": value}
+                            for key, value in tag_items.items()
+                        ],
+                    )
+                return self._fetch(connection, dataset.pk, version)
+
+        return run_with_retry(change)
+
     def _fetch(self, connection: Connection, dataset_pk: int, number: int) -> DatasetVersionRecord:
         row = connection.execute(
             select(*_VERSION_COLUMNS)
@@ -503,11 +567,29 @@ class DatasetStore:
                 ).scalar()
                 if version_pk is None:
                     raise NotFound(f"dataset {name!r} has no version {version}.")
+                previous = connection.execute(
+                    select(t.dataset_versions.c.version)
+                    .join(
+                        t.dataset_aliases, t.dataset_aliases.c.version_pk == t.dataset_versions.c.pk
+                    )
+                    .where(
+                        t.dataset_aliases.c.dataset_pk == dataset.pk,
+                        t.dataset_aliases.c.alias == alias,
+                    )
+                ).scalar()
                 connection.execute(
                     delete(t.dataset_aliases).where(
                         t.dataset_aliases.c.dataset_pk == dataset.pk,
                         t.dataset_aliases.c.alias == alias,
                     )
+                )
+                append_event(
+                    connection,
+                    actor,
+                    "dataset.alias.set",
+                    f"dataset:{name}@{alias}",
+                    previous,
+                    version,
                 )
                 connection.execute(
                     insert(t.dataset_aliases).values(

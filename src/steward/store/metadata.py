@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.audit import AuditStore
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
+from steward.store.governance import GovernanceStore
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
 from steward.store.references import ReferenceStore
@@ -27,6 +29,8 @@ class MetadataStore:
         self.monitoring = MonitoringStore(self.engine)
         self.serving = ServingStore(self.engine)
         self.references = ReferenceStore(self.engine)
+        self.audit = AuditStore(self.engine)
+        self.governance = GovernanceStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
+from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 
@@ -217,6 +218,14 @@ class MonitoringStore:
                         f"a monitor named {name!r} exists; choose another name or replace it "
                         "(steward monitor create ... --replace)."
                     )
+                append_event(
+                    connection,
+                    actor,
+                    "monitor.replace" if existing is not None else "monitor.create",
+                    f"monitor:{name}",
+                    details={"model": model, "config": config},
+                    at_ms=now,
+                )
                 if existing is not None:
                     connection.execute(
                         update(t.monitors)
@@ -261,7 +270,7 @@ class MonitoringStore:
             rows = connection.execute(select(t.monitors).order_by(t.monitors.c.name)).all()
         return [self._monitor(row) for row in rows]
 
-    def delete_monitor(self, name: str) -> None:
+    def delete_monitor(self, name: str, actor: str) -> None:
         """Remove a monitor and its stored results (their blobs stay in the blob store).
 
         Raises:
@@ -271,6 +280,7 @@ class MonitoringStore:
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
+                append_event(connection, actor, "monitor.delete", f"monitor:{name}")
                 connection.execute(
                     delete(t.monitor_results).where(t.monitor_results.c.monitor_pk == pk)
                 )
@@ -447,6 +457,17 @@ class MonitoringStore:
                 row = connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
                 alert = self._alert(row)
                 self._publish(connection, "alert.fired", alert.to_dict(), actor)
+                append_event(
+                    connection,
+                    actor,
+                    "alert.fire",
+                    f"alert:{alert_id}",
+                    None,
+                    "firing",
+                    message,
+                    {"source": source, "rule": rule, "value": _float_in(value)},
+                    at_ms=now,
+                )
                 return alert
 
         return run_with_retry(write)
@@ -504,6 +525,16 @@ class MonitoringStore:
                     connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
                 )
                 self._publish(connection, "alert.resolved", alert.to_dict(), actor)
+                append_event(
+                    connection,
+                    actor,
+                    "alert.resolve",
+                    f"alert:{alert_id}",
+                    "firing",
+                    "resolved",
+                    details={"source": alert.source, "rule": alert.rule},
+                    at_ms=now,
+                )
                 return alert
 
         return run_with_retry(write)
@@ -535,6 +566,16 @@ class MonitoringStore:
                     connection.execute(select(t.alerts).where(t.alerts.c.pk == rows[0].pk)).one()
                 )
                 self._publish(connection, "alert.acknowledged", alert.to_dict(), actor)
+                append_event(
+                    connection,
+                    actor,
+                    "alert.ack",
+                    f"alert:{alert.id}",
+                    rows[0].acknowledged_by and "acknowledged",
+                    "acknowledged",
+                    details={"source": alert.source, "rule": alert.rule},
+                    at_ms=now,
+                )
                 return alert
 
         return run_with_retry(write)

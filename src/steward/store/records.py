@@ -97,6 +97,10 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    last_heartbeat: datetime | None = None
+    """When the run's process last said it was alive (None: it never did)."""
+    heartbeat_lost: bool = False
+    """KILLED because its heartbeat stopped (the process died); it runs again if it speaks."""
 
     @property
     def duration_s(self) -> float | None:
@@ -121,6 +125,8 @@ class Run:
             "params": dict(self.params),
             "metrics": {key: json_number(value) for key, value in self.metrics.items()},
             "tags": dict(self.tags),
+            "last_heartbeat": self.last_heartbeat.isoformat() if self.last_heartbeat else None,
+            "heartbeat_lost": self.heartbeat_lost,
         }
 
 

@@ -1,8 +1,8 @@
 """SQL for the model registry: registered models, versions, aliases and their audit.
 
-Every change records who made it and when; alias moves and status changes
-are appended to their own event tables and never rewritten. Callers get the
-plain records defined here.
+Every change records who made it and when in the audit log, in the same
+transaction; alias moves and status changes are read back from there. Callers
+get the plain records defined here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
+from steward.store.audit import AuditEvent, AuditStore, append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import ms_to_datetime, now_ms
 from steward.store.validation import check_name
@@ -128,6 +129,23 @@ class StatusEvent:
     actor: str
     at: datetime
     reason: str | None
+
+
+def _version_number(state: str | None) -> int | None:
+    return None if state is None else int(state)
+
+
+def _alias_event(name: str, event: AuditEvent) -> AliasEvent:
+    alias = event.subject.rpartition("@")[2]
+    return AliasEvent(
+        name,
+        alias,
+        _version_number(event.from_state),
+        _version_number(event.to_state),
+        event.actor,
+        event.at,
+        event.reason,
+    )
 
 
 def _at(value: int) -> datetime:
@@ -244,6 +262,8 @@ class RegistryStore:
                     model_pk=pk, key=check_name("tag", key), value=str(value)
                 )
             )
+        details = {"description": description} if description else None
+        append_event(connection, actor, "model.create", f"model:{name}", details=details)
         return int(pk)
 
     def create_model(
@@ -276,12 +296,18 @@ class RegistryStore:
         name: str,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        *,
+        actor: str,
     ) -> RegisteredModel:
         """Change a registered model's description and/or set tags."""
 
         def change() -> None:
             with write_transaction(self.engine) as connection:
                 pk = self._model_pk(connection, name)
+                changes: dict[str, Any] = {"tags": dict(tags or {})}
+                if description is not None:
+                    changes["description"] = description
+                append_event(connection, actor, "model.update", f"model:{name}", details=changes)
                 values: dict[str, Any] = {"updated_at": now_ms()}
                 if description is not None:
                     values["description"] = description
@@ -431,15 +457,16 @@ class RegistryStore:
                             for key, value in metrics.items()
                         ],
                     )
-                connection.execute(
-                    insert(t.version_status_events).values(
-                        version_pk=version_pk,
-                        from_status=None,
-                        to_status=VersionStatus.PENDING.value,
-                        actor=actor,
-                        at=now,
-                        reason="registered",
-                    )
+                append_event(
+                    connection,
+                    actor,
+                    "model.version.register",
+                    f"model:{name}/{number}",
+                    None,
+                    VersionStatus.PENDING.value,
+                    "registered",
+                    {"run_id": run_id, "flavor": flavor, "metadata_digest": metadata_digest},
+                    at_ms=now,
                 )
                 connection.execute(
                     update(t.registered_models)
@@ -538,15 +565,15 @@ class RegistryStore:
                     .where(t.model_versions.c.pk == row.pk)
                     .values(status=target.value, updated_at=now)
                 )
-                connection.execute(
-                    insert(t.version_status_events).values(
-                        version_pk=row.pk,
-                        from_status=row.status,
-                        to_status=target.value,
-                        actor=actor,
-                        at=now,
-                        reason=reason,
-                    )
+                append_event(
+                    connection,
+                    actor,
+                    "model.status",
+                    f"model:{name}/{int(version)}",
+                    row.status,
+                    target.value,
+                    reason,
+                    at_ms=now,
                 )
 
         run_with_retry(change)
@@ -554,26 +581,30 @@ class RegistryStore:
 
     def status_history(self, name: str, version: int) -> list[StatusEvent]:
         """Every status change of a version, oldest first."""
-        with read_transaction(self.engine) as connection:
-            row = self._version_row(connection, name, int(version))
-            events = connection.execute(
-                select(t.version_status_events)
-                .where(t.version_status_events.c.version_pk == row.pk)
-                .order_by(t.version_status_events.c.pk)
-            )
-            return [
-                StatusEvent(
-                    name, int(version), e.from_status, e.to_status, e.actor, _at(e.at), e.reason
-                )
-                for e in events
-            ]
+        self.get_version(name, version)
+        events = AuditStore(self.engine).subject_events(
+            [f"model:{name}/{int(version)}"], ("model.version.register", "model.status")
+        )
+        return [
+            StatusEvent(name, int(version), e.from_state, str(e.to_state), e.actor, e.at, e.reason)
+            for e in events
+        ]
 
-    def set_card_fields(self, name: str, version: int, fields: Mapping[str, str]) -> ModelVersion:
+    def set_card_fields(
+        self, name: str, version: int, fields: Mapping[str, str], *, actor: str
+    ) -> ModelVersion:
         """Merge the people-written model card fields of a version."""
 
         def change() -> None:
             with write_transaction(self.engine) as connection:
                 row = self._version_row(connection, name, int(version))
+                append_event(
+                    connection,
+                    actor,
+                    "model.card",
+                    f"model:{name}/{int(version)}",
+                    details={key: str(value) for key, value in fields.items()},
+                )
                 merged = json.loads(row.card_fields) if row.card_fields else {}
                 merged.update({key: str(value) for key, value in fields.items()})
                 connection.execute(
@@ -611,7 +642,7 @@ class RegistryStore:
                     raise Conflict(
                         f"version {version} of {name!r} is {row.status}; only an "
                         f"{required_status.value} version can take the alias {alias!r}. "
-                        f"Approve it first: steward models approve {name} {version} -m '…'"
+                        f"Approve it first: steward models approve {name}/{version} -m '…'"
                     )
                 current = connection.execute(
                     select(t.model_versions.c.version)
@@ -641,16 +672,15 @@ class RegistryStore:
                         )
                         .values(version_pk=row.pk, updated_at=now, updated_by=actor)
                     )
-                connection.execute(
-                    insert(t.alias_events).values(
-                        model_pk=row.model_pk,
-                        alias=alias,
-                        from_version=current,
-                        to_version=int(version),
-                        actor=actor,
-                        at=now,
-                        reason=reason,
-                    )
+                append_event(
+                    connection,
+                    actor,
+                    "model.alias.set",
+                    f"model:{name}@{alias}",
+                    current,
+                    int(version),
+                    reason,
+                    at_ms=now,
                 )
                 return AliasEvent(name, alias, current, int(version), actor, _at(now), reason)
 
@@ -681,16 +711,15 @@ class RegistryStore:
                     )
                 )
                 now = now_ms()
-                connection.execute(
-                    insert(t.alias_events).values(
-                        model_pk=model_pk,
-                        alias=alias,
-                        from_version=current,
-                        to_version=None,
-                        actor=actor,
-                        at=now,
-                        reason=reason,
-                    )
+                append_event(
+                    connection,
+                    actor,
+                    "model.alias.delete",
+                    f"model:{name}@{alias}",
+                    current,
+                    None,
+                    reason,
+                    at_ms=now,
                 )
                 return AliasEvent(name, alias, current, None, actor, _at(now), reason)
 
@@ -699,20 +728,12 @@ class RegistryStore:
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """Every alias move of a model (or of one alias), oldest first."""
         with read_transaction(self.engine) as connection:
-            model_pk = self._model_pk(connection, name)
-            query = (
-                select(t.alias_events)
-                .where(t.alias_events.c.model_pk == model_pk)
-                .order_by(t.alias_events.c.pk)
-            )
-            if alias is not None:
-                query = query.where(t.alias_events.c.alias == alias)
-            return [
-                AliasEvent(
-                    name, e.alias, e.from_version, e.to_version, e.actor, _at(e.at), e.reason
-                )
-                for e in connection.execute(query)
-            ]
+            self._model_pk(connection, name)
+        subject = f"model:{name}@{alias}" if alias is not None else f"model:{name}@*"
+        events = AuditStore(self.engine).events(
+            action="model.alias.*", subject=subject, limit=None, newest_first=False
+        )
+        return [_alias_event(name, event) for event in events]
 
     def search_versions(
         self,

@@ -16,6 +16,12 @@ Grammar (keywords are case-insensitive)::
 ``metric.``, ``param.``, ``tag.``, ``attribute.`` and ``attr.`` are accepted as
 prefixes too, and ``run_name`` / ``name``, ``status``, ``run_id`` / ``id``,
 ``created_by``, ``start_time``, ``end_time`` as bare attributes.
+
+A filter nests at most ``MAX_DEPTH`` parentheses, holds at most
+``MAX_COMPARISONS`` comparisons (a list after ``in`` counts as one) and lists
+at most ``MAX_LIST_VALUES`` values: past these, Python's stack or the database
+(SQLite's expression depth is 1,000, its bound values 32,766) would fail, so the
+parser refuses first, in one line naming the limit and where it was passed.
 """
 
 from __future__ import annotations
@@ -53,6 +59,13 @@ COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "like", "ilike", "not like")
 
 Value = float | str
+
+MAX_DEPTH = 32
+"""Parentheses a filter may nest."""
+MAX_COMPARISONS = 256
+"""Comparisons a filter may hold; use ``in (…)`` for many values of one field."""
+MAX_LIST_VALUES = 10_000
+"""Values an ``in (…)`` list may hold."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,11 @@ def _fail(source: str, position: int, message: str) -> InvalidInput:
     return InvalidInput(f"invalid filter: {message} at position {position}:\n  {source}\n  {caret}")
 
 
+def _over_limit(position: int, what: str) -> InvalidInput:
+    """A one-line refusal of a filter past a size limit (too big to echo)."""
+    return InvalidInput(f"invalid filter: {what} (at position {position}); simplify the filter.")
+
+
 def _tokenize(source: str) -> list[_Token]:
     tokens: list[_Token] = []
     position = 0
@@ -135,6 +153,8 @@ class _Parser:
         self.source = source
         self.tokens = _tokenize(source)
         self.index = 0
+        self.depth = 0
+        self.comparisons = 0
 
     @property
     def current(self) -> _Token:
@@ -181,10 +201,23 @@ class _Parser:
 
     def parse_term(self) -> Expression:
         if self.current.kind == "punct" and self.current.text == "(":
+            if self.depth == MAX_DEPTH:
+                raise _over_limit(
+                    self.current.position, f"parentheses nested deeper than {MAX_DEPTH} levels"
+                )
+            self.depth += 1
             self.advance()
             inner = self.parse_or()
             self.expect_punct(")")
+            self.depth -= 1
             return inner
+        if self.comparisons == MAX_COMPARISONS:
+            raise _over_limit(
+                self.current.position,
+                f"more than {MAX_COMPARISONS} comparisons (for many values of one field, "
+                "use 'in (…)')",
+            )
+        self.comparisons += 1
         return self.parse_comparison()
 
     def parse_field(self) -> tuple[str, str]:
@@ -285,6 +318,10 @@ class _Parser:
         values = [self.parse_value()]
         while self.current.kind == "punct" and self.current.text == ",":
             self.advance()
+            if len(values) == MAX_LIST_VALUES:
+                raise _over_limit(
+                    self.current.position, f"more than {MAX_LIST_VALUES:,} values in one list"
+                )
             values.append(self.parse_value())
         self.expect_punct(")")
         if any(isinstance(value, float) != numeric for value in values):

@@ -23,11 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0008"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -66,8 +67,14 @@ runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Column("system_info_digest", String(80), nullable=True),
+    # Heartbeats: the run's process says it is alive until ``alive_until``; a RUNNING
+    # run past it is marked KILLED (``heartbeat_lost``) and revived if it speaks again.
+    Column("heartbeat_at", BigInteger, nullable=True),
+    Column("alive_until", BigInteger, nullable=True),
+    Column("heartbeat_lost", Boolean, nullable=False, server_default=false()),
     Index("ix_runs_experiment_start", "experiment_pk", "start_time"),
     Index("ix_runs_parent", "parent_pk"),
+    Index("ix_runs_status_alive_until", "status", "alive_until"),
 )
 
 write_batches = Table(
@@ -262,33 +269,6 @@ model_aliases = Table(
     Column("updated_by", String(NAME_LENGTH), nullable=False),
 )
 
-alias_events = Table(
-    "alias_events",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("model_pk", Integer, ForeignKey("registered_models.pk"), nullable=False),
-    Column("alias", String(NAME_LENGTH), nullable=False),
-    Column("from_version", Integer, nullable=True),
-    Column("to_version", Integer, nullable=True),
-    Column("actor", String(NAME_LENGTH), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Column("reason", Text, nullable=True),
-    Index("ix_alias_events_model_alias", "model_pk", "alias"),
-)
-
-version_status_events = Table(
-    "version_status_events",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
-    Column("from_status", String(16), nullable=True),
-    Column("to_status", String(16), nullable=False),
-    Column("actor", String(NAME_LENGTH), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Column("reason", Text, nullable=True),
-    Index("ix_version_status_events_version", "version_pk"),
-)
-
 # -- monitoring ---------------------------------------------------------------
 
 alerts = Table(
@@ -437,4 +417,94 @@ prediction_feedback = Table(
     Column("label", Text, nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Column("received_by", String(NAME_LENGTH), nullable=False),
+)
+
+
+# -- governance: the audit log, check results and model reports ---------------------
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    # The position in the chain (1, 2, 3…), assigned from ``audit_head`` under its lock.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    # What happened, e.g. "run.end", "model.alias.set", "alert.ack".
+    Column("action", String(64), nullable=False),
+    # What it happened to, e.g. "run:<id>", "model:name/3", "model:name@champion".
+    Column("subject", String(1024), nullable=False),
+    Column("from_state", Text, nullable=True),
+    Column("to_state", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    # Anything else worth keeping, as canonical JSON (sorted keys).
+    Column("details", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_subject", "subject"),
+    Index("ix_audit_events_action", "action"),
+    Index("ix_audit_events_at", "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    # One row (id 1): the last event's sequence number and hash. Every append
+    # updates it in the same transaction, which serialises concurrent writers.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+check_runs = Table(
+    "check_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    # The suite's name (a file stem, or "gate", "fairness"…).
+    Column("suite", String(NAME_LENGTH), nullable=False),
+    # What was checked: a dataset version, a model version, or both (a model on data).
+    Column("dataset_version_pk", Integer, ForeignKey("dataset_versions.pk"), nullable=True),
+    Column("model_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=True),
+    Column("passed", Boolean, nullable=False),
+    Column("check_count", Integer, nullable=False),
+    Column("failed_count", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_check_runs_dataset_version", "dataset_version_pk"),
+    Index("ix_check_runs_model_version", "model_version_pk"),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("check_runs.pk"), nullable=False),
+    Column("name", String(1024), nullable=False),
+    # "data", "model", "fairness"… (what kind of check).
+    Column("kind", String(32), nullable=False),
+    # "error" (a failure fails the run) or "warning" (reported only).
+    Column("severity", String(16), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Column("threshold", Float(precision=53), nullable=True),
+    # JSON: what was compared, failing counts, sampled failing rows, intervals…
+    Column("details", Text, nullable=True),
+    Index("ix_check_results_run", "run_pk"),
+)
+
+model_reports = Table(
+    "model_reports",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("model_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
+    # "explanation" or "fairness".
+    Column("kind", String(32), nullable=False),
+    # How it was made: "permutation", "shap", "groups"…
+    Column("method", String(64), nullable=False),
+    # The report itself as JSON (feature importances, per-group metrics…).
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_model_reports_version_kind", "model_version_pk", "kind"),
 )

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
+from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -114,6 +115,7 @@ class TrackingStore:
                     "created_by": actor,
                 }
                 connection.execute(insert(t.experiments).values(**values))
+                append_event(connection, actor, "experiment.create", f"experiment:{name}")
                 row = connection.execute(
                     select(t.experiments).where(t.experiments.c.name == name)
                 ).one()
@@ -177,8 +179,14 @@ class TrackingStore:
         parent_id: str | None = None,
         system_info_digest: str | None = None,
         start_time_ms: int | None = None,
+        alive_ms: int | None = None,
     ) -> Run:
-        """Start a run (status RUNNING) in an experiment, optionally under a parent."""
+        """Start a run (status RUNNING) in an experiment, optionally under a parent.
+
+        Args:
+            alive_ms: how long the run counts as alive without a ``heartbeat`` (None:
+                always; a run past it is marked KILLED when next seen).
+        """
         run_id = _new_id()
         run_name = check_name("run", name) if name else f"run-{run_id[:8]}"
         tag_items = dict(tags or {})
@@ -204,6 +212,9 @@ class TrackingStore:
                         start_time,
                         actor,
                         system_info_digest,
+                        start_time,
+                        None if alive_ms is None else start_time + alive_ms,
+                        False,
                     ),
                 ).scalar_one()
                 if tag_items:
@@ -211,6 +222,16 @@ class TrackingStore:
                     sql.UPSERT_TAGS.run_many(
                         connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
                     )
+                append_event(
+                    connection,
+                    actor,
+                    "run.start",
+                    f"run:{run_id}",
+                    None,
+                    RunStatus.RUNNING.value,
+                    details={"experiment": experiment.name, "name": run_name},
+                    at_ms=start_time,
+                )
             self._run_pks[run_id] = run_pk
             # Built from what was just written: no read back on the hot path.
             return Run(
@@ -225,6 +246,7 @@ class TrackingStore:
                 parent_id=parent_id,
                 system_info_digest=system_info_digest,
                 tags=tag_items,
+                last_heartbeat=ms_to_datetime(start_time),
             )
 
         return run_with_retry(create)
@@ -240,10 +262,108 @@ class TrackingStore:
         return int(pk)
 
     def _run_pk_and_status(self, connection: Connection, run_id: str) -> tuple[int, str]:
+        """The run's pk and status, inside a write: a run KILLED because its heartbeat
+        stopped runs again when it writes (its process was only asleep)."""
         row = sql.SELECT_RUN_STATE.run(connection, (run_id,)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        if row.heartbeat_lost:
+            sql.REOPEN_RUN.run(connection, (False, now_ms(), None, row.pk))
+            return int(row.pk), RunStatus.RUNNING.value
         return int(row.pk), str(row.status)
+
+    # -- heartbeats ----------------------------------------------------------------
+
+    def heartbeat(self, run_ids: Sequence[str], alive_ms: int) -> None:
+        """Record that the runs' process is alive now, and for ``alive_ms`` more.
+
+        A run of these that was KILLED for want of a heartbeat runs again.
+        """
+        if not run_ids:
+            return
+        ids = list(run_ids)
+
+        def beat() -> None:
+            now = now_ms()
+            alive = {"heartbeat_at": now, "alive_until": now + alive_ms}
+            chosen = t.runs.c.id.in_(ids)
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    update(t.runs)
+                    .where(chosen, t.runs.c.status == RunStatus.RUNNING.value)
+                    .values(**alive)
+                )
+                connection.execute(
+                    update(t.runs)
+                    .where(chosen, t.runs.c.heartbeat_lost)
+                    .values(
+                        status=RunStatus.RUNNING.value, end_time=None, heartbeat_lost=False, **alive
+                    )
+                )
+
+        run_with_retry(beat)
+
+    def attach_run(self, run_id: str, alive_ms: int | None) -> bool:
+        """Make a run RUNNING for another writer: a running run is joined, an ended one
+        (or one presumed dead) is reopened.
+
+        Returns:
+            True when the run was running already (the caller joins it; it does not
+            own its end), False when it was reopened.
+
+        Raises:
+            NotFound: unknown run.
+        """
+
+        def attach() -> bool:
+            now = now_ms()
+            alive_until = None if alive_ms is None else now + alive_ms
+            with write_transaction(self.engine) as connection:
+                row = sql.SELECT_RUN_STATE.run(connection, (run_id,)).first()
+                if row is None:
+                    raise NotFound(
+                        f"no run with id {run_id!r} to attach to; list runs with "
+                        "'steward runs list'."
+                    )
+                running = row.status == RunStatus.RUNNING.value and not row.heartbeat_lost
+                if running:
+                    connection.execute(
+                        update(t.runs)
+                        .where(t.runs.c.pk == row.pk)
+                        .values(heartbeat_at=now, alive_until=alive_until)
+                    )
+                else:
+                    sql.REOPEN_RUN.run(connection, (False, now, alive_until, row.pk))
+                return running
+
+        return run_with_retry(attach)
+
+    def _reap_dead(self) -> None:
+        """Mark KILLED the RUNNING runs whose heartbeat stopped (their process died),
+        ended at their last heartbeat. A read unless there is one to mark."""
+        now = now_ms()
+        dead = and_(
+            t.runs.c.status == RunStatus.RUNNING.value,
+            t.runs.c.alive_until.is_not(None),
+            t.runs.c.alive_until < now,
+        )
+        with read_transaction(self.engine) as connection:
+            if connection.execute(select(t.runs.c.pk).where(dead).limit(1)).first() is None:
+                return
+
+        def reap() -> None:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    update(t.runs)
+                    .where(dead)
+                    .values(
+                        status=RunStatus.KILLED.value,
+                        end_time=func.coalesce(t.runs.c.heartbeat_at, t.runs.c.start_time),
+                        heartbeat_lost=True,
+                    )
+                )
+
+        run_with_retry(reap)
 
     @staticmethod
     def _new_batch(
@@ -343,21 +463,43 @@ class TrackingStore:
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
                     sql.write_metric_points(connection, run_pk, batch_pk, metrics)
-                sql.END_RUN.run(connection, (status.value, end_time_ms or now_ms(), run_pk))
+                ended = end_time_ms or now_ms()
+                sql.END_RUN.run(connection, (status.value, ended, run_pk))
+                append_event(
+                    connection,
+                    actor,
+                    "run.end",
+                    f"run:{run_id}",
+                    current,
+                    status.value,
+                    at_ms=ended,
+                )
 
         run_with_retry(end)
 
-    def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str) -> int:
-        """Mark runs deleted (hidden from searches) or active again; returns how many."""
+    def set_lifecycle(self, run_ids: Iterable[str], lifecycle: str, actor: str) -> int:
+        """Mark runs deleted (hidden from searches) or active again, recording who did it;
+        returns how many."""
         ids = list(run_ids)
+        action = "run.delete" if lifecycle == "deleted" else "run.restore"
 
         def change() -> int:
             with write_transaction(self.engine) as connection:
                 for run_id in ids:
                     self._run_pk(connection, run_id)
+                before = dict(
+                    connection.execute(
+                        select(t.runs.c.id, t.runs.c.lifecycle).where(t.runs.c.id.in_(ids))
+                    ).all()
+                )
                 result = connection.execute(
                     update(t.runs).where(t.runs.c.id.in_(ids)).values(lifecycle=lifecycle)
                 )
+                for run_id in dict.fromkeys(ids):
+                    if before[run_id] != lifecycle:
+                        append_event(
+                            connection, actor, action, f"run:{run_id}", before[run_id], lifecycle
+                        )
                 return int(result.rowcount)
 
         return run_with_retry(change)
@@ -370,6 +512,7 @@ class TrackingStore:
         Raises:
             NotFound: unknown run id.
         """
+        self._reap_dead()
         with read_transaction(self.engine) as connection:
             runs = self._load_runs(connection, [t.runs.c.id == run_id])
         if not runs:
@@ -400,6 +543,8 @@ class TrackingStore:
                 t.runs.c.end_time,
                 t.runs.c.created_by,
                 t.runs.c.system_info_digest,
+                t.runs.c.heartbeat_at,
+                t.runs.c.heartbeat_lost,
                 t.experiments.c.id.label("experiment_id"),
                 t.experiments.c.name.label("experiment"),
                 parent.c.id.label("parent_id"),
@@ -456,6 +601,8 @@ class TrackingStore:
                 params=params[row.pk],
                 metrics=metrics[row.pk],
                 tags=tags[row.pk],
+                last_heartbeat=ms_to_datetime(row.heartbeat_at),
+                heartbeat_lost=bool(row.heartbeat_lost),
             )
             for row in rows
         ]
@@ -484,6 +631,7 @@ class TrackingStore:
         expression = parse_filter(filter)
         order_keys = parse_order_by(order_by)
         offset = _decode_page_token(page_token)
+        self._reap_dead()
         where: list[ColumnElement[bool]] = []
         if not include_deleted:
             where.append(t.runs.c.lifecycle == "active")

@@ -37,13 +37,19 @@ class Statement:
 
 
 SELECT_EXPERIMENT = Statement("SELECT pk, name FROM experiments WHERE id = ?")
-SELECT_RUN_STATE = Statement("SELECT pk, status FROM runs WHERE id = ?")
+SELECT_RUN_STATE = Statement("SELECT pk, status, heartbeat_lost FROM runs WHERE id = ?")
 INSERT_RUN = Statement(
     """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
-                         created_by, system_info_digest)
-       VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?) RETURNING pk"""
+                         created_by, system_info_digest, heartbeat_at, alive_until,
+                         heartbeat_lost)
+       VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?) RETURNING pk"""
 )
 END_RUN = Statement("UPDATE runs SET status = ?, end_time = ? WHERE pk = ?")
+REOPEN_RUN = Statement(
+    """UPDATE runs SET status = 'RUNNING', end_time = NULL, heartbeat_lost = ?,
+                       heartbeat_at = ?, alive_until = ?
+       WHERE pk = ?"""
+)
 INSERT_BATCH = Statement(
     """INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, param_count,
                                   tag_count)

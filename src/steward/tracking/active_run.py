@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from steward.errors import InvalidInput, NotFound
+from steward.errors import InvalidInput, NotFound, StorageError
 from steward.paths import list_folder
 from steward.store.records import Artifact, Metric, Run, RunStatus, datetime_to_ms, now_ms
 from steward.store.validation import (
@@ -42,7 +42,10 @@ class ActiveRun:
     """A run that is being logged to. Use as a context manager or call ``end()``.
 
     Leaving a ``with`` block normally ends the run FINISHED; an exception ends
-    it FAILED, KeyboardInterrupt KILLED.
+    it FAILED, KeyboardInterrupt KILLED. A handle that joined a run another
+    process is logging to (``start_run(run_id=...)`` on a RUNNING run) only
+    detaches when its block or process ends: its metrics are written and the
+    run goes on; ``end()`` ends it for everyone.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ActiveRun:
         record: Run,
         buffer: MetricBuffer,
         on_end: Callable[[ActiveRun], None] | None = None,
+        joined: bool = False,
     ) -> None:
         self._backend = backend
         self._record = record
@@ -59,7 +63,10 @@ class ActiveRun:
         self._known_keys: set[str] = set()
         self._lock = threading.Lock()
         self._status: RunStatus | None = None
+        self._detached = False
         self._on_end = on_end
+        self.joined = joined
+        """Whether this handle joined a run that was already running elsewhere."""
 
     @property
     def id(self) -> str:
@@ -82,9 +89,14 @@ class ActiveRun:
         return self._record.parent_id
 
     @property
+    def backend(self) -> TrackingBackend:
+        """Where the run is stored."""
+        return self._backend
+
+    @property
     def ended(self) -> bool:
-        """Whether ``end()`` has been called."""
-        return self._status is not None
+        """Whether ``end()`` (or, for a joined run, ``detach()``) has been called."""
+        return self._status is not None or self._detached
 
     @property
     def info(self) -> Run:
@@ -93,6 +105,11 @@ class ActiveRun:
         return self._backend.get_run(self.id)
 
     def _check_open(self) -> None:
+        if self._detached:
+            raise InvalidInput(
+                f"this process detached from run {self.id}; attach again with "
+                f"steward.start_run(run_id={self.id!r}) to log more."
+            )
         if self._status is not None:
             raise InvalidInput(
                 f"run {self.id} has ended ({self._status.value}); start a new run to log more."
@@ -223,8 +240,14 @@ class ActiveRun:
         self._buffer.flush()
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
-        """Flush pending metrics and mark the run ended (a second call does nothing)."""
-        if self._status is not None:
+        """Flush pending metrics and mark the run ended (a second call does nothing).
+
+        Raises:
+            StorageError: the store cannot be written now (a full disk): the run
+                stays active with its pending metrics, so ``end()`` can be called
+                again once the cause is fixed.
+        """
+        if self.ended:
             return
         final = RunStatus(status) if isinstance(status, str) else status
         self._status = final
@@ -232,11 +255,44 @@ class ActiveRun:
         # The run's last metrics and its end are one transaction.
         try:
             self._backend.end_run(self.id, final, metrics=pending)
-        finally:
+        except StorageError:
+            self._status = None
+            if pending:
+                self._buffer.add(self.id, self._write_points, pending)
+            raise
+        except BaseException:
             if self._on_end is not None:
                 self._on_end(self)
+            raise
+        if self._on_end is not None:
+            self._on_end(self)
         # Only now report an earlier background failure: the run is ended either way.
         self._buffer.raise_errors()
+
+    def detach(self) -> None:
+        """Write this process's pending metrics and stop logging to the run, leaving it
+        running for the other processes that log to it (a second call does nothing)."""
+        if self.ended:
+            return
+        pending = self._buffer.take(self.id)
+        if pending:
+            try:
+                self._write_points(self.id, pending)
+            except StorageError:
+                self._buffer.add(self.id, self._write_points, pending)
+                raise
+        self._detached = True
+        if self._on_end is not None:
+            self._on_end(self)
+        self._buffer.raise_errors()
+
+    def leave(self, status: RunStatus) -> None:
+        """The block or process using the run is over: end it with ``status`` if this
+        handle owns it, detach if it joined a run that others are logging to."""
+        if self.joined:
+            self.detach()
+        else:
+            self.end(status)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -248,11 +304,11 @@ class ActiveRun:
         traceback: TracebackType | None,
     ) -> None:
         if exc_type is None:
-            self.end(RunStatus.FINISHED)
+            self.leave(RunStatus.FINISHED)
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.end(RunStatus.KILLED)
+            self.leave(RunStatus.KILLED)
         else:
-            self.end(RunStatus.FAILED)
+            self.leave(RunStatus.FAILED)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"

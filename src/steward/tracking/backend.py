@@ -38,8 +38,15 @@ class TrackingBackend(Protocol):
         tags: dict[str, str] | None = None,
         parent_id: str | None = None,
         system_info: dict[str, Any] | None = None,
+        alive_ms: int | None = None,
     ) -> Run:
-        """Start a run."""
+        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always)."""
+
+    def attach_run(self, run_id: str, alive_ms: int | None = None) -> bool:
+        """Make a run RUNNING for another writer; True if it was running already."""
+
+    def heartbeat(self, run_ids: Sequence[str], alive_ms: int) -> None:
+        """Say that these runs' process is alive, for ``alive_ms`` more."""
 
     def log_batch(
         self,

@@ -3,7 +3,11 @@
 A process has a stack of active runs (``nested=True`` pushes a child) and one
 metric buffer. Pending metrics are flushed and active runs ended at
 interpreter exit (FINISHED, or FAILED after an uncaught exception, KILLED
-after Ctrl-C) and on SIGTERM (KILLED), so nothing logged is lost.
+after Ctrl-C) and on SIGTERM (KILLED), so nothing logged is lost. While runs
+are open a heartbeat thread says so (``heartbeat.py``): a run whose process
+was killed outright (``kill -9``, a lost machine) is marked KILLED later.
+``start_run(run_id=...)`` attaches to an existing run, so that several
+processes (distributed workers) log to one run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from steward.errors import InvalidInput
 from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, RunStatus
 from steward.tracking.active_run import ActiveRun
 from steward.tracking.backend import TrackingBackend
+from steward.tracking.heartbeat import Heartbeat, alive_ms
 from steward.tracking.metric_buffer import MetricBuffer
 
 DEFAULT_EXPERIMENT = "Default"
@@ -34,6 +39,13 @@ _buffer = MetricBuffer()
 _experiment_name: str | None = None
 _hooks_installed = False
 _uncaught: type[BaseException] | None = None
+
+
+def _open_runs() -> list[tuple[TrackingBackend, str]]:
+    return [(run.backend, run.id) for run in list(_stack)]  # a copy: no lock needed
+
+
+_heartbeat = Heartbeat(_open_runs)
 
 
 def _backend() -> TrackingBackend:
@@ -69,22 +81,29 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
     description: str | None = None,
+    run_id: str | None = None,
 ) -> ActiveRun:
-    """Start a run and make it the active one.
+    """Start a run and make it the active one, or attach to an existing run.
 
     Args:
         name: the run's name (default ``run-<id prefix>``).
         experiment: experiment name; default the one set by ``set_experiment``,
             ``$STEWARD_EXPERIMENT`` or ``"Default"``. Created if missing.
-        tags: initial tags.
+        tags: initial tags (set on the run when attaching).
         nested: start a child of the active run instead of refusing.
         description: stored as the ``description`` tag.
+        run_id: attach to this run instead of starting one (MLflow's argument). A
+            RUNNING run is joined: this process logs to it beside the others, and
+            leaving the block detaches (the run goes on; ``end()`` ends it). An
+            ended run is reopened and ends again when the block ends.
 
     Returns:
         The run handle; use it as a context manager or call ``end_run()``.
 
     Raises:
-        InvalidInput: a run is already active and ``nested`` is False.
+        InvalidInput: a run is already active and ``nested`` is False, or
+            ``name`` / ``experiment`` contradict the run attached to.
+        NotFound: no run has id ``run_id``.
     """
     from steward.store.validation import check_tag_value
     from steward.tracking.system_info import collect_system_info
@@ -97,24 +116,56 @@ def start_run(
                 "to start a child run."
             )
         backend = _backend()
-        experiment_name = (
-            experiment or _experiment_name or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
-        )
-        experiment_record = backend.get_or_create_experiment(experiment_name)
         tag_values = {key: check_tag_value(key, value) for key, value in (tags or {}).items()}
         if description is not None:
             tag_values["description"] = description
-        record = backend.create_run(
-            experiment_record.id,
-            name=name,
-            tags=tag_values,
-            parent_id=parent.id if parent else None,
-            system_info=collect_system_info(),
-        )
-        run = ActiveRun(backend, record, _buffer, on_end=_forget)
+        if run_id is not None:
+            run = _attach(backend, run_id, name, experiment, tag_values)
+        else:
+            experiment_name = (
+                experiment
+                or _experiment_name
+                or os.environ.get(EXPERIMENT_ENV)
+                or DEFAULT_EXPERIMENT
+            )
+            experiment_record = backend.get_or_create_experiment(experiment_name)
+            record = backend.create_run(
+                experiment_record.id,
+                name=name,
+                tags=tag_values,
+                parent_id=parent.id if parent else None,
+                system_info=collect_system_info(),
+                alive_ms=alive_ms(),
+            )
+            run = ActiveRun(backend, record, _buffer, on_end=_forget)
         _stack.append(run)
         _install_hooks()
-        return run
+    _heartbeat.ensure_started()
+    return run
+
+
+def _attach(
+    backend: TrackingBackend,
+    run_id: str,
+    name: str | None,
+    experiment: str | None,
+    tags: dict[str, str],
+) -> ActiveRun:
+    """A handle on an existing run, made RUNNING for this process (see ``start_run``)."""
+    record = backend.get_run(run_id)
+    if experiment is not None and experiment not in (record.experiment, record.experiment_id):
+        raise InvalidInput(
+            f"run {run_id} belongs to experiment {record.experiment!r}, not {experiment!r}; "
+            "attach without experiment= or with its own."
+        )
+    if name is not None and name != record.name:
+        raise InvalidInput(
+            f"run {run_id} is called {record.name!r}, not {name!r}; attach without name=."
+        )
+    joined = backend.attach_run(run_id, alive_ms())
+    if tags:
+        backend.log_batch(run_id, tags=tags)
+    return ActiveRun(backend, backend.get_run(run_id), _buffer, on_end=_forget, joined=joined)
 
 
 def _forget(run: ActiveRun) -> None:
@@ -240,7 +291,7 @@ def _end_all(status: RunStatus) -> None:
         runs = list(reversed(_stack))
     for run in runs:
         try:
-            run.end(status)
+            run.leave(status)
         except Exception as exc:  # keep ending the others; report, never hide
             print(f"steward: could not end run {run.id}: {exc}", file=sys.stderr)
     try:

@@ -61,12 +61,21 @@ class LocalTrackingBackend:
         tags: dict[str, str] | None = None,
         parent_id: str | None = None,
         system_info: dict[str, Any] | None = None,
+        alive_ms: int | None = None,
     ) -> Run:
-        """Start a run."""
+        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always)."""
         digest = self._system_info_digest(system_info) if system_info else None
         return self.store.tracking.create_run(
-            experiment_id, name, self.actor, tags, parent_id, digest
+            experiment_id, name, self.actor, tags, parent_id, digest, alive_ms=alive_ms
         )
+
+    def attach_run(self, run_id: str, alive_ms: int | None = None) -> bool:
+        """Make a run RUNNING for another writer; True if it was running already."""
+        return self.store.tracking.attach_run(run_id, alive_ms)
+
+    def heartbeat(self, run_ids: Sequence[str], alive_ms: int) -> None:
+        """Say that these runs' process is alive, for ``alive_ms`` more."""
+        self.store.tracking.heartbeat(run_ids, alive_ms)
 
     def log_batch(
         self,
@@ -106,11 +115,11 @@ class LocalTrackingBackend:
 
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Hide runs from searches (kept in the store)."""
-        return self.store.tracking.set_lifecycle(run_ids, "deleted")
+        return self.store.tracking.set_lifecycle(run_ids, "deleted", self.actor)
 
     def restore_runs(self, run_ids: Sequence[str]) -> int:
         """Undo ``delete_runs``."""
-        return self.store.tracking.set_lifecycle(run_ids, "active")
+        return self.store.tracking.set_lifecycle(run_ids, "active", self.actor)
 
     def log_artifacts(self, run_id: str, files: Sequence[tuple[Path, str]]) -> list[Artifact]:
         """Store local files as artifacts under validated relative paths."""

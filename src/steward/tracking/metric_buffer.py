@@ -6,6 +6,12 @@ the queue every ``interval`` seconds (or sooner when it grows past
 caller's thread and returns only once everything queued before it is
 committed. A bounded queue keeps memory flat: past ``max_pending`` points the
 caller waits for the writer.
+
+A write that fails because the store cannot be written now (a full disk, a
+store that cannot be reached: ``StorageError``) puts its points back in front
+of the queue, so a later flush writes them once the cause is fixed; the error
+is reported by the next ``flush`` (or ``add`` when the queue is full) instead
+of blocking. Other failures (the run has ended) drop the points they concern.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from steward.errors import StewardError
+from steward.errors import StewardError, StorageError
 from steward.store.records import Metric
 
 WriteBatch = Callable[[str, Sequence[Metric]], None]
@@ -40,11 +46,14 @@ class MetricBuffer:
         self._errors: list[BaseException] = []
         self._writer: threading.Thread | None = None
         self._closed = False
+        self._retrying = False
 
     def add(self, run_id: str, write: WriteBatch, points: list[Metric]) -> None:
         """Queue points of ``run_id``, to be written with ``write``."""
         with self._lock:
             while self._count >= self.max_pending:
+                if self._errors:  # writes keep failing: say why instead of waiting forever
+                    self._raise_errors_locked()
                 self._room.wait(timeout=1.0)
             queued = self._pending.get(run_id)
             if queued is None:
@@ -76,24 +85,44 @@ class MetricBuffer:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._pending and not self._closed:
-                    self._wake.wait(timeout=self.interval)
-                if self._closed and not self._pending:
+                if (not self._pending or self._retrying) and not self._closed:
+                    self._wake.wait(timeout=self.interval)  # a kept batch waits before retrying
+                if self._closed and (not self._pending or self._retrying):
                     return
-            self._drain(record_errors=True)
+            self._retrying = self._drain(record_errors=True)
 
-    def _drain(self, record_errors: bool) -> None:
+    def _drain(self, record_errors: bool) -> bool:
+        """Write what is queued; returns whether points were kept for a later try."""
         with self._write_lock:
             with self._lock:
                 taken, self._pending, self._count = self._pending, {}, 0
                 self._room.notify_all()
-            for run_id, (write, points) in taken.items():
-                try:
-                    write(run_id, points)
-                except BaseException as exc:
-                    if not record_errors:
-                        raise
-                    self._errors.append(exc)
+            failures = [
+                (run_id, write, points, error)
+                for run_id, (write, points) in taken.items()
+                if (error := self._write(write, run_id, points)) is not None
+            ]
+            kept = False
+            with self._lock:
+                for run_id, write, points, error in failures:
+                    if isinstance(error, StorageError):  # kept, in order, for a later try
+                        queued = self._pending.pop(run_id, None)
+                        self._pending[run_id] = (write, points + (queued[1] if queued else []))
+                        self._count += len(points)
+                        kept = True
+                    if not self._errors:  # the first failure is the one reported
+                        self._errors.append(error)
+        if failures and not record_errors:
+            self.raise_errors()
+        return kept
+
+    @staticmethod
+    def _write(write: WriteBatch, run_id: str, points: list[Metric]) -> BaseException | None:
+        try:
+            write(run_id, points)
+        except Exception as exc:
+            return exc
+        return None
 
     def flush(self) -> None:
         """Write everything queued so far; return once it is committed.
@@ -110,6 +139,10 @@ class MetricBuffer:
         Raises:
             StewardError: a background write failed.
         """
+        with self._lock:
+            self._raise_errors_locked()
+
+    def _raise_errors_locked(self) -> None:
         if self._errors:
             errors, self._errors = self._errors, []
             first = errors[0]

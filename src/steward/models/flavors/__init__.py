@@ -8,8 +8,9 @@ never pulls in scikit-learn, ONNX, XGBoost or LightGBM.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from steward.errors import InvalidInput
 
@@ -21,6 +22,34 @@ FLAVORS: dict[str, str] = {
     "pyfunc": "steward.models.flavors.pyfunc:PyfuncFlavor",
 }
 """Flavors by name, in the order detection tries them."""
+
+Trust: TypeAlias = bool | Iterable[str]
+"""What the loading user trusts: ``True`` (everything, pickle included), ``False``
+(only what Steward trusts), or the dotted names of further types and callables."""
+
+TrustedNames: TypeAlias = Literal[True] | frozenset[str]
+"""``Trust`` normalised: everything, or a set of dotted names (empty: nothing more)."""
+
+
+def trusted_names(trust: Trust) -> TrustedNames:
+    """Normalise what the loading user trusts.
+
+    Raises:
+        InvalidInput: ``trust`` is neither a bool nor names (a lone string is refused,
+            since it would be read letter by letter).
+    """
+    if trust is True or trust is False:
+        return True if trust else frozenset()
+    if isinstance(trust, str | bytes) or not isinstance(trust, Iterable):
+        raise InvalidInput(
+            f"trust must be True, False or a list of dotted names, not {trust!r}: "
+            "for example trust=['numpy.log1p']."
+        )
+    names = frozenset(trust)
+    bad = sorted(repr(name) for name in names if not isinstance(name, str) or not name.strip())
+    if bad:
+        raise InvalidInput(f"trust names must be non-empty strings; got {', '.join(bad)}.")
+    return frozenset(name.strip() for name in names)
 
 
 class Flavor(Protocol):
@@ -36,8 +65,16 @@ class Flavor(Protocol):
     def save(self, model: Any, folder: Path, *, trust_pickle: bool) -> dict[str, Any]:
         """Write the model's files into ``folder``; return the flavor's metadata."""
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
-        """Load the model from verified files in ``folder``; return an object with ``predict``."""
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
+        """Load the model from verified files in ``folder``; return an object with ``predict``.
+
+        ``info`` comes from the model's descriptor, which may be hostile: its paths
+        are already checked, but nothing in it widens what is trusted. ``files`` are
+        the model's verified files (paths relative to ``folder``): the only ones a
+        flavor may open.
+        """
 
 
 def get_flavor(name: str) -> Flavor:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from steward.errors import require
-from steward.models.flavors import top_module
+from steward.models.flavors import TrustedNames, top_module
 
 MODEL_FILE = "model.txt"
 
@@ -60,7 +61,9 @@ class LightGBMFlavor:
             "predict_proba": classes is not None,
         }
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
         """A booster wrapped to predict like the original estimator."""
         lightgbm: Any = require("lightgbm", "lightgbm", "Loading LightGBM models")
         booster = lightgbm.Booster(model_file=str(folder / info["file"]))

@@ -1,12 +1,22 @@
-"""The ONNX flavor: ``onnx.ModelProto`` stored as ``model.onnx``, run with onnxruntime."""
+"""The ONNX flavor: ``onnx.ModelProto`` stored as ``model.onnx``, run with onnxruntime.
+
+A graph may keep large tensors in *external data* files named by a path
+inside the graph. Such a path is the model's, so it is untrusted: every one
+must be a clean relative path that names one of the model's own verified
+files, and the session then resolves it against the model's folder (never
+the working directory). A graph that names any other file is refused before
+onnxruntime opens anything.
+"""
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from steward.errors import InvalidInput, require
-from steward.models.flavors import top_module
+from steward.errors import InvalidInput, UnsafeModel, require
+from steward.models.flavors import TrustedNames, top_module
 
 MODEL_FILE = "model.onnx"
 _ONNX_TYPES = {
@@ -19,15 +29,90 @@ _ONNX_TYPES = {
 }
 
 
+def _attribute_tensors(attribute: Any) -> Iterator[Any]:
+    if attribute.HasField("t"):
+        yield attribute.t
+    yield from attribute.tensors
+    sparse = [attribute.sparse_tensor] if attribute.HasField("sparse_tensor") else []
+    for tensor in [*sparse, *attribute.sparse_tensors]:
+        yield from (tensor.values, tensor.indices)
+    graphs = [attribute.g] if attribute.HasField("g") else []
+    for graph in [*graphs, *attribute.graphs]:
+        yield from _graph_tensors(graph)
+
+
+def _graph_tensors(graph: Any) -> Iterator[Any]:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attribute in node.attribute:
+            yield from _attribute_tensors(attribute)
+
+
+def external_data_paths(model_bytes: bytes) -> list[str]:
+    """The external-data locations an ONNX graph names (in its graph, subgraphs, functions)."""
+    if b"location" not in model_bytes:  # the key every external reference must carry
+        return []
+    onnx: Any = require("onnx", "onnx", "Checking ONNX external data")
+    model = onnx.ModelProto()
+    model.ParseFromString(model_bytes)
+    tensors = list(_graph_tensors(model.graph))
+    for function in model.functions:
+        for node in function.node:
+            for attribute in node.attribute:
+                tensors.extend(_attribute_tensors(attribute))
+    locations = []
+    for tensor in tensors:
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        if entries or tensor.data_location == onnx.TensorProto.EXTERNAL:
+            locations.append(entries.get("location", ""))
+    return locations
+
+
+def check_external_data(model_bytes: bytes, model_file: str, files: Collection[str]) -> bool:
+    """Refuse external data outside the model's verified files; say whether there is any.
+
+    Args:
+        model_bytes: the graph.
+        model_file: its path inside the model folder.
+        files: the model folder's verified files.
+
+    Raises:
+        UnsafeModel: a location is absolute, climbs out (``..``), or names no verified file.
+    """
+    from steward.paths import check_relative_path
+
+    locations = external_data_paths(model_bytes)
+    base = posixpath.dirname(model_file)
+    for location in locations:
+        where = f"{model_file}: external data location"
+        clean = check_relative_path(location, where, UnsafeModel)
+        if (posixpath.join(base, clean) if base else clean) not in files:
+            raise UnsafeModel(
+                f"refusing to load {model_file}: it reads external data from {location!r}, "
+                "which is not one of the model's verified files. Nothing was read."
+            )
+    return bool(locations)
+
+
 class OnnxPredictor:
     """An onnxruntime session with ``predict`` (and ``predict_proba`` for classifiers)."""
 
-    def __init__(self, model_bytes: bytes) -> None:
+    def __init__(self, folder: Path, model_file: str, files: Collection[str]) -> None:
+        """Open a session over ``folder / model_file``, a verified file of the model.
+
+        Raises:
+            UnsafeModel: the graph names external data outside the model's verified files.
+        """
         ort: Any = require("onnxruntime", "onnx", "Running ONNX models")
+        path = folder / model_file
+        model_bytes = path.read_bytes()
+        external = check_external_data(model_bytes, model_file, files)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(
-            model_bytes, options, providers=["CPUExecutionProvider"]
+            str(path) if external else model_bytes, options, providers=["CPUExecutionProvider"]
         )
         first = self.session.get_inputs()[0]
         self.input_name = first.name
@@ -77,6 +162,8 @@ class OnnxFlavor:
         (folder / MODEL_FILE).write_bytes(model.SerializeToString())
         return {"file": MODEL_FILE, "serialization": "onnx", "predict_proba": True}
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
         """An onnxruntime session over the verified file."""
-        return OnnxPredictor((folder / info["file"]).read_bytes())
+        return OnnxPredictor(folder, info["file"], files)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from steward.errors import InvalidInput, UnsafeModel
+from steward.models.flavors import TrustedNames
 
 PICKLE_FILE = "model.pkl"
 STATE_FILE = "python_model.json"
@@ -66,17 +68,18 @@ def dump_pickle(model: Any, path: Path) -> None:
     path.write_bytes(data)
 
 
-def load_pickle(path: Path, *, trust: bool) -> Any:
-    """Load a pickled model, only when the caller trusts it.
+def load_pickle(path: Path, *, trust: TrustedNames) -> Any:
+    """Load a pickled model, only when the caller trusts everything (``trust=True``).
 
     Raises:
-        UnsafeModel: ``trust`` is false; nothing was read or executed.
+        UnsafeModel: ``trust`` is not ``True`` (a list of names does not cover pickle);
+            nothing was read or executed.
     """
-    if not trust:
+    if trust is not True:
         raise UnsafeModel(
             f"refusing to load {path.name}: it was stored with (cloud)pickle, which can run "
             "arbitrary code while loading. Load it with trust=True only if you trust whoever "
-            "wrote it (steward.models.load(uri, trust=True))."
+            "wrote it (steward.models.load(uri, trust=True), or steward serve MODEL --trust)."
         )
     import cloudpickle
 
@@ -167,7 +170,9 @@ class PyfuncFlavor:
         dump_pickle(model, folder / PICKLE_FILE)
         return {**info, "serialization": "cloudpickle", "file": PICKLE_FILE}
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
         """Rebuild the model and call its ``load_context``."""
         if info.get("serialization") == "reference":
             cls = _resolve(info["reference"])

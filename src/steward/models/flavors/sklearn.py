@@ -1,44 +1,23 @@
-"""The scikit-learn flavor: skops on disk, types checked against an allowlist on load.
+"""The scikit-learn flavor: skops on disk, every held name checked before anything runs.
 
-No trust list to write: loading accepts exactly the types whose top-level
-package is scikit-learn, numpy, scipy, or a library the model was recorded
-with (e.g. xgboost inside a pipeline), and refuses anything else by name.
+What is trusted comes from Steward (estimator classes and data types, see
+``skops_trust``) and from the loading user (``trust=[...]``), never from the
+model or its descriptor: no trust list to write for an ordinary model, and a
+callable the model holds (``FunctionTransformer(func=...)``) is refused by name
+until the user lists it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from steward.errors import InvalidInput, UnsafeModel
-from steward.models.flavors import top_module
+from steward.models.flavors import TrustedNames, top_module
 
 MODEL_FILE = "model.skops"
 PICKLE_FILE = "model.pkl"
-BASE_TRUSTED = ("sklearn", "numpy", "scipy")
-# Never trusted, even under an allowed package: test helpers can run code.
-_DENIED_PARTS = frozenset({"testing", "_testing", "f2py", "distutils"})
-_ESTIMATOR_PACKAGES = ("xgboost", "lightgbm", "catboost", "imblearn")
-
-
-def _component_packages(model: Any) -> set[str]:
-    packages = {top_module(model)}
-    get_params = getattr(model, "get_params", None)
-    if callable(get_params):
-        try:
-            params = get_params(deep=True)
-        except Exception:  # a third-party estimator with a broken get_params
-            params = {}
-        for value in params.values():
-            if hasattr(value, "fit"):
-                packages.add(top_module(value))
-    return {package for package in packages if package in _ESTIMATOR_PACKAGES}
-
-
-def is_allowed_type(type_name: str, trusted_packages: tuple[str, ...]) -> bool:
-    """Whether a skops type name lies in a trusted package (and not in its test helpers)."""
-    parts = type_name.split(".")
-    return parts[0] in trusted_packages and not (_DENIED_PARTS & set(parts[1:-1]))
 
 
 class SklearnFlavor:
@@ -62,7 +41,6 @@ class SklearnFlavor:
         info: dict[str, Any] = {
             "class": f"{type(model).__module__}.{type(model).__qualname__}",
             "predict_proba": callable(getattr(model, "predict_proba", None)),
-            "trusted_packages": sorted({*BASE_TRUSTED, *_component_packages(model)}),
         }
         try:
             skops.io.dump(model, folder / MODEL_FILE)
@@ -80,22 +58,25 @@ class SklearnFlavor:
             return {**info, "file": PICKLE_FILE, "serialization": "cloudpickle"}
         return {**info, "file": MODEL_FILE, "serialization": "skops"}
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
-        """Load the estimator, refusing types outside the trusted packages."""
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
+        """Load the estimator once every name it holds is trusted by Steward or the user."""
         if info.get("serialization") != "skops":
             from steward.models.flavors.pyfunc import load_pickle
 
             return load_pickle(folder / info["file"], trust=trust)
         import skops.io
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        from steward.models.flavors.skops_trust import audit
 
         path = folder / info["file"]
-        trusted_packages = tuple(info.get("trusted_packages", BASE_TRUSTED))
-        untrusted = skops.io.get_untrusted_types(file=path)
-        refused = [name for name in untrusted if not is_allowed_type(name, trusted_packages)]
-        if refused:
+        data = path.read_bytes()
+        trusted = audit(data, path.name, trust)
+        try:
+            return skops.io.loads(data, trusted=trusted)
+        except UntrustedTypesFoundException as exc:  # skops saw a name the audit did not
             raise UnsafeModel(
-                f"refusing to load {path.name}: it contains types outside the trusted packages "
-                f"({', '.join(trusted_packages)}): {', '.join(refused)}. Nothing was executed. "
-                "If you wrote this model yourself, log it again as a PythonModel."
-            )
-        return skops.io.load(path, trusted=untrusted)
+                f"refusing to load {path.name}: {exc}. Nothing was executed."
+            ) from exc

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from steward.errors import require
-from steward.models.flavors import top_module
+from steward.errors import UnsafeModel, require
+from steward.models.flavors import TrustedNames, top_module
 
 MODEL_FILE = "model.ubj"
 
@@ -31,12 +32,22 @@ class XGBoostFlavor:
             "predict_proba": callable(getattr(model, "predict_proba", None)),
         }
 
-    def load(self, folder: Path, info: dict[str, Any], *, trust: bool) -> Any:
-        """Rebuild the recorded class and load the file into it."""
+    def load(
+        self, folder: Path, info: dict[str, Any], *, trust: TrustedNames, files: Collection[str]
+    ) -> Any:
+        """Rebuild the recorded class (an XGBoost model class only) and load the file into it.
+
+        Raises:
+            UnsafeModel: the descriptor names anything but an XGBoost booster or estimator.
+        """
         xgboost: Any = require("xgboost", "xgboost", "Loading XGBoost models")
-        cls = getattr(xgboost, info.get("class", "Booster"), None)
-        if not isinstance(cls, type):
-            cls = xgboost.Booster
+        name = info.get("class", "Booster")
+        cls = getattr(xgboost, name, None) if isinstance(name, str) else None
+        if not (isinstance(cls, type) and issubclass(cls, (xgboost.Booster, xgboost.XGBModel))):
+            raise UnsafeModel(
+                f"refusing to load {info['file']}: its descriptor names class {name!r}, which "
+                "is not an XGBoost booster or estimator. Log the model again."
+            )
         model = cls()
         model.load_model(str(folder / info["file"]))
         return model
