@@ -45,13 +45,18 @@ def s3_options() -> Iterator[dict[str, str]]:
         yield options
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty metadata store URL: SQLite and PostgreSQL."""
-    if request.param == "sqlite":
+def fresh_store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata store URL of ``kind`` (``sqlite`` or ``postgres``)."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'steward.db'}"
     base = request.getfixturevalue("postgres_url_base")
     return create_database(base)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata store URL: SQLite and PostgreSQL."""
+    return fresh_store_url(request.param, request, tmp_path)
 
 
 @pytest.fixture
@@ -65,9 +70,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fresh SQLite workspace pinned as the process's workspace."""
     from steward.workspace import open_workspace
 
-    yield from _pinned(
-        open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path
-    )
+    yield from pinned(open_workspace(home=tmp_path / "home", actor="tester"), monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -76,10 +79,10 @@ def any_workspace(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from steward.workspace import open_workspace
 
     ws = open_workspace(home=tmp_path / "home", store_url=store_url, actor="tester")
-    yield from _pinned(ws, monkeypatch, tmp_path)
+    yield from pinned(ws, monkeypatch, tmp_path)
 
 
-def _pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+def pinned(ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     from steward.tracking import fluent
     from steward.workspace import use_workspace
 
@@ -143,3 +146,32 @@ def steward_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return code, out, err
 
     return invoke
+
+
+def workspace_three_ways(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    role: str = "editor",
+) -> Iterator[Any]:
+    """A fresh workspace of kind ``request.param``: local on ``sqlite`` or ``postgres``, or
+    ``server``: through the team server's app on real uvicorn on loopback, with
+    ``STEWARD_URI`` and the token of a user ``tester`` who has ``role``.
+
+    The server runs in a thread of the test process (a fresh store per test costs
+    milliseconds, not a process start); ``tests/server`` starts ``steward server``
+    itself as a process.
+    """
+    from steward.workspace import open_workspace
+    from tests.services import served_workspace
+
+    if request.param != "server":
+        url = fresh_store_url(request.param, request, tmp_path)
+        ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)
+        return
+    with served_workspace(tmp_path / "server") as server:
+        monkeypatch.setenv("STEWARD_URI", server.url)
+        monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", role))
+        ws = open_workspace(home=tmp_path / "home", actor="tester")
+        yield from pinned(ws, monkeypatch, tmp_path)

@@ -1,5 +1,6 @@
 """Real services for tests: a throwaway PostgreSQL cluster, a moto S3 server, an HTTP
-receiver on loopback, and child processes in their own mount and network namespaces.
+receiver on loopback, child processes in their own mount and network namespaces, a Ray
+cluster, and ``steward server`` itself on loopback.
 
 PostgreSQL: ``STEWARD_TEST_POSTGRES_URL`` names an existing server; otherwise,
 when Debian's binaries are installed, a temporary cluster is started on a
@@ -13,6 +14,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,7 +24,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -315,3 +318,187 @@ def spawn_steward_script(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """``roots`` and every process below them (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+@contextmanager
+def ray_head(temp_dir: str, num_cpus: int = 1) -> Iterator[tuple[str, Any]]:
+    """A separate Ray cluster (``ray start --head``) on a free loopback port; yields its
+    address and a function that kills it (every process of that cluster, no other)."""
+    import signal
+    import sys
+
+    port = free_port()
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    subprocess.run(
+        [ray, "start", "--head", f"--port={port}", f"--num-cpus={num_cpus}",
+         "--include-dashboard=false", f"--temp-dir={temp_dir}", "--disable-usage-stats",
+         "--node-ip-address=127.0.0.1"],
+        check=True, capture_output=True, env=env, timeout=180,
+    )  # fmt: skip
+
+    def kill() -> None:
+        roots = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                        if temp_dir.encode() in handle.read():
+                            roots.add(int(entry))
+                except OSError:
+                    continue
+        for pid in _descendants(roots):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    try:
+        yield f"127.0.0.1:{port}", kill
+    finally:
+        kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@dataclass
+class StewardServer:
+    """A ``steward server`` process on loopback, with its bootstrap admin token."""
+
+    url: str
+    admin_token: str
+    home: Path
+    process: subprocess.Popen[bytes]
+
+    def make_user(self, name: str, role: str) -> str:
+        """Create a user with ``role`` through the API; return a token for them."""
+        import httpx
+
+        headers = {"authorization": f"Bearer {self.admin_token}"}
+        with httpx.Client(base_url=self.url + "/api/v1", headers=headers) as client:
+            client.post("/users", json={"name": name, "role": role}).raise_for_status()
+            answer = client.post("/tokens", json={"user": name, "name": "tests"})
+            answer.raise_for_status()
+            return str(answer.json()["secret"])
+
+
+@contextmanager
+def steward_server(
+    home: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[StewardServer]:
+    """Run ``steward server`` on a free loopback port until the block ends."""
+    import httpx
+
+    port = free_port()
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("STEWARD_")
+    }
+    environment.update(env or {})
+    log = home.parent / f"{home.name}-server.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "steward.cli",
+                "server",
+                "--port",
+                str(port),
+                "--home",
+                str(home),
+                *options,
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"steward server exited: {log.read_text()}")
+        try:
+            return httpx.get(url + "/api/v1/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        if not wait_until(ready, timeout=60):
+            raise RuntimeError(f"steward server did not start: {log.read_text()}")
+        match = re.search(r"stw_[A-Za-z0-9_-]{43}", log.read_text())
+        yield StewardServer(url, match.group(0) if match else "", home, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class ServedWorkspace:
+    """A workspace served by the team server's app on real uvicorn, in this process."""
+
+    url: str
+    workspace: Any
+    admin_token: str
+
+    def make_user(self, name: str, role: str) -> str:
+        """Create a user with ``role`` on the server's store; return a token for them."""
+        auth = self.workspace.store.auth
+        auth.create_user(name, role, "tests")
+        return str(auth.create_token(name, "tests", "tests").secret)
+
+
+@contextmanager
+def served_workspace(
+    home: Path, store_url: str | None = None, **config: Any
+) -> Iterator[ServedWorkspace]:
+    """Serve a fresh workspace with uvicorn on a free loopback port (a thread of this process)."""
+    import io
+    import threading
+
+    import uvicorn
+
+    from steward.server.app import ServerConfig, create_app
+    from steward.server.run import bootstrap
+    from steward.workspace import open_workspace
+
+    workspace = open_workspace(home=home, store_url=store_url, actor="steward-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = bootstrap(workspace, url, io.StringIO()) or ""
+    app = create_app(workspace, ServerConfig(**config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        if not wait_until(lambda: server.started, timeout=30):
+            raise RuntimeError("uvicorn did not start")
+        yield ServedWorkspace(url, workspace, token)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        workspace.close()

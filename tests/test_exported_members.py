@@ -16,6 +16,7 @@ EXPECTED = [
     "Metric",
     "NotFound",
     "PermissionDenied",
+    "PipelineFailed",
     "Run",
     "RunPage",
     "RunStatus",
@@ -42,12 +43,15 @@ EXPECTED = [
     "models",
     "monitoring",
     "open_workspace",
+    "pipeline",
+    "pipelines",
     "search_runs",
     "serving",
     "set_experiment",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
     "use_workspace",
 ]
 

@@ -311,6 +311,18 @@ def search(root: Path, seed_runs: list[dict[str, Any]], repeats: int) -> dict[st
         search_ms, search_all, names = median_ms(top_100, repeats["search"])
     with profiled("frame"):
         frame_ms, frame_all, df = median_ms(frame, repeats["frame"])
+    measured = {
+        "seed_runs": len(seed_runs),
+        "seed_seconds": seed_seconds,
+        "search_ms": search_ms,
+        "search_ms_all": search_all,
+        "search_names": names,
+        "frame_s": frame_ms / 1000,
+        "frame_s_all": [value / 1000 for value in frame_all],
+        "frame_shape": list(df.shape),
+    }
+    if workspace.settings.remote:  # a server's store: no SQLite file to read raw
+        return measured
     connection = sqlite3.connect(database_path(workspace))
     raw_ms, raw_all, raw_names = median_ms(
         lambda: raw_top_100(connection, "search", 100), repeats["search"]
@@ -322,16 +334,9 @@ def search(root: Path, seed_runs: list[dict[str, Any]], repeats: int) -> dict[st
     assert raw_names == names, "raw SQL and search_runs disagree on the top 100"
     assert len(df) == len(raw_df) == len(seed_runs)
     return {
-        "seed_runs": len(seed_runs),
-        "seed_seconds": seed_seconds,
-        "search_ms": search_ms,
-        "search_ms_all": search_all,
-        "search_names": names,
+        **measured,
         "raw_search_ms": raw_ms,
         "raw_search_ms_all": raw_all,
-        "frame_s": frame_ms / 1000,
-        "frame_s_all": [value / 1000 for value in frame_all],
-        "frame_shape": list(df.shape),
         "raw_frame_s": raw_frame_ms / 1000,
         "raw_frame_s_all": [value / 1000 for value in raw_frame_all],
         "raw_frame_shape": list(raw_df.shape),

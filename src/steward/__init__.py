@@ -15,6 +15,7 @@ from steward.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PipelineFailed,
     StewardError,
 )
 from steward.store.records import Experiment, Metric, Run, RunPage, RunStatus
@@ -43,19 +44,33 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import checks, data, governance, models, monitoring, serving
+    from steward import checks, data, governance, models, monitoring, pipelines, serving
+    from steward.pipelines.definition import pipeline
+    from steward.pipelines.steps import step
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = frozenset({"checks", "data", "governance", "models", "monitoring", "serving"})
+_LAZY_SUBMODULES = frozenset(
+    {"checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
+)
+
+
+_LAZY_ATTRIBUTES = {
+    "pipeline": "steward.pipelines.definition",
+    "step": "steward.pipelines.steps",
+}
+"""Decorators whose modules are imported on first use (the pipelines package is not light)."""
 
 
 def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) on first access, keeping import fast."""
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    """Import lifecycle submodules (``steward.data``…) and the pipeline decorators on first
+    access, keeping ``import steward`` fast."""
+    import importlib
 
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"steward.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'steward' has no attribute {name!r}")
 
 
@@ -68,6 +83,7 @@ __all__ = [
     "Metric",
     "NotFound",
     "PermissionDenied",
+    "PipelineFailed",
     "Run",
     "RunPage",
     "RunStatus",
@@ -94,11 +110,14 @@ __all__ = [
     "models",
     "monitoring",
     "open_workspace",
+    "pipeline",
+    "pipelines",
     "search_runs",
     "serving",
     "set_experiment",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
     "use_workspace",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from steward.errors import InvalidInput
@@ -20,6 +20,8 @@ STORE_URL_ENV = "STEWARD_STORE_URL"
 BLOB_URL_ENV = "STEWARD_BLOB_URL"
 USER_ENV = "STEWARD_USER"
 ALERT_ALLOWED_HOSTS_ENV = "STEWARD_ALERT_ALLOWED_HOSTS"
+URI_ENV = "STEWARD_URI"
+TOKEN_ENV = "STEWARD_TOKEN"
 CONFIG_FILE_NAME = "config.toml"
 
 
@@ -33,6 +35,17 @@ class Settings:
     alert_allowed_hosts: tuple[str, ...] = ()
     """Where alerts may go (names, ``*.domain``, addresses, networks); empty: anywhere
     but link-local and metadata addresses (``monitoring/alerts/targets.py``)."""
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the stores are a Steward server's (``http(s)://``)."""
+        return is_server_url(self.store_url)
+
+
+def is_server_url(url: str) -> bool:
+    """Whether ``url`` names a Steward server rather than a database or folder."""
+    return url.startswith(("http://", "https://"))
 
 
 def _read_config_file(home: Path) -> dict[str, str]:
@@ -64,31 +77,43 @@ def resolve_settings(
 ) -> Settings:
     """Resolve the workspace settings.
 
+    With ``STEWARD_URI=http://host:port`` both stores are that server's, and
+    ``STEWARD_TOKEN`` is the token sent to it; the home folder then holds
+    only local caches.
+
     Args:
         home: the workspace folder; defaults to ``$STEWARD_HOME`` or ``./.steward``.
-        store_url: SQLAlchemy URL of the metadata store.
-        blob_url: folder or fsspec URL of the blob store.
+        store_url: SQLAlchemy URL of the metadata store, or a server's URL.
+        blob_url: folder or fsspec URL of the blob store, or a server's URL.
 
     Returns:
         The resolved settings (paths made absolute).
     """
     home_path = Path(home or os.environ.get(HOME_ENV) or ".steward").expanduser().absolute()
     from_file = _read_config_file(home_path)
+    server = os.environ.get(URI_ENV) or None
+    if server is not None and not is_server_url(server):
+        raise InvalidInput(f"{URI_ENV} must be a server URL like http://host:8080, not {server!r}.")
     store = (
         store_url
+        or server
         or os.environ.get(STORE_URL_ENV)
         or from_file.get("store_url")
         or f"sqlite:///{home_path / 'steward.db'}"
     )
     blobs = (
         blob_url
+        or (store if is_server_url(store) else None)
         or os.environ.get(BLOB_URL_ENV)
         or from_file.get("blob_url")
         or str(home_path / "blobs")
     )
     hosts = os.environ.get(ALERT_ALLOWED_HOSTS_ENV) or from_file.get("alert_allowed_hosts", "")
     allowed = tuple(entry.strip() for entry in hosts.split(",") if entry.strip())
-    return Settings(home=home_path, store_url=store, blob_url=blobs, alert_allowed_hosts=allowed)
+    token = (os.environ.get(TOKEN_ENV) or None) if is_server_url(store) else None
+    return Settings(
+        home=home_path, store_url=store, blob_url=blobs, alert_allowed_hosts=allowed, token=token
+    )
 
 
 def current_user() -> str:

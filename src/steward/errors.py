@@ -112,3 +112,31 @@ class TransferFailed(StewardError):
     """Copying to or from a remote store failed: network, credentials, or a local disk."""
 
     http_status = 502
+
+
+class PipelineFailed(StewardError):
+    """A pipeline run finished with a failed step; ``run`` is the stored run."""
+
+    http_status = 500
+
+    def __init__(self, message: str, run: object = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class Unavailable(StewardError):
+    """A service Steward needs (a Ray cluster, say) does not answer."""
+
+    http_status = 503
+
+
+class Unauthenticated(StewardError):
+    """The request carries no valid credential (missing, unknown, expired or revoked)."""
+
+    http_status = 401
+
+
+class RateLimited(StewardError):
+    """Too many attempts in a short time; wait and try again."""
+
+    http_status = 429

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from steward.config import Settings, current_user, resolve_settings
+from steward.config import Settings, current_user, is_server_url, resolve_settings
 from steward.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -43,24 +43,43 @@ class Workspace:
 
     @cached_property
     def store(self) -> MetadataStore:
-        """The metadata store (opened and migrated on first use)."""
+        """The metadata store (opened and migrated on first use), or a server's."""
+        if self.settings.remote:
+            from steward.api.client import RemoteMetadataStore
+
+            remote: Any = RemoteMetadataStore(self.settings.store_url, self.settings.token)
+            return remote  # the same repositories, over HTTP
         from steward.store.metadata import MetadataStore
 
         return MetadataStore(self.settings.store_url)
 
     @cached_property
+    def blob_options(self) -> dict[str, Any] | None:
+        """The blob store's fsspec options: as given, else from ``$STEWARD_BLOB_OPTIONS``."""
+        if self._blob_options is not None:
+            return self._blob_options
+        raw = os.environ.get(BLOB_OPTIONS_ENV)
+        try:
+            return json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{BLOB_OPTIONS_ENV} must be a JSON object: {exc}") from exc
+
+    @cached_property
     def blobs(self) -> BlobStore:
-        """The blob store."""
+        """The blob store (a server's when the workspace is remote)."""
         from steward.blobs import open_blob_store
 
-        options = self._blob_options
-        if options is None:
-            raw = os.environ.get(BLOB_OPTIONS_ENV)
-            try:
-                options = json.loads(raw) if raw else None
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{BLOB_OPTIONS_ENV} must be a JSON object: {exc}") from exc
-        return open_blob_store(self.settings.blob_url, storage_options=options)
+        if is_server_url(self.settings.blob_url):
+            from steward.api.blobs import HttpBlobStore
+
+            if self.settings.blob_url == self.settings.store_url:
+                transport = self.store.transport  # type: ignore[attr-defined]
+            else:
+                from steward.api.client import Transport
+
+                transport = Transport(self.settings.blob_url, self.settings.token)
+            return HttpBlobStore(transport)
+        return open_blob_store(self.settings.blob_url, storage_options=self.blob_options)
 
     @cached_property
     def tracking(self) -> TrackingBackend:

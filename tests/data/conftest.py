@@ -26,12 +26,12 @@ def s3_workspace(
 ) -> Iterator[Any]:
     """A SQLite workspace whose blobs live in a fresh S3 bucket."""
     from steward.workspace import open_workspace
-    from tests.conftest import _pinned
+    from tests.conftest import pinned
 
     ws = open_workspace(
         home=tmp_path / "home", blob_url=s3_blob_url, actor="tester", blob_options=s3_options
     )
-    yield from _pinned(ws, monkeypatch, tmp_path)
+    yield from pinned(ws, monkeypatch, tmp_path)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -70,3 +70,13 @@ def write_csv(path: Path, rows: int, start: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgres", "server"])
+def any_workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fresh workspace: local on SQLite and PostgreSQL, and remote through a server."""
+    from tests.conftest import workspace_three_ways
+
+    yield from workspace_three_ways(request, tmp_path, monkeypatch, role="editor")

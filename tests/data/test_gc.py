@@ -143,11 +143,24 @@ def test_gc_keeps_what_models_monitors_prediction_logs_and_text_refer_to(
     assert steward.get_run(run.id).system_info_digest in _blobs(workspace)
 
 
+def test_gc_keeps_the_outputs_of_pipeline_steps(workspace: Any) -> None:
+    from tests.pipelines import flows
+
+    first = flows.stats(n=30)
+    stray = workspace.blobs.put_bytes(b"nothing names this").digest
+    assert [blob.digest for blob in steward.data.gc(grace=0).collected] == [stray]
+    again = flows.stats(n=30)  # every step from the cache, its outputs read back
+    assert {step.status.value for step in again.steps} == {"cached"}
+    assert steward.pipelines.load(again) == steward.pipelines.load(first)
+
+
 def test_every_digest_column_of_the_schema_is_a_reference() -> None:
     from steward.store import schema
-    from steward.store.references import DIGEST_COLUMNS
+    from steward.store.references import DIGEST_COLUMNS, NOT_BLOB_DIGEST_COLUMNS
 
-    declared = {(column.table.name, column.name) for column in DIGEST_COLUMNS}
+    declared = {
+        (column.table.name, column.name) for column in DIGEST_COLUMNS + NOT_BLOB_DIGEST_COLUMNS
+    }
     found = {
         (table.name, column.name)
         for table in schema.metadata.sorted_tables

@@ -33,8 +33,12 @@ def _roundtrip(workspace: Any, tmp_path: Path, remote: str, options: Any) -> Non
     assert pushed.blobs_sent > 2 and pushed.blobs_present == 0
     again = steward.data.push("d:1", remote, options)
     assert again.blobs_sent == 0
-    # lose the local blobs, then pull them back
-    shutil.rmtree(Path(workspace.blobs.url))
+    # lose the workspace's blobs (a running server's: its stored blobs, not its folder;
+    # see workspace_three_ways), then pull them back
+    if workspace.settings.remote:
+        shutil.rmtree(tmp_path / "server" / "blobs" / workspace.blobs.algorithm)
+    else:
+        shutil.rmtree(Path(workspace.blobs.url))
     del workspace.__dict__["blobs"]
     pulled = steward.data.pull("d:1", remote, options)
     assert pulled.blobs_sent == pushed.blobs_sent

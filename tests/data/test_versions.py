@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import os
 import warnings
 from pathlib import Path
@@ -267,7 +268,15 @@ def test_bad_inputs_leave_the_store_unchanged(
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
+    real_builtin_open = builtins.open
+
+    def refuse_builtin(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path) == str(locked) if isinstance(path, str | os.PathLike) else False:
+            raise PermissionError(13, "Permission denied")
+        return real_builtin_open(path, *args, **kwargs)
+
     monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(builtins, "open", refuse_builtin)  # the HTTP blob store reads so
     with pytest.raises(InvalidInput, match=r"locked\.csv"):
         steward.data.add("x", locked)
     monkeypatch.undo()

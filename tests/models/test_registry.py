@@ -178,3 +178,11 @@ def test_production_moves_only_to_content_that_still_verifies(any_workspace: Any
         models.set_alias("clf", "production", 2, reason="upgrade")
     assert models.resolve("models:/clf@production").version == 1
     assert len(models.alias_history("clf", "production")) == 1
+
+
+def test_an_unknown_status_is_refused_clearly(any_workspace: Any) -> None:
+    with pytest.raises(InvalidInput, match="unknown version status 'bogus'"):
+        models.search(status="bogus")
+    models.create_model("clf")
+    with pytest.raises(InvalidInput, match="unknown version status ''"):
+        models.list_versions("clf", status="")

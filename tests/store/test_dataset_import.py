@@ -21,7 +21,15 @@ def test_import_keeps_number_author_time_and_tags(store_url: str) -> None:
     datasets = MetadataStore(store_url).datasets
     assert datasets.check_import("d", "files", 3, "blake3:aa") is None
     record, created = datasets.import_version(
-        "d", "files", 3, _content("blake3:aa"), "field-site", MADE, "March intake", {"site": "b"}
+        "d",
+        "files",
+        3,
+        _content("blake3:aa"),
+        "field-site",
+        MADE,
+        "puller",
+        "March intake",
+        {"site": "b"},
     )
     assert created
     assert (record.name, record.version, record.digest) == ("d", 3, "blake3:aa")
@@ -33,7 +41,7 @@ def test_import_keeps_number_author_time_and_tags(store_url: str) -> None:
     )
     assert datasets.get_dataset("d").kind == "files"
     again, created_again = datasets.import_version(
-        "d", "files", 3, _content("blake3:aa"), "someone", datetime.now(UTC)
+        "d", "files", 3, _content("blake3:aa"), "someone", datetime.now(UTC), "puller"
     )
     assert not created_again and again == record
     assert datasets.check_import("d", "files", 3, "blake3:aa") == record
@@ -48,9 +56,9 @@ def test_import_refuses_what_would_contradict_the_store(store_url: str) -> None:
     with pytest.raises(
         Conflict, match=r"d:1 here has digest blake3:aa, not blake3:bb.*STEWARD_HOME"
     ):
-        datasets.import_version("d", "files", 1, _content("blake3:bb"), "x", MADE)
+        datasets.import_version("d", "files", 1, _content("blake3:bb"), "x", MADE, "puller")
     with pytest.raises(Conflict, match=r"as d:1, so it cannot also be d:2; use d:1"):
         datasets.check_import("d", "files", 2, "blake3:aa")
     with pytest.raises(Conflict, match="holds files, not table"):
-        datasets.import_version("d", "table", 2, _content("blake3:cc"), "x", MADE)
+        datasets.import_version("d", "table", 2, _content("blake3:cc"), "x", MADE, "puller")
     assert [v.digest for v in datasets.list_versions("d")] == ["blake3:aa"]

@@ -16,6 +16,7 @@ import pytest
 
 import steward
 from steward.errors import InvalidInput, NotFound
+from steward.governance.audit import audit_events, verify_audit
 from steward.store.records import RunStatus
 from tests.services import run_steward, spawn_steward_script, wait_until
 
@@ -34,6 +35,14 @@ def _spawn(workspace: Any, body: str) -> subprocess.Popen[str]:
     return spawn_steward_script(
         body, workspace.settings.home, workspace.settings.store_url, env=FAST_BEAT
     )
+
+
+def _events(run_id: str) -> list[Any]:
+    return audit_events(subject=f"run:{run_id}", limit=None, newest_first=False)
+
+
+def _audit_trail(run_id: str) -> list[tuple[str, str | None, str | None]]:
+    return [(event.action, event.from_state, event.to_state) for event in _events(run_id)]
 
 
 def test_a_run_killed_with_sigkill_is_marked_killed_when_next_seen(any_workspace: Any) -> None:
@@ -121,6 +130,18 @@ def test_a_process_that_was_only_asleep_revives_its_run(any_workspace: Any) -> N
     run = steward.get_run(run_id)
     assert run.status == RunStatus.FINISHED and not run.heartbeat_lost
     assert [point.step for point in steward.get_metric_history(run_id, "loss")] == list(range(60))
+    # Both changes Steward made on its own are in the audit log, attributed to it.
+    trail = _audit_trail(run_id)
+    assert trail[:3] == [
+        ("run.start", None, "RUNNING"),
+        ("run.end", "RUNNING", "KILLED"),
+        ("run.reopen", "KILLED", "RUNNING"),
+    ]
+    assert trail[-1] == ("run.end", "RUNNING", "FINISHED")
+    assert {
+        event.actor for event in _events(run_id) if "KILLED" in (event.from_state, event.to_state)
+    } == {"steward"}
+    assert verify_audit().ok
 
 
 WORKER = """
@@ -177,6 +198,12 @@ def test_attaching_reopens_an_ended_run_and_ends_it_again(any_workspace: Any) ->
         "train.loss": 0.2,
         "test.accuracy": 0.91,
     }
+    assert _audit_trail(first.id) == [
+        ("run.start", None, "RUNNING"),
+        ("run.end", "RUNNING", "FINISHED"),
+        ("run.reopen", "FINISHED", "RUNNING"),
+        ("run.end", "RUNNING", "FINISHED"),
+    ]
 
     with pytest.raises(NotFound, match=r"no run with id .0000"):
         steward.start_run(run_id="0" * 32)

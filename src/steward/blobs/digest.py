@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from steward.blobs.files import temp_beside
-from steward.errors import IntegrityError, InvalidInput
+from steward.errors import IntegrityError, InvalidInput, NotFound
 
 ALGORITHMS = ("blake3", "sha256")
 DEFAULT_ALGORITHM = "blake3"
@@ -99,6 +99,19 @@ def digest_file(path: str, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int
             hasher.update(chunk)
             size += len(chunk)
     return format_digest(algorithm, hasher.hexdigest()), size
+
+
+def digest_local_file(path: str | os.PathLike[str], algorithm: str) -> tuple[Path, str, int]:
+    """A local file about to be stored: its path, digest and size.
+
+    Raises:
+        NotFound: no such file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise NotFound(f"cannot store {source}: no such file.")
+    digest, size = digest_file(str(source), algorithm)
+    return source, digest, size
 
 
 def verify_digest(digest: str, actual_hex: str, where: str) -> None:

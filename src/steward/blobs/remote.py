@@ -25,7 +25,7 @@ from steward.blobs.digest import (
     check_bytes,
     copy_verified,
     digest_bytes,
-    digest_file,
+    digest_local_file,
     is_digest,
     new_hasher,
     parse_digest,
@@ -117,10 +117,7 @@ class FsspecBlobStore:
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Hash a local file, then upload it unless already stored."""
-        source = Path(path)
-        if not source.is_file():
-            raise NotFound(f"cannot store {source}: no such file.")
-        digest, size = digest_file(str(source), self.algorithm)
+        source, digest, size = digest_local_file(path, self.algorithm)
         if not self._reuse(digest):
             self._write(self.key_of(digest), lambda key: self.fs.put_file(str(source), key))
         return BlobRef(digest, size)

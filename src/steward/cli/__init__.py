@@ -19,10 +19,13 @@ from steward.cli import (
     lineage,
     models,
     monitor,
+    pipeline,
     runs,
+    server,
 )
 from steward.cli.demo import demo
 from steward.cli.output import print_error
+from steward.cli.score import score
 from steward.cli.serve import serve
 
 app = typer.Typer(
@@ -40,8 +43,11 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(runs.app, name="runs")
+app.add_typer(server.app, name="server")
 app.command()(demo)
+app.command()(score)
 app.command()(serve)
 
 

@@ -180,6 +180,11 @@ def gc(
     from steward.workspace import current_workspace
 
     workspace = current_workspace()
+    if workspace.settings.remote:
+        raise InvalidInput(
+            f"blobs of the server {workspace.settings.store_url} are collected on the server: "
+            "run `steward data gc` on its host, with its STEWARD_HOME."
+        )
     if grace is None:
         grace = os.environ.get(GRACE_ENV) or DEFAULT_GRACE
     period = parse_grace(grace)

@@ -256,9 +256,9 @@ def _pull(
             record.content,
             record.created_by,
             record.created_at,
+            workspace.actor,
             record.description,
             record.tags,
-            actor=workspace.actor,
         )
     return replace(result, registered=registered)
 

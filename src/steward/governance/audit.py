@@ -87,7 +87,7 @@ def audit_events(
     return _workspace(workspace).store.audit.events(
         action=action,
         subject=subject,
-        actor=actor,
+        made_by=actor,
         since=since,
         until=until,
         limit=limit,

@@ -14,6 +14,12 @@ import re
 from typing import TYPE_CHECKING
 
 from steward.errors import InvalidInput, NotFound
+from steward.models.review import (
+    PROTECTED_ALIASES,
+    alias_requirement,
+    check_alias_removal,
+    check_status_reason,
+)
 from steward.models.uri import parse_model_uri
 from steward.store.registry import (
     AliasEvent,
@@ -26,8 +32,6 @@ from steward.store.registry import (
 if TYPE_CHECKING:
     from steward.workspace import Workspace
 
-PRODUCTION = "production"
-PROTECTED_ALIASES = (PRODUCTION,)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,249}$")
 
 
@@ -193,14 +197,7 @@ def set_alias(
         IntegrityError: the version's stored content no longer verifies (nothing changed).
     """
     _check("alias", alias)
-    required = None
-    if alias == PRODUCTION:
-        if not reason or not reason.strip():
-            raise InvalidInput(
-                "moving the 'production' alias needs a reason (--message / reason=…): "
-                "it is recorded in the audit trail."
-            )
-        required = VersionStatus.APPROVED
+    required = alias_requirement(alias, reason)
     workspace = _workspace()
     _verified(workspace, name, version, f"point alias {alias!r} at")
     return workspace.store.registry.set_alias(
@@ -216,8 +213,7 @@ def delete_alias(
     Raises:
         InvalidInput: removing ``production`` without a reason.
     """
-    if alias == PRODUCTION and not (reason and reason.strip()):
-        raise InvalidInput("removing the 'production' alias needs a reason.")
+    check_alias_removal(alias, reason)
     workspace = _workspace()
     return workspace.store.registry.delete_alias(name, alias, _actor(workspace, actor), reason)
 
@@ -245,16 +241,14 @@ def approve(
         InvalidInput: no reason.
         IntegrityError: the version's stored content no longer verifies (nothing changed).
     """
-    if not reason or not reason.strip():
-        raise InvalidInput("approving a version needs a reason; it is kept in the audit trail.")
+    check_status_reason(VersionStatus.APPROVED, reason)
     _verified(_workspace(), name, version, "approve")
     return _set_status(name, version, VersionStatus.APPROVED, reason, actor)
 
 
 def reject(name: str, version: int | str, reason: str, *, actor: str | None = None) -> ModelVersion:
     """Mark a version rejected."""
-    if not reason or not reason.strip():
-        raise InvalidInput("rejecting a version needs a reason; it is kept in the audit trail.")
+    check_status_reason(VersionStatus.REJECTED, reason)
     return _set_status(name, version, VersionStatus.REJECTED, reason, actor)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from steward.serving.config import ServingConfig
+from steward.serving.feedback import FeedbackResult, log_feedback
 from steward.serving.reading import read_predictions
 
 if TYPE_CHECKING:
@@ -32,4 +33,11 @@ def serve(model: str, **options: Any) -> None:
     run(model, **options)
 
 
-__all__ = ["ServingConfig", "create_app", "read_predictions", "serve"]
+__all__ = [
+    "FeedbackResult",
+    "ServingConfig",
+    "create_app",
+    "log_feedback",
+    "read_predictions",
+    "serve",
+]

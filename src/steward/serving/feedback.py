@@ -123,3 +123,41 @@ def record_feedback(
         list(dict.fromkeys(request_id for request_id, _ in accepted)),
         [request_id for request_id in ids if request_id not in known],
     )
+
+
+def log_feedback(labels: Any, *, workspace: Workspace | None = None) -> FeedbackResult:
+    """Ground-truth labels from Python, as ``POST /feedback`` takes them from HTTP: for
+    served predictions and batch-scored rows (``steward score``) alike.
+
+    Args:
+        labels: ``{request_id: label}``, ``[(request_id, label), ...]``, or a DataFrame
+            with ``request_id`` and ``label`` columns.
+        workspace: where the prediction log is (default: the current workspace).
+
+    Returns:
+        Which request ids got their label and which are unknown to the log.
+
+    Raises:
+        InvalidInput: a malformed id or label (nothing is stored).
+    """
+    from steward.workspace import current_workspace
+
+    if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
+        labels = list(zip(labels["request_id"], labels["label"], strict=True))
+    elif isinstance(labels, dict):
+        labels = list(labels.items())
+    items = [
+        {"request_id": str(request_id), "label": label.item() if hasattr(label, "item") else label}
+        for request_id, label in labels
+    ]
+    if not items:
+        raise InvalidInput("no labels given; pass {request_id: label, ...}.")
+    parsed = [_item(item, index) for index, item in enumerate(items)]
+    target = workspace or current_workspace()
+    accepted: list[str] = []
+    unknown: list[str] = []
+    for start in range(0, len(parsed), MAX_FEEDBACK_ITEMS):
+        result = record_feedback(target, parsed[start : start + MAX_FEEDBACK_ITEMS])
+        accepted += result.accepted
+        unknown += result.unknown
+    return FeedbackResult(accepted, unknown)

@@ -202,15 +202,23 @@ class PredictionLogWriter:
     def _write_segment(
         self, model: str, version: int | None, day: str, entries: list[LogEntry]
     ) -> None:
-        import pyarrow.parquet as pq
+        write_segment(self.workspace, model, version, day, entries)
 
-        buffer = io.BytesIO()
-        pq.write_table(entries_table(entries), buffer)
-        ref = self.workspace.blobs.put_bytes(buffer.getvalue())
-        requests = [
-            (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
-        ]
-        self.workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
+
+def write_segment(
+    workspace: Workspace, model: str, version: int | None, day: str, entries: list[LogEntry]
+) -> None:
+    """Store entries of one model version and UTC day as a Parquet segment and index it
+    (the writer thread's write; batch scoring calls it directly, chunk by chunk)."""
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(entries_table(entries), buffer)
+    ref = workspace.blobs.put_bytes(buffer.getvalue())
+    requests = [
+        (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
+    ]
+    workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
 
 
 def _array_table(array: Any, names: list[str] | None, dtypes: list[str] | None) -> Any:

@@ -140,6 +140,10 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+SYSTEM_ACTOR = "steward"
+"""The actor of changes Steward makes on its own (a run found dead, for instance)."""
+
+
 def append_event(
     connection: Connection,
     actor: str,
@@ -201,7 +205,7 @@ class AuditStore:
         *,
         action: str | None = None,
         subject: str | None = None,
-        actor: str | None = None,
+        made_by: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         after_seq: int = 0,
@@ -213,7 +217,7 @@ class AuditStore:
         Args:
             action: one action (``run.end``) or a prefix ending in ``*`` (``model.*``).
             subject: one subject (``run:ab12…``) or a prefix ending in ``*``.
-            actor: who made the change.
+            made_by: who made the change.
             since: at or after this time.
             until: before this time.
             after_seq: only events after this sequence number (a reader's offset).
@@ -227,8 +231,8 @@ class AuditStore:
                 query = query.where(column.startswith(value[:-1], autoescape=True))
             elif value:
                 query = query.where(column == value)
-        if actor:
-            query = query.where(e.c.actor == actor)
+        if made_by:
+            query = query.where(e.c.actor == made_by)
         if since is not None:
             query = query.where(e.c.at >= datetime_to_ms(since))
         if until is not None:

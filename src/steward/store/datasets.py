@@ -334,9 +334,9 @@ class DatasetStore:
         new: NewDatasetVersion,
         created_by: str,
         created_at: datetime,
+        actor: str,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
-        actor: str | None = None,
     ) -> tuple[DatasetVersionRecord, bool]:
         """Register a version made elsewhere, keeping its number, author and time.
 
@@ -347,7 +347,7 @@ class DatasetStore:
             The version and whether it was registered (False: this store already
             held it, with the same content).
 
-        The audit log records ``actor`` (who imported it; the author by default).
+        The audit log records ``actor``: who imported it (the server fills it in).
 
         Raises:
             Conflict: as ``check_import``.
@@ -376,7 +376,7 @@ class DatasetStore:
                 )
                 append_event(
                     connection,
-                    actor or created_by,
+                    actor,
                     "dataset.version.import",
                     f"dataset:{name}:{number}",
                     details={"digest": new.digest, "created_by": created_by},

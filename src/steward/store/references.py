@@ -1,15 +1,16 @@
 """Which blobs the metadata store refers to: what a garbage collection must keep.
 
 Every column that holds a blob digest is named here, in ``DIGEST_COLUMNS``
-(a test fails when a table gains a ``*digest*`` column this list lacks).
+(a test fails when a table gains a ``*digest*`` column that neither this list
+nor ``NOT_BLOB_DIGEST_COLUMNS`` names).
 Some of those blobs are documents that name further blobs: a dataset
 version's manifest (its files and their chunks) and profile, a monitor
 result (its reference summary); ``DOCUMENT_COLUMNS`` says which, and the
 collector reads them for the digests written in them.
 
-As a safety net, a digest written anywhere else in the store, in any text
-column (a monitor's configuration, an event's payload, a tag, a param), is
-a reference too: keeping a blob for nothing costs its bytes, deleting one
+A digest written anywhere else in the store, in any text column (a pipeline
+step's outputs and cache, a monitor's configuration, an event's payload, a
+tag, a param), is a reference too: keeping a blob for nothing costs its bytes, deleting one
 that is needed loses data.
 """
 
@@ -36,6 +37,15 @@ DIGEST_COLUMNS: tuple[Column[str], ...] = (
     t.prediction_segments.c.blob_digest,
 )
 """Every column whose value is the digest of a stored blob."""
+
+NOT_BLOB_DIGEST_COLUMNS: tuple[Column[str], ...] = (
+    t.pipeline_steps.c.code_digest,  # a step's code, not a blob
+    t.pipeline_cache.c.code_digest,
+)
+"""Columns named ``*digest*`` that name no blob (so the test knows they were looked at).
+
+A pipeline step's stored outputs are named in its ``outputs`` JSON, which the scan
+of text columns reads."""
 
 DOCUMENT_COLUMNS: tuple[Column[str], ...] = (
     t.dataset_versions.c.digest,

@@ -34,6 +34,15 @@ class VersionStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+def parse_status(value: VersionStatus | str) -> VersionStatus:
+    """``value`` as a status, refusing unknown ones with a clear error (not a ValueError)."""
+    try:
+        return VersionStatus(value)
+    except ValueError:
+        known = ", ".join(status.value for status in VersionStatus)
+        raise InvalidInput(f"unknown version status {value!r}; use one of {known}.") from None
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     """A named model whose versions are tracked in the registry."""
@@ -499,7 +508,7 @@ class RegistryStore:
                 .order_by(t.model_versions.c.version.desc())
             )
             if status is not None:
-                query = query.where(t.model_versions.c.status == VersionStatus(status).value)
+                query = query.where(t.model_versions.c.status == parse_status(status).value)
             return self._versions(connection, name, list(connection.execute(query)))
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion:
@@ -540,7 +549,7 @@ class RegistryStore:
             Conflict: leaving ``approved`` while the version holds one of
                 ``protected_aliases`` (move the alias first).
         """
-        target = VersionStatus(status)
+        target = parse_status(status)
 
         def change() -> None:
             with write_transaction(self.engine) as connection:
@@ -755,7 +764,7 @@ class RegistryStore:
         if name_like:
             query = query.where(t.registered_models.c.name.contains(name_like, autoescape=True))
         if status is not None:
-            query = query.where(t.model_versions.c.status == VersionStatus(status).value)
+            query = query.where(t.model_versions.c.status == parse_status(status).value)
         if flavor is not None:
             query = query.where(t.model_versions.c.flavor == flavor)
         if run_id is not None:

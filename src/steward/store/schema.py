@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0010"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -507,4 +507,113 @@ model_reports = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Index("ix_model_reports_version_kind", "model_version_pk", "kind"),
+)
+
+
+# -- pipelines: runs of a step graph, their steps, and the step cache -----------------
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # The tracking run that is this pipeline run (its id is the pipeline run's id).
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False, unique=True),
+    Column("pipeline", String(NAME_LENGTH), nullable=False),
+    # Where the definition lives: "module:function" or "/path/file.py:function".
+    Column("target", Text, nullable=False),
+    # The pipeline's parameters and what it returns (JSON).
+    Column("params", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("cache", Boolean, nullable=False),
+    Column("resumed_from_pk", Integer, ForeignKey("pipeline_runs.pk"), nullable=True),
+    # The process that drives the run, to tell a crashed run from a running one.
+    Column("host", String(NAME_LENGTH), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_pipeline_runs_pipeline", "pipeline", "pk"),
+)
+
+pipeline_steps = Table(
+    "pipeline_steps",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pipeline_run_pk", Integer, ForeignKey("pipeline_runs.pk"), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # Topological position: a step comes after every step it depends on.
+    Column("position", Integer, nullable=False),
+    Column("function", Text, nullable=False),
+    # JSON: the steps it depends on, its inputs (argument -> upstream output), its params.
+    Column("depends_on", Text, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    # pending, running, completed, cached, failed or skipped.
+    Column("status", String(16), nullable=False),
+    # The step's nested tracking run (none while pending, or when skipped).
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=True),
+    Column("cache_key", String(80), nullable=True),
+    Column("code_digest", String(80), nullable=True),
+    # For a cached step: the step that computed the outputs it reuses.
+    Column("cached_from_pk", Integer, ForeignKey("pipeline_steps.pk"), nullable=True),
+    # JSON list of the outputs: name, kind, digest, size, type.
+    Column("outputs", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", BigInteger, nullable=True),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("cpu_seconds", Float(precision=53), nullable=True),
+    Column("peak_memory_bytes", BigInteger, nullable=True),
+    # Where it ran: host and process (and Ray node).
+    Column("worker", String(NAME_LENGTH), nullable=True),
+    UniqueConstraint("pipeline_run_pk", "name"),
+    Index("ix_pipeline_steps_cache_key", "cache_key"),
+)
+
+pipeline_cache = Table(
+    "pipeline_cache",
+    metadata,
+    # digest of (code digest, parameters, input digests).
+    Column("key", String(80), primary_key=True),
+    Column("function", Text, nullable=False),
+    Column("code_digest", String(80), nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("step_pk", Integer, ForeignKey("pipeline_steps.pk"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+# -- auth: users of a team server and their API tokens -------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    # viewer, editor, approver or admin (steward.auth.Role).
+    Column("role", String(16), nullable=False),
+    # scrypt hash for browser sign-in; NULL: tokens only.
+    Column("password_hash", Text, nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("user_pk", Integer, ForeignKey("users.pk"), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    # "api" (bearer tokens) or "session" (a browser sign-in).
+    Column("kind", String(16), nullable=False),
+    # SHA-256 of the token: the token itself is never stored (see steward.auth).
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index("ix_api_tokens_user_pk", "user_pk"),
 )

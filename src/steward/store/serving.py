@@ -17,8 +17,13 @@ from sqlalchemy import Engine, delete, insert, select
 from steward.store import schema as t
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import ms_to_datetime, now_ms
+from steward.store.tracking_sql import Statement
 
 _CHUNK = 500
+_INSERT_REQUESTS = Statement(
+    "INSERT INTO prediction_requests (request_id, segment_pk, model, version, at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -90,18 +95,10 @@ class ServingStore:
                 )
                 assert result.inserted_primary_key is not None
                 pk = result.inserted_primary_key[0]
-                connection.execute(
-                    insert(t.prediction_requests),
-                    [
-                        {
-                            "request_id": request_id,
-                            "segment_pk": pk,
-                            "model": model,
-                            "version": version,
-                            "at": at,
-                        }
-                        for request_id, at in requests
-                    ],
+                # Driver-level executemany: a batch-scoring segment holds 100,000s of ids.
+                _INSERT_REQUESTS.run_many(
+                    connection,
+                    [(request_id, pk, model, version, at) for request_id, at in requests],
                 )
                 return int(pk)
 

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
-from steward.store.audit import append_event
+from steward.store.audit import SYSTEM_ACTOR, append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -201,37 +201,22 @@ class TrackingStore:
                 if experiment is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}.")
                 parent_pk = self._run_pk(connection, parent_id) if parent_id else None
-                run_pk = sql.INSERT_RUN.run(
+                run_pk = insert_run(
                     connection,
-                    (
-                        run_id,
-                        experiment.pk,
-                        parent_pk,
-                        run_name,
-                        RunStatus.RUNNING.value,
-                        start_time,
-                        actor,
-                        system_info_digest,
-                        start_time,
-                        None if alive_ms is None else start_time + alive_ms,
-                        False,
-                    ),
-                ).scalar_one()
+                    run_id,
+                    (experiment.pk, experiment.name),
+                    parent_pk,
+                    run_name,
+                    start_time,
+                    actor,
+                    system_info_digest,
+                    None if alive_ms is None else start_time + alive_ms,
+                )
                 if tag_items:
                     batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
                     sql.UPSERT_TAGS.run_many(
                         connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
                     )
-                append_event(
-                    connection,
-                    actor,
-                    "run.start",
-                    f"run:{run_id}",
-                    None,
-                    RunStatus.RUNNING.value,
-                    details={"experiment": experiment.name, "name": run_name},
-                    at_ms=start_time,
-                )
             self._run_pks[run_id] = run_pk
             # Built from what was just written: no read back on the hot path.
             return Run(
@@ -269,6 +254,7 @@ class TrackingStore:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         if row.heartbeat_lost:
             sql.REOPEN_RUN.run(connection, (False, now_ms(), None, row.pk))
+            _audit_revived(connection, run_id)
             return int(row.pk), RunStatus.RUNNING.value
         return int(row.pk), str(row.status)
 
@@ -293,17 +279,20 @@ class TrackingStore:
                     .where(chosen, t.runs.c.status == RunStatus.RUNNING.value)
                     .values(**alive)
                 )
-                connection.execute(
+                revived = connection.execute(
                     update(t.runs)
                     .where(chosen, t.runs.c.heartbeat_lost)
                     .values(
                         status=RunStatus.RUNNING.value, end_time=None, heartbeat_lost=False, **alive
                     )
-                )
+                    .returning(t.runs.c.id)
+                ).scalars()
+                for run_id in sorted(revived):
+                    _audit_revived(connection, run_id)
 
         run_with_retry(beat)
 
-    def attach_run(self, run_id: str, alive_ms: int | None) -> bool:
+    def attach_run(self, run_id: str, alive_ms: int | None, actor: str) -> bool:
         """Make a run RUNNING for another writer: a running run is joined, an ended one
         (or one presumed dead) is reopened.
 
@@ -334,6 +323,9 @@ class TrackingStore:
                     )
                 else:
                     sql.REOPEN_RUN.run(connection, (False, now, alive_until, row.pk))
+                    append_event(
+                        connection, actor, "run.reopen", f"run:{run_id}", row.status, "RUNNING"
+                    )
                 return running
 
         return run_with_retry(attach)
@@ -353,7 +345,7 @@ class TrackingStore:
 
         def reap() -> None:
             with write_transaction(self.engine) as connection:
-                connection.execute(
+                killed = connection.execute(
                     update(t.runs)
                     .where(dead)
                     .values(
@@ -361,7 +353,18 @@ class TrackingStore:
                         end_time=func.coalesce(t.runs.c.heartbeat_at, t.runs.c.start_time),
                         heartbeat_lost=True,
                     )
-                )
+                    .returning(t.runs.c.id)
+                ).scalars()
+                for run_id in sorted(killed):
+                    append_event(
+                        connection,
+                        SYSTEM_ACTOR,
+                        "run.end",
+                        f"run:{run_id}",
+                        RunStatus.RUNNING.value,
+                        RunStatus.KILLED.value,
+                        reason="its process stopped sending heartbeats",
+                    )
 
         run_with_retry(reap)
 
@@ -463,17 +466,7 @@ class TrackingStore:
                 if metrics:
                     batch_pk = self._new_batch(connection, run_pk, actor, len(metrics), 0, 0)
                     sql.write_metric_points(connection, run_pk, batch_pk, metrics)
-                ended = end_time_ms or now_ms()
-                sql.END_RUN.run(connection, (status.value, ended, run_pk))
-                append_event(
-                    connection,
-                    actor,
-                    "run.end",
-                    f"run:{run_id}",
-                    current,
-                    status.value,
-                    at_ms=ended,
-                )
+                end_running_run(connection, run_pk, run_id, status, end_time_ms or now_ms(), actor)
 
         run_with_retry(end)
 
@@ -862,3 +855,93 @@ def _ordering(
         order.append(_nulls_last(column, key.descending, dialect))
     order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
     return joins, order
+
+
+def _audit_revived(connection: Connection, run_id: str) -> None:
+    """Record that a run marked KILLED for a lost heartbeat is running again."""
+    append_event(
+        connection,
+        SYSTEM_ACTOR,
+        "run.reopen",
+        f"run:{run_id}",
+        RunStatus.KILLED.value,
+        RunStatus.RUNNING.value,
+        reason="its process was only paused: it sent a heartbeat or wrote again",
+    )
+
+
+def insert_run(
+    connection: Connection,
+    run_id: str,
+    experiment: tuple[int, str],
+    parent_pk: int | None,
+    name: str,
+    start_time: int,
+    actor: str,
+    system_info_digest: str | None = None,
+    alive_until: int | None = None,
+) -> int:
+    """Insert a RUNNING run and its ``run.start`` audit event, inside the caller's write;
+    every way of starting a run (the SDK's, a pipeline's steps) goes through here.
+
+    Args:
+        experiment: the experiment's pk and name.
+
+    Returns:
+        The run's pk.
+    """
+    experiment_pk, experiment_name = experiment
+    run_pk = sql.INSERT_RUN.run(
+        connection,
+        (
+            run_id,
+            experiment_pk,
+            parent_pk,
+            name,
+            RunStatus.RUNNING.value,
+            start_time,
+            actor,
+            system_info_digest,
+            start_time,
+            alive_until,
+            False,
+        ),
+    ).scalar_one()
+    append_event(
+        connection,
+        actor,
+        "run.start",
+        f"run:{run_id}",
+        None,
+        RunStatus.RUNNING.value,
+        details={"experiment": experiment_name, "name": name},
+        at_ms=start_time,
+    )
+    return int(run_pk)
+
+
+def end_running_run(
+    connection: Connection,
+    run_pk: int,
+    run_id: str,
+    status: RunStatus,
+    ended: int,
+    actor: str,
+    started: int | None = None,
+) -> bool:
+    """End a run that is RUNNING, with its ``run.end`` audit event, inside the caller's
+    write (``started`` corrects its start time); False, and nothing written, when it had
+    already ended."""
+    ended_now = sql.END_RUNNING_RUN.run(connection, (status.value, ended, started, run_pk))
+    if ended_now.rowcount == 0:
+        return False
+    append_event(
+        connection,
+        actor,
+        "run.end",
+        f"run:{run_id}",
+        RunStatus.RUNNING.value,
+        status.value,
+        at_ms=ended,
+    )
+    return True

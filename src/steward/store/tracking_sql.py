@@ -44,7 +44,10 @@ INSERT_RUN = Statement(
                          heartbeat_lost)
        VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?) RETURNING pk"""
 )
-END_RUN = Statement("UPDATE runs SET status = ?, end_time = ? WHERE pk = ?")
+END_RUNNING_RUN = Statement(
+    """UPDATE runs SET status = ?, end_time = ?, start_time = COALESCE(?, start_time)
+       WHERE pk = ? AND status = 'RUNNING'"""
+)
 REOPEN_RUN = Statement(
     """UPDATE runs SET status = 'RUNNING', end_time = NULL, heartbeat_lost = ?,
                        heartbeat_at = ?, alive_until = ?

@@ -17,7 +17,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -166,6 +167,27 @@ def _attach(
     if tags:
         backend.log_batch(run_id, tags=tags)
     return ActiveRun(backend, backend.get_run(run_id), _buffer, on_end=_forget, joined=joined)
+
+
+@contextmanager
+def attach_run(record: Run) -> Iterator[ActiveRun]:
+    """Make a run started elsewhere (a pipeline step's) the active one inside the block.
+
+    The run is neither created nor ended here: whoever started it ends it,
+    with the metrics ``take_pending_metrics`` hands over.
+    """
+    run = ActiveRun(_backend(), record, _buffer, on_end=_forget)
+    with _lock:
+        _stack.append(run)
+    try:
+        yield run
+    finally:
+        _forget(run)
+
+
+def take_pending_metrics(run_id: str) -> list[Metric]:
+    """The metrics of ``run_id`` logged but not yet written, handed to the caller to write."""
+    return _buffer.take(run_id)
 
 
 def _forget(run: ActiveRun) -> None:

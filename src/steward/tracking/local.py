@@ -71,7 +71,7 @@ class LocalTrackingBackend:
 
     def attach_run(self, run_id: str, alive_ms: int | None = None) -> bool:
         """Make a run RUNNING for another writer; True if it was running already."""
-        return self.store.tracking.attach_run(run_id, alive_ms)
+        return self.store.tracking.attach_run(run_id, alive_ms, self.actor)
 
     def heartbeat(self, run_ids: Sequence[str], alive_ms: int) -> None:
         """Say that these runs' process is alive, for ``alive_ms`` more."""

@@ -116,12 +116,14 @@ def _local_files(spec: str) -> list[str]:
     return _tables([name for name in glob.glob(str(path), recursive=True) if Path(name).is_file()])
 
 
-def _remote_files(spec: str) -> tuple[Any, list[str]]:
+def _remote_files(
+    spec: str, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, list[str]]:
     """The filesystem and the files a URL names (listed afresh: new files must be seen)."""
     from fsspec.core import url_to_fs
 
     try:
-        fs, path = url_to_fs(spec)
+        fs, path = url_to_fs(spec, **(storage_options or {}))
         fs.invalidate_cache()
         if glob.has_magic(path):
             return fs, _tables(fs.glob(path))
@@ -132,13 +134,25 @@ def _remote_files(spec: str) -> tuple[Any, list[str]]:
         raise TableUnavailable(f"the monitored table {spec!r} cannot be listed: {exc}") from None
 
 
+def table_files(spec: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
+    """The Parquet and CSV files a path, folder, glob or URL names, sorted, and the fsspec
+    filesystem that reads them (None for local files; ``storage_options`` for a URL's).
+
+    Raises:
+        TableUnavailable: a URL that cannot be listed.
+    """
+    if "://" in spec:
+        return _remote_files(spec, storage_options)
+    return None, _local_files(spec)
+
+
 def _files(spec: str) -> tuple[Any, list[str]]:
     """The filesystem (None: local) and the Parquet and CSV files of a table spec.
 
     Raises:
         TableUnavailable: no file matches, or the files cannot be listed.
     """
-    fs, names = _remote_files(spec) if "://" in spec else (None, _local_files(spec))
+    fs, names = table_files(spec)
     if not names:
         raise TableUnavailable(
             f"no files match the monitored table {spec!r}; check the path (a file, a folder "

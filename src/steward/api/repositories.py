@@ -1,0 +1,12 @@
+"""Every repository of the metadata store that a server exposes, with its endpoints."""
+
+from __future__ import annotations
+
+from steward.api.audit import AUDIT
+from steward.api.auth import AUTH
+from steward.api.datasets import DATASETS
+from steward.api.endpoint import Repository
+from steward.api.registry import REGISTRY
+from steward.api.tracking import TRACKING
+
+REPOSITORIES: tuple[Repository, ...] = (TRACKING, DATASETS, REGISTRY, AUDIT, AUTH)

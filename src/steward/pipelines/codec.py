@@ -1,0 +1,223 @@
+"""How step outputs become blobs and come back: safe formats only.
+
+pandas, polars and Arrow tables are stored as Parquet, NumPy arrays as
+``.npy`` without pickle, models through their flavor (``steward.models``:
+skops, ONNX, native XGBoost/LightGBM files) as artifacts of the step's run,
+bytes as they are, and JSON values as JSON. Anything else is refused with
+an error naming the step and the type: nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from steward.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from steward.blobs import BlobStore, BlobWriter
+    from steward.store.pipeline_records import StepOutput
+    from steward.workspace import Workspace
+
+MODEL_KIND = "model"
+_PANDAS_SERIES_COLUMN = "__steward_series__"
+
+
+def type_name(value: Any) -> str:
+    """``module.Class`` of a value, as messages and records name it."""
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An output in stored form: its codec and bytes (None for a model, stored apart)."""
+
+    kind: str
+    data: bytes | None
+    type: str
+
+
+def _parquet(table: Any) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="lz4")
+    return buffer.getvalue()
+
+
+def _is_json(value: Any) -> bool:
+    from steward.pipelines.graph import is_json_value
+
+    return is_json_value(value)
+
+
+def _is_model(value: Any) -> bool:
+    from steward.models.flavors import detect_flavor
+
+    try:
+        detect_flavor(value)
+    except InvalidInput:
+        return False
+    return True
+
+
+def encode(value: Any, step: str, output: str = "output") -> Encoded:
+    """``value`` in a stored form.
+
+    Raises:
+        InvalidInput: Steward cannot store this type (names the step and the type).
+    """
+    module = type(value).__module__.split(".")[0]
+    name = type_name(value)
+    if module == "pandas":
+        import pandas as pd
+
+        if isinstance(value, pd.Series):
+            import pyarrow as pa
+
+            frame = value.to_frame(name=_PANDAS_SERIES_COLUMN if value.name is None else value.name)
+            table = pa.Table.from_pandas(frame)
+            meta = {**(table.schema.metadata or {}), b"steward.series": b"1"}
+            return Encoded("pandas", _parquet(table.replace_schema_metadata(meta)), name)
+        if isinstance(value, pd.DataFrame):
+            import pyarrow as pa
+
+            try:
+                return Encoded("pandas", _parquet(pa.Table.from_pandas(value)), name)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise InvalidInput(
+                    f"step {step!r} returned a DataFrame that Parquet cannot hold ({exc}); "
+                    "give its columns plain types (numbers, strings, dates, lists)."
+                ) from None
+    if module == "polars" and name == "polars.DataFrame":
+        return Encoded("polars", _parquet(value.to_arrow()), name)
+    if module == "pyarrow":
+        import pyarrow as pa
+
+        if isinstance(value, pa.RecordBatch):
+            value = pa.Table.from_batches([value])
+        if isinstance(value, pa.Table):
+            return Encoded("arrow", _parquet(value), name)
+    if module == "numpy":
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise InvalidInput(
+                    f"step {step!r} returned a NumPy array of Python objects, which Steward "
+                    "will not pickle; return an array of numbers or strings, or a DataFrame."
+                )
+            buffer = io.BytesIO()
+            np.save(buffer, value, allow_pickle=False)
+            return Encoded("numpy", buffer.getvalue(), name)
+        if isinstance(value, np.generic):
+            return Encoded("json", json.dumps(value.item()).encode(), name)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Encoded("bytes", bytes(value), name)
+    if _is_json(value):
+        return Encoded("json", json.dumps(value).encode(), name)
+    if _is_model(value):
+        return Encoded(MODEL_KIND, None, name)
+    raise InvalidInput(
+        f"step {step!r} returned a {name} as {output!r}, which Steward cannot store safely. "
+        "Return a DataFrame (pandas, polars, Arrow), a NumPy array, a model (scikit-learn, "
+        "ONNX, XGBoost, LightGBM or a steward.models.PythonModel), bytes or a JSON value; "
+        "for several values use @steward.step(outputs=[...]) and return a tuple."
+    )
+
+
+def decode(kind: str, data: bytes) -> Any:
+    """The value stored as ``data`` by codec ``kind`` (not for models).
+
+    Raises:
+        InvalidInput: an unknown codec.
+    """
+    if kind == "json":
+        return json.loads(data)
+    if kind == "bytes":
+        return data
+    if kind == "numpy":
+        import numpy as np
+
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    if kind in ("pandas", "polars", "arrow"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(data))
+        if kind == "arrow":
+            return table
+        if kind == "polars":
+            import polars as pl
+
+            return pl.from_arrow(table)
+        frame = table.to_pandas()
+        if (table.schema.metadata or {}).get(b"steward.series"):
+            series = frame.iloc[:, 0]
+            return series.rename(None) if series.name == _PANDAS_SERIES_COLUMN else series
+        return frame
+    raise InvalidInput(f"unknown output codec {kind!r}; was it stored by a newer Steward?")
+
+
+def store_model(value: Any, path: str) -> dict[str, Any]:
+    """Log a model as artifacts of the active (step) run; the output's meta and digest.
+
+    Returns:
+        ``{"digest", "size", "meta"}``: the model's metadata blob and where it lives.
+    """
+    from steward.models.fluent import log
+
+    info = log(value, path)
+    return {
+        "digest": info.metadata_digest,
+        "size": sum(item["size"] for item in info.metadata.files.values()),
+        "meta": {"run_id": info.run_id, "path": info.artifact_path, "flavor": info.flavor},
+    }
+
+
+def load_output(workspace: Workspace, output: StepOutput, trust: bool = False) -> Any:
+    """Read a stored output back (a model through its flavor, verified).
+
+    Raises:
+        NotFound: a blob or model file is missing.
+        IntegrityError: stored bytes no longer match their digest.
+    """
+    if output.kind != MODEL_KIND:
+        return decode(output.kind, workspace.blobs.get_bytes(output.digest))
+    from steward.models.fluent import materialize
+    from steward.models.package import load_native
+
+    folder, metadata = materialize(
+        workspace, output.meta["run_id"], output.meta["path"], output.digest
+    )
+    return load_native(folder, metadata, trust=trust)
+
+
+def put(writer: BlobWriter | BlobStore, encoded: Encoded) -> tuple[str, int]:
+    """Store an encoded value's bytes; its digest and size."""
+    assert encoded.data is not None
+    ref = writer.put_bytes(encoded.data)
+    return ref.digest, ref.size
+
+
+def independent_copy(value: Any) -> Any:
+    """A value a step may change without changing what other steps see.
+
+    Frames are copied shallowly (pandas' copy-on-write keeps writes apart),
+    arrays handed out read-only, JSON values copied; models are shared.
+    """
+    module = type(value).__module__.split(".")[0]
+    if module == "pandas":
+        return value.copy(deep=False)
+    if module == "numpy" and hasattr(value, "flags"):
+        view = value.view()
+        view.flags.writeable = False
+        return view
+    if isinstance(value, list | dict):
+        import copy
+
+        return copy.deepcopy(value)
+    return value

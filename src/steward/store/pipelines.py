@@ -1,0 +1,543 @@
+"""SQL for pipeline runs, their steps and the step cache.
+
+A pipeline run is a tracking run (``runs``) with a ``pipeline_runs`` row
+beside it; each step is a ``pipeline_steps`` row, and each step that ran (or
+was served from the cache) has a nested tracking run. Writes come in few,
+large transactions: one creates the run and every step row, one starts the
+steps that became ready together, one records everything that finished
+since the last (runs, params, metrics, artifacts, step rows and cache
+entries), so a pipeline costs a handful of commits, not several per step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from steward.errors import NotFound
+from steward.store import schema as t
+from steward.store import tracking_sql as sql
+from steward.store.engine import read_transaction, run_with_retry, write_transaction
+from steward.store.pipeline_records import (
+    CacheEntry,
+    NewStep,
+    PipelineRunRecord,
+    ReusableStep,
+    StepOutcome,
+    StepRecord,
+    StepStart,
+    StepStatus,
+    outputs_from_json,
+    outputs_to_json,
+)
+from steward.store.records import Metric, RunStatus, ms_to_datetime, now_ms
+from steward.store.tracking import end_running_run, insert_run
+
+_START_STEP = sql.Statement(
+    "UPDATE pipeline_steps SET status = 'running', run_pk = ?, started_at = ? WHERE pk = ?"
+)
+_FINISH_STEP = sql.Statement(
+    """UPDATE pipeline_steps SET status = ?, ended_at = ?, cache_key = ?, code_digest = ?,
+           cached_from_pk = ?, outputs = ?, error = ?, cpu_seconds = ?, peak_memory_bytes = ?,
+           worker = ?, run_pk = COALESCE(?, run_pk), started_at = COALESCE(?, started_at)
+       WHERE pk = ?"""
+)
+_DELETE_ARTIFACT = sql.Statement("DELETE FROM artifacts WHERE run_pk = ? AND path = ?")
+_INSERT_ARTIFACT = sql.Statement(
+    """INSERT INTO artifacts (run_pk, path, digest, size, created_at, created_by)
+       VALUES (?, ?, ?, ?, ?, ?)"""
+)
+_DELETE_CACHE = sql.Statement("DELETE FROM pipeline_cache WHERE key = ?")
+_INSERT_CACHE = sql.Statement(
+    """INSERT INTO pipeline_cache (key, function, code_digest, outputs, step_pk, created_at)
+       VALUES (?, ?, ?, ?, ?, ?)"""
+)
+_INSERT_STEP = sql.Statement(
+    """INSERT INTO pipeline_steps (pipeline_run_pk, name, position, function, depends_on,
+                                   inputs, params, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')"""
+)
+_SELECT_STEP_KEYS = sql.Statement("SELECT pk, name FROM pipeline_steps WHERE pipeline_run_pk = ?")
+_SELECT_PARENT = sql.Statement(
+    """SELECT runs.experiment_pk, runs.pk, experiments.name FROM runs
+       JOIN experiments ON experiments.pk = runs.experiment_pk WHERE runs.id = ?"""
+)
+
+_RUN_STATUS_BY_STEP = {
+    StepStatus.COMPLETED: RunStatus.FINISHED,
+    StepStatus.CACHED: RunStatus.FINISHED,
+    StepStatus.FAILED: RunStatus.FAILED,
+    StepStatus.SKIPPED: RunStatus.KILLED,
+}
+
+
+class PipelineStore:
+    """Pipeline runs, steps and the step cache in the metadata store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writing ------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        *,
+        pipeline: str,
+        target: str,
+        params: dict[str, Any],
+        result: Any,
+        executor: str,
+        cache: bool,
+        resumed_from: str | None,
+        host: str,
+        pid: int,
+        actor: str,
+        steps: Sequence[NewStep],
+    ) -> dict[str, int]:
+        """Record that tracking run ``run_id`` is a run of a pipeline, with every step pending.
+
+        Returns:
+            The step rows' keys by step name (for ``start_steps`` and ``finish``).
+
+        Raises:
+            NotFound: no such tracking run, or no pipeline run ``resumed_from``.
+        """
+
+        def write() -> dict[str, int]:
+            with write_transaction(self.engine) as connection:
+                run_pk = self._run_pk(connection, run_id)
+                resumed_pk = self._pipeline_pk(connection, resumed_from) if resumed_from else None
+                pipeline_pk = connection.execute(
+                    insert(t.pipeline_runs)
+                    .values(
+                        run_pk=run_pk,
+                        pipeline=pipeline,
+                        target=target,
+                        params=json.dumps(params),
+                        result=json.dumps(result),
+                        executor=executor,
+                        cache=cache,
+                        resumed_from_pk=resumed_pk,
+                        host=host,
+                        pid=pid,
+                        created_at=now_ms(),
+                        created_by=actor,
+                    )
+                    .returning(t.pipeline_runs.c.pk)
+                ).scalar_one()
+                _INSERT_STEP.run_many(
+                    connection,
+                    [
+                        (
+                            pipeline_pk,
+                            step.name,
+                            step.position,
+                            step.function,
+                            json.dumps(list(step.depends_on)),
+                            json.dumps(step.inputs),
+                            json.dumps(step.params),
+                        )
+                        for step in steps
+                    ],
+                )
+                keys = {
+                    name: int(pk) for pk, name in _SELECT_STEP_KEYS.run(connection, (pipeline_pk,))
+                }
+                return keys
+
+        return run_with_retry(write)
+
+    def start_steps(self, parent_run_id: str, actor: str, starts: Sequence[StepStart]) -> None:
+        """Create the nested runs of steps about to run and mark the steps running."""
+        if not starts:
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                experiment, parent_pk = self._parent(connection, parent_run_id)
+                rows = []
+                for start in starts:
+                    run_pk = insert_run(
+                        connection,
+                        start.run_id,
+                        experiment,
+                        parent_pk,
+                        start.name,
+                        start.started_at,
+                        actor,
+                    )
+                    rows.append((run_pk, start.started_at, start.step_pk))
+                _START_STEP.run_many(connection, rows)
+
+        run_with_retry(write)
+
+    def finish(self, parent_run_id: str, actor: str, outcomes: Sequence[StepOutcome]) -> None:
+        """Record finished, cached and skipped steps in one transaction: their runs (created
+        or ended), params, metrics, tags, artifacts, step rows and cache entries."""
+        if not outcomes:
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                experiment, parent_pk = self._parent(connection, parent_run_id)
+                steps, artifacts, cached = [], [], []
+                for outcome in outcomes:
+                    ended = outcome.ended_at or now_ms()
+                    run_pk = None
+                    if outcome.run_id is not None:
+                        run_pk = self._step_run(
+                            connection, experiment, parent_pk, actor, outcome, ended
+                        )
+                        # A step's run may already have ended (a user's end_run in the step).
+                        end_running_run(
+                            connection,
+                            run_pk,
+                            outcome.run_id,
+                            _RUN_STATUS_BY_STEP[outcome.status],
+                            ended,
+                            actor,
+                            started=outcome.started_at,
+                        )
+                        artifacts += [
+                            (run_pk, path, digest, size, ended, actor)
+                            for path, digest, size in outcome.artifacts
+                        ]
+                    skipped = outcome.status == StepStatus.SKIPPED
+                    steps.append(
+                        (
+                            outcome.status.value,
+                            None if skipped else ended,
+                            outcome.cache_key,
+                            outcome.code_digest,
+                            outcome.cached_from_pk,
+                            outputs_to_json(outcome.outputs) if outcome.outputs else None,
+                            outcome.error,
+                            outcome.cpu_seconds,
+                            outcome.peak_memory_bytes,
+                            outcome.worker,
+                            run_pk,
+                            None if skipped else (outcome.started_at or ended),
+                            outcome.step_pk,
+                        )
+                    )
+                    if outcome.store_in_cache and outcome.cache_key and outcome.code_digest:
+                        cached.append(
+                            (
+                                outcome.cache_key,
+                                outcome.function,
+                                outcome.code_digest,
+                                outputs_to_json(outcome.outputs),
+                                outcome.step_pk,
+                                ended,
+                            )
+                        )
+                _DELETE_ARTIFACT.run_many(connection, [row[:2] for row in artifacts])
+                _INSERT_ARTIFACT.run_many(connection, artifacts)
+                _FINISH_STEP.run_many(connection, steps)
+                # The latest computation wins: its blobs are the ones known to be stored.
+                latest = list({row[0]: row for row in cached}.values())
+                _DELETE_CACHE.run_many(connection, [row[:1] for row in latest])
+                _INSERT_CACHE.run_many(connection, latest)
+
+        run_with_retry(write)
+
+    def _step_run(
+        self,
+        connection: Connection,
+        experiment: tuple[int, str],
+        parent_pk: int,
+        actor: str,
+        outcome: StepOutcome,
+        ended: int,
+    ) -> int:
+        """The key of an outcome's run (created now for a cache hit), its values written."""
+        assert outcome.run_id is not None
+        if outcome.create_run:
+            started = outcome.started_at or ended
+            run_pk = insert_run(
+                connection, outcome.run_id, experiment, parent_pk, outcome.name, started, actor
+            )
+        else:
+            run_pk = self._run_pk(connection, outcome.run_id)
+        self._write_values(connection, run_pk, actor, outcome.params, outcome.tags, outcome.metrics)
+        return run_pk
+
+    def forget_cache(self, keys: Sequence[str]) -> None:
+        """Drop cache entries (their blobs are gone)."""
+        if not keys:
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    delete(t.pipeline_cache).where(t.pipeline_cache.c.key.in_(list(keys)))
+                )
+
+        run_with_retry(write)
+
+    # -- helpers for writing ----------------------------------------------------------
+
+    @staticmethod
+    def _run_pk(connection: Connection, run_id: str) -> int:
+        row = sql.SELECT_RUN_STATE.run(connection, (run_id,)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        return int(row.pk)
+
+    @staticmethod
+    def _pipeline_pk(connection: Connection, run_id: str) -> int:
+        pk = connection.execute(
+            select(t.pipeline_runs.c.pk)
+            .join(t.runs, t.runs.c.pk == t.pipeline_runs.c.run_pk)
+            .where(t.runs.c.id == run_id)
+        ).scalar()
+        if pk is None:
+            raise NotFound(
+                f"no pipeline run with id {run_id!r}; list them with 'steward pipeline list'."
+            )
+        return int(pk)
+
+    @staticmethod
+    def _parent(connection: Connection, run_id: str) -> tuple[tuple[int, str], int]:
+        """The parent run's experiment (pk, name) and its own pk."""
+        row = _SELECT_PARENT.run(connection, (run_id,)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
+        return (int(row[0]), str(row[2])), int(row[1])
+
+    @staticmethod
+    def _write_values(
+        connection: Connection,
+        run_pk: int,
+        actor: str,
+        params: dict[str, str],
+        tags: dict[str, str],
+        metrics: Sequence[Metric],
+    ) -> None:
+        if not (params or tags or metrics):
+            return
+        batch = (run_pk, actor, now_ms(), len(metrics), len(params), len(tags))
+        batch_pk = int(sql.INSERT_BATCH.run(connection, batch).scalar_one())
+        if params:
+            existing = {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
+            sql.INSERT_PARAMS.run_many(
+                connection,
+                [(run_pk, k, v, batch_pk) for k, v in params.items() if k not in existing],
+            )
+        sql.UPSERT_TAGS.run_many(connection, [(run_pk, k, v, batch_pk) for k, v in tags.items()])
+        if metrics:
+            sql.write_metric_points(connection, run_pk, batch_pk, metrics)
+
+    # -- reading ------------------------------------------------------------------
+
+    def lookup_cache(self, keys: Sequence[str]) -> dict[str, CacheEntry]:
+        """The cache entries among ``keys`` (each marked stale when its computation read a
+        dataset version that is no longer its dataset's latest), in one query."""
+        if not keys:
+            return {}
+        table = t.pipeline_cache
+        stale = self._stale(t.pipeline_steps.c.pk == table.c.step_pk)
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(
+                select(table, stale.label("stale")).where(table.c.key.in_(list(keys)))
+            ).all()
+        return {
+            row.key: CacheEntry(
+                row.key,
+                row.function,
+                row.code_digest,
+                outputs_from_json(row.outputs),
+                row.step_pk,
+                ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                bool(row.stale),
+            )
+            for row in rows
+        }
+
+    @staticmethod
+    def _stale(which: Any) -> Any:
+        """EXISTS: the step ``which`` selects read a dataset version with a newer sibling."""
+        steps, lineage, versions = t.pipeline_steps, t.dataset_lineage, t.dataset_versions
+        newer = versions.alias("newer")
+        return (
+            select(steps.c.pk)
+            .join(lineage, lineage.c.run_pk == steps.c.run_pk)
+            .join(versions, versions.c.pk == lineage.c.version_pk)
+            .join(
+                newer,
+                (newer.c.dataset_pk == versions.c.dataset_pk)
+                & (newer.c.version > versions.c.version),
+            )
+            .where(which, lineage.c.direction == "input")
+            .exists()
+        )
+
+    def stale_reads(self, step_pks: Sequence[int]) -> set[int]:
+        """The steps among ``step_pks`` whose run read a dataset version that is no longer
+        its dataset's latest (their outputs may be out of date)."""
+        if not step_pks:
+            return set()
+        steps = t.pipeline_steps
+        outer = steps.alias("outer")
+        query = select(outer.c.pk).where(
+            outer.c.pk.in_(list(step_pks)), self._stale(steps.c.pk == outer.c.pk)
+        )
+        with read_transaction(self.engine) as connection:
+            return set(connection.execute(query).scalars())
+
+    def reusable_steps(self, run_id: str) -> dict[str, ReusableStep]:
+        """The steps of a pipeline run, by name, as resuming it needs them.
+
+        Raises:
+            NotFound: no such pipeline run.
+        """
+        steps = t.pipeline_steps
+        with read_transaction(self.engine) as connection:
+            pipeline_pk = self._pipeline_pk(connection, run_id)
+            rows = connection.execute(
+                select(steps).where(steps.c.pipeline_run_pk == pipeline_pk)
+            ).all()
+        return {
+            row.name: ReusableStep(
+                # A cached step points at the computation it reused, so resuming a
+                # resumed run still names the step that really ran.
+                row.cached_from_pk or row.pk,
+                StepStatus(row.status),
+                row.cache_key,
+                outputs_from_json(row.outputs),
+            )
+            for row in rows
+        }
+
+    def get_run(self, run_id: str) -> PipelineRunRecord:
+        """One pipeline run with its steps.
+
+        Raises:
+            NotFound: no such pipeline run.
+        """
+        records = self._load(
+            [t.runs.c.id == run_id],
+            limit=1,
+        )
+        if not records:
+            raise NotFound(
+                f"no pipeline run with id {run_id!r}; list them with 'steward pipeline list'."
+            )
+        return records[0]
+
+    def find_run_ids(self, prefix: str) -> list[str]:
+        """Ids of pipeline runs that start with ``prefix`` (at most two: enough to tell)."""
+        with read_transaction(self.engine) as connection:
+            return list(
+                connection.execute(
+                    select(t.runs.c.id)
+                    .join(t.pipeline_runs, t.pipeline_runs.c.run_pk == t.runs.c.pk)
+                    .where(t.runs.c.id.like(f"{prefix}%"))
+                    .limit(2)
+                ).scalars()
+            )
+
+    def list_runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[PipelineRunRecord]:
+        """Pipeline runs, newest first, with their steps."""
+        where = []
+        if pipeline is not None:
+            where.append(t.pipeline_runs.c.pipeline == pipeline)
+        if status is not None:
+            where.append(t.runs.c.status == status)
+        return self._load(where, limit=limit)
+
+    def _load(self, where: list[Any], limit: int) -> list[PipelineRunRecord]:
+        runs, pipelines, steps = t.runs, t.pipeline_runs, t.pipeline_steps
+        resumed = pipelines.alias("resumed")
+        resumed_run = runs.alias("resumed_run")
+        query = (
+            select(
+                pipelines,
+                runs.c.id.label("run_id"),
+                runs.c.status.label("run_status"),
+                runs.c.start_time,
+                runs.c.end_time,
+                t.experiments.c.name.label("experiment"),
+                resumed_run.c.id.label("resumed_from"),
+            )
+            .join(runs, runs.c.pk == pipelines.c.run_pk)
+            .join(t.experiments, t.experiments.c.pk == runs.c.experiment_pk)
+            .outerjoin(resumed, resumed.c.pk == pipelines.c.resumed_from_pk)
+            .outerjoin(resumed_run, resumed_run.c.pk == resumed.c.run_pk)
+            .where(*where)
+            .order_by(pipelines.c.pk.desc())
+            .limit(limit)
+        )
+        step_run = runs.alias("step_run")
+        origin = steps.alias("origin")
+        origin_pipeline = pipelines.alias("origin_pipeline")
+        origin_run = runs.alias("origin_run")
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(query).all()
+            pks = [row.pk for row in rows]
+            step_rows = connection.execute(
+                select(
+                    steps,
+                    step_run.c.id.label("step_run_id"),
+                    origin_run.c.id.label("origin_run_id"),
+                )
+                .outerjoin(step_run, step_run.c.pk == steps.c.run_pk)
+                .outerjoin(origin, origin.c.pk == steps.c.cached_from_pk)
+                .outerjoin(origin_pipeline, origin_pipeline.c.pk == origin.c.pipeline_run_pk)
+                .outerjoin(origin_run, origin_run.c.pk == origin_pipeline.c.run_pk)
+                .where(steps.c.pipeline_run_pk.in_(pks))
+                .order_by(steps.c.position)
+            ).all()
+        by_run: dict[int, list[StepRecord]] = {pk: [] for pk in pks}
+        for row in step_rows:
+            by_run[row.pipeline_run_pk].append(_step_record(row))
+        return [
+            PipelineRunRecord(
+                id=row.run_id,
+                pipeline=row.pipeline,
+                target=row.target,
+                experiment=row.experiment,
+                status=RunStatus(row.run_status),
+                start_time=ms_to_datetime(row.start_time),  # type: ignore[arg-type]
+                end_time=ms_to_datetime(row.end_time),
+                params=json.loads(row.params),
+                result=json.loads(row.result),
+                executor=row.executor,
+                cache=bool(row.cache),
+                resumed_from=row.resumed_from,
+                host=row.host,
+                pid=row.pid,
+                created_by=row.created_by,
+                steps=tuple(by_run[row.pk]),
+            )
+            for row in rows
+        ]
+
+
+def _step_record(row: Any) -> StepRecord:
+    return StepRecord(
+        name=row.name,
+        position=row.position,
+        function=row.function,
+        depends_on=tuple(json.loads(row.depends_on)),
+        inputs=json.loads(row.inputs),
+        params=json.loads(row.params),
+        status=StepStatus(row.status),
+        run_id=row.step_run_id,
+        cache_key=row.cache_key,
+        code_digest=row.code_digest,
+        cached_from_run=row.origin_run_id,
+        outputs=outputs_from_json(row.outputs),
+        error=row.error,
+        started_at=ms_to_datetime(row.started_at),
+        ended_at=ms_to_datetime(row.ended_at),
+        cpu_seconds=row.cpu_seconds,
+        peak_memory_bytes=row.peak_memory_bytes,
+        worker=row.worker,
+    )

@@ -1,0 +1,155 @@
+"""Every route has an explicit authorization decision, and it holds."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from steward.api.repositories import REPOSITORIES
+from steward.auth import Role
+from steward.server.app import create_app
+from steward.server.security import ACCESS_ATTRIBUTE
+from tests.server.conftest import ROLES, Team
+
+PUBLIC = {
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/auth/login"),
+}
+
+
+def _routes(app: Any) -> list[tuple[str, str, Any]]:
+    found = []
+    for route in app.routes:
+        assert isinstance(route, APIRoute), f"{route!r} is not an API route"
+        for method in sorted(route.methods):
+            found.append((method, route.path, route.endpoint))
+    return found
+
+
+def _least_role(method: str, path: str, access: str) -> Role | None:
+    if access == "public":
+        return None
+    if access.startswith("declared:"):
+        repository, name = access.removeprefix("declared:").split(".")
+        [endpoint] = [
+            e for r in REPOSITORIES if r.name == repository for e in r.endpoints if e.name == name
+        ]
+        return endpoint.role
+    return Role.parse(access)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"{\w+(:path)?}", "x", path)
+
+
+def test_every_route_declares_its_access(workspace: Any) -> None:
+    app = create_app(workspace)
+    routes = _routes(app)
+    assert len(routes) >= 30
+    declared = {e.operation_id for r in REPOSITORIES for e in r.endpoints}
+    seen = set()
+    for method, path, handler in routes:
+        access = getattr(handler, ACCESS_ATTRIBUTE, None)
+        assert access is not None, f"{method} {path} has no authorization decision"
+        assert (access == "public") == ((method, path) in PUBLIC), f"{method} {path}: {access}"
+        seen.add(access.removeprefix("declared:"))
+    assert declared <= seen, f"declared endpoints without a route: {declared - seen}"
+
+
+def test_each_route_refuses_callers_below_its_role(team: Team) -> None:
+    app_routes = _routes(create_app(team.server.workspace))
+    clients = {role: team.client(role) for role in (None, *ROLES)}
+    checked = 0
+    for method, path, handler in app_routes:
+        least = _least_role(method, path, getattr(handler, ACCESS_ATTRIBUTE))
+        url = _concrete(path).removeprefix("/api/v1")
+        for role, client in clients.items():
+            status = client.request(method, url).status_code
+            if least is None:
+                assert status not in (401, 403), f"{method} {path} is public, got {status}"
+            elif role is None:
+                assert status == 401, f"{method} {path} without a token answered {status}"
+            elif Role.parse(role) < least:
+                assert status == 403, f"{method} {path} as {role} answered {status}"
+            else:
+                assert status not in (401, 403), f"{method} {path} as {role} answered {status}"
+            checked += 1
+    assert checked >= 150
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("viewer", False), ("editor", True), ("approver", True), ("admin", True)],
+)
+def test_logging_needs_the_editor_role(team: Team, role: str, allowed: bool) -> None:
+    with team.client(role) as client:
+        answer = client.post("/experiments", json={"name": f"by-{role}"})
+        assert answer.status_code == (201 if allowed else 403)
+        if allowed:
+            assert answer.json()["created_by"] == role
+        else:
+            assert answer.json()["error"] == "PermissionDenied"
+        assert client.get("/experiments").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "approver"])
+def test_only_admins_list_users(team: Team, role: str) -> None:
+    with team.client(role) as client:
+        assert client.get("/users").status_code == 403
+        assert client.get("/tokens").status_code == 403
+        assert client.post("/users", json={"name": "eve", "role": "admin"}).status_code == 403
+    with team.client("admin") as client:
+        names = [user["name"] for user in client.get("/users").json()]
+        assert names == ["admin", "viewer", "editor", "approver"]
+        assert "eve" not in names
+
+
+def test_the_author_is_the_token_owner_whatever_the_client_claims(team: Team) -> None:
+    with team.client("editor") as client:
+        answer = client.post("/experiments", json={"name": "e", "actor": "mallory"})
+        assert answer.status_code == 400  # actor is never taken from a request
+        created = client.post("/experiments", json={"name": "e"}).json()
+    assert created["created_by"] == "editor"
+
+
+def test_review_rules_and_roles_hold_for_any_client(team: Team) -> None:
+    registry = team.server.workspace.store.registry
+    registry.create_model("triage", "tests")
+    digest = "blake3:" + "4" * 64
+    for _ in range(2):
+        registry.create_version(
+            "triage", "tests", run_id=None, artifact_path="m", metadata_digest=digest, flavor="x"
+        )
+    production = "/models/triage/aliases/production"
+    with team.client("editor") as editor:
+        assert editor.put("/models/triage/aliases/champion", json={"version": 1}).status_code == 200
+        refused = editor.put(production, json={"version": 1, "reason": "go"})
+        assert refused.status_code == 403 and "approver" in refused.json()["message"]
+        approve = {"status": "approved", "reason": "reviewed"}
+        assert editor.post("/models/triage/versions/1/status", json=approve).status_code == 403
+        assert (
+            editor.post("/models/triage/versions/2/status", json={"status": "archived"}).status_code
+            == 200
+        )
+    with team.client("approver") as approver:
+        sneaky = {"version": 1, "reason": "go", "required_status": None}
+        assert approver.put(production, json=sneaky).status_code == 400  # not the caller's to say
+        unapproved = approver.put(production, json={"version": 1, "reason": "go"})
+        assert unapproved.status_code == 409  # production goes only to an approved version
+        assert approver.put(production, json={"version": 1}).status_code == 400  # no reason
+        no_reason = approver.post("/models/triage/versions/1/status", json={"status": "approved"})
+        assert no_reason.status_code == 400
+        approve = {"status": "approved", "reason": "reviewed"}
+        assert approver.post("/models/triage/versions/1/status", json=approve).status_code == 200
+        moved = approver.put(production, json={"version": 1, "reason": "go"})
+        assert moved.status_code == 200 and moved.json()["actor"] == "approver"
+        reject = {"status": "rejected", "reason": "oops"}
+        held = approver.post("/models/triage/versions/1/status", json=reject)
+        assert held.status_code == 409  # a version holding production cannot be rejected
+        assert approver.delete(production).status_code == 400  # removal needs a reason
+        bogus = approver.post("/models/triage/versions/1/status", json={"status": "bogus"})
+        assert bogus.status_code == 400

@@ -1,0 +1,116 @@
+"""Tokens: hashed at rest, shown once, expiring, revocable; users can be disabled."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from steward.auth import hash_token
+from steward.errors import Conflict, PermissionDenied, Unauthenticated
+from steward.store import schema as t
+from tests.server.conftest import Team
+
+
+def test_tokens_are_stored_only_as_their_hash(team: Team) -> None:
+    engine = team.server.workspace.store.engine
+    with engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(select(t.api_tokens.c.token_hash))]
+    for token in team.tokens.values():
+        assert token not in stored
+        assert hash_token(token) in stored
+    with team.client("admin") as client:
+        listed = client.get("/tokens").json()
+    assert listed and all("secret" not in item and "token_hash" not in item for item in listed)
+
+
+def test_a_revoked_token_stops_working_at_once(team: Team) -> None:
+    with team.client("admin") as admin:
+        mine = admin.post("/tokens", json={"user": "editor", "name": "laptop"}).json()
+        assert mine["token"]["user"] == "editor"
+    team.tokens["laptop"] = mine["secret"]
+    with team.client("laptop") as client:
+        assert client.get("/auth/whoami").json()["user"] == "editor"
+    with team.client("admin") as admin:
+        assert admin.delete(f"/tokens/{mine['token']['id']}").json()["revoked_at"] is not None
+    with team.client("laptop") as client:
+        answer = client.get("/experiments")
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_expired_token_is_refused(team: Team) -> None:
+    auth = team.server.workspace.store.auth
+    team.tokens["short"] = auth.create_token("viewer", "short", "tests", 1.5 / 86_400).secret
+    with team.client("short") as client:
+        assert client.get("/experiments").status_code == 200
+        time.sleep(1.6)
+        answer = client.get("/experiments")
+    assert answer.status_code == 401
+    assert "expired" in answer.json()["message"]
+
+
+def test_a_disabled_user_is_locked_out_and_the_last_admin_stays(team: Team) -> None:
+    with team.client("admin") as admin:
+        assert admin.patch("/users/editor", json={"active": False}).status_code == 200
+        assert admin.patch("/users/admin", json={"role": "viewer"}).status_code == 409
+        assert admin.patch("/users/admin", json={"active": False}).status_code == 409
+    with team.client("editor") as client:
+        assert client.get("/experiments").status_code == 401
+
+
+def test_role_changes_apply_to_existing_tokens(team: Team) -> None:
+    with team.client("viewer") as client:
+        assert client.post("/experiments", json={"name": "x"}).status_code == 403
+    with team.client("admin") as admin:
+        assert admin.patch("/users/viewer", json={"role": "editor"}).json()["role"] == "editor"
+    with team.client("viewer") as client:
+        assert client.post("/experiments", json={"name": "x"}).status_code == 201
+
+
+def test_token_lifetimes_are_bounded(team: Team) -> None:
+    with team.client("admin") as admin:
+        for days in (0, -1, 3651):
+            body = {"user": "viewer", "name": "n", "expires_in_days": days}
+            assert admin.post("/tokens", json=body).status_code == 400
+        body = {"user": "viewer", "name": "n", "kind": "session"}
+        assert admin.post("/tokens", json=body).status_code == 400
+
+
+def test_authorize_is_the_check_other_servers_share(team: Team) -> None:
+    from steward.access import authorize
+    from steward.auth import Role
+
+    workspace: Any = team.server.workspace
+    assert authorize(team.tokens["approver"], "approver", workspace).user == "approver"
+    assert authorize(team.tokens["admin"], Role.EDITOR, workspace).role is Role.ADMIN
+    with pytest.raises(PermissionDenied, match="needs the admin role"):
+        authorize(team.tokens["editor"], "admin", workspace)
+    for bad in (None, "", "stw_nope"):
+        with pytest.raises(Unauthenticated):
+            authorize(bad, "viewer", workspace)
+
+
+def test_the_bootstrap_token_is_made_only_when_no_admin_can_sign_in(team: Team) -> None:
+    import io
+
+    from steward.server.run import bootstrap
+
+    workspace = team.server.workspace
+    assert bootstrap(workspace, team.url, io.StringIO()) is None
+    with team.client("admin") as admin:
+        [token] = [item for item in admin.get("/tokens?user=admin").json()]
+        admin.delete(f"/tokens/{token['id']}")
+    out = io.StringIO()
+    secret = bootstrap(workspace, team.url, out)
+    assert secret is not None and secret in out.getvalue()
+    team.tokens["admin"] = secret
+    with team.client("admin") as admin:
+        assert admin.get("/users").status_code == 200
+
+
+def test_user_names_are_unique(team: Team) -> None:
+    with pytest.raises(Conflict):
+        team.server.workspace.store.auth.create_user("viewer", "viewer", "tests")
