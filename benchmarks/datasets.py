@@ -15,6 +15,12 @@ Steward's environment.
 
     python benchmarks/datasets.py            # full sizes (1 GiB, 20,000 files, 200 MB CSV)
     python benchmarks/datasets.py --quick    # small sizes, for a smoke run
+
+Then it checks the targets of issue 11, restated against the durable floor
+(Steward keeps its data durable: a version is visible only once its blobs
+are on disk): each first add within 1.3x of ``cp -r`` + ``sync`` of the same
+bytes and at least 3x faster than DVC's add followed by ``sync``, and the
+CSV's first add, profile included, no slower than DVC's add (no profile).
 """
 
 from __future__ import annotations
@@ -434,6 +440,52 @@ def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, 
     )
 
 
+FIRST_ADD_OVER_DURABLE_CP_MAX = 1.3
+"""Target: a first add takes at most this many times ``cp -r`` + ``sync`` of the same bytes."""
+FIRST_ADD_UNDER_DVC_SYNCED_MIN = 3.0
+"""Target: DVC's add followed by ``sync`` takes at least this many times Steward's first add."""
+
+
+def target_rows(rows: list[Row], sizes: dict[str, str]) -> list[tuple[str, str, str, bool]]:
+    """The targets of issue 11 (durability kept): (target, case, measured, met) per case."""
+    results = []
+
+    def check(target: str, case: str, ratio: float, met: bool, times: tuple[float, float]) -> None:
+        results.append((target, case, f"{ratio:.2f}x ({times[0]:.2f} s vs {times[1]:.2f} s)", met))
+
+    for row in rows:
+        if row.operation != "first add":
+            continue
+        case = f"{row.case} ({sizes[row.case]})"
+        if row.durable_floor:
+            ratio = row.ours / row.durable_floor
+            target = f"first add <= {FIRST_ADD_OVER_DURABLE_CP_MAX}x (cp -r + sync)"
+            met = ratio <= FIRST_ADD_OVER_DURABLE_CP_MAX
+            check(target, case, ratio, met, (row.ours, row.durable_floor))
+        if row.dvc_synced:
+            ratio = row.dvc_synced / row.ours
+            target = f"DVC + sync >= {FIRST_ADD_UNDER_DVC_SYNCED_MIN}x Steward's first add"
+            met = ratio >= FIRST_ADD_UNDER_DVC_SYNCED_MIN
+            check(target, case, ratio, met, (row.dvc_synced, row.ours))
+        if row.case == "csv" and row.dvc:
+            target = "DVC's add >= Steward's CSV first add (profile included)"
+            check(target, case, row.dvc / row.ours, row.dvc >= row.ours, (row.dvc, row.ours))
+    return results
+
+
+def print_targets(rows: list[Row], sizes: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Targets (issue 11: against the durable floor)", header_style="bold")
+    for column in ("target", "case", "measured", "met"):
+        table.add_column(column)
+    for target, case, measured, met in target_rows(rows, sizes):
+        table.add_row(target, case, measured, "yes" if met else "[red]no[/red]")
+    Console(width=200).print(table)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -452,6 +504,7 @@ def main() -> None:
     rows += run_case("many files", lambda d: make_many_files(d, many), change_many_files, dvc)
     rows += run_case("csv", lambda d: make_csv(d, csv), append_csv, dvc)
     print_table(rows, profile_in_child(csv), sizes)
+    print_targets(rows, sizes)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 from operator import itemgetter
 from typing import NamedTuple
@@ -281,4 +280,6 @@ def clear_for_file(path: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(mode):
+        import shutil  # not at the top: ``import steward`` stays light
+
         shutil.rmtree(path)

@@ -274,3 +274,121 @@ def test_malformed_ref_keys_are_refused(blobs: BlobStore, key: str) -> None:
 def test_listing_refs_refuses_an_escaping_prefix(blobs: BlobStore) -> None:
     with pytest.raises(InvalidInput, match="ref key"):
         blobs.list_refs("../")
+
+
+# -- collecting: listing, marking reuse, deleting what was not reused ----------------
+
+
+def _age(blobs: BlobStore, digests: list[str], seconds: float) -> None:
+    """Make blobs look last used ``seconds`` ago (local: their time; S3: by waiting)."""
+    import time
+
+    if not isinstance(blobs, LocalBlobStore):
+        time.sleep(seconds)
+        return
+    then = time.time() - seconds
+    for digest in digests:
+        os.utime(blobs.path_of(digest), (then, then))
+
+
+def test_list_blobs_finds_every_blob_with_its_size_and_time(blobs: BlobStore) -> None:
+    import time
+
+    before = time.time() - 2  # an object store's clock counts whole seconds
+    refs = [blobs.put_bytes(b"x" * size) for size in (0, 1, 5000)]
+    blobs.put_ref("datasets/d/1.json", b"{}")  # a ref is not a blob
+    listed = {blob.digest: blob for blob in blobs.list_blobs()}
+    assert set(listed) == {ref.digest for ref in refs}
+    for ref in refs:
+        assert listed[ref.digest].size == ref.size
+        assert before <= listed[ref.digest].used_at <= time.time() + 2
+
+
+def test_a_write_that_finds_its_blob_marks_it_used(
+    blobs: BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from steward.blobs import local, remote
+
+    monkeypatch.setattr(local, "FRESHEN_AFTER", 0.5)
+    monkeypatch.setattr(remote, "FRESHEN_AFTER", 0.5)
+    source = tmp_path / "file.bin"
+    source.write_bytes(b"from a file")
+    ways = {
+        "put_bytes": lambda: blobs.put_bytes(b"bytes"),
+        "put_file": lambda: blobs.put_file(source),
+        "missing(touch=True)": lambda: blobs.missing([digest_bytes(b"pulled")], touch=True),
+    }
+    digests = {
+        "put_bytes": blobs.put_bytes(b"bytes").digest,
+        "put_file": blobs.put_file(source).digest,
+        "missing(touch=True)": blobs.put_bytes(b"pulled").digest,
+    }
+    _age(blobs, list(digests.values()), 2.5)
+    import time
+
+    unused_since = time.time() - 1.5
+    assert blobs.missing(list(digests.values())) == []  # plain: marks nothing
+    for way, reuse in ways.items():
+        reuse()
+        used_at = {blob.digest: blob.used_at for blob in blobs.list_blobs()}
+        assert used_at[digests[way]] >= unused_since, way
+        assert blobs.delete_unused(digests[way], unused_since) is None, way
+        assert blobs.exists(digests[way])
+
+
+def test_delete_unused_deletes_only_what_was_not_used_since(blobs: BlobStore) -> None:
+    import time
+
+    old = blobs.put_bytes(b"old")
+    _age(blobs, [old.digest], 2.5)
+    now = time.time()
+    young = blobs.put_bytes(b"young")
+    assert blobs.delete_unused(young.digest, now - 1.5) is None
+    assert blobs.delete_unused(old.digest, now - 1.5) == 3
+    assert not blobs.exists(old.digest) and blobs.exists(young.digest)
+    assert blobs.delete_unused(old.digest, now) is None  # gone already
+    assert blobs.put_bytes(b"old") == old  # stored again when needed
+    assert blobs.get_bytes(old.digest) == b"old"
+
+
+def test_a_local_blob_reused_while_it_is_being_deleted_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    ref = store.put_bytes(b"reused")
+    _age(store, [ref.digest], 100)
+    original = os.rename
+
+    def reuse_then_rename(src: Any, dst: Any) -> None:
+        # The writer marks the blob used (just before gc moves it aside).
+        assert store.missing([ref.digest], touch=True) == []
+        original(src, dst)
+
+    monkeypatch.setattr(os, "rename", reuse_then_rename)
+    assert store.delete_unused(ref.digest, time.time() - 50) is None
+    monkeypatch.undo()
+    assert store.get_bytes(ref.digest) == b"reused"
+
+
+def test_remove_temporary_removes_only_old_leftovers(tmp_path: Path) -> None:
+    import time
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    old, young = tmp_path / "blobs" / "tmp" / "old", tmp_path / "blobs" / "tmp" / "young"
+    old.write_bytes(b"12345")
+    young.write_bytes(b"1")
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    assert store.remove_temporary(time.time() - 50) == (1, 5)
+    assert not old.exists() and young.exists()
+
+
+def test_opening_a_store_that_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no such folder"):
+        open_blob_store(str(tmp_path / "nope"), create=False)
+    assert not (tmp_path / "nope").exists()
+    (tmp_path / "there").mkdir()
+    store = open_blob_store(str(tmp_path / "there"), create=False)
+    assert list((tmp_path / "there").iterdir()) == []  # opening writes nothing
+    assert store.get_bytes(store.put_bytes(b"a").digest) == b"a"  # writing makes tmp/

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -115,11 +116,13 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     broken.write_text("a,b\n" + "1,2\n" * 3000 + "3,4,5\n")
     with pytest.raises(InvalidInput, match=r"b\.csv line 3002"):
         profile_csv(broken)
-    # quotes may hide newlines: such a file is not cut
+    # quotes may hide newlines: a range that meets one stops them all, and the file is
+    # read whole (here a cut lands inside a quoted value, and the header is plain)
     quoted = tmp_path / "q.csv"
-    quoted.write_text("a,b\n" + '1,"two\nlines"\n' * 2000)
-    assert csv_split.row_aligned_ranges(quoted, 3) == [(0, quoted.stat().st_size)]
-    assert profile_csv(quoted).rows == 2000
+    quoted.write_text("a,b\n" + "0,plain\n" * 1500 + '1,"two\nlines"\n' * 2000)
+    assert len(csv_split.row_aligned_ranges(quoted, 3)) == 3
+    read_whole = profile_csv(quoted)
+    assert read_whole.rows == 3500 and read_whole.column("b").top["two\nlines"] == 2000
 
 
 def test_csv_column_that_widens_later_is_widened(
@@ -156,3 +159,51 @@ def test_bad_csv_names_file_and_line(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n1,x\n2,y\n3,\xff\xfe\n4,z\n")
     with pytest.raises(InvalidInput, match=r"bad\.csv line 4 .*UTF8"):
         profile_csv(path)
+
+
+def test_infinities_count_as_missing_instead_of_breaking_the_profile(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("x\n1.5\ninf\n-inf\n2.5\nnan\n")
+    profile = profile_csv(path).column("x")
+    assert (profile.count, profile.nulls) == (2, 3)
+    assert (profile.min, profile.max, profile.mean) == (1.5, 2.5, 2.0)
+    assert profile.quantiles()["p50"] is not None
+
+
+def test_adding_a_csv_does_not_import_pandas(tmp_path: Path) -> None:
+    """pandas costs a second to import; a CSV's profile needs none of it."""
+    import subprocess
+    import sys
+
+    write_csv(tmp_path / "t.csv", 500)
+    code = (
+        "import sys, steward.data\n"
+        "from steward.workspace import open_workspace, use_workspace\n"
+        f"use_workspace(open_workspace(home={str(tmp_path / 'home')!r}, actor='t'))\n"
+        f"assert steward.data.add('d', {str(tmp_path / 't.csv')!r}).rows == 500\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        pa.array([3, 1, 2], pa.int8()),
+        pa.array([1.5, 2.5, 0.5], pa.float32()),
+        pa.array([7, 8, 9, 10, 11], pa.uint64()).slice(1, 3),
+        pa.array([1.25, None, 2.5], pa.float64()),
+        pa.array([1, 2, None], pa.decimal128(5, 2)),
+        pa.chunked_array([[1, 2], [3]], pa.int64()),
+        pa.array([], pa.int32()),
+    ],
+)
+def test_numeric_columns_of_every_width_profile_as_numpy_reads_them(array: Any) -> None:
+    from steward.data.profile import profile_array
+
+    profile = profile_array("x", array)
+    values = [float(v) for v in array.to_pylist() if v is not None]
+    assert (profile.count, profile.nulls) == (len(values), array.null_count)
+    if values:
+        assert (profile.min, profile.max) == (min(values), max(values))
+        assert profile.mean == pytest.approx(sum(values) / len(values))

@@ -287,3 +287,31 @@ def test_abandoned_upload_sessions_are_dropped(team: Team) -> None:
     assert not (staging / old).exists() and not (staging / f"{old}.owner").exists()
     assert (staging / fresh).exists()
     assert service.drop_stale_sessions() == 0
+
+
+def test_a_write_through_the_server_marks_what_it_reuses_and_gc_runs_on_the_server(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import steward.data
+    from steward.blobs.local import LocalBlobStore
+    from steward.errors import PermissionDenied
+    from steward.workspace import open_workspace, workspace_scope
+
+    served = team.server.workspace.blobs
+    assert isinstance(served, LocalBlobStore)
+    source = tmp_path / "reused.bin"
+    source.write_bytes(b"an orphan the next add reuses")
+    ref = served.put_file(source)  # on the server, referred to by nothing
+    then = time.time() - 7200
+    os.utime(served.path_of(ref.digest), (then, then))
+    assert _store(team).put_file(source) == ref  # found there: marked used, not uploaded
+    assert served.path_of(ref.digest).stat().st_mtime > then + 3600
+    with pytest.raises(PermissionDenied):  # marking is an editor's write
+        _store(team, "viewer").missing([ref.digest], touch=True)
+    assert _store(team, "viewer").missing([ref.digest]) == []
+    monkeypatch.setenv("STEWARD_TOKEN", team.tokens["admin"])
+    client = open_workspace(home=tmp_path / "client", store_url=team.url, blob_url=team.url)
+    with workspace_scope(client), pytest.raises(InvalidInput, match="on its host"):
+        steward.data.gc()

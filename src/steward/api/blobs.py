@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from steward.api.client import Transport
-from steward.blobs.base import BlobRef, BlobStore, check_ref_key
+from steward.blobs.base import BlobRef, BlobStore, StoredBlob, check_ref_key
 from steward.blobs.digest import (
     CHUNK_SIZE,
     check_bytes,
@@ -29,7 +29,7 @@ from steward.blobs.digest import (
     digest_local_file,
     parse_digest,
 )
-from steward.errors import NotFound, TransferFailed
+from steward.errors import InvalidInput, NotFound, TransferFailed
 
 UPLOAD_CHUNK_BYTES = 8 << 20
 """Bytes per upload-session chunk; files up to this size go in one PUT."""
@@ -140,7 +140,7 @@ class HttpBlobStore:
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store a local file's content, streamed, unless the server has it already."""
         source, digest, size = digest_local_file(path, self.algorithm)
-        if self.exists(digest):
+        if not self.missing([digest], touch=True):  # stored: marked used (see gc)
             return BlobRef(digest, size)
         return self._upload(source, digest, size)
 
@@ -177,7 +177,7 @@ class HttpBlobStore:
             staged = Path(folder) / "blob"
             with source.open_unverified(digest) as reader:
                 copy_verified(reader, staged, digest, source.url)
-            if self.exists(digest):
+            if not self.missing([digest], touch=True):
                 return BlobRef(digest, staged.stat().st_size)
             return self._upload(staged, digest, staged.stat().st_size)
 
@@ -216,11 +216,15 @@ class HttpBlobStore:
             return False
         return True
 
-    def missing(self, digests: list[str]) -> list[str]:
-        """The subset of ``digests`` the server does not store, in input order."""
+    def missing(self, digests: list[str], touch: bool = False) -> list[str]:
+        """The subset of ``digests`` the server does not store, in input order.
+
+        With ``touch``, the server marks the present ones as used now (see
+        ``steward.blobs.base``): an add through the server keeps what it reuses.
+        """
         import orjson
 
-        body = orjson.dumps({"digests": digests})
+        body = orjson.dumps({"digests": digests, "touch": touch})
         result: list[str] = self.transport.request(
             "POST", "/blobs/missing", content=body, headers=_JSON
         ).json()
@@ -235,6 +239,26 @@ class HttpBlobStore:
     def damage_epoch(self) -> int:
         """The server store's damage epoch (see ``BlobStore.damage_epoch``)."""
         return int(self._info()["damage_epoch"])
+
+    # -- collecting: only where the stores are ---------------------------------------------
+
+    def _collected_on_the_server(self) -> InvalidInput:
+        return InvalidInput(
+            f"blobs of the server {self.transport.base_url} are collected on the server: run "
+            "`steward data gc` on its host, with its STEWARD_HOME."
+        )
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Not over HTTP: see ``_collected_on_the_server``."""
+        raise self._collected_on_the_server()
+
+    def delete_unused(self, digest: str, unused_since: float) -> int | None:
+        """Not over HTTP: see ``_collected_on_the_server``."""
+        raise self._collected_on_the_server()
+
+    def remove_temporary(self, before: float) -> tuple[int, int]:
+        """Not over HTTP: see ``_collected_on_the_server``."""
+        raise self._collected_on_the_server()
 
     # -- refs --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ def open_blob_store(
     url: str,
     algorithm: str = DEFAULT_ALGORITHM,
     storage_options: dict[str, Any] | None = None,
+    create: bool = True,
 ) -> BlobStore:
     """Open the blob store at ``url``: a local path or an fsspec URL.
 
@@ -19,14 +20,19 @@ def open_blob_store(
         url: ``/some/folder``, ``file:///some/folder`` or e.g. ``s3://bucket/prefix``.
         algorithm: digest algorithm for new blobs (``blake3`` or ``sha256``).
         storage_options: passed to fsspec (credentials, ``endpoint_url``…).
+        create: a store that does not exist yet is made (a folder) or will be
+            (an object store's prefix); otherwise it is ``NotFound``.
+
+    Raises:
+        NotFound: ``create`` is False and there is nothing at ``url``.
     """
     if "://" not in url or url.startswith("file://"):
         from steward.blobs.local import LocalBlobStore
 
-        return LocalBlobStore(url.removeprefix("file://"), algorithm)
+        return LocalBlobStore(url.removeprefix("file://"), algorithm, create)
     from steward.blobs.remote import FsspecBlobStore
 
-    return FsspecBlobStore(url, algorithm, storage_options)
+    return FsspecBlobStore(url, algorithm, storage_options, create)
 
 
 __all__ = [

@@ -3,12 +3,20 @@
 Beside the content-addressed blobs a store keeps refs: small named documents
 (a version record, say) that can be replaced. A ref's key is a relative,
 ``/``-separated path; each write replaces the whole document atomically.
+
+Collecting garbage (``steward.data.gc``) deletes blobs nothing refers to and
+that were neither written nor reused for a grace period. So that a blob an
+add in progress reuses is not collected before the add records it, every
+write that finds its blob already stored marks it as used now (its
+modification time; see ``FRESHEN_AFTER``), and ``delete_unused`` looks at
+that time again as it deletes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +49,29 @@ def check_ref_key(key: str, *, prefix: bool = False) -> str:
     return key
 
 
+FRESHEN_AFTER = 60.0
+"""Seconds after which a write that finds its blob stored marks it as used again.
+
+A blob used less than this long ago keeps its time, so a collection's grace
+period must be longer than this plus the longest add or transfer."""
+
+
 @dataclass(frozen=True)
 class BlobRef:
     """A stored blob: its digest and size in bytes."""
 
     digest: str
     size: int
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A blob as a listing of the store finds it."""
+
+    digest: str
+    size: int
+    used_at: float
+    """When it was last written or reused (seconds since the epoch, the store's clock)."""
 
 
 class BlobWriter(Protocol):
@@ -110,11 +135,32 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool:
         """Whether the blob is stored."""
 
-    def missing(self, digests: list[str]) -> list[str]:
-        """The subset of ``digests`` that is not stored, in input order."""
+    def missing(self, digests: list[str], touch: bool = False) -> list[str]:
+        """The subset of ``digests`` that is not stored, in input order.
+
+        With ``touch``, the ones present are marked as used now (see the
+        module): a caller that will refer to them without writing them (a
+        pull) keeps them from a collection running meanwhile.
+        """
 
     def size(self, digest: str) -> int:
         """Size in bytes of a stored blob."""
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every blob stored, in no particular order."""
+
+    def delete_unused(self, digest: str, unused_since: float) -> int | None:
+        """Delete a blob unless it was written or reused at or after ``unused_since``.
+
+        The time is looked at again as the blob goes, so a write that reuses
+        it meanwhile either keeps it or (finding it gone) stores it again.
+
+        Returns:
+            The bytes freed, or None when the blob was kept or was not there.
+        """
+
+    def remove_temporary(self, before: float) -> tuple[int, int]:
+        """Remove the leftovers of writes interrupted before ``before``: (files, bytes)."""
 
     def damage_epoch(self) -> int:
         """A number that changes whenever the store sets a damaged blob aside.

@@ -58,6 +58,11 @@ def format_digest(algorithm: str, hex_value: str) -> str:
     return f"{algorithm}:{hex_value}"
 
 
+def is_digest(text: object) -> bool:
+    """Whether ``text`` is a well-formed digest string."""
+    return isinstance(text, str) and _DIGEST_PATTERN.fullmatch(text) is not None
+
+
 def parse_digest(digest: str) -> tuple[str, str]:
     """Split a digest string into (algorithm, hex), validating both.
 

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from steward.blobs.base import BlobRef, BlobStore, check_ref_key
+from steward.blobs.base import FRESHEN_AFTER, BlobRef, BlobStore, StoredBlob, check_ref_key
 from steward.blobs.digest import (
+    ALGORITHMS,
     CHUNK_SIZE,
     DEFAULT_ALGORITHM,
     check_bytes,
@@ -36,6 +37,7 @@ from steward.blobs.digest import (
     digest_bytes,
     digest_file,
     format_digest,
+    is_digest,
     new_hasher,
     parse_digest,
     verify_digest,
@@ -93,14 +95,33 @@ def _open_regular(path: str | os.PathLike[str]) -> tuple[int, int]:
 class LocalBlobStore:
     """Blobs in a local folder, written with temp file, made durable, then renamed."""
 
-    def __init__(self, root: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        algorithm: str = DEFAULT_ALGORITHM,
+        create: bool = True,
+    ) -> None:
+        """Open the store in folder ``root``.
+
+        Args:
+            root: the folder.
+            algorithm: digest algorithm for new blobs.
+            create: create the folder if missing; otherwise a missing folder is
+                ``NotFound`` and nothing is written until a blob or ref is.
+
+        Raises:
+            NotFound: ``create`` is False and ``root`` is not a folder.
+        """
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
         new_hasher(algorithm)  # validates the name early
         self.algorithm = algorithm
         self._tmp = self.root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
         self._tmp_prefix = f"{self._tmp}{os.sep}"
+        if create:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise NotFound(f"there is no blob store at {self.url}: no such folder. Check the path.")
 
     def location(self, digest: str) -> str:
         """Where the blob with ``digest`` lives, as a string (whether or not it exists)."""
@@ -125,7 +146,11 @@ class LocalBlobStore:
     def _temp_file(self) -> Iterator[tuple[str, int]]:
         """A new temp file open for writing: (path, descriptor); removed if the block fails."""
         temp = self._tmp_prefix + temp_name()
-        fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        try:
+            fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
+        except FileNotFoundError:  # opened without ``create``, or removed since
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, _CREATE_FLAGS, BLOB_MODE)
         try:
             yield temp, fd
         except BaseException:
@@ -137,7 +162,7 @@ class LocalBlobStore:
     def _write_temp(self, data: bytes | memoryview) -> tuple[str, str | None]:
         """Hash ``data`` and write it to a temp file unless already stored."""
         digest = digest_bytes(data, self.algorithm)
-        if self.exists(digest):
+        if self._reuse(digest):
             return digest, None
         with self._temp_file() as (temp, fd):
             _write_all(fd, data)
@@ -167,7 +192,7 @@ class LocalBlobStore:
             digest, size, temp = self._stream_temp(fd)
         finally:
             os.close(fd)
-        if self.exists(digest):
+        if self._reuse(digest):
             os.unlink(temp)
             return BlobRef(digest, size), None
         return BlobRef(digest, size), temp
@@ -316,14 +341,41 @@ class LocalBlobStore:
         """Whether the blob is stored."""
         return os.path.isfile(self.location(digest))
 
-    def missing(self, digests: list[str]) -> list[str]:
+    def _reuse(self, digest: str) -> bool:
+        """Whether the blob is stored, marking it as used now if it was not lately.
+
+        False also when it could not be marked (another user's blob): it is
+        then written again, which marks it too.
+        """
+        location = self.location(digest)
+        try:
+            used_at = os.stat(location).st_mtime
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if time.time() - used_at > FRESHEN_AFTER:
+            try:
+                os.utime(location)
+            except OSError:  # collected meanwhile, or not ours to touch
+                return False
+        return True
+
+    def missing(self, digests: list[str], touch: bool = False) -> list[str]:
         """The subset of ``digests`` that is not stored, in input order.
 
         Many digests are checked against folder listings (one per blob
-        folder), not one ``stat`` each.
+        folder), not one ``stat`` each. With ``touch``, the present ones are
+        marked as used now (see ``steward.blobs.base``).
         """
         if len(digests) < _MISSING_BY_LISTING:
-            return [digest for digest in digests if not self.exists(digest)]
+            absent = [digest for digest in digests if not self.exists(digest)]
+        else:
+            absent = self._missing_by_listing(digests)
+        if not touch:
+            return absent
+        gone = set(absent)
+        return [digest for digest in digests if digest in gone or not self._reuse(digest)]
+
+    def _missing_by_listing(self, digests: list[str]) -> list[str]:
         listings: dict[str, set[str]] = {}
         absent = []
         for digest in digests:
@@ -399,10 +451,69 @@ class LocalBlobStore:
             keys += [name if relative == "." else f"{relative}/{name}" for name in names]
         return sorted(key for key in keys if key.startswith(prefix))
 
-    def clear_temporary(self) -> None:
-        """Remove leftovers of interrupted writes."""
-        shutil.rmtree(self._tmp, ignore_errors=True)
+    # -- collecting ----------------------------------------------------------------
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every blob stored (``<algorithm>/<2 hex>/<62 hex>``), with its size and time."""
+        for algorithm in ALGORITHMS:
+            try:
+                folders = os.scandir(self.root / algorithm)
+            except FileNotFoundError:
+                continue
+            with folders:
+                for folder in folders:
+                    if len(folder.name) != 2 or not folder.is_dir(follow_symlinks=False):
+                        continue
+                    with os.scandir(folder.path) as names:
+                        for entry in names:
+                            digest = f"{algorithm}:{folder.name}{entry.name}"
+                            if not is_digest(digest):
+                                continue
+                            try:
+                                info = entry.stat(follow_symlinks=False)
+                            except FileNotFoundError:  # collected meanwhile
+                                continue
+                            yield StoredBlob(digest, info.st_size, info.st_mtime)
+
+    def delete_unused(self, digest: str, unused_since: float) -> int | None:
+        """Delete a blob unless it was written or reused at or after ``unused_since``.
+
+        The blob is first renamed aside (atomically), and its time read from
+        what was moved: a writer that marked it as used before the rename is
+        seen and the blob is put back; one that comes after finds it gone and
+        writes it again.
+        """
+        aside = self._tmp_prefix + f"collected-{temp_name()}"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(self.location(digest), aside)
+        except FileNotFoundError:
+            return None
+        info = os.stat(aside)
+        if info.st_mtime >= unused_since:
+            os.replace(aside, self.location(digest))  # reused meanwhile: keep it
+            return None
+        os.unlink(aside)
+        return info.st_size
+
+    def remove_temporary(self, before: float) -> tuple[int, int]:
+        """Remove the temp files of writes interrupted before ``before``: (files, bytes)."""
+        files = size = 0
+        try:
+            entries = list(os.scandir(self._tmp))
+        except FileNotFoundError:
+            return 0, 0
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if info.st_mtime >= before or not entry.is_file(follow_symlinks=False):
+                    continue
+                os.unlink(entry.path)
+            except FileNotFoundError:  # published or removed meanwhile
+                continue
+            files += 1
+            size += info.st_size
+        return files, size
 
 
 class LocalBlobBatch:

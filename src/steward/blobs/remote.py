@@ -9,24 +9,39 @@ temporary name and a rename, as the local store does. Refs live under
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from steward.blobs.base import BlobRef, BlobStore, check_ref_key
+from steward.blobs.base import FRESHEN_AFTER, BlobRef, BlobStore, StoredBlob, check_ref_key
 from steward.blobs.digest import (
+    ALGORITHMS,
     DEFAULT_ALGORITHM,
     check_bytes,
     copy_verified,
     digest_bytes,
     digest_local_file,
+    is_digest,
     new_hasher,
     parse_digest,
 )
 from steward.errors import Conflict, NotFound
+
+
+def _used_at(info: dict[str, Any]) -> float:
+    """When an object was last written (seconds since the epoch; now if the backend is silent)."""
+    value = info.get("LastModified", info.get("mtime", info.get("created")))
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return time.time()
+
 
 _OBJECT_STORE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "memory"}
 _EXTRA_FOR_PROTOCOL = {"s3": "s3", "s3a": "s3"}
@@ -42,7 +57,20 @@ class FsspecBlobStore:
         url: str,
         algorithm: str = DEFAULT_ALGORITHM,
         storage_options: dict[str, Any] | None = None,
+        create: bool = True,
     ) -> None:
+        """Open the store under ``url``.
+
+        Args:
+            url: e.g. ``s3://bucket/prefix``.
+            algorithm: digest algorithm for new blobs.
+            storage_options: fsspec options (credentials, ``endpoint_url``…).
+            create: whether the prefix may be empty (new); otherwise a prefix
+                holding nothing is ``NotFound``.
+
+        Raises:
+            NotFound: ``create`` is False and nothing is stored under ``url``.
+        """
         import fsspec
 
         from steward.errors import MissingDependency
@@ -59,6 +87,10 @@ class FsspecBlobStore:
         self.root = root.rstrip("/")
         self._atomic_put = protocol in _OBJECT_STORE_PROTOCOLS
         self._conditional_put = protocol in _CONDITIONAL_PUT_PROTOCOLS
+        if not create and not self.fs.exists(self.root):
+            raise NotFound(
+                f"there is no blob store at {url}: nothing is stored there. Check the address."
+            )
 
     def key_of(self, digest: str) -> str:
         """The object key of the blob with ``digest``."""
@@ -79,14 +111,14 @@ class FsspecBlobStore:
         """Store ``data`` and return its reference (a no-op if already stored)."""
         data = bytes(data)
         digest = digest_bytes(data, self.algorithm)
-        if not self.exists(digest):
+        if not self._reuse(digest):
             self._write(self.key_of(digest), lambda key: self.fs.pipe_file(key, data))
         return BlobRef(digest, len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Hash a local file, then upload it unless already stored."""
         source, digest, size = digest_local_file(path, self.algorithm)
-        if not self.exists(digest):
+        if not self._reuse(digest):
             self._write(self.key_of(digest), lambda key: self.fs.put_file(str(source), key))
         return BlobRef(digest, size)
 
@@ -98,7 +130,7 @@ class FsspecBlobStore:
         with source.open_unverified(digest) as reader:
             data = reader.read()
         check_bytes(data, digest, source.url)
-        if not self.exists(digest):
+        if not self._reuse(digest):
             self._write(self.key_of(digest), lambda key: self.fs.pipe_file(key, data))
         return BlobRef(digest, len(data))
 
@@ -133,12 +165,47 @@ class FsspecBlobStore:
         """Whether the blob is stored."""
         return bool(self.fs.exists(self.key_of(digest)))
 
-    def missing(self, digests: list[str]) -> list[str]:
-        """The subset of ``digests`` that is not stored, in input order."""
+    def _reuse(self, digest: str) -> bool:
+        """Whether the blob is stored, marking it as used now if it was not lately.
+
+        On S3 the object is copied onto itself (new metadata, a new
+        modification time, no data sent). False when it cannot be marked:
+        it is then written again, which marks it too.
+        """
+        key = self.key_of(digest)
+        try:
+            info = self.fs.info(key)
+        except FileNotFoundError:
+            return False
+        if time.time() - _used_at(info) <= FRESHEN_AFTER:
+            return True
+        if not self._conditional_put:  # not S3: rewriting is the way to mark it
+            return False
+        bucket, path, _ = self.fs.split_path(key)
+        try:
+            self.fs.call_s3(
+                "copy_object",
+                Bucket=bucket,
+                Key=path,
+                CopySource={"Bucket": bucket, "Key": path},
+                MetadataDirective="REPLACE",
+                Metadata={"steward-used": str(int(time.time()))},
+            )
+        except (OSError, ValueError):  # collected meanwhile (s3fs maps NoSuchKey to OSError)
+            return False
+        return True
+
+    def missing(self, digests: list[str], touch: bool = False) -> list[str]:
+        """The subset of ``digests`` that is not stored, in input order.
+
+        With ``touch``, the present ones are marked as used now (see
+        ``steward.blobs.base``).
+        """
+        present_now = self._reuse if touch else self.exists
         if len(digests) < 4:
-            return [digest for digest in digests if not self.exists(digest)]
+            return [digest for digest in digests if not present_now(digest)]
         with ThreadPoolExecutor(max_workers=16) as pool:
-            present = list(pool.map(self.exists, digests))
+            present = list(pool.map(present_now, digests))
         return [digest for digest, here in zip(digests, present, strict=True) if not here]
 
     def size(self, digest: str) -> int:
@@ -147,6 +214,50 @@ class FsspecBlobStore:
             return int(self.fs.size(self.key_of(digest)))
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is not in the blob store at {self.url}.") from exc
+
+    # -- collecting ----------------------------------------------------------------
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every blob stored (``<algorithm>/<2 hex>/<62 hex>``), with its size and time."""
+        self.fs.invalidate_cache(self.root)
+        for algorithm in ALGORITHMS:
+            prefix = f"{self.root}/{algorithm}/"
+            found: dict[str, dict[str, Any]] = self.fs.find(prefix, detail=True)
+            for path, info in found.items():
+                folder, _, name = path.removeprefix(prefix).partition("/")
+                digest = f"{algorithm}:{folder}{name}"
+                if len(folder) == 2 and is_digest(digest):
+                    yield StoredBlob(digest, int(info["size"]), _used_at(info))
+
+    def delete_unused(self, digest: str, unused_since: float) -> int | None:
+        """Delete a blob unless it was written or reused at or after ``unused_since``.
+
+        Its time is read again just before the delete; a reuse in the
+        moment between the two is not seen (object stores have no delete
+        conditional on the time).
+        """
+        key = self.key_of(digest)
+        self.fs.invalidate_cache(key)
+        try:
+            info = self.fs.info(key)
+        except FileNotFoundError:
+            return None
+        if _used_at(info) >= unused_since:
+            return None
+        self.fs.rm_file(key)
+        return int(info["size"])
+
+    def remove_temporary(self, before: float) -> tuple[int, int]:
+        """Remove the temp files of interrupted writes (backends that rename) before ``before``."""
+        folder = f"{self.root}/tmp/"
+        self.fs.invalidate_cache(folder)
+        files = size = 0
+        for path, info in self.fs.find(folder, detail=True).items():
+            if _used_at(info) < before:
+                self.fs.rm_file(path)
+                files += 1
+                size += int(info["size"])
+        return files, size
 
     # -- refs -----------------------------------------------------------------------
 

@@ -374,3 +374,49 @@ def pull(
     if result.registered:
         console.print("registered in this workspace:")
         _print_version(resolve(result.version))
+
+
+@app.command("gc")
+def gc(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Delete nothing: list what would go and the bytes freed."
+    ),
+    grace: str | None = typer.Option(
+        None,
+        "--grace",
+        help="Keep blobs written or reused less than this long ago, e.g. 30m, 1h, 2d "
+        "(default: $STEWARD_GC_GRACE, else 1h). Longer than any add, pull or log running "
+        "meanwhile.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete the blobs of this workspace's blob store that nothing refers to.
+
+    Kept: every blob a dataset version, run, model version, monitor result or
+    prediction log refers to, and every blob written or reused within the grace
+    period. Remotes are never touched.
+    """
+    import steward.data
+
+    with _progress("checking" if dry_run else "deleting", None) as bar:
+        result = steward.data.gc(grace, dry_run=dry_run, progress=bar, total=bar.total)
+    if as_json:
+        print_json(asdict(result))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    if dry_run and result.collected:
+        print_table(
+            "Blobs nothing refers to",
+            ["digest", "bytes"],
+            [[blob.digest, blob.size] for blob in result.collected],
+        )
+    console.print(
+        f"{verb} {len(result.collected)} blobs ({result.bytes_freed:,} bytes) of {result.blobs}; "
+        f"kept {result.referenced} referenced and {result.recent + result.reused} used within "
+        f"the grace period ({result.grace_seconds:g} s)"
+        + (
+            f"; removed {result.temporary_files} temporary files ({result.temporary_bytes:,} bytes)"
+            if result.temporary_files
+            else ""
+        )
+    )

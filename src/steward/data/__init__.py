@@ -4,12 +4,14 @@ profiles, diffs, lineage to runs, and remotes.
 ``steward.data.add(name, source)`` stores a version; ``get`` finds one,
 ``diff`` compares two, ``use`` records that a run read one, ``push`` and
 ``pull`` move versions between workspaces through a remote blob store (one
-that describes its versions, so pull works into a workspace new to them).
+that describes its versions, so pull works into a workspace new to them);
+``gc`` deletes the blobs of the workspace's store that nothing refers to.
 """
 
 from __future__ import annotations
 
 from steward.data.diff import DatasetDiff, TableDiff, diff
+from steward.data.garbage import GcResult, gc
 from steward.data.profile import ColumnProfile, TableProfile, merge_profiles
 from steward.data.remote import TransferResult, pull, push
 from steward.data.versions import (
@@ -28,11 +30,13 @@ __all__ = [
     "ColumnProfile",
     "DatasetDiff",
     "DatasetVersion",
+    "GcResult",
     "TableDiff",
     "TableProfile",
     "TransferResult",
     "add",
     "diff",
+    "gc",
     "get",
     "lineage",
     "list_datasets",

@@ -3,25 +3,18 @@
 Arrow's streaming CSV reader parses one block after another, on one core. A
 file cut at row boundaries can be read by one reader per range instead, all
 at once, each still streaming (bounded memory). A newline is a row boundary
-only outside a quoted field; to stay exact without parsing, files that hold
-any quote character are not cut at all.
+only outside a quoted field; to stay exact without parsing, a file that holds
+any quote character must be read whole: each range's reader looks for quotes
+in the bytes it passes on (no pass of its own over the file) and, on seeing
+one, says so and stops every range, so that the caller reads the file whole.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any
-
-SCAN_BLOCK = 8 << 20
-
-
-def _has_quotes(path: Path) -> bool:
-    with path.open("rb", buffering=0) as handle:
-        while block := handle.read(SCAN_BLOCK):
-            if b'"' in block:
-                return True
-    return False
 
 
 def _next_row_start(handle: Any, offset: int) -> int | None:
@@ -40,11 +33,12 @@ def row_aligned_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     """About ``parts`` byte ranges ``[start, end)`` of ``path`` covering it, cut after newlines.
 
     The first range starts at 0 (with the header). One range (the whole file)
-    when the file holds a quote character, has too few lines, or ``parts`` < 2.
+    when the file has too few lines, or ``parts`` < 2. A file with quotes is
+    cut too: read the ranges with ``FileRange`` and its ``quoted`` event.
     """
     size = path.stat().st_size
     whole = [(0, size)]
-    if parts < 2 or _has_quotes(path):
+    if parts < 2:
         return whole
     starts = [0]
     with path.open("rb") as handle:
@@ -58,23 +52,37 @@ def row_aligned_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
 
 
 class FileRange(io.RawIOBase):
-    """A read-only stream of the bytes ``[start, end)`` of a file."""
+    """A read-only stream of the bytes ``[start, end)`` of a file, watching for quotes.
 
-    def __init__(self, path: Path, start: int, end: int) -> None:
+    ``quoted`` is shared by the ranges of one file: set when any of them
+    reads a quote character, after which every range reads as ended.
+    """
+
+    def __init__(self, path: Path, start: int, end: int, quoted: threading.Event) -> None:
         self._handle = path.open("rb", buffering=0)
         self._handle.seek(start)
         self._left = end - start
+        self._quoted = quoted
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (b"" at the end, or once any range saw a quote)."""
+        if self._quoted.is_set():
+            return b""
+        wanted = self._left if size < 0 else min(size, self._left)
+        data = self._handle.read(wanted) or b""
+        self._left -= len(data)
+        if b'"' in data:
+            self._quoted.set()
+            return b""
+        return data
+
     def readinto(self, target: Any) -> int:
-        view = memoryview(target)[: self._left]
-        if not view:
-            return 0
-        count = self._handle.readinto(view) or 0
-        self._left -= count
-        return count
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
 
     def close(self) -> None:
         self._handle.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -68,11 +69,16 @@ def _add_counts(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
 
 
 def _bucket_counts(values: np.ndarray) -> dict[int, int]:
+    """Counts per bucket ``ceil(log_gamma x)`` of positive values (worked in place: one buffer)."""
     if values.size == 0:
         return {}
-    index = np.ceil(np.log(values) / _LOG_GAMMA).astype(np.int64)
+    scaled = np.log(values)
+    np.divide(scaled, _LOG_GAMMA, out=scaled)
+    np.ceil(scaled, out=scaled)
+    index = scaled.astype(np.int64)
     low = int(index.min())
-    counts = np.bincount(index - low)
+    index -= low
+    counts = np.bincount(index)
     present = np.nonzero(counts)[0]
     return {int(i) + low: int(counts[i]) for i in present}
 
@@ -86,8 +92,14 @@ class QuantileSketch:
     zero: int = 0
 
     @classmethod
-    def of(cls, values: np.ndarray) -> QuantileSketch:
-        """Sketch of finite float64 values."""
+    def of(cls, values: np.ndarray, low: float | None = None) -> QuantileSketch:
+        """Sketch of finite float64 values; ``low``: their minimum, if known.
+
+        Values all at least ``_SMALLEST`` (most columns: ages, weights, counts)
+        go straight into positive buckets, without masks or copies.
+        """
+        if low is not None and low >= _SMALLEST:
+            return cls(positive=_bucket_counts(values))
         magnitude = np.abs(values)
         significant = magnitude >= _SMALLEST
         return cls(
@@ -180,10 +192,13 @@ def _hll_estimate(registers: np.ndarray) -> int:
     return round(estimate)
 
 
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
+def _mix64(values: np.ndarray, copy: bool = True) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the 64 output bits.
+
+    With ``copy=False``, ``values`` (uint64) is overwritten with the result.
+    """
     with np.errstate(over="ignore"):
-        z = values.astype(np.uint64, copy=True)
+        z = values.astype(np.uint64, copy=copy)
         z ^= z >> np.uint64(30)
         z *= np.uint64(0xBF58476D1CE4E5B9)
         z ^= z >> np.uint64(27)
@@ -194,7 +209,7 @@ def _mix64(values: np.ndarray) -> np.ndarray:
 
 def _hash_numbers(values: np.ndarray) -> np.ndarray:
     """64-bit hashes of float64 values (-0.0 and 0.0 hash alike)."""
-    return _mix64((values + 0.0).view(np.uint64))
+    return _mix64((values + 0.0).view(np.uint64), copy=False)  # the sum is a new array
 
 
 _STRING_HASH_BASE = np.uint64(0x100000001B3)
@@ -231,7 +246,7 @@ def _hash_strings(array: Any) -> np.ndarray:
             non_empty = lengths > 0
             sums = np.add.reduceat(terms, starts[non_empty])
             hashes[non_empty] += sums
-    return _mix64(hashes)
+    return _mix64(hashes, copy=False)
 
 
 # -- columns and tables ---------------------------------------------------------
@@ -504,6 +519,22 @@ def _kind_of(arrow_type: Any) -> str:
     return "other"
 
 
+_NUMPY_NAMES = {"double": "float64", "float": "float32", "halffloat": "float16"}
+
+
+def _numbers(array: Any) -> np.ndarray:
+    """A null-free integer or floating arrow array as a numpy view of its data buffer.
+
+    Not ``Array.to_numpy``: it imports pandas (a second, on the first profile
+    of a process) whenever pandas is installed.
+    """
+    dtype = np.dtype(_NUMPY_NAMES.get(str(array.type), str(array.type)))
+    data = array.buffers()[1]
+    if data is None or len(array) == 0:
+        return np.empty(0, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype)[array.offset : array.offset + len(array)]
+
+
 def profile_array(name: str, array: Any) -> ColumnProfile:
     """Profile one arrow array (or chunked array)."""
     import pyarrow as pa
@@ -514,21 +545,33 @@ def profile_array(name: str, array: Any) -> ColumnProfile:
     nulls = array.null_count
     present = pc.drop_null(array)
     if kind == "numeric":
-        values = np.asarray(present.to_numpy(zero_copy_only=False), dtype=np.float64)
-        finite = values[~np.isnan(values)]
-        nulls += values.size - finite.size
+        if isinstance(present, pa.ChunkedArray):
+            present = present.combine_chunks()
+        if pa.types.is_decimal(present.type):
+            present = present.cast(pa.float64())
+        raw = _numbers(present)
+        finite = np.asarray(raw, dtype=np.float64)
+        if raw.dtype.kind == "f":  # integers are finite: no mask, no copy
+            # NaN and infinities count as missing: no mean, spread or quantile holds them.
+            usable = np.isfinite(finite)
+            if not usable.all():
+                finite = finite[usable]
+        nulls += len(present) - finite.size
         profile = ColumnProfile(name, dtype, kind, count=int(finite.size), nulls=nulls)
         if finite.size == 0:
             return replace(profile, sketch=QuantileSketch())
         mean = float(finite.mean())
+        low = float(finite.min())
+        deviations = finite - mean
+        np.square(deviations, out=deviations)
         return replace(
             profile,
             distinct_registers=_hll_registers(_hash_numbers(finite)).tobytes(),
-            min=float(finite.min()),
+            min=low,
             max=float(finite.max()),
             mean=mean,
-            m2=float(np.square(finite - mean).sum()),
-            sketch=QuantileSketch.of(finite),
+            m2=float(deviations.sum()),
+            sketch=QuantileSketch.of(finite, low),
         )
     count = len(present)
     if kind == "categorical":
@@ -536,11 +579,13 @@ def profile_array(name: str, array: Any) -> ColumnProfile:
             present = present.cast(present.type.value_type)
         counted = pc.value_counts(present)
         values = counted.field("values").cast(pa.string())
-        counts = counted.field("counts").to_numpy()
+        counts = _numbers(counted.field("counts"))
         keep = np.arange(len(counts))
         if len(counts) > TOP_VALUES_KEPT:
             keep = np.argpartition(-counts, TOP_VALUES_KEPT)[:TOP_VALUES_KEPT]
-        kept_values = values.take(pa.array(keep)).to_pylist()
+        indices = np.ascontiguousarray(keep, dtype=np.int64)  # from the buffer: see _numbers
+        taken = pa.Array.from_buffers(pa.int64(), len(indices), [None, pa.py_buffer(indices)])
+        kept_values = values.take(taken).to_pylist()
         top = {str(value): int(counts[i]) for value, i in zip(kept_values, keep, strict=True)}
         return ColumnProfile(
             name,
@@ -611,7 +656,10 @@ def profile_batches(batches: Iterable[Any], schema: Any) -> TableProfile:
     """
     import pyarrow as pa
 
-    result = profile_batch(pa.RecordBatch.from_pylist([], schema=schema))
+    # An empty batch built from typed null arrays: ``from_pylist`` (and
+    # ``Schema.empty_table``) import pandas, a second of the first profile's time.
+    empty = pa.RecordBatch.from_arrays([pa.nulls(0, field.type) for field in schema], schema=schema)
+    result = profile_batch(empty)
     with ThreadPoolExecutor(max_workers=worker_count()) as pool:
         previous: Callable[[], TableProfile] | None = None
         for batch in batches:
@@ -692,6 +740,9 @@ def _profile_csv_pass(
 ) -> TableProfile:
     """One pass over ``path`` with ``column_types`` forced; malformed rows go to ``bad_rows``.
 
+    With ``parallel``, row-aligned ranges are read side by side (see
+    ``steward.data.csv_split``), unless the file holds a quote.
+
     Raises:
         pyarrow.ArrowInvalid: a row does not parse or a value does not convert.
     """
@@ -708,16 +759,30 @@ def _profile_csv_pass(
     schema = first.schema
     first.close()
     types = {field.name: field.type for field in schema}
+    quoted = threading.Event()
 
     def profile_range(index: int) -> TableProfile:
         start, end = ranges[index]
-        with FileRange(path, start, end) as part:
+        with FileRange(path, start, end, quoted) as part:
             names = None if index == 0 else schema.names
             stream = csv_batches(part, types, column_names=names, on_invalid=on_invalid)
             return profile_batches(stream, stream.schema)
 
+    import pyarrow as pa
+
+    merged = None
     with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        return merge_profiles(pool.map(profile_range, range(len(ranges))))
+        try:
+            merged = merge_profiles(pool.map(profile_range, range(len(ranges))))
+        except pa.ArrowInvalid:
+            if not quoted.is_set():
+                raise
+    if merged is not None and not quoted.is_set():
+        return merged
+    # A quote may hide a newline that a cut went through: read the file whole.
+    bad_rows.clear()
+    whole = csv_batches(path, column_types, on_invalid=on_invalid)
+    return profile_batches(whole, whole.schema)
 
 
 def csv_batches(

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from steward.blobs import BlobWriter
 from steward.blobs.digest import digest_bytes, parse_digest
 from steward.data.manifest import FileEntry, Manifest, is_tabular
 from steward.data.profile import (
@@ -38,6 +39,30 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 PROFILE_FORMAT = 1
+
+
+def read_profiles(data: bytes, manifest: Manifest | None = None) -> dict[str, TableProfile]:
+    """The profiles in a version's profile blob, by relative path.
+
+    Args:
+        data: the blob's bytes.
+        manifest: the version's manifest, to check the blob against: one
+            profile per tabular file, recorded with that file's digest.
+
+    Raises:
+        ValueError: (or KeyError, TypeError) the blob is not a profile blob of
+            this Steward, or does not match ``manifest``.
+    """
+    parsed = json.loads(data)
+    if parsed["format"] != PROFILE_FORMAT:
+        raise ValueError(f"unknown profile format {parsed['format']!r}")
+    tables = parsed["tables"]
+    if manifest is not None:
+        digests = {entry.path: entry.digest for entry in manifest if entry.is_tabular}
+        recorded = {path: item["digest"] for path, item in tables.items()}
+        if recorded != digests:
+            raise ValueError("its tables are not the tabular files of the manifest")
+    return {path: TableProfile.from_json(item["profile"]) for path, item in tables.items()}
 
 
 def _starts_with(path: str, before: FileEntry) -> bool:
@@ -129,7 +154,7 @@ class TableProfiler:
         return self._profile_file(entry.path, local)
 
     def store(
-        self, manifest: Manifest, locals_: Mapping[str, str], table: Any
+        self, manifest: Manifest, locals_: Mapping[str, str], table: Any, sink: BlobWriter
     ) -> tuple[str | None, int | None, int | None]:
         """Profile the version's tables and store the profiles as one blob.
 
@@ -137,6 +162,7 @@ class TableProfiler:
             manifest: the version's files.
             locals_: where each file is on disk, by relative path.
             table: the in-memory table the version was added from, if any.
+            sink: where to store the profile blob (a batch of the workspace's store).
 
         Returns:
             The profile blob's digest, the total rows and the widest column
@@ -152,7 +178,7 @@ class TableProfiler:
             profiles.append(profile)
             tables[entry.path] = {"digest": entry.digest, "profile": profile.to_json()}
         data = {"format": PROFILE_FORMAT, "tables": tables}
-        ref = self._workspace.blobs.put_bytes(json.dumps(data, sort_keys=True).encode())
+        ref = sink.put_bytes(json.dumps(data, sort_keys=True).encode())
         rows = sum(profile.rows for profile in profiles)
         columns = max(len(profile.columns) for profile in profiles)
         return ref.digest, rows, columns

@@ -68,9 +68,11 @@ def _transfer(
     manifest: Manifest,
     progress: Progress | None,
     total: Callable[[int], None] | None,
+    touch: bool = False,
 ) -> TransferResult:
+    """Copy the version's blobs that ``target`` lacks; ``touch``: mark those it has as used."""
     wanted = _version_blobs(version, manifest)
-    missing = target.missing(wanted)
+    missing = target.missing(wanted, touch=touch)
     if total is not None:
         known = manifest.blob_sizes()  # the profile's and manifest's sizes are asked for
         total(sum(known[digest] if digest in known else source.size(digest) for digest in missing))
@@ -116,8 +118,9 @@ def _transfer(
     return TransferResult(version.ref, len(sizes), sum(sizes), len(wanted) - len(missing))
 
 
-def _open_remote(url: str, storage_options: dict[str, Any] | None) -> BlobStore:
-    return open_blob_store(url, storage_options=storage_options)
+def _open_remote(url: str, storage_options: dict[str, Any] | None, create: bool) -> BlobStore:
+    """The remote at ``url``; ``create``: one that does not exist yet is made (push)."""
+    return open_blob_store(url, storage_options=storage_options, create=create)
 
 
 @contextmanager
@@ -166,7 +169,7 @@ def push(
     manifest = found.manifest()
     record = RemoteVersion.of(found, manifest.kind)
     with _remote_errors(to):
-        remote = _open_remote(to, storage_options)
+        remote = _open_remote(to, storage_options, create=True)
         there = find_remote_version(remote, found.name, found.version)
         if there is not None and there.digest != found.digest:
             raise conflicting_versions(remote, record, there.digest)
@@ -209,7 +212,7 @@ def pull(
         IntegrityError: a blob or record on the remote is damaged (names it).
     """
     with _remote_errors(from_):
-        return _pull(version, _open_remote(from_, storage_options), progress, total)
+        return _pull(version, _open_remote(from_, storage_options, create=False), progress, total)
 
 
 def _pull(
@@ -232,9 +235,17 @@ def _pull(
     with _explained(record, remote.url):
         held = datasets.check_import(record.name, record.kind, record.version, record.digest)
     blobs = workspace.blobs
-    source_of_manifest = blobs if blobs.exists(record.digest) else remote
-    manifest = Manifest.from_bytes(source_of_manifest.get_bytes(record.digest), record.digest)
-    result = _transfer(remote, blobs, record, manifest, progress, total)
+
+    def read(digest: str) -> bytes:  # verified against its digest by either store
+        return (blobs if blobs.exists(digest) else remote).get_bytes(digest)
+
+    # Checked before anything is fetched: every path in the manifest (as it is
+    # parsed), and the record's counts against the manifest and profile.
+    manifest = Manifest.from_bytes(read(record.digest), record.digest)
+    profile_digest = record.content.profile_digest
+    record.check_content(manifest, None if profile_digest is None else read(profile_digest))
+    # The blobs already here are marked as used: a collection running meanwhile keeps them.
+    result = _transfer(remote, blobs, record, manifest, progress, total, touch=True)
     if held is not None:
         return result
     with _explained(record, remote.url):

@@ -18,10 +18,13 @@ from typing import Any
 from urllib.parse import quote
 
 from steward.blobs import BlobStore, parse_digest
+from steward.data.manifest import Manifest
+from steward.data.profiling import read_profiles
+from steward.data.sources import TABLE_FILE_NAME
 from steward.data.versions import DatasetVersion
 from steward.errors import Conflict, IntegrityError, NotFound
 from steward.store.datasets import NewDatasetVersion
-from steward.store.validation import NAME_LENGTH
+from steward.store.validation import NAME_LENGTH, check_name, check_tag_value
 
 RECORD_FORMAT = 1
 KINDS = ("files", "table")
@@ -99,22 +102,28 @@ class RemoteVersion:
                 raise ValueError(
                     f"unknown record format {parsed.get('format')!r} (a newer Steward may read it)"
                 )
+            created_at = datetime.fromisoformat(_text(parsed, "created_at"))
+            if created_at.tzinfo is None:
+                raise ValueError("created_at has no time zone")
             record = cls(
-                name=str(parsed["name"]),
-                version=int(parsed["version"]),
-                kind=str(parsed["kind"]),
+                name=check_name("dataset", _text(parsed, "name")),
+                version=_count(parsed, "version"),
+                kind=_text(parsed, "kind"),
                 content=NewDatasetVersion(
-                    digest=str(parsed["digest"]),
-                    profile_digest=_optional(parsed["profile_digest"], str),
-                    size=int(parsed["size"]),
-                    file_count=int(parsed["file_count"]),
-                    row_count=_optional(parsed["row_count"], int),
-                    column_count=_optional(parsed["column_count"], int),
+                    digest=_text(parsed, "digest"),
+                    profile_digest=_text(parsed, "profile_digest", optional=True),
+                    size=_count(parsed, "size"),
+                    file_count=_count(parsed, "file_count"),
+                    row_count=_count(parsed, "row_count", optional=True),
+                    column_count=_count(parsed, "column_count", optional=True),
                 ),
-                created_by=str(parsed["created_by"]),
-                created_at=datetime.fromisoformat(parsed["created_at"]),
-                description=_optional(parsed["description"], str),
-                tags={str(key): str(value) for key, value in parsed["tags"].items()},
+                created_by=_text(parsed, "created_by"),
+                created_at=created_at,
+                description=_text(parsed, "description", optional=True),
+                tags={
+                    check_name("tag", key): check_tag_value(key, _text(parsed["tags"], key))
+                    for key in parsed["tags"]
+                },
             )
             if record.kind not in KINDS:
                 raise ValueError(f"unknown dataset kind {record.kind!r}")
@@ -129,9 +138,64 @@ class RemoteVersion:
             raise IntegrityError(f"the version record {where} is not readable: {exc}") from exc
         return record
 
+    def check_content(self, manifest: Manifest, profile: bytes | None) -> None:
+        """Raise unless the version's manifest and profile are what this record says.
 
-def _optional(value: Any, kind: type[Any]) -> Any:
-    return None if value is None else kind(value)
+        A remote is not trusted: the manifest's paths are checked as it is
+        parsed; here its kind, file count and size, and the profile's tables,
+        rows and columns must agree with the record, so what gets registered
+        describes the data that arrives.
+
+        Args:
+            manifest: the version's manifest (digest verified).
+            profile: the bytes of its profile blob (digest verified), if it has one.
+
+        Raises:
+            IntegrityError: names the first disagreement.
+        """
+        content = self.content
+        found = (manifest.kind, len(manifest.files), manifest.size)
+        said = (self.kind, content.file_count, content.size)
+        if found != said:
+            raise IntegrityError(
+                f"the manifest of {self.ref} holds (kind, files, bytes) {found}, its record says "
+                f"{said}: the remote is damaged or not to be trusted."
+            )
+        if self.kind == "table" and [entry.path for entry in manifest] != [TABLE_FILE_NAME]:
+            raise IntegrityError(f"the table {self.ref} must hold one file, {TABLE_FILE_NAME}.")
+        if profile is None:
+            return
+        try:
+            profiles = read_profiles(profile, manifest)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise IntegrityError(f"the profile of {self.ref} is not readable: {exc}") from exc
+        rows = sum(item.rows for item in profiles.values())
+        columns = max((len(item.columns) for item in profiles.values()), default=None)
+        if (rows if profiles else None, columns) != (content.row_count, content.column_count):
+            raise IntegrityError(
+                f"the profile of {self.ref} counts {rows} rows and {columns} columns, its record "
+                f"says {content.row_count} and {content.column_count}."
+            )
+
+
+def _text(data: dict[str, Any], key: str, optional: bool = False) -> Any:
+    """``data[key]`` if it is a string (or None, when ``optional``) without NUL bytes."""
+    value = data[key]
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError(f"{key} must be a string without NUL bytes")
+    return value
+
+
+def _count(data: dict[str, Any], key: str, optional: bool = False) -> Any:
+    """``data[key]`` if it is a whole number >= 0 (or None, when ``optional``)."""
+    value = data[key]
+    if value is None and optional:
+        return None
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{key} must be a whole number >= 0, got {value!r:.40}")
+    return value
 
 
 def _dataset_prefix(name: str) -> str:

@@ -8,7 +8,6 @@ the next add reuses.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,7 +22,7 @@ from steward.data.chunking import FILES_PER_TASK, ChunkWriter, Progress, in_grou
 from steward.data.index import ChangeIndex, SourceListings, listing_fingerprint
 from steward.data.manifest import FileEntry, Manifest
 from steward.data.profile import TableProfile, merge_profiles
-from steward.data.profiling import TableProfiler
+from steward.data.profiling import TableProfiler, read_profiles
 from steward.data.reader import materialise, open_entry
 from steward.data.sources import (
     TABLE_FILE_NAME,
@@ -108,10 +107,7 @@ class DatasetVersion:
         """The profile of each tabular file, by relative path."""
         if self.profile_digest is None:
             return {}
-        data = json.loads(_workspace().blobs.get_bytes(self.profile_digest))
-        return {
-            path: TableProfile.from_json(item["profile"]) for path, item in data["tables"].items()
-        }
+        return read_profiles(_workspace().blobs.get_bytes(self.profile_digest))
 
     def profile(self) -> TableProfile | None:
         """The profile of all tabular files together (None without tables)."""
@@ -316,8 +312,9 @@ def _store_version(
         found = workspace.store.datasets.find_by_digest(name, digest)
         created = False
         if found is None:
-            profile_digest, rows, columns = profiler.store(manifest, locals_, table)
-            workspace.blobs.put_bytes(manifest_bytes)
+            with workspace.blobs.batch() as sink:  # the profile and manifest: one durable publish
+                profile_digest, rows, columns = profiler.store(manifest, locals_, table, sink)
+                sink.put_bytes(manifest_bytes)
             new = NewDatasetVersion(
                 digest=digest,
                 profile_digest=profile_digest,

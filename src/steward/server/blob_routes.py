@@ -224,16 +224,20 @@ def add_blob_routes(app: FastAPI, service: BlobService, authenticator: Authentic
 
     @access(Role.VIEWER)
     async def missing_blobs(request: Request) -> Response:
-        await caller(request, Role.VIEWER)
         body = parse_json_body(await request.body())
         digests = body.get("digests") if isinstance(body, dict) else None
+        touch = body.get("touch", False) if isinstance(body, dict) else False
+        # Marking blobs as used (an add reusing them, see gc) is an editor's write.
+        await caller(request, Role.EDITOR if touch is True else Role.VIEWER)
         if not isinstance(digests, list) or len(digests) > 100_000:
             raise InvalidInput("send {'digests': [...]} with at most 100,000 digests.")
+        if not isinstance(touch, bool):
+            raise InvalidInput("'touch' must be true or false.")
         for digest in digests:
             if not isinstance(digest, str):
                 raise InvalidInput("every digest must be a string.")
             parse_digest(digest)
-        return JSONResponse(await run_in_threadpool(blobs.missing, digests))
+        return JSONResponse(await run_in_threadpool(blobs.missing, digests, touch))
 
     @access(Role.EDITOR)
     async def open_upload(request: Request) -> Response:

@@ -12,6 +12,7 @@ from steward.store.governance import GovernanceStore
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
 from steward.store.pipelines import PipelineStore
+from steward.store.references import ReferenceStore
 from steward.store.registry import RegistryStore
 from steward.store.serving import ServingStore
 from steward.store.tracking import TrackingStore
@@ -29,6 +30,7 @@ class MetadataStore:
         self.registry = RegistryStore(self.engine)
         self.monitoring = MonitoringStore(self.engine)
         self.serving = ServingStore(self.engine)
+        self.references = ReferenceStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.governance = GovernanceStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
