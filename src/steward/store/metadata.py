@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.agent import AgentStore
 from steward.store.audit import AuditStore
 from steward.store.auth import AuthStore
 from steward.store.datasets import DatasetStore
@@ -35,6 +36,7 @@ class MetadataStore:
         self.governance = GovernanceStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
         self.auth = AuthStore(self.engine)
+        self.agent = AgentStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""
