@@ -110,7 +110,7 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         if self.held:
-            self.ws.store.agent.release_lease(self.holder, self.ws.actor)
+            self.ws.store.agent.release_lease(self.holder, self.ws.actor, self.last_tick_ms)
             logger.info("released the agent lease")
         self.held = False
 

@@ -20,15 +20,28 @@ app = typer.Typer(
 )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property  # type: ignore[override,unused-ignore]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
-    """One line per action on stderr: ``2026-12-03T12:00:00Z agent: …``."""
-    handler = logging.StreamHandler(sys.stderr)
+    """One line per action on stderr: ``2026-12-03T12:00:00Z steward.agent: …``."""
+    handler = _StderrHandler()
     formatter = logging.Formatter("%(asctime)sZ %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     for name in ("steward.agent", "steward.alerts", "steward.monitoring"):
         log = logging.getLogger(name)
-        log.addHandler(handler)
+        if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+            log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
 

@@ -13,7 +13,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
@@ -500,7 +500,7 @@ class AgentStore:
 
         return run_with_retry(write)
 
-    def release_lease(self, holder: str, actor: str) -> bool:
+    def release_lease(self, holder: str, actor: str, last_tick_ms: int | None = None) -> bool:
         """Give the lease up (a clean stop) if ``holder`` holds it; True when released."""
 
         def write() -> bool:
@@ -508,7 +508,10 @@ class AgentStore:
                 released = connection.execute(
                     update(t.agent_lease)
                     .where(t.agent_lease.c.id == _LEASE_ID, t.agent_lease.c.holder == holder)
-                    .values(expires_at=now_ms())
+                    .values(
+                        expires_at=now_ms(),
+                        last_tick_at=func.coalesce(last_tick_ms, t.agent_lease.c.last_tick_at),
+                    )
                 ).rowcount
                 if released:
                     append_event(
