@@ -54,6 +54,22 @@ def test_new_data_fires_once_per_version(any_workspace: Any, tmp_path: Path) -> 
     assert actions == ["firing.plan", "firing.started", "firing.run", "firing.succeeded"] * 2
 
 
+def test_new_data_of_a_dataset_with_a_longer_name_is_not_a_cause(
+    any_workspace: Any, tmp_path: Path
+) -> None:
+    steward.data.add("patients", pd.DataFrame({"x": [1]}))
+    steward.data.add("patients:eu", pd.DataFrame({"x": [1]}))
+    steward.triggers.add("fresh", PIPELINE, new_data="patients", params={"path": "o.txt"})
+    agent = Agent(any_workspace)
+    try:
+        steward.data.add("patients:eu", pd.DataFrame({"x": [2]}))
+        assert agent.tick().firings == []
+        steward.data.add("patients", pd.DataFrame({"x": [2]}))
+        assert [f.key for f in agent.tick().firings] == ["new-data:patients:2"]
+    finally:
+        agent.close()
+
+
 def test_cron_fires_the_latest_missed_slot_once(any_workspace: Any, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     steward.triggers.add("hourly", PIPELINE, cron="0 * * * *", params={"path": str(out)})

@@ -164,6 +164,13 @@ def test_cli_add_list_show_history_and_errors(workspace: Any, steward_cli: Any) 
         "trigger", "add", "bad", "--pipeline", PIPELINE, "--on", "weather", "rain"
     )
     assert code == 1 and "'weather' is not a trigger kind" in err
+    steward.models.create_model("churn")
+    code, out, err = steward_cli(
+        "trigger", "add", "drop", "--pipeline", PIPELINE, "--on", "performance", "churn:f1<0.8"
+    )
+    assert code == 0 and "performance churn:f1<0.8 → tests.agent.flows:record" in out, err
+    code, out, _ = steward_cli("trigger", "delete", "drop")
+    assert code == 0 and "deleted trigger drop" in out
     code, _, err = steward_cli("trigger", "pause", "ghost")
     assert code == 1 and "no trigger named 'ghost'" in err
     assert [t.name for t in steward.triggers.list_triggers()] == ["fresh", "hourly"]

@@ -99,7 +99,12 @@ def _new_data(trigger: TriggerRecord, ws: Workspace) -> Findings:
     if not events:
         return Findings(trigger.cursor)
     cursor = events[-1].seq
-    versions = [e for e in events if e.action in _VERSION_ACTIONS]
+    subject = f"dataset:{dataset}"
+    versions = [
+        e
+        for e in events
+        if e.action in _VERSION_ACTIONS and e.subject.rpartition(":")[0] == subject
+    ]
     if not versions:
         return Findings(cursor)
     newest = versions[-1]
