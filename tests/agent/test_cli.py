@@ -89,3 +89,18 @@ def test_budget_set_and_show(workspace: Any, steward_cli: Any) -> None:
     assert steward.agent.show_budget("churn").budget.max_per_day == 2  # type: ignore[union-attr]
     (event,) = workspace.store.audit.events(action="budget.set")
     assert event.subject == "budget:churn"
+
+
+def test_agent_commands_refuse_a_server_workspace(
+    workspace: Any, steward_cli: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("STEWARD_URI", "http://127.0.0.1:9")
+    steward.use_workspace(None)
+    for args in (
+        ["agent", "--once"],
+        ["agent", "status"],
+        ["trigger", "list"],
+        ["budget", "show", "m"],
+    ):
+        code, _, err = steward_cli(*args)
+        assert code == 1 and "not through a Steward server" in err, (args, err)

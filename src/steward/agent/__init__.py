@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 def status(workspace: Workspace | None = None) -> tuple[LeaseRecord | None, list[FiringRecord]]:
     """The agent lease (holder, host, pid, last tick; None if no agent ever ran) and the
     ten most recent firings."""
-    from steward.workspace import current_workspace
-
-    ws = workspace or current_workspace()
+    ws = triggers.agent_workspace(workspace)
     return ws.store.agent.lease(), ws.store.agent.firings(limit=10)
 
 

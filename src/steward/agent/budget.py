@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from steward.agent.triggers import agent_workspace
 from steward.errors import InvalidInput
 from steward.store.agent_records import SPENT, BudgetRecord, FiringRecord
 from steward.store.records import now_ms
@@ -26,12 +27,6 @@ logger = logging.getLogger("steward.agent")
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 PERIODS = {"day": DAY_MS, "week": WEEK_MS}
-
-
-def _workspace(workspace: Workspace | None) -> Workspace:
-    from steward.workspace import current_workspace
-
-    return workspace or current_workspace()
 
 
 def _duration_s(value: str | int | None) -> int | None:
@@ -83,7 +78,7 @@ def set_budget(
     """
     from steward.monitoring.monitors.definition import parse_channel
 
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     name = ws.store.registry.get_model(model).name
     current = None if reset else ws.store.agent.budget(name)
     interval = _duration_s(min_interval)
@@ -178,7 +173,7 @@ def show_budget(model: str, workspace: Workspace | None = None) -> BudgetReport:
     Raises:
         NotFound: no such model.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     name = ws.store.registry.get_model(model).name
     return _report(ws, name, ws.store.agent.budget(name), now_ms())
 

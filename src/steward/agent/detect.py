@@ -1,7 +1,7 @@
 """What a trigger has to answer: the causes since its cursor, each with an idempotency key.
 
-- cron: the latest schedule slot passed since the cursor (missed slots are
-  answered once, not replayed); key ``cron:SLOT``.
+- cron: the latest schedule slot passed since the cursor (slots missed while
+  no agent ran are answered once, by the latest, not replayed); key ``cron:SLOT``.
 - new-data: new versions of the dataset in the audit log (strictly ordered);
   several at once are answered once, by the newest; key ``new-data:NAME:N``.
 - alert: an open alert of the monitor (and rule) that has held for the budget's
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 _VERSION_ACTIONS = ("dataset.version.create", "dataset.version.import")
-_CATCH_UP = timedelta(days=1)
+_LOOK_BACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=366))
 _STREAK_WINDOWS = 100
 
 
@@ -71,16 +71,27 @@ def _next_slot(expression: str, cursor_ms: int) -> datetime:
 
 def _cron(trigger: TriggerRecord, now: datetime) -> Findings:
     cron = schedule(trigger.spec["cron"])
-    start = ms_to_datetime(trigger.cursor)
-    assert start is not None
-    start = max(start, now - _CATCH_UP)
-    slot = cron.next_after(start)
+    cursor = ms_to_datetime(trigger.cursor)
+    assert cursor is not None
+    slot = cron.next_after(cursor)
     if slot > now:
         return Findings(trigger.cursor)
-    missed = 0
+    # The latest slot passed: look back a growing span (a long outage costs a few steps).
+    for span in _LOOK_BACK:
+        begin = now - span
+        if begin <= cursor:
+            break
+        candidate = cron.next_after(begin)
+        if candidate <= now:
+            slot = candidate
+            break
     while (after := cron.next_after(slot)) <= now:
-        slot, missed = after, missed + 1
-    details = {"slot": slot.isoformat(), "schedule": cron.expression, "missed_slots": missed}
+        slot = after
+    details = {
+        "slot": slot.isoformat(),
+        "schedule": cron.expression,
+        "previous": cursor.isoformat(),
+    }
     return Findings(
         datetime_to_ms(slot),
         [Cause(f"cron:{slot.isoformat()}", details, datetime_to_ms(slot))],

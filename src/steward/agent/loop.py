@@ -21,6 +21,7 @@ from steward.agent import budget
 from steward.agent.detect import find_causes, next_cron_slot
 from steward.agent.firing import execute, finish_interrupted
 from steward.agent.lease import DEFAULT_TTL_S, Lease, describe
+from steward.agent.triggers import agent_workspace
 from steward.store.agent_records import FiringRecord, FiringState
 from steward.store.records import datetime_to_ms
 
@@ -56,6 +57,9 @@ class Agent:
         poll_s: seconds between ticks.
         lease_ttl_s: how long the lease outlives a silent agent.
         run_monitors: evaluate monitors on their schedules (``steward monitor watch``'s job).
+
+    Raises:
+        InvalidInput: the workspace is a Steward server's (the agent needs the store).
     """
 
     def __init__(
@@ -66,9 +70,7 @@ class Agent:
         lease_ttl_s: float = DEFAULT_TTL_S,
         run_monitors: bool = True,
     ) -> None:
-        from steward.workspace import current_workspace
-
-        self.ws = workspace or current_workspace()
+        self.ws = agent_workspace(workspace)
         self.poll_s = poll_s
         self.run_monitors = run_monitors
         self.lease = Lease(self.ws, lease_ttl_s)

@@ -37,10 +37,22 @@ _PERFORMANCE = re.compile(
 )
 
 
-def _workspace(workspace: Workspace | None) -> Workspace:
+def agent_workspace(workspace: Workspace | None = None) -> Workspace:
+    """The workspace the agent's state lives in: it needs the metadata store itself.
+
+    Raises:
+        InvalidInput: the workspace is a Steward server's (``STEWARD_URI``).
+    """
     from steward.workspace import current_workspace
 
-    return workspace or current_workspace()
+    ws = workspace or current_workspace()
+    if ws.settings.remote:
+        raise InvalidInput(
+            "triggers, budgets and the agent work on the metadata store itself, not through "
+            "a Steward server: run them on the server's host with STEWARD_STORE_URL (and "
+            "STEWARD_BLOB_URL) set to its stores, and unset STEWARD_URI."
+        )
+    return ws
 
 
 def check_pipeline(pipeline: str) -> str:
@@ -176,7 +188,7 @@ def add(
         NotFound: the dataset, monitor, rule or model does not exist.
         Conflict: a trigger of this name exists.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     check_name("trigger", name)
     check_pipeline(pipeline)
     kind, spec, cursor = _kind_and_spec(ws, cron, new_data, alert, performance)
@@ -204,12 +216,12 @@ def get(name: str, workspace: Workspace | None = None) -> TriggerRecord:
     Raises:
         NotFound: no such trigger.
     """
-    return _workspace(workspace).store.agent.get_trigger(name)
+    return agent_workspace(workspace).store.agent.get_trigger(name)
 
 
 def list_triggers(workspace: Workspace | None = None) -> list[TriggerRecord]:
     """Every trigger, by name."""
-    return _workspace(workspace).store.agent.list_triggers()
+    return agent_workspace(workspace).store.agent.list_triggers()
 
 
 def pause(name: str, workspace: Workspace | None = None) -> TriggerRecord:
@@ -218,7 +230,7 @@ def pause(name: str, workspace: Workspace | None = None) -> TriggerRecord:
     Raises:
         NotFound: no such trigger.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     return ws.store.agent.set_paused(name, True, ws.actor)
 
 
@@ -228,7 +240,7 @@ def resume(name: str, workspace: Workspace | None = None) -> TriggerRecord:
     Raises:
         NotFound: no such trigger.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     record = ws.store.agent.get_trigger(name)
     if record.paused:
         _skip_ahead(ws, record)
@@ -253,7 +265,7 @@ def delete(name: str, workspace: Workspace | None = None) -> None:
         NotFound: no such trigger.
         Conflict: one of its firings is in progress.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     ws.store.agent.delete_trigger(name, ws.actor)
 
 
@@ -266,7 +278,7 @@ def history(
         NotFound: no such trigger (and no firings under that name).
         InvalidInput: a limit outside 1-10,000.
     """
-    ws = _workspace(workspace)
+    ws = agent_workspace(workspace)
     if not 1 <= limit <= 10_000:
         raise InvalidInput("limit must be between 1 and 10,000.")
     found = ws.store.agent.firings(trigger=name, limit=limit)
