@@ -219,3 +219,39 @@ def test_an_expired_lease_is_taken_over(any_workspace: Any) -> None:
         assert event.to_state == other.lease.holder and "expired" in (event.reason or "")
     finally:
         other.close()
+
+
+def test_interrupted_firings_are_finished_not_repeated(any_workspace: Any, tmp_path: Path) -> None:
+    """What a killed agent can leave: a planned firing (started now), and a started one
+    whose run exists but whose id was not written yet (found by its name, not rerun)."""
+    from steward.agent.firing import run_name
+
+    out = tmp_path / "out.txt"
+    steward.triggers.add("hourly", PIPELINE, cron="0 * * * *", params={"path": str(out)})
+    store, actor = any_workspace.store.agent, any_workspace.actor
+    cursor = steward.triggers.get("hourly").cursor
+    planned = store.plan_firing(
+        "hourly", key="cron:a", cause={}, cursor=cursor, agent="x", actor=actor
+    )
+    started = store.plan_firing(
+        "hourly", key="cron:b", cause={}, cursor=cursor, agent="x", actor=actor
+    )
+    assert planned is not None and started is not None
+    started = store.update_firing(started.id, FiringState.STARTED, actor=actor)
+    ran = steward.pipelines.run(
+        "tests.agent.flows:record",
+        {"path": str(out), "label": "before the kill"},
+        run_name=run_name(started),
+    )
+    agent = Agent(any_workspace)
+    try:
+        finished = agent.tick(datetime.fromtimestamp(cursor / 1000, UTC)).firings
+    finally:
+        agent.close()
+    assert {f.id: f.state for f in finished} == {
+        planned.id: FiringState.SUCCEEDED,
+        started.id: FiringState.SUCCEEDED,
+    }
+    (by_name,) = [f for f in finished if f.id == started.id]
+    assert by_name.pipeline_run_id == ran.id  # found, not run again
+    assert _lines(out) == ["before the kill", "run cron:a"]
