@@ -255,3 +255,29 @@ def test_interrupted_firings_are_finished_not_repeated(any_workspace: Any, tmp_p
     (by_name,) = [f for f in finished if f.id == started.id]
     assert by_name.pipeline_run_id == ran.id  # found, not run again
     assert _lines(out) == ["before the kill", "run cron:a"]
+
+
+def test_two_agents_starting_at_once_one_holds(any_workspace: Any) -> None:
+    import threading
+
+    agents = [Agent(any_workspace), Agent(any_workspace)]
+    barrier = threading.Barrier(2)
+    reports: list[Any] = [None, None]
+
+    def start(index: int) -> None:
+        barrier.wait()
+        reports[index] = agents[index].tick()
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(report.holding for report in reports) == [False, True]
+        waiting = next(report for report in reports if not report.holding)
+        holder = next(agent for agent in agents if agent.lease.held)
+        assert waiting.held_by.holder == holder.lease.holder
+    finally:
+        for agent in agents:
+            agent.close()

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
@@ -498,7 +499,10 @@ class AgentStore:
                 )
                 return _lease_of(connection), True
 
-        return run_with_retry(write)
+        try:
+            return run_with_retry(write)
+        except IntegrityError:  # two agents wrote the first lease row at once: read it again
+            return run_with_retry(write)
 
     def release_lease(self, holder: str, actor: str, last_tick_ms: int | None = None) -> bool:
         """Give the lease up (a clean stop) if ``holder`` holds it; True when released."""
