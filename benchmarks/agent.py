@@ -125,7 +125,7 @@ def run(rounds: int, idle_s: float) -> dict[str, Any]:
         text=True,
     )
     try:
-        _wait(lambda: ws.store.agent.lease() is not None, 60, "the agent to take the lease")
+        _wait(lambda: ws.store.agent_lease.get() is not None, 60, "the agent to take the lease")
         time.sleep(1.0)  # let start-up settle before measuring idle
         cpu_before, wall_before = _cpu_s(agent.pid), time.monotonic()
         rss = []

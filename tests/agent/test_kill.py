@@ -88,13 +88,13 @@ def test_kill_9_mid_firing_then_restart_finishes_it_once(
 def test_sigterm_stops_the_agent_cleanly_and_frees_the_lease(workspace: Any) -> None:
     agent = _agent(workspace, "--poll", "0.2")
     try:
-        _wait_for(lambda: workspace.store.agent.lease() is not None, 60, "the lease")
+        _wait_for(lambda: workspace.store.agent_lease.get() is not None, 60, "the lease")
     finally:
         agent.send_signal(signal.SIGTERM)
         output = agent.communicate(timeout=30)[0]
     assert agent.returncode == 0, output
     assert "agent started (poll 0.2 s)" in output and "released the agent lease" in output
-    lease = workspace.store.agent.lease()
+    lease = workspace.store.agent_lease.get()
     assert lease is not None and lease.pid == agent.pid
     (released,) = workspace.store.audit.events(action="agent.lease.release")
     assert released.from_state == lease.holder

@@ -28,7 +28,7 @@ def status(workspace: Workspace | None = None) -> tuple[LeaseRecord | None, list
     """The agent lease (holder, host, pid, last tick; None if no agent ever ran) and the
     ten most recent firings."""
     ws = triggers.agent_workspace(workspace)
-    return ws.store.agent.lease(), ws.store.agent.firings(limit=10)
+    return ws.store.agent_lease.get(), ws.store.agent.firings(limit=10)
 
 
 __all__ = [

@@ -80,7 +80,7 @@ def set_budget(
 
     ws = agent_workspace(workspace)
     name = ws.store.registry.get_model(model).name
-    current = None if reset else ws.store.agent.budget(name)
+    current = None if reset else ws.store.budgets.get(name)
     interval = _duration_s(min_interval)
     for label, value, low in (
         ("max per day", max_per_day, 0),
@@ -109,7 +109,7 @@ def set_budget(
         "persistence": pick(persistence, "persistence", 1),
         "channels": list(pick(channels, "channels", ("log",))),
     }
-    return ws.store.agent.set_budget(name, limits, ws.actor)
+    return ws.store.budgets.set(name, limits, ws.actor)
 
 
 @dataclass(frozen=True)
@@ -175,12 +175,12 @@ def show_budget(model: str, workspace: Workspace | None = None) -> BudgetReport:
     """
     ws = agent_workspace(workspace)
     name = ws.store.registry.get_model(model).name
-    return _report(ws, name, ws.store.agent.budget(name), now_ms())
+    return _report(ws, name, ws.store.budgets.get(name), now_ms())
 
 
 def refusal(model: str, workspace: Workspace, now: int | None = None) -> str | None:
     """Why one more retrain of ``model`` would break its budget, or None if it fits."""
-    budget = workspace.store.agent.budget(model)
+    budget = workspace.store.budgets.get(model)
     if budget is None:
         return None
     now = now_ms() if now is None else now
@@ -214,7 +214,7 @@ def persistence(model: str | None, workspace: Workspace) -> int:
     """Windows in a row a condition must hold before retraining ``model`` (1 without one)."""
     if model is None:
         return 1
-    budget = workspace.store.agent.budget(model)
+    budget = workspace.store.budgets.get(model)
     return 1 if budget is None else budget.persistence
 
 
@@ -224,7 +224,7 @@ def notify(firing: FiringRecord, event: str, workspace: Workspace) -> None:
     from steward.monitoring.alerts.channels import AlertNotice
     from steward.monitoring.monitors.definition import parse_channel
 
-    budget = workspace.store.agent.budget(firing.model) if firing.model else None
+    budget = workspace.store.budgets.get(firing.model) if firing.model else None
     specs = budget.channels if budget is not None else ("log",)
     notice = AlertNotice(
         alert_id=firing.id,

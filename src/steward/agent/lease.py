@@ -51,8 +51,8 @@ class Lease:
 
     def acquire(self) -> LeaseRecord | None:
         """Take or renew the lease; returns the other holder's lease when it is not ours."""
-        store = self.ws.store.agent
-        current = store.lease()
+        store = self.ws.store.agent_lease
+        current = store.get()
         take_from = None
         if (
             current is not None
@@ -61,7 +61,7 @@ class Lease:
             and not process_alive(current.pid)
         ):
             take_from = current.holder
-        lease, held = store.acquire_lease(
+        lease, held = store.acquire(
             self.holder,
             host=self.host,
             pid=self.pid,
@@ -84,7 +84,7 @@ class Lease:
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl_ms / 3000):
             try:
-                _, held = self.ws.store.agent.acquire_lease(
+                _, held = self.ws.store.agent_lease.acquire(
                     self.holder,
                     host=self.host,
                     pid=self.pid,
@@ -110,7 +110,7 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         if self.held:
-            self.ws.store.agent.release_lease(self.holder, self.ws.actor, self.last_tick_ms)
+            self.ws.store.agent_lease.release(self.holder, self.ws.actor, self.last_tick_ms)
             logger.info("released the agent lease")
         self.held = False
 

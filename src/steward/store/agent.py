@@ -1,4 +1,5 @@
-"""SQL for the agent: triggers, their firings, the agent's lease and retraining budgets.
+"""SQL for the agent's triggers and their firings (the lease and budgets: ``agent_lease``,
+``budgets``).
 
 A firing is written (``planned``, with its idempotency key, unique per
 trigger) in the same transaction that moves its trigger's cursor past the
@@ -13,24 +14,14 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
-from steward.store.agent_records import (
-    UNFINISHED,
-    BudgetRecord,
-    FiringRecord,
-    FiringState,
-    LeaseRecord,
-    TriggerRecord,
-)
+from steward.store.agent_records import UNFINISHED, FiringRecord, FiringState, TriggerRecord
 from steward.store.audit import append_event
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import ms_to_datetime, now_ms
-
-_LEASE_ID = 1
 
 
 def _trigger(row: Any) -> TriggerRecord:
@@ -68,35 +59,8 @@ def _firing(row: Any) -> FiringRecord:
     )
 
 
-def _lease(row: Any) -> LeaseRecord:
-    return LeaseRecord(
-        holder=row.holder,
-        host=row.host,
-        pid=row.pid,
-        acquired_at=ms_to_datetime(row.acquired_at),  # type: ignore[arg-type]
-        renewed_at=ms_to_datetime(row.renewed_at),  # type: ignore[arg-type]
-        expires_at=ms_to_datetime(row.expires_at),  # type: ignore[arg-type]
-        last_tick_at=ms_to_datetime(row.last_tick_at),
-    )
-
-
-def _budget(row: Any) -> BudgetRecord:
-    return BudgetRecord(
-        model=row.model,
-        max_per_day=row.max_per_day,
-        max_per_week=row.max_per_week,
-        max_cpu_seconds=row.max_cpu_seconds,
-        period=row.period,
-        min_interval_s=row.min_interval_s,
-        persistence=row.persistence,
-        channels=tuple(json.loads(row.channels)),
-        updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
-        updated_by=row.updated_by,
-    )
-
-
 class AgentStore:
-    """Triggers, firings, the agent lease and budgets in the metadata store."""
+    """Triggers and their firings in the metadata store."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -426,152 +390,3 @@ class AgentStore:
             query = query.limit(limit)
         with read_transaction(self.engine) as connection:
             return [_firing(row) for row in connection.execute(query)]
-
-    # -- the lease ----------------------------------------------------------------
-
-    def lease(self) -> LeaseRecord | None:
-        """The agent lease as stored (None: no agent has run yet)."""
-        with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                select(t.agent_lease).where(t.agent_lease.c.id == _LEASE_ID)
-            ).first()
-        return None if row is None else _lease(row)
-
-    def acquire_lease(
-        self,
-        holder: str,
-        *,
-        host: str,
-        pid: int,
-        ttl_ms: int,
-        actor: str,
-        take_from: str | None = None,
-        last_tick_ms: int | None = None,
-    ) -> tuple[LeaseRecord, bool]:
-        """Take, renew or take over the lease.
-
-        The lease goes to ``holder`` when nobody holds it, when ``holder`` holds it
-        (a renewal), when it expired, or when its holder is ``take_from`` (a holder
-        the caller knows is dead). ``last_tick_ms`` records when the agent last looked.
-
-        Returns:
-            The lease as it stands, and whether ``holder`` holds it.
-        """
-
-        def write() -> tuple[LeaseRecord, bool]:
-            now = now_ms()
-            with write_transaction(self.engine) as connection:
-                query = select(t.agent_lease).where(t.agent_lease.c.id == _LEASE_ID)
-                if connection.dialect.name == "postgresql":
-                    query = query.with_for_update()
-                row = connection.execute(query).first()
-                values: dict[str, Any] = {"renewed_at": now, "expires_at": now + ttl_ms}
-                if last_tick_ms is not None:
-                    values["last_tick_at"] = last_tick_ms
-                if row is not None and row.holder == holder:
-                    connection.execute(
-                        update(t.agent_lease).where(t.agent_lease.c.id == _LEASE_ID).values(values)
-                    )
-                    return _lease_of(connection), True
-                if row is not None and row.expires_at > now and row.holder != take_from:
-                    return _lease(row), False
-                values.update(holder=holder, host=host, pid=pid, acquired_at=now)
-                if row is None:
-                    connection.execute(insert(t.agent_lease).values(id=_LEASE_ID, **values))
-                else:
-                    connection.execute(
-                        update(t.agent_lease).where(t.agent_lease.c.id == _LEASE_ID).values(values)
-                    )
-                reason = None
-                if row is not None:
-                    why = "expired" if row.expires_at <= now else "its process is gone"
-                    reason = f"taken over from {row.host} pid {row.pid}: {why}"
-                append_event(
-                    connection,
-                    actor,
-                    "agent.lease.acquire",
-                    "agent:lease",
-                    None if row is None else row.holder,
-                    holder,
-                    reason,
-                    {"host": host, "pid": pid},
-                    at_ms=now,
-                )
-                return _lease_of(connection), True
-
-        try:
-            return run_with_retry(write)
-        except IntegrityError:  # two agents wrote the first lease row at once: read it again
-            return run_with_retry(write)
-
-    def release_lease(self, holder: str, actor: str, last_tick_ms: int | None = None) -> bool:
-        """Give the lease up (a clean stop) if ``holder`` holds it; True when released."""
-
-        def write() -> bool:
-            with write_transaction(self.engine) as connection:
-                released = connection.execute(
-                    update(t.agent_lease)
-                    .where(t.agent_lease.c.id == _LEASE_ID, t.agent_lease.c.holder == holder)
-                    .values(
-                        expires_at=now_ms(),
-                        last_tick_at=func.coalesce(last_tick_ms, t.agent_lease.c.last_tick_at),
-                    )
-                ).rowcount
-                if released:
-                    append_event(
-                        connection, actor, "agent.lease.release", "agent:lease", holder, None
-                    )
-                return bool(released)
-
-        return run_with_retry(write)
-
-    # -- budgets --------------------------------------------------------------------
-
-    def set_budget(self, model: str, limits: dict[str, Any], actor: str) -> BudgetRecord:
-        """Create or replace a model's budget (``limits``: the budget's columns)."""
-
-        def write() -> BudgetRecord:
-            now = now_ms()
-            values = {**limits, "channels": json.dumps(list(limits["channels"]))}
-            values.update(updated_at=now, updated_by=actor)
-            with write_transaction(self.engine) as connection:
-                before = self._budget(connection, model)
-                if before is None:
-                    connection.execute(insert(t.retrain_budgets).values(model=model, **values))
-                else:
-                    connection.execute(
-                        update(t.retrain_budgets)
-                        .where(t.retrain_budgets.c.model == model)
-                        .values(values)
-                    )
-                append_event(
-                    connection,
-                    actor,
-                    "budget.set",
-                    f"budget:{model}",
-                    None if before is None else json.dumps(before.to_dict(), default=str),
-                    json.dumps(limits, default=str, sort_keys=True),
-                    at_ms=now,
-                )
-                found = self._budget(connection, model)
-                assert found is not None
-                return found
-
-        return run_with_retry(write)
-
-    @staticmethod
-    def _budget(connection: Connection, model: str) -> BudgetRecord | None:
-        row = connection.execute(
-            select(t.retrain_budgets).where(t.retrain_budgets.c.model == model)
-        ).first()
-        return None if row is None else _budget(row)
-
-    def budget(self, model: str) -> BudgetRecord | None:
-        """The model's budget, or None when it has none (no limits)."""
-        with read_transaction(self.engine) as connection:
-            return self._budget(connection, model)
-
-
-def _lease_of(connection: Connection) -> LeaseRecord:
-    row = connection.execute(select(t.agent_lease).where(t.agent_lease.c.id == _LEASE_ID)).one()
-    return _lease(row)
