@@ -174,3 +174,12 @@ def test_cli_add_list_show_history_and_errors(workspace: Any, steward_cli: Any) 
     code, _, err = steward_cli("trigger", "pause", "ghost")
     assert code == 1 and "no trigger named 'ghost'" in err
     assert [t.name for t in steward.triggers.list_triggers()] == ["fresh", "hourly"]
+
+
+def test_a_pipeline_module_in_the_current_folder_is_found(workspace: Any, tmp_path: Path) -> None:
+    (tmp_path / "local_jobs_for_trigger.py").write_text(
+        "import steward\n\n@steward.step\ndef one() -> int:\n    return 1\n\n"
+        "@steward.pipeline\ndef flow() -> int:\n    return one()\n"
+    )
+    added = steward.triggers.add("local", "local_jobs_for_trigger:flow", cron="@daily")
+    assert added.pipeline == "local_jobs_for_trigger:flow"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput, NotFound
@@ -59,7 +61,8 @@ def check_pipeline(pipeline: str) -> str:
     """Validate a pipeline reference ``package.module:function`` and that its module exists.
 
     Only dotted import paths are accepted (no file paths): a trigger runs
-    unattended, so what it imports must be an installed, importable module.
+    unattended, so what it imports must be an installed, importable module (or one in
+    the current folder, as for ``steward pipeline run``).
 
     Raises:
         InvalidInput: not ``module:function``, or the module cannot be found.
@@ -70,6 +73,8 @@ def check_pipeline(pipeline: str) -> str:
             "(e.g. 'jobs.retrain:pipeline'); file paths are not accepted for triggers."
         )
     module = pipeline.partition(":")[0]
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # as running it does (steward pipeline run)
     try:
         found = importlib.util.find_spec(module)
     except (ImportError, ValueError):
