@@ -85,6 +85,7 @@ def test_kill_9_mid_firing_then_restart_finishes_it_once(
     assert len(steward.triggers.history("fresh")) == 1
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_agent_cleanly_and_frees_the_lease(workspace: Any) -> None:
     agent = _agent(workspace, "--poll", "0.2")
     try:
