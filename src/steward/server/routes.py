@@ -8,6 +8,7 @@ request, so a slow database never stalls the event loop.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -51,6 +52,10 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
 
     encode = encoder_for(endpoint.return_hint)
     fills_actor = bool(SERVER_FILLED & set(endpoint.signature.parameters))
+    if endpoint.on_workspace:
+        call = partial(endpoint.function, workspace)
+    else:
+        call = getattr(getattr(workspace.store, endpoint.repository), endpoint.name)
 
     def handle(request: Request, body: bytes) -> bytes:
         principal = authenticator.principal(request)
@@ -65,11 +70,12 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
         principal.require(endpoint.required_role(arguments))
         if endpoint.check is not None:
             endpoint.check(arguments)
+        if endpoint.precondition is not None:
+            endpoint.precondition(workspace, arguments)
         if fills_actor:
             arguments["actor"] = principal.user
-        repository = getattr(workspace.store, endpoint.repository)
         try:
-            result = getattr(repository, endpoint.name)(**arguments)
+            result = call(**arguments)
         except (DataError, IntegrityError) as exc:
             raise from_database(exc) from exc
         return orjson.dumps(encode(result))
