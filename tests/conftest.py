@@ -179,6 +179,15 @@ def workspace_three_ways(
         yield from pinned(ws, monkeypatch, tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "postgres", "server"])
+def three_way_workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fresh workspace of an editor: local on SQLite and PostgreSQL, and remote through
+    a server (a package's conftest makes it its ``any_workspace``)."""
+    yield from workspace_three_ways(request, tmp_path, monkeypatch, role="editor")
+
+
 STORED_BLOBS = pytest.StashKey[Any]()
 """The blob store that really holds a three-way workspace's blobs (the server's, remotely)."""
 

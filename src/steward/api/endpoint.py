@@ -23,20 +23,16 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from steward.api.codec import decoder_for, encoder_for, is_optional, json_schema, object_schema
 from steward.auth import Role
 from steward.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from steward.workspace import Workspace
-
 SERVER_FILLED = frozenset({"actor"})
 """Parameters the server fills from the authenticated caller, never from the request."""
 
 RoleRule = Callable[[Mapping[str, Any]], Role]
-ServerCheck = Callable[["Workspace", Mapping[str, Any]], None]
 _PATH_PARAM = re.compile(r"{(\w+)(?::path)?}")
 _QUERY_SCALARS = {str, int, float, bool}
 
@@ -58,12 +54,14 @@ class Endpoint:
             (the status a production alias needs, say).
         escalate: for actions whose role depends on the arguments (moving
             ``production`` needs an approver), the role a given call needs.
-        precondition: a check that needs the server's own stores, run after
-            ``check`` and before the call (re-reading a version's blobs before
-            it is approved: a client cannot vouch for content it holds).
-        on_workspace: ``function`` is not a store method but a function of the
-            server's workspace (its first parameter), for work that needs the
-            blob store as well as the metadata.
+        server_check: the name of a method of the server's own services
+            (``steward.server.services``) called with the arguments after
+            ``check``, for checks that need the server's stores: re-reading a
+            version's blobs before it is approved (a client cannot vouch for
+            content it holds).
+        on_server: ``function`` is a method of a protocol that the server's own
+            services answer (work that needs the blob store too, or many
+            queries), not a method of a store repository.
     """
 
     repository: str
@@ -75,8 +73,8 @@ class Endpoint:
     status: int = 200
     server_decides: tuple[str, ...] = ()
     escalate: RoleRule | None = None
-    precondition: ServerCheck | None = None
-    on_workspace: bool = False
+    server_check: str | None = None
+    on_server: bool = False
 
     def __post_init__(self) -> None:
         for name in SERVER_FILLED & set(self.signature.parameters):
@@ -106,7 +104,7 @@ class Endpoint:
 
     @cached_property
     def signature(self) -> inspect.Signature:
-        """The method's signature without ``self`` (or the workspace)."""
+        """The method's signature without ``self``."""
         signature = inspect.signature(self.function)
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
