@@ -472,6 +472,13 @@ class MonitoringStore:
 
         return run_with_retry(write)
 
+    @classmethod
+    def _stored_alert(cls, connection: Connection, alert_id: str) -> Alert:
+        row = connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
+        if row is None:
+            raise NotFound(f"no alert with id {alert_id!r}; list them with 'steward alerts list'.")
+        return cls._alert(row)
+
     def update(
         self,
         alert_id: str,
@@ -495,9 +502,7 @@ class MonitoringStore:
                 values["notified_at"] = now
             with write_transaction(self.engine) as connection:
                 connection.execute(update(t.alerts).where(t.alerts.c.id == alert_id).values(values))
-                alert = self._alert(
-                    connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
-                )
+                alert = self._stored_alert(connection, alert_id)
                 if topic:
                     self._publish(connection, topic, alert.to_dict(), actor)
                 return alert
@@ -521,9 +526,7 @@ class MonitoringStore:
                         notified_at=now,
                     )
                 )
-                alert = self._alert(
-                    connection.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
-                )
+                alert = self._stored_alert(connection, alert_id)
                 self._publish(connection, "alert.resolved", alert.to_dict(), actor)
                 append_event(
                     connection,
