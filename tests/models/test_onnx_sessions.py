@@ -77,8 +77,15 @@ def test_labels_and_probabilities_come_from_one_run(served_forest: Any) -> None:
     np.testing.assert_allclose(probabilities, forest.predict_proba(X), atol=1e-6)
 
 
-def test_the_export_drops_tree_attributes_that_repeat_their_default(served_forest: Any) -> None:
-    forest, loaded, X = served_forest
+def test_skl2onnx_exports_lose_tree_attributes_that_repeat_their_default(workspace: Any) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)  # three classes: not a compact graph
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    with steward.start_run():
+        info = models.log(forest, input_example=X[:5], onnx=True, onnx_check_data=X)
+    assert info.metadata.onnx is not None and info.metadata.onnx["converter"] == "skl2onnx"
+    loaded = models.load(info.uri, backend="onnx")
     graph = onnx.load(str(loaded.folder / "model.onnx"))
     names = {attribute.name for node in graph.graph.node for attribute in node.attribute}
     assert "nodes_modes" in names
