@@ -122,3 +122,10 @@ def test_a_graph_outside_the_folder_is_refused(tmp_path: Path) -> None:
         OnnxPredictor(folder, "model.onnx", ["model.onnx"])
     with pytest.raises(UnsafeModel, match="not a file inside"):
         OnnxPredictor(folder, "../outside.onnx", ["../outside.onnx"])
+
+
+def test_the_model_card_says_which_converter_wrote_the_export(served_forest: Any) -> None:
+    from steward.models.card import card
+
+    text = card("forest", 1)
+    assert "Converted by compact trees." in text
