@@ -45,6 +45,7 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
     from steward import checks, data, governance, models, monitoring, pipelines, serving
+    from steward.models.gate import gate
     from steward.pipelines.definition import pipeline
     from steward.pipelines.steps import step
 
@@ -56,15 +57,17 @@ _LAZY_SUBMODULES = frozenset(
 
 
 _LAZY_ATTRIBUTES = {
+    "gate": "steward.models.gate",
     "pipeline": "steward.pipelines.definition",
     "step": "steward.pipelines.steps",
 }
-"""Decorators whose modules are imported on first use (the pipelines package is not light)."""
+"""The pipeline decorators and the retraining gate, imported on first use (their modules are
+not light)."""
 
 
 def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) and the pipeline decorators on first
-    access, keeping ``import steward`` fast."""
+    """Import lifecycle submodules (``steward.data``…), the pipeline decorators and the gate
+    on first access, keeping ``import steward`` fast."""
     import importlib
 
     if name in _LAZY_SUBMODULES:
@@ -97,6 +100,7 @@ __all__ = [
     "download_artifact",
     "end_run",
     "flush",
+    "gate",
     "get_metric_history",
     "get_run",
     "governance",
