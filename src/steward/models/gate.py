@@ -205,8 +205,9 @@ def evaluate(
     results: list[CheckResult] = []
     for check in checks:
         found = check_results(check, mine)
-        single = not isinstance(check, CheckGroup)  # a data suite judges the data, not a model
-        if single and not getattr(check, "compares_champion", False):
+        # A data suite judges the data and a comparison both models; the rest run on the
+        # champion too, so its figure stands beside the challenger's.
+        if not isinstance(check, CheckGroup) and not getattr(check, "compares_champion", False):
             found = [_with_champion_figure(found[0], check.run(theirs))]
         results.extend(found)
     return results
