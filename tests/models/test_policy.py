@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 import steward
 from steward import models
+from tests.conftest import workspace_three_ways
 from tests.models.promotion_helpers import labelled, local_workspace, register
 from tests.services import Receiver, wait_until
 from tests.serving.conftest import serve_process, stop_process
@@ -162,3 +164,38 @@ def test_policy_and_rollback_bad_input(
     code, _, err = steward_cli(*args)
     assert code == 1 and message in err and "Traceback" not in err
     assert models.get_policy("clf").updated_at is None  # nothing was stored
+
+
+def test_rollback_through_the_team_server_too(any_workspace: Any, steward_cli: Any) -> None:
+    first, second = register(), register(seed=1)
+    models.approve("clf", first.version, "validated")
+    models.set_alias("clf", "production", first.version, reason="go live")
+    models.set_alias("clf", "champion", first.version)
+    models.set_alias("clf", "champion", second.version)
+
+    event = models.rollback("clf", "second misbehaves")
+
+    assert (event.from_version, event.to_version) == (second.version, first.version)
+    assert models.resolve("models:/clf@champion").version == first.version
+    with pytest.raises(steward.Conflict, match="no earlier version"):
+        models.rollback("clf", "once more", alias="production")
+    code, _, err = steward_cli("models", "show", "clf/2")
+    assert code == 0, err
+
+
+@pytest.fixture(params=["server"])
+def team_workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A workspace that talks to a team server on loopback (as an approver)."""
+    yield from workspace_three_ways(request, tmp_path, monkeypatch, role="approver")
+
+
+def test_the_gate_through_a_team_server_says_what_to_do(team_workspace: Any) -> None:
+    champion = register()
+    models.set_alias("clf", "champion", champion.version)
+    challenger = register(seed=1)
+    with pytest.raises(steward.InvalidInput, match="not served over a team server's API yet"):
+        steward.gate(f"clf/{challenger.version}", data=labelled(), target="label")
+    with pytest.raises(steward.InvalidInput, match="STEWARD_STORE_URL"):
+        models.set_policy("clf", promote="auto")

@@ -14,6 +14,7 @@ from typing import Any
 
 from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
+from steward.errors import InvalidInput
 from steward.models.review import (
     PRODUCTION,
     PROTECTED_ALIASES,
@@ -40,6 +41,12 @@ def _status_role(arguments: Mapping[str, Any]) -> Role:
 
 def _check_alias(arguments: dict[str, Any]) -> None:
     arguments["required_status"] = alias_requirement(arguments["alias"], arguments.get("reason"))
+
+
+def _check_rollback(arguments: dict[str, Any]) -> None:
+    if not (arguments.get("reason") or "").strip():
+        raise InvalidInput("a rollback needs a reason; it is kept in the audit trail.")
+    _check_alias(arguments)
 
 
 def _check_alias_removal(arguments: dict[str, Any]) -> None:
@@ -94,6 +101,15 @@ REGISTRY = Repository(
             "/models/{name}/aliases/{alias}",
             _write,
             _check_alias_removal,
+            escalate=_alias_role,
+        ),
+        _registry(
+            RegistryStore.rollback_alias,
+            "POST",
+            "/models/{name}/aliases/{alias}/rollback",
+            _write,
+            _check_rollback,
+            server_decides=("required_status",),
             escalate=_alias_role,
         ),
         _registry(RegistryStore.alias_history, "GET", "/models/{name}/alias-history", _read),

@@ -94,21 +94,25 @@ def rollback(
 
 def latest_gate(name: str, version: int) -> dict[str, Any] | None:
     """The latest gate run of a version with its check results (None if never gated)."""
+    from steward.models.policy import promotion_store
     from steward.workspace import current_workspace
 
-    store = current_workspace().store
-    runs = store.promotion.gates(model=(name, version), limit=1)
+    runs = promotion_store().gates(model=(name, version), limit=1)
     if not runs:
         return None
-    checks = store.governance.check_runs(run_id=runs[0].check_run_id)[0]
+    checks = current_workspace().store.governance.check_runs(run_id=runs[0].check_run_id)[0]
     return {**runs[0].to_dict(), "dataset": checks.dataset, "results": checks.to_dict()["results"]}
 
 
-def show_gate(name: str, version: int) -> None:
-    """Print a version's latest gate run as a table (nothing if it was never gated)."""
-    gate = latest_gate(name, version)
-    if gate is None:
-        return
+def promotion_served() -> bool:
+    """Whether the workspace holds gate runs and policies (not yet through a team server)."""
+    from steward.workspace import current_workspace
+
+    return hasattr(current_workspace().store, "promotion")
+
+
+def show_gate(gate: dict[str, Any]) -> None:
+    """Print a gate run (``latest_gate``) as a table of its checks."""
     title = (
         f"Gate {gate['id'][:12]}: {'passed' if gate['passed'] else 'FAILED'} against "
         f"{gate['champion'] or '-'}"

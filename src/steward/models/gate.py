@@ -251,9 +251,11 @@ def gate(
     """
     from steward.checks.stored import as_frame
     from steward.models.fluent import load
+    from steward.models.policy import promotion_store
     from steward.store.governance import StoredCheckResult
     from steward.workspace import current_workspace
 
+    store = promotion_store() if save else None  # refuse before any work, not after it
     mine = _version(challenger, "challenger")
     theirs = _version(champion if champion is not None else f"{mine.name}@champion", "champion")
     if (mine.name, mine.version) == (theirs.name, theirs.version):
@@ -284,9 +286,9 @@ def gate(
     )
     passed = all(result.passed for result in results if result.severity == "error")
     record = None
-    if save:
+    if store is not None:
         workspace = current_workspace()
-        record = workspace.store.promotion.record_gate(
+        record = store.record_gate(
             (mine.name, mine.version),
             (theirs.name, theirs.version),
             [

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 from steward.errors import Conflict, InvalidInput
 from steward.models import registry
 from steward.models.review import PRODUCTION, alias_requirement
-from steward.store.promotion import DEFAULT_CHANNELS, PROMOTE_MODES, PromotionPolicy
+from steward.store.promotion import (
+    DEFAULT_CHANNELS,
+    PROMOTE_MODES,
+    PromotionPolicy,
+    PromotionStore,
+)
 from steward.store.registry import VersionStatus
 
 if TYPE_CHECKING:
@@ -67,6 +72,22 @@ def _workspace() -> Workspace:
     return current_workspace()
 
 
+def promotion_store() -> PromotionStore:
+    """The current workspace's gate runs and policies.
+
+    Raises:
+        InvalidInput: the workspace talks to a team server, which does not serve them yet.
+    """
+    store: PromotionStore | None = getattr(_workspace().store, "promotion", None)
+    if store is None:
+        raise InvalidInput(
+            "the gate and promotion policies are not served over a team server's API yet; "
+            "run them where the metadata store is reachable (STEWARD_STORE_URL), e.g. on the "
+            "server's host."
+        )
+    return store
+
+
 def _mode(option: str, value: str) -> str:
     if value not in PROMOTE_MODES:
         raise InvalidInput(
@@ -102,7 +123,7 @@ def set_policy(
     for spec in specs:
         parse_channel(spec)  # refuses malformed specs and forbidden targets now, not later
     workspace = _workspace()
-    return workspace.store.promotion.set_policy(
+    return promotion_store().set_policy(
         name,
         _mode("promote", promote),
         _mode("production", production),
@@ -113,7 +134,7 @@ def set_policy(
 
 def get_policy(name: str) -> PromotionPolicy:
     """The promotion policy of ``name`` (approval for everything until one is set)."""
-    return _workspace().store.promotion.get_policy(name)
+    return promotion_store().get_policy(name)
 
 
 def _alerts(name: str, policy: PromotionPolicy) -> AlertManager:
@@ -145,9 +166,7 @@ def _pending(name: str) -> int:
     workspace = _workspace()
     waiting = {
         record.version
-        for record in workspace.store.promotion.gates(
-            model=(name, None), decision="pending", limit=1000
-        )
+        for record in promotion_store().gates(model=(name, None), decision="pending", limit=1000)
     }
     statuses = {v.version: v.status for v in workspace.store.registry.list_versions(name)}
     return sum(1 for v in waiting if statuses.get(v) is not VersionStatus.REJECTED)
@@ -156,7 +175,7 @@ def _pending(name: str) -> int:
 def _rejections(name: str) -> int:
     """How many gate runs of ``name`` in a row, newest first, turned the challenger down."""
     count = 0
-    for record in _workspace().store.promotion.gates(model=(name, None), limit=100):
+    for record in promotion_store().gates(model=(name, None), limit=100):
         if record.passed:
             break
         count += 1
@@ -195,7 +214,7 @@ def apply_policy(result: GateResult) -> Promotion:
             "promotes a challenger over its own model's champion."
         )
     name, version, gate_id = challenger.name, challenger.version, result.record.id
-    store = _workspace().store.promotion
+    store = promotion_store()
     policy = store.get_policy(name)
     if not result.passed:
         reason = f"failed the gate ({gate_id}) against {champion.uri}: " + ", ".join(
@@ -236,7 +255,7 @@ def promote(name: str, version: int | str, reason: str) -> Promotion:
         raise InvalidInput("promoting a version needs a reason (-m '…'); it is audited.")
     number = int(version)
     workspace = _workspace()
-    store = workspace.store.promotion
+    store = promotion_store()
     registry.get_version(name, number)
     runs = store.gates(model=(name, number), limit=1)
     if not runs or not runs[0].passed:

@@ -212,14 +212,13 @@ def promote_challenger(model: str, gated: dict[str, Any]) -> dict[str, Any]:
     """Promote, hold for approval or reject the challenger as the model's policy says."""
     from steward.checks.stored import as_results
     from steward.models.gate import GateResult
-    from steward.models.policy import apply_policy, settle
+    from steward.models.policy import apply_policy, promotion_store, settle
     from steward.models.registry import get_version, resolve
     from steward.workspace import current_workspace
 
     with _alerting(model, "promoting"):
-        store = current_workspace().store
-        record = store.promotion.gates(gate_id=gated["gate"])[0]
-        checks = store.governance.check_runs(run_id=record.check_run_id)[0]
+        record = promotion_store().gates(gate_id=gated["gate"])[0]
+        checks = current_workspace().store.governance.check_runs(run_id=record.check_run_id)[0]
         result = GateResult(
             get_version(model, gated["version"]),
             resolve(f"models:/{record.champion}"),
