@@ -126,3 +126,23 @@ def test_retrain_bad_input_fails_cleanly(
     errors = " ".join(step.error or "" for step in caught.value.run.steps)
     assert message in errors
     assert models.resolve("models:/clf@champion").version == first.version
+
+
+def test_retrain_from_the_command_line(workspace: Any, steward_cli: Any) -> None:
+    _champion()
+    steward.data.add("readings", _readings("difference", seed=1))
+    target = "steward.pipelines.recipes:retrain"
+
+    code, _, err = steward_cli("pipeline", "run", target, "-p", "model=clf")
+    assert code == 1 and "needs parameter 'data'" in err
+    code, _, err = steward_cli(
+        "pipeline", "run", target, "-p", "model=clf", "-p", "data=readings", "-p", "seed=x"
+    )
+    assert code == 1 and "parameter 'seed'" in err and "must be int" in err
+    assert models.list_versions("clf")[0].version == 1  # nothing ran
+    code, out, err = steward_cli(
+        "pipeline", "run", target, "-p", "model=clf", "-p", "data=readings", "--json"
+    )
+    assert code == 0, err
+    assert '"status": "FINISHED"' in out
+    assert models.resolve("models:/clf@champion").version == 2
