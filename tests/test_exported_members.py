@@ -24,6 +24,7 @@ EXPECTED = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
@@ -53,6 +54,7 @@ EXPECTED = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]
 

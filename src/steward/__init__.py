@@ -44,7 +44,8 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import checks, data, governance, models, monitoring, pipelines, serving
+    from steward import agent, checks, data, governance, models, monitoring, pipelines, serving
+    from steward.agent import triggers
     from steward.models.gate import gate
     from steward.pipelines.definition import pipeline
     from steward.pipelines.steps import step
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = frozenset(
-    {"checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
+    {"agent", "checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
 )
 
 
@@ -60,9 +61,11 @@ _LAZY_ATTRIBUTES = {
     "gate": "steward.models.gate",
     "pipeline": "steward.pipelines.definition",
     "step": "steward.pipelines.steps",
+    "triggers": "steward.agent",
 }
-"""The pipeline decorators and the retraining gate, imported on first use (their modules are
-not light)."""
+"""Names whose modules are imported on first use: the pipeline decorators (the pipelines
+package is not light), the retraining gate and ``steward.triggers``
+(``steward.agent.triggers``)."""
 
 
 def __getattr__(name: str) -> object:
@@ -94,6 +97,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
@@ -123,5 +127,6 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]

@@ -58,6 +58,7 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     from steward.server.auth_routes import add_auth_routes
     from steward.server.blob_routes import BlobService, add_blob_routes
     from steward.server.limits import BodyLimit
+    from steward.server.token_routes import add_token_routes
 
     config = config or ServerConfig()
     app = FastAPI(
@@ -75,6 +76,7 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     staging = workspace.settings.home / "server" / "uploads"
     add_blob_routes(app, BlobService(workspace, staging), authenticator)
     add_auth_routes(app, authenticator, LoginThrottle(config.login_failures, config.login_window_s))
+    add_token_routes(app, authenticator)
 
     @access(None)
     async def health() -> Response:

@@ -224,12 +224,12 @@ def add_blob_routes(app: FastAPI, service: BlobService, authenticator: Authentic
 
     @access(Role.VIEWER)
     async def missing_blobs(request: Request) -> Response:
-        await caller(request, Role.VIEWER)  # who asks comes before what they sent
+        principal = await caller(request, Role.VIEWER)  # decided before the body is read
         body = parse_json_body(await request.body())
         digests = body.get("digests") if isinstance(body, dict) else None
         touch = body.get("touch", False) if isinstance(body, dict) else False
         if touch is True:  # marking blobs as used (an add reusing them, see gc) is a write
-            await caller(request, Role.EDITOR)
+            principal.require(Role.EDITOR)
         if not isinstance(digests, list) or len(digests) > 100_000:
             raise InvalidInput("send {'digests': [...]} with at most 100,000 digests.")
         if not isinstance(touch, bool):

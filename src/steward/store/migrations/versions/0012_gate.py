@@ -1,7 +1,7 @@
 """gate: the retraining gate's verdicts and each model's promotion policy
 
 Revision ID: 0012
-Revises: 0010 (the lead chains it after the agent's 0011 when both land)
+Revises: 0011
 Create Date: 2026-12-03 12:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
