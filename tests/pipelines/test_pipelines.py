@@ -415,6 +415,30 @@ def test_writes_are_batched(workspace: Any) -> None:
     assert len(commits) <= 6
 
 
+def test_a_cached_rerun_looks_its_keys_up_in_one_query(workspace: Any) -> None:
+    """A chain's keys depend on each other's outputs, yet a fully cached rerun asks
+    the store for cache entries once (the entries its pipeline's latest run used)."""
+    lookups: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pipeline_cache" in statement:
+            lookups.append(statement)
+
+    flows.chain(length=12)
+    event.listen(workspace.store.engine, "before_cursor_execute", count)
+    rerun = flows.chain(length=12)
+    assert {step.status.value for step in rerun.steps} == {"cached"}
+    assert len(lookups) == 1
+    lookups.clear()
+    # Shifted by one: the first and last steps are new (one query each); the first's
+    # output equals the old second step's, so the ten between match prefetched entries.
+    shifted = flows.chain(length=12, offset=1)
+    statuses = [step.status.value for step in shifted.steps]
+    assert statuses == ["completed"] + ["cached"] * 10 + ["completed"]
+    assert len(lookups) == 3
+    event.remove(workspace.store.engine, "before_cursor_execute", count)
+
+
 def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arrives(
     workspace: Any, tmp_path: Path
 ) -> None:

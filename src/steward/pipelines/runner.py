@@ -39,6 +39,7 @@ from steward.pipelines.graph import (
 from steward.pipelines.worker import StepResult, StepTask, WorkspaceSpec
 from steward.store.pipeline_records import (
     DONE_STATUSES,
+    CacheEntry,
     NewStep,
     PipelineRunRecord,
     ReusableStep,
@@ -146,9 +147,12 @@ class PipelineRunner:
         self.keys: dict[str, tuple[str, str]] = {}
         self.computed: dict[str, tuple[int, tuple[StepOutput, ...]]] = {}
         """Cache keys computed in this run (not yet in the store's cache)."""
+        self.candidates: dict[str, CacheEntry] = {}
+        """Cache entries the pipeline's latest run used: a rerun's likely hits, prefetched."""
         self.pending: list[StepOutcome] = []
         self.in_flight: dict[Future[StepResult], str] = {}
         self.writer = _Writer(workspace.blobs.batch)
+        self.spec = WorkspaceSpec.of(workspace)
         self.last_flush = time.monotonic()
         self.failed = False
         self.step_pks: dict[str, int] = {}
@@ -182,11 +186,13 @@ class PipelineRunner:
             },
             nested=fluent.active_run() is not None,
         )
-        self.run_id, self.experiment_id = parent.id, parent.info.experiment_id
+        self.run_id, self.experiment_id = parent.id, parent.experiment_id
         status = RunStatus.FAILED
         try:
             if self.graph.params:
                 parent.log_params({k: _param_text(v) for k, v in self.graph.params.items()})
+            if settings.cache:  # before this run's record becomes the pipeline's latest
+                self.candidates = self.store.cache_candidates(self.graph.name)
             self.step_pks = self.store.create_run(
                 parent.id,
                 pipeline=self.graph.name,
@@ -298,7 +304,10 @@ class PipelineRunner:
             for node in ready
             if self._uses_cache(node) and node.name not in reuse
         ]
-        entries = self.store.lookup_cache(use_cache) if use_cache else {}
+        entries = {key: self.candidates[key] for key in use_cache if key in self.candidates}
+        unknown = [key for key in use_cache if key not in entries]
+        if unknown:
+            entries.update(self.store.lookup_cache(unknown))
         stale: list[str] = []
         misses = []
         origins = [reuse[node.name].step_pk for node in ready if node.name in reuse]
@@ -323,6 +332,7 @@ class PipelineRunner:
                     hit = (entry.step_pk, entry.outputs)
                 else:
                     stale.append(key)
+                    self.candidates.pop(key, None)
             if hit is None:
                 misses.append(node)
                 continue
@@ -406,7 +416,7 @@ class PipelineRunner:
                 record,
                 node.arguments,
                 sources,
-                WorkspaceSpec.of(self.workspace),
+                self.spec,
             )
             self.status[node.name] = StepStatus.RUNNING
         self.store.start_steps(self.run_id, self.workspace.actor, starts)
@@ -420,7 +430,7 @@ class PipelineRunner:
         if self.executor.in_memory:
             bind = getattr(self.executor, "bind", None)
             if bind is not None:
-                bind(self._load_input, self.writer)
+                bind(self._load_input, self.writer, self.workspace.tracking)
         future = self.executor.submit(self.tasks[name])
         self.in_flight[future] = name
 
