@@ -94,14 +94,13 @@ class RunSettings:
 class _Writer:
     """The blob writer steps of this run use: the current batch, renewed at each flush."""
 
-    def __init__(self, start: Callable[[], AbstractContextManager[BlobWriter]]) -> None:
+    def __init__(
+        self, start: Callable[[], AbstractContextManager[BlobWriter]], algorithm: str
+    ) -> None:
         self._start = start
         self._context: AbstractContextManager[BlobWriter] | None = None
         self._batch: BlobWriter | None = None
-
-    @property
-    def algorithm(self) -> str:
-        return self._current().algorithm
+        self.algorithm = algorithm
 
     def _current(self) -> BlobWriter:
         if self._batch is None:
@@ -151,7 +150,7 @@ class PipelineRunner:
         """Cache entries the pipeline's latest run used: a rerun's likely hits, prefetched."""
         self.pending: list[StepOutcome] = []
         self.in_flight: dict[Future[StepResult], str] = {}
-        self.writer = _Writer(workspace.blobs.batch)
+        self.writer = _Writer(workspace.blobs.batch, workspace.blobs.algorithm)
         self.spec = WorkspaceSpec.of(workspace)
         self.last_flush = time.monotonic()
         self.failed = False
@@ -284,7 +283,8 @@ class PipelineRunner:
         }
 
     def _present(self, outputs: tuple[StepOutput, ...]) -> bool:
-        return not self.workspace.blobs.missing([output.digest for output in outputs])
+        stored = [output.digest for output in outputs if output.inline is None]
+        return not stored or not self.workspace.blobs.missing(stored)
 
     def _serve_from_cache(self, ready: list[StepNode]) -> list[StepNode]:
         """Record the ready steps whose outputs can be reused; return the others."""

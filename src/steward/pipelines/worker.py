@@ -234,8 +234,10 @@ def store_outputs(
                 )
             )
         else:
-            digest, size = codec.put(writer, encoded)
-            outputs.append(StepOutput(name, encoded.kind, digest, size, encoded.type))
+            digest, size, inline = codec.put(writer, encoded)
+            outputs.append(
+                StepOutput(name, encoded.kind, digest, size, encoded.type, inline=inline)
+            )
         values[name] = item
     return tuple(outputs), values
 
