@@ -287,7 +287,25 @@ class PipelineRunner:
         return not stored or not self.workspace.blobs.missing(stored)
 
     def _serve_from_cache(self, ready: list[StepNode]) -> list[StepNode]:
-        """Record the ready steps whose outputs can be reused; return the others."""
+        """Record the ready steps whose outputs can be reused; return the others.
+
+        A step found missing stays ready until it starts (inline steps start one at
+        a time); it is not looked up again, only checked against what this run has
+        computed since.
+        """
+        fresh = [node for node in ready if node.name not in self.keys]
+        misses = []
+        for node in ready:
+            if node.name in self.keys:
+                code, key = self.keys[node.name]
+                if key in self.computed and self._uses_cache(node):
+                    self._cached(node, code, key, *self.computed[key])
+                else:
+                    misses.append(node)
+        return misses + self._look_up(fresh) if fresh else misses
+
+    def _look_up(self, ready: list[StepNode]) -> list[StepNode]:
+        """Record the steps whose outputs can be reused (first time ready); return the others."""
         for node in ready:
             self.keys[node.name] = (
                 node.step.code_digest,
