@@ -90,6 +90,8 @@ def run_tool(tool: str, scratch: Path) -> dict[str, Any]:
     env = {"PYTHONPATH": str(folder)}
     server = None
     if tool in ("plain", "steward"):
+        # Keep ours (a worktree's src/ first), so the snippet measures this checkout.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), os.getenv("PYTHONPATH")]))
         python: Path | str = sys.executable
         version = "-" if tool == "plain" else _steward_version()
     else:
