@@ -60,6 +60,11 @@ def test_every_route_declares_its_access(workspace: Any) -> None:
     assert declared <= seen, f"declared endpoints without a route: {declared - seen}"
 
 
+# Not JSON, and a NUL inside: a route that read the body before deciding who may call it
+# would answer 400 where 401 or 403 is due.
+HOSTILE_BODY = b'{"digests": ["\\u0000"'
+
+
 def test_each_route_refuses_callers_below_its_role(team: Team) -> None:
     app_routes = _routes(create_app(team.server.workspace))
     clients = {role: team.client(role) for role in (None, *ROLES)}
@@ -67,8 +72,9 @@ def test_each_route_refuses_callers_below_its_role(team: Team) -> None:
     for method, path, handler in app_routes:
         least = _least_role(method, path, getattr(handler, ACCESS_ATTRIBUTE))
         url = _concrete(path).removeprefix("/api/v1")
+        body = None if method == "GET" else HOSTILE_BODY
         for role, client in clients.items():
-            status = client.request(method, url).status_code
+            status = client.request(method, url, content=body).status_code
             if least is None:
                 assert status not in (401, 403), f"{method} {path} is public, got {status}"
             elif role is None:
