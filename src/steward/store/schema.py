@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0012"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
