@@ -1,21 +1,21 @@
 """Models: registered models, their versions and aliases, one version's card,
 checks, fairness and explanations, and the review buttons for approvers.
 
-Approving or rejecting applies the registry's review rules
-(``steward.models.review``) and the same role decision as the REST API: the
-button is shown only to approvers, and the post is refused for anyone else.
+Approving or rejecting goes through the SDK (``steward.models.approve``), so the
+registry's review rules apply, and takes the same role decision as the REST API:
+the button is shown only to approvers, and the post is refused for anyone else.
 """
 
 from __future__ import annotations
 
 from steward.auth import Role
 from steward.errors import InvalidInput
-from steward.models.review import PROTECTED_ALIASES, check_status_reason
+from steward.models.registry import approve, reject
 from steward.server.ui.formatting import ui_url
 from steward.server.ui.pages import Context, Page
-from steward.store.registry import VersionStatus, parse_status
+from steward.store.registry import VersionStatus
 
-REVIEW_ACTIONS = {"approve": VersionStatus.APPROVED, "reject": VersionStatus.REJECTED}
+REVIEW_ACTIONS = {"approve": approve, "reject": reject}
 
 
 def models(context: Context) -> Page:
@@ -65,19 +65,18 @@ def version(context: Context) -> Page:
 def review(context: Context) -> Page:
     """Approve or reject a version (approvers only), with the reason the audit log keeps.
 
+    Approving goes through the SDK's ``approve``, which first re-reads the version's
+    stored files (a changed or missing blob refuses it), as every other client does.
+
     Raises:
         InvalidInput: an unknown action or no reason.
+        IntegrityError: the version's stored content no longer verifies.
     """
     name, number = context.path("name"), _version_number(context)
     action = context.field("action")
     if action not in REVIEW_ACTIONS:
         raise InvalidInput("choose approve or reject.")
-    status = parse_status(REVIEW_ACTIONS[action])
-    reason = context.field("reason")
-    check_status_reason(status, reason)
-    context.workspace.store.registry.set_status(
-        name, number, status, context.principal.user, reason, PROTECTED_ALIASES
-    )
+    REVIEW_ACTIONS[action](name, number, context.field("reason"), actor=context.principal.user)
     return Page(redirect=ui_url(f"/models/{name}/{number}", done=f"{action}d"))
 
 
