@@ -50,7 +50,8 @@ class Site:
 
 
 def _fill(home: Path) -> tuple[int, str]:
-    """Run the demo into ``home``, register a second version, run a pipeline twice."""
+    """Run the demo into ``home``, register a second version, run a pipeline twice,
+    send late labels for the drifted stream and run its monitor again."""
     from rich.console import Console
 
     import steward
@@ -66,7 +67,14 @@ def _fill(home: Path) -> tuple[int, str]:
         pending = steward.models.register(f"runs:/{other}/model", REGISTERED_MODEL).version
         for _ in range(2):
             steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50}, experiment="pipelines")
-        request_id = str(read_predictions(REGISTERED_MODEL)["request_id"].iloc[0])
+        log = read_predictions(REGISTERED_MODEL)
+        request_id = str(log["request_id"].iloc[0])
+        # Labels for the drifted stream arrive late; the monitor's next window scores them.
+        late = log.tail(100)
+        labels = [(rid, str(int(p) ^ (i % 10 == 0))) for i, (rid, p) in enumerate(
+            zip(late["request_id"], late["prediction"], strict=True))]  # fmt: skip
+        workspace.store.serving.add_feedback(labels, "labeller")
+        steward.monitoring.run_monitor(f"{REGISTERED_MODEL}-drift")
     finally:
         use_workspace(None)
         workspace.close()

@@ -61,6 +61,8 @@ def test_no_page_has_a_serious_accessibility_violation(browser: Any, site: Site)
         ]
         if serious:
             found[path] = serious
+        name = path.strip("/").replace("/", "_").split("?")[0] or "overview"
+        page.screenshot(path=str(site.artifacts / f"page-{name}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= 1366, f"{path} is {overflow}px wide"
     page.context.close()

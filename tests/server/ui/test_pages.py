@@ -154,3 +154,12 @@ def test_sign_out_ends_the_session(site: Site) -> None:
         assert answer.status_code == 303 and answer.headers["location"] == "/ui/login"
         client.cookies.set("steward_session", session)
         assert client.get("/ui/").status_code == 303
+
+
+def test_the_monitor_page_scores_the_late_labels(site: Site) -> None:
+    with site.signed_in("viewer") as client:
+        answer = client.get(f"/ui/monitoring/{site.model}-drift")
+    assert answer.status_code == 200
+    found = re.search(r"Performance on the (\d+) labelled rows", answer.text)
+    assert found and int(found.group(1)) == 100
+    assert re.search(r"<th scope=\"row\">accuracy</th><td class=\"num\">0\.9</td>", answer.text)
