@@ -67,3 +67,18 @@ def test_no_page_has_a_serious_accessibility_violation(browser: Any, site: Site)
         assert overflow <= 1366, f"{path} is {overflow}px wide"
     page.context.close()
     assert not found, found
+
+
+def test_the_keyboard_reaches_the_content_and_the_forms(browser: Any, site: Site) -> None:
+    page = sign_in(browser, site, "viewer")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    page.goto(f"{site.url}/ui/experiments/{site.experiment}")
+    page.get_by_label("Filter").focus()
+    page.keyboard.type("name = 'random-forest'")
+    page.keyboard.press("Enter")  # submits the filter form
+    page.wait_for_url("**filter=*")
+    assert page.locator("table.runs tbody tr").count() == 1
+    page.context.close()

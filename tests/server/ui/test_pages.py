@@ -163,3 +163,31 @@ def test_the_monitor_page_scores_the_late_labels(site: Site) -> None:
     found = re.search(r"Performance on the (\d+) labelled rows", answer.text)
     assert found and int(found.group(1)) == 100
     assert re.search(r"<th scope=\"row\">accuracy</th><td class=\"num\">0\.9</td>", answer.text)
+
+
+def test_approving_a_version_whose_stored_model_changed_is_refused(site: Site) -> None:
+    import steward
+    from steward.workspace import workspace_scope
+
+    workspace = site.workspace
+    registry = workspace.store.registry
+    taken = {v.run_id for v in registry.list_versions(site.model)}
+    [spare] = [r for r in workspace.store.tracking.search_runs([site.experiment]).runs
+               if r.id not in taken]  # fmt: skip
+    with workspace_scope(workspace):
+        version = steward.models.register(f"runs:/{spare.id}/model", site.model).version
+    [model_file] = [
+        a for a in workspace.store.tracking.list_artifacts(spare.id) if a.path.endswith(".skops")
+    ]
+    blob = workspace.blobs.path_of(model_file.digest)
+    blob.chmod(0o644)
+    blob.write_bytes(b"not the model that was reviewed")
+    with site.signed_in("approver") as client:
+        answer = client.post(
+            f"/ui/models/{site.model}/{version}/review",
+            data={"csrf_token": _csrf(client), "action": "approve", "reason": "looks fine"},
+        )
+    assert answer.status_code == 500
+    assert "no longer verifies" in answer.text and "Nothing was changed" in answer.text
+    assert str(workspace.settings.home) not in answer.text
+    assert registry.get_version(site.model, version).status.value == "pending"

@@ -26,6 +26,7 @@ from starlette.requests import Request  # resolved at run time: FastAPI reads th
 
 from steward.auth import Principal, Role
 from steward.errors import (
+    IntegrityError,
     InvalidInput,
     PermissionDenied,
     StewardError,
@@ -213,6 +214,10 @@ class Ui:
             response.headers.update(SECURITY_HEADERS)
             return response
         if isinstance(exc, StewardError) and exc.http_status < 500:
+            status, message = exc.http_status, self.scrub(str(exc))[:1000]
+        elif isinstance(exc, IntegrityError):
+            # Stored content that no longer verifies: the people deciding must know why.
+            logger.error("stored content failed verification", exc_info=exc)
             status, message = exc.http_status, self.scrub(str(exc))[:1000]
         else:
             logger.error("page failed", exc_info=exc)
