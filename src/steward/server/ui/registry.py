@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from steward.auth import Role
 from steward.errors import InvalidInput
-from steward.models.registry import approve, reject
 from steward.server.ui.formatting import ui_url
 from steward.server.ui.pages import Context, Page
 from steward.store.registry import VersionStatus
 
-REVIEW_ACTIONS = {"approve": approve, "reject": reject}
+REVIEW_ACTIONS = ("approve", "reject")
+"""The SDK functions (``steward.models.registry``) a review form may call."""
 
 
 def models(context: Context) -> Page:
@@ -72,11 +72,14 @@ def review(context: Context) -> Page:
         InvalidInput: an unknown action or no reason.
         IntegrityError: the version's stored content no longer verifies.
     """
+    from steward.models import registry
+
     name, number = context.path("name"), _version_number(context)
     action = context.field("action")
     if action not in REVIEW_ACTIONS:
         raise InvalidInput("choose approve or reject.")
-    REVIEW_ACTIONS[action](name, number, context.field("reason"), actor=context.principal.user)
+    decide = getattr(registry, action)
+    decide(name, number, context.field("reason"), actor=context.principal.user)
     return Page(redirect=ui_url(f"/models/{name}/{number}", done=f"{action}d"))
 
 
