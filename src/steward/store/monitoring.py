@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
@@ -675,13 +675,18 @@ class MonitoringStore:
 
     # -- events ---------------------------------------------------------------
 
-    def events(self, topic: str | None = None, after: int = 0, limit: int = 1000) -> list[Event]:
+    def events(
+        self, topic: str | tuple[str, ...] | None = None, after: int = 0, limit: int = 1000
+    ) -> list[Event]:
         """Published events after key ``after`` (a consumer's offset), oldest first.
 
-        ``topic`` is one topic, or a prefix followed by ``*`` (``alert.*``).
+        ``topic`` is one topic, a prefix followed by ``*`` (``alert.*``), or a tuple of
+        topics (any of them).
         """
         query = select(t.events).where(t.events.c.pk > after).order_by(t.events.c.pk)
-        if topic and topic.endswith("*"):
+        if isinstance(topic, tuple):
+            query = query.where(t.events.c.topic.in_(topic))
+        elif topic and topic.endswith("*"):
             query = query.where(t.events.c.topic.startswith(topic[:-1], autoescape=True))
         elif topic:
             query = query.where(t.events.c.topic == topic)
@@ -697,3 +702,8 @@ class MonitoringStore:
                 )
                 for row in connection.execute(query.limit(limit))
             ]
+
+    def latest_event_pk(self) -> int:
+        """The pk of the newest published event (0 if none)."""
+        with read_transaction(self.engine) as connection:
+            return int(connection.execute(select(func.max(t.events.c.pk))).scalar() or 0)
