@@ -72,6 +72,9 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert retrain.params["data"] == "breast-cancer-train@latest"
     new_champion = models.resolve(f"models:/{REGISTERED_MODEL}@champion")
     assert new_champion.version == 2 and "holdout_accuracy" in new_champion.metrics
+    assert new_champion.run_id is not None
+    trained = steward.get_run(new_champion.run_id)
+    assert trained.params["cause"] == f"retrain-on-drift: {firing.key}"
     assert models.alias_history(REGISTERED_MODEL, "champion")[-1].reason.startswith(
         "passed the gate"
     )

@@ -112,7 +112,7 @@ def _kind(estimator: Any) -> str:
 
 @step(cache=False)
 def train_challenger(
-    model: str, data: str, target: str, holdout: float, seed: int
+    model: str, data: str, target: str, holdout: float, seed: int, cause: str
 ) -> dict[str, Any]:
     """Fit the champion's estimator afresh on the new data, evaluate it on the held-out
     split and register it as the model's next version."""
@@ -138,6 +138,7 @@ def train_challenger(
                 "data": version.ref,
                 "holdout": holdout,
                 "seed": seed,
+                **({"cause": cause} if cause else {}),
                 **{
                     f"model.{key}": value
                     for key, value in estimator.get_params().items()
@@ -247,6 +248,7 @@ def retrain(
     seed: int = 0,
     metric: str = "",
     min_delta: float = -0.01,
+    cause: dict[str, Any] | None = None,
 ) -> Any:
     """Retrain ``model``'s champion on the dataset version ``data`` (``name@alias``,
     ``name:3`` or ``name``), gate the result against the champion and promote it by policy.
@@ -260,7 +262,12 @@ def retrain(
         metric: the gate's metric (default: accuracy for classifiers, R² for regressors).
         min_delta: how much the challenger must beat the champion by on ``metric``
             (negative: how much worse it may be), by the bootstrap's lower bound.
+        cause: what fired the retrain (the agent passes its trigger and key); logged with
+            the challenger's run.
     """
-    trained = train_challenger(model, data, target, holdout, seed)
+    why = str(cause or "")
+    if isinstance(cause, dict):
+        why = f"{cause.get('trigger', '?')}: {cause.get('key', '?')}"
+    trained = train_challenger(model, data, target, holdout, seed, why)
     gated = gate_challenger(model, trained, holdout, seed, metric, min_delta)
     return promote_challenger(model, gated)
