@@ -203,8 +203,13 @@ class RegistryStore:
             )
         return int(pk)
 
-    def _version_row(self, connection: Connection, name: str, version: int) -> Any:
-        model_pk = self._model_pk(connection, name)
+    def _version_row(
+        self, connection: Connection, name: str, version: int, *, lock: bool = False
+    ) -> Any:
+        """A version's row; ``lock`` holds its model's row until the transaction ends, so
+        changes of aliases and status on one model (from several server processes on
+        PostgreSQL) happen one after the other: none reads a state another is changing."""
+        model_pk = self._model_pk(connection, name, lock=lock)
         row = connection.execute(
             select(t.model_versions).where(
                 t.model_versions.c.model_pk == model_pk, t.model_versions.c.version == version
@@ -574,7 +579,7 @@ class RegistryStore:
 
         def change() -> None:
             with write_transaction(self.engine) as connection:
-                row = self._version_row(connection, name, int(version))
+                row = self._version_row(connection, name, int(version), lock=True)
                 if target is not VersionStatus.APPROVED and protected_aliases:
                     held = connection.execute(
                         select(t.model_aliases.c.alias).where(
@@ -667,7 +672,7 @@ class RegistryStore:
 
         def move() -> AliasEvent:
             with write_transaction(self.engine) as connection:
-                row = self._version_row(connection, name, int(version))
+                row = self._version_row(connection, name, int(version), lock=True)
                 if required_status is not None and row.status != required_status.value:
                     raise Conflict(
                         f"version {version} of {name!r} is {row.status}; only an "
@@ -727,7 +732,7 @@ class RegistryStore:
 
         def remove() -> AliasEvent:
             with write_transaction(self.engine) as connection:
-                model_pk = self._model_pk(connection, name)
+                model_pk = self._model_pk(connection, name, lock=True)
                 current = connection.execute(
                     select(t.model_versions.c.version)
                     .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)

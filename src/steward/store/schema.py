@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -407,6 +407,22 @@ prediction_requests = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_prediction_requests_request_id", "request_id"),
     Index("ix_prediction_requests_model_at", "model", "at"),
+)
+
+prediction_request_ranges = Table(
+    "prediction_request_ranges",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # Batch scoring's ids, indexed a chunk at a time: the ids ``prefix + "0"`` to
+    # ``prefix + str(row_count - 1)``, all in one segment.
+    Column("prefix", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("segment_pk", Integer, ForeignKey("prediction_segments.pk"), nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_prediction_request_ranges_prefix", "prefix"),
+    Index("ix_prediction_request_ranges_model_at", "model", "at"),
 )
 
 prediction_feedback = Table(
