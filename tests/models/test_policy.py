@@ -109,10 +109,13 @@ def test_a_failing_challenger_is_rejected_the_champion_kept_and_channels_told(
     worse = register(flip=True, seed=3)
     models.set_policy("clf", promote="auto", channels=[f"webhook:{receiver.url}"])
 
-    promotion = models.apply_policy(_gate(worse.version))
+    verdict = _gate(worse.version)
+    promotion = models.apply_policy(verdict)
 
     assert promotion.decision == "rejected" and promotion.aliases == ()
     assert models.resolve("models:/clf@champion").version == champion.version
+    with pytest.raises(steward.Conflict, match="already decided: rejected"):
+        models.apply_policy(verdict)
     assert models.get_version("clf", worse.version).status is models.VersionStatus.REJECTED
     assert [body["rule"] for body in receiver.bodies] == ["gate"]
     assert "failed the gate" in receiver.bodies[0]["message"]

@@ -194,6 +194,7 @@ def apply_policy(result: GateResult) -> Promotion:
 
     Raises:
         InvalidInput: the gate result was not saved, or compared two different models.
+        Conflict: the verdict was already acted on (nothing changes).
     """
     challenger, champion = result.challenger, result.champion
     if result.record is None:
@@ -205,6 +206,9 @@ def apply_policy(result: GateResult) -> Promotion:
         )
     name, version, gate_id = challenger.name, challenger.version, result.record.id
     store = promotion_store()
+    decided = store.gates(gate_id=gate_id)[0].decision
+    if decided is not None:
+        raise Conflict(f"gate run {gate_id} of {challenger.uri} was already decided: {decided}.")
     policy = store.get_policy(name)
     if not result.passed:
         reason = f"failed the gate ({gate_id}) against {champion.uri}: " + ", ".join(
