@@ -12,6 +12,7 @@ policy's channels.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from steward.data.versions import DatasetVersion
     from steward.models.loaded import LoadedModel
 
+logger = logging.getLogger("steward.pipelines")
+
 _EVALUATED = {"classifier": ("accuracy", "f1", "roc_auc"), "regressor": ("r2", "mae", "rmse")}
 
 
@@ -38,14 +41,17 @@ def _alerting(model: str, stage: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        previous = current_workspace().store.monitoring.open_alert(f"model:{model}", "retrain")
-        failures = 1 + (int(previous.value or 0) if previous is not None else 0)
-        notify(
-            model,
-            "retrain",
-            failures,
-            f"retraining {model} failed while {stage}: {exc}. The champion is unchanged.",
-        )
+        try:
+            previous = current_workspace().store.monitoring.open_alert(f"model:{model}", "retrain")
+            failures = 1 + (int(previous.value or 0) if previous is not None else 0)
+            notify(
+                model,
+                "retrain",
+                failures,
+                f"retraining {model} failed while {stage}: {exc}. The champion is unchanged.",
+            )
+        except Exception as unsent:  # no such model, say: the failure itself matters more
+            logger.warning("could not alert about the failed retrain of %s: %s", model, unsent)
         raise
 
 
