@@ -65,15 +65,29 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert loop.drift_share_recovered is not None and loop.drift_share_recovered <= 0.2
     retrain = steward.pipelines.get_run(loop.retrain_run)
     assert retrain.status == steward.RunStatus.FINISHED
+    (firing,) = steward.triggers.history("retrain-on-drift")
+    assert firing.state == "succeeded" and firing.pipeline_run_id == retrain.id
+    assert firing.key.startswith("alert:")
+    assert steward.agent.show_budget(REGISTERED_MODEL).runs_day == 1
     assert retrain.params["data"] == "breast-cancer-train@latest"
     new_champion = models.resolve(f"models:/{REGISTERED_MODEL}@champion")
     assert new_champion.version == 2 and "holdout_accuracy" in new_champion.metrics
+    assert new_champion.run_id is not None
+    trained = steward.get_run(new_champion.run_id)
+    assert trained.params["cause"] == f"retrain-on-drift: {firing.key}"
     assert models.alias_history(REGISTERED_MODEL, "champion")[-1].reason.startswith(
         "passed the gate"
     )
     assert result.timeline is not None
     moments = [event for _, event in result.timeline.events]
-    order = ["data versioned", "monitor flags drift", "retraining run", "server hot-reloaded"]
+    order = [
+        "data versioned",
+        "trigger armed",
+        "monitor flags drift",
+        "the agent fired trigger retrain-on-drift",
+        "retraining run",
+        "server hot-reloaded",
+    ]
     positions = [next(i for i, e in enumerate(moments) if e.startswith(o)) for o in order]
     assert positions == sorted(positions)
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")

@@ -318,7 +318,7 @@ def _watch_drift(
     import numpy as np
 
     from steward import models, monitoring
-    from steward.demo_loop import close_loop
+    from steward.demo_loop import arm_trigger, close_loop
     from steward.workspace import current_workspace
 
     started = time.perf_counter()
@@ -338,6 +338,8 @@ def _watch_drift(
             replace=True,
         )
         models.set_policy(REGISTERED_MODEL, promote="auto", channels=[f"webhook:{receiver.url}"])
+        arm_trigger(REGISTERED_MODEL, name, seed)
+        timeline.mark(f"trigger armed: retrain on {name}'s alert (policy: promote auto)")
         results = []
         drifted_stream: tuple[list[str], Any] = ([], None)
         for drifted in (False, True):

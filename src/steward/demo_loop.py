@@ -1,9 +1,11 @@
 """The closed loop of ``steward demo``: drift, alert, retraining, gate, promotion, recovery.
 
-After the monitor has flagged the drifted stream and its alert has fired, the
-world is taken to have changed for good: the training data is measured again
-(a new version of ``breast-cancer-train`` with the same drift) and the alert
-triggers ``steward.pipelines.retrain``. The challenger is gated against the
+A trigger on the drift monitor's alert is armed first, within a retraining
+budget. After the monitor has flagged the drifted stream and its alert has
+fired, the world is taken to have changed for good: the training data is
+measured again (a new version of ``breast-cancer-train`` with the same drift)
+and one tick of the agent answers the alert with ``steward.pipelines.retrain``.
+The challenger is gated against the
 champion on held-out rows of the new data and, the model's policy being
 ``auto``, promoted; the running server follows the ``champion`` alias and
 hot-reloads it. Traffic from the changed world then gets its labels, and the
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TRAIN_DATASET = "breast-cancer-train"
+TRIGGER = "retrain-on-drift"
+RECIPE = "steward.pipelines.recipes:retrain"
 
 
 @dataclass
@@ -128,15 +132,60 @@ def _wait_for_version(client: Any, version: int, timeout_s: float = 30.0) -> flo
     return time.perf_counter() - started
 
 
-def _trigger_retraining(model: str, data: str, seed: int) -> Any:
-    """Answer the fired drift alert: run the built-in retraining pipeline."""
-    import steward
+def arm_trigger(model: str, monitor: str, seed: int) -> None:
+    """Retrain ``model`` with the recipe when ``monitor`` alerts, within a budget."""
+    import contextlib
 
-    return steward.pipelines.retrain.run(
-        {"model": model, "data": data, "seed": seed, "metric": "accuracy", "min_delta": 0.0},
-        experiment=f"{model}-retraining",
-        progress=False,
+    import steward
+    from steward.errors import NotFound
+
+    steward.agent.set_budget(
+        model, max_per_day=2, max_per_week=5, max_cpu_seconds=600, min_interval="1h",
+        persistence=1, reset=True,
+    )  # fmt: skip
+    with contextlib.suppress(NotFound):  # the demo run again in the same workspace
+        steward.triggers.delete(TRIGGER)
+    steward.triggers.add(
+        TRIGGER,
+        RECIPE,
+        alert=monitor,
+        model=model,
+        params={
+            "model": model,
+            "data": f"{TRAIN_DATASET}@latest",
+            "seed": seed,
+            "metric": "accuracy",
+            "min_delta": 0.0,
+        },
     )
+
+
+def _agent_tick(model: str) -> tuple[Any, str]:
+    """One tick of the agent: it answers the fired alert; returns the retraining run and
+    a line on the budget."""
+    import steward
+    from steward.errors import Conflict
+
+    steward.set_experiment(f"{model}-retraining")  # the agent's runs, apart from the demo's
+    agent = steward.agent.Agent(run_monitors=False)
+    try:
+        report = agent.tick()
+    finally:
+        agent.close()
+    if not report.holding:
+        holder = report.held_by.holder if report.held_by else "another agent"
+        raise Conflict(f"{holder} holds this workspace's agent lease; stop it and run again.")
+    (firing,) = [f for f in report.firings if f.trigger == TRIGGER]
+    if firing.pipeline_run_id is None:
+        raise Conflict(f"the retraining trigger did not run: {firing.state} ({firing.reason}).")
+    spent = steward.agent.show_budget(model)
+    budget = spent.budget
+    limit = "-" if budget is None or budget.max_per_day is None else str(budget.max_per_day)
+    line = (
+        f"the agent fired trigger {TRIGGER} (firing {firing.id[:12]}, {firing.key}); "
+        f"budget: {spent.runs_day} of {limit} retrains today, {spent.cpu_seconds:.1f} CPU s"
+    )
+    return steward.pipelines.get_run(firing.pipeline_run_id), line
 
 
 def close_loop(
@@ -184,7 +233,8 @@ def close_loop(
         tags={"source": "steward demo", "split": "train", "drift": "injected"},
     )
     timeline.mark(f"new data version {TRAIN_DATASET}:2 (the changed world)")
-    record = _trigger_retraining(model, f"{TRAIN_DATASET}@latest", seed)
+    record, fired = _agent_tick(model)
+    timeline.mark(fired)
     outcome = steward.pipelines.load(record)
     gated = steward.pipelines.load(record, "gate_challenger")
     timeline.mark(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 
 import steward
 from steward import models
-from tests.conftest import workspace_three_ways
 from tests.models.promotion_helpers import labelled, local_workspace, register
 from tests.services import Receiver, wait_until
 from tests.serving.conftest import serve_process, stop_process
@@ -111,10 +109,13 @@ def test_a_failing_challenger_is_rejected_the_champion_kept_and_channels_told(
     worse = register(flip=True, seed=3)
     models.set_policy("clf", promote="auto", channels=[f"webhook:{receiver.url}"])
 
-    promotion = models.apply_policy(_gate(worse.version))
+    verdict = _gate(worse.version)
+    promotion = models.apply_policy(verdict)
 
     assert promotion.decision == "rejected" and promotion.aliases == ()
     assert models.resolve("models:/clf@champion").version == champion.version
+    with pytest.raises(steward.Conflict, match="already decided: rejected"):
+        models.apply_policy(verdict)
     assert models.get_version("clf", worse.version).status is models.VersionStatus.REJECTED
     assert [body["rule"] for body in receiver.bodies] == ["gate"]
     assert "failed the gate" in receiver.bodies[0]["message"]
@@ -183,19 +184,20 @@ def test_rollback_through_the_team_server_too(any_workspace: Any, steward_cli: A
     assert code == 0, err
 
 
-@pytest.fixture(params=["server"])
-def team_workspace(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
-    """A workspace that talks to a team server on loopback (as an approver)."""
-    yield from workspace_three_ways(request, tmp_path, monkeypatch, role="approver")
+def test_gate_policy_and_promotion_through_the_team_server_too(
+    any_workspace: Any, receiver: Receiver, steward_cli: Any
+) -> None:
+    champion, challenger = _champion_and_challenger()
+    models.set_policy("clf", promote="approval", channels=[f"webhook:{receiver.url}"])
 
+    pending = models.apply_policy(_gate(challenger.version))
 
-def test_the_gate_through_a_team_server_says_what_to_do(team_workspace: Any) -> None:
-    champion = register()
-    models.set_alias("clf", "champion", champion.version)
-    challenger = register(seed=1)
-    with pytest.raises(steward.InvalidInput, match="not served over a team server's API yet"):
-        steward.gate(f"clf/{challenger.version}", data=labelled(), target="label")
-    with pytest.raises(steward.InvalidInput, match="STEWARD_STORE_URL"):
-        models.set_policy("clf", promote="auto")
+    assert pending.decision == "pending"
+    assert [body["rule"] for body in receiver.bodies] == ["approval"]
+    done = models.promote("clf", challenger.version, "reviewed")
+    assert done.aliases == ("champion",)
+    assert models.resolve("models:/clf@champion").version == challenger.version
+    code, out, err = steward_cli("models", "show", f"clf/{challenger.version}")
+    assert code == 0, err
+    assert f"against clf/{champion.version}" in out and "decision: promoted" in out
+    assert models.get_policy("clf").promote == "approval"

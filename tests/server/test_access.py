@@ -205,3 +205,23 @@ def test_the_server_rereads_its_own_blobs_before_approving_or_aliasing(team: Tea
             assert str(workspace.settings.home) not in answer.text
         assert approver.get("/models/triage/versions/1").json()["status"] == "pending"
         assert approver.get("/models/triage/alias-history").json() == []
+
+
+def test_a_promotion_policy_needs_an_approver_and_sound_values(team: Team) -> None:
+    _register_versions(team, "triage", 1)
+    policy = "/models/triage/policy"
+    sound = {"promote": "auto", "production": "approval", "channels": ["log"]}
+    with team.client("editor") as editor:
+        refused = editor.put(policy, json=sound)
+        assert refused.status_code == 403 and "approver" in refused.json()["message"]
+        decision = editor.post("/gate-runs/nope/decision", json={"decision": "yes", "reason": "x"})
+        assert decision.status_code == 400 and "decision is one of" in decision.text
+    with team.client("approver") as approver:
+        odd = approver.put(policy, json={**sound, "promote": "sometimes"})
+        assert odd.status_code == 400 and "promote must be one of" in odd.text
+        pager = approver.put(policy, json={**sound, "channels": ["pager:me"]})
+        assert pager.status_code == 400 and "'pager:me'" in pager.text
+        assert approver.get(policy).json()["promote"] == "approval"  # nothing was stored
+        assert approver.put(policy, json=sound).status_code == 200
+        stored = approver.get(policy).json()
+    assert stored["promote"] == "auto" and stored["updated_by"] == "approver"

@@ -58,22 +58,20 @@ def show(
     its latest gate run: each check's figure for the challenger and the champion)."""
     from steward.models import get_model, get_policy, resolve
 
-    local = promotion.promotion_served()
     if "@" not in reference and "/" not in reference:
         model = get_model(reference)
-        policy = get_policy(model.name) if local else None
+        policy = get_policy(model.name)
         if as_json:
-            print_json({**model.to_dict(), "policy": policy and policy.to_dict()})
+            print_json({**model.to_dict(), "policy": policy.to_dict()})
             return
         console.print(f"[bold]{model.name}[/bold]  {model.description or ''}")
         console.print(f"latest version: {model.latest_version}   aliases: {model.aliases}")
         console.print(f"tags: {model.tags}")
-        if policy is not None:
-            console.print(f"promotion policy: {policy.describe()}", highlight=False)
+        console.print(f"promotion policy: {policy.describe()}", highlight=False)
         console.print(f"created {model.created_at:%Y-%m-%d} by {model.created_by}")
         return
     version = resolve(reference)
-    gate = promotion.latest_gate(version.name, version.version) if local else None
+    gate = promotion.latest_gate(version.name, version.version)
     if as_json:
         print_json({**version.to_dict(), "gate": gate})
         return

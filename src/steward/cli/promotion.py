@@ -104,13 +104,6 @@ def latest_gate(name: str, version: int) -> dict[str, Any] | None:
     return {**runs[0].to_dict(), "dataset": checks.dataset, "results": checks.to_dict()["results"]}
 
 
-def promotion_served() -> bool:
-    """Whether the workspace holds gate runs and policies (not yet through a team server)."""
-    from steward.workspace import current_workspace
-
-    return hasattr(current_workspace().store, "promotion")
-
-
 def show_gate(gate: dict[str, Any]) -> None:
     """Print a gate run (``latest_gate``) as a table of its checks."""
     title = (

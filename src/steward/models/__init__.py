@@ -4,7 +4,9 @@
 scikit-learn, ONNX, XGBoost/LightGBM native formats, or a ``PythonModel``;
 pickle only when trusted), ``steward.models.load`` brings it back by
 ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run_id>/<path>``.
-Heavy libraries are imported only when a model needs them.
+Heavy libraries are imported only when a model needs them. A challenger is
+tested against the champion with ``steward.gate``; ``set_policy``,
+``apply_policy``, ``promote`` and ``rollback`` decide what it becomes.
 """
 
 from __future__ import annotations

@@ -73,18 +73,8 @@ def _workspace() -> Workspace:
 
 
 def promotion_store() -> PromotionStore:
-    """The current workspace's gate runs and policies.
-
-    Raises:
-        InvalidInput: the workspace talks to a team server, which does not serve them yet.
-    """
-    store: PromotionStore | None = getattr(_workspace().store, "promotion", None)
-    if store is None:
-        raise InvalidInput(
-            "the gate and promotion policies are not served over a team server's API yet; "
-            "run them where the metadata store is reachable (STEWARD_STORE_URL), e.g. on the "
-            "server's host."
-        )
+    """The current workspace's gate runs and policies (a team server's over HTTP)."""
+    store: PromotionStore = _workspace().store.promotion
     return store
 
 
@@ -204,6 +194,7 @@ def apply_policy(result: GateResult) -> Promotion:
 
     Raises:
         InvalidInput: the gate result was not saved, or compared two different models.
+        Conflict: the verdict was already acted on (nothing changes).
     """
     challenger, champion = result.challenger, result.champion
     if result.record is None:
@@ -215,6 +206,9 @@ def apply_policy(result: GateResult) -> Promotion:
         )
     name, version, gate_id = challenger.name, challenger.version, result.record.id
     store = promotion_store()
+    decided = store.gates(gate_id=gate_id)[0].decision
+    if decided is not None:
+        raise Conflict(f"gate run {gate_id} of {challenger.uri} was already decided: {decided}.")
     policy = store.get_policy(name)
     if not result.passed:
         reason = f"failed the gate ({gate_id}) against {champion.uri}: " + ", ".join(

@@ -12,6 +12,7 @@ policy's channels.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from steward.data.versions import DatasetVersion
     from steward.models.loaded import LoadedModel
 
+logger = logging.getLogger("steward.pipelines")
+
 _EVALUATED = {"classifier": ("accuracy", "f1", "roc_auc"), "regressor": ("r2", "mae", "rmse")}
 
 
@@ -38,14 +41,17 @@ def _alerting(model: str, stage: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        previous = current_workspace().store.monitoring.open_alert(f"model:{model}", "retrain")
-        failures = 1 + (int(previous.value or 0) if previous is not None else 0)
-        notify(
-            model,
-            "retrain",
-            failures,
-            f"retraining {model} failed while {stage}: {exc}. The champion is unchanged.",
-        )
+        try:
+            previous = current_workspace().store.monitoring.open_alert(f"model:{model}", "retrain")
+            failures = 1 + (int(previous.value or 0) if previous is not None else 0)
+            notify(
+                model,
+                "retrain",
+                failures,
+                f"retraining {model} failed while {stage}: {exc}. The champion is unchanged.",
+            )
+        except Exception as unsent:  # no such model, say: the failure itself matters more
+            logger.warning("could not alert about the failed retrain of %s: %s", model, unsent)
         raise
 
 
@@ -112,7 +118,7 @@ def _kind(estimator: Any) -> str:
 
 @step(cache=False)
 def train_challenger(
-    model: str, data: str, target: str, holdout: float, seed: int
+    model: str, data: str, target: str, holdout: float, seed: int, cause: str
 ) -> dict[str, Any]:
     """Fit the champion's estimator afresh on the new data, evaluate it on the held-out
     split and register it as the model's next version."""
@@ -138,6 +144,7 @@ def train_challenger(
                 "data": version.ref,
                 "holdout": holdout,
                 "seed": seed,
+                **({"cause": cause} if cause else {}),
                 **{
                     f"model.{key}": value
                     for key, value in estimator.get_params().items()
@@ -247,6 +254,7 @@ def retrain(
     seed: int = 0,
     metric: str = "",
     min_delta: float = -0.01,
+    cause: dict[str, Any] | None = None,
 ) -> Any:
     """Retrain ``model``'s champion on the dataset version ``data`` (``name@alias``,
     ``name:3`` or ``name``), gate the result against the champion and promote it by policy.
@@ -260,7 +268,12 @@ def retrain(
         metric: the gate's metric (default: accuracy for classifiers, R² for regressors).
         min_delta: how much the challenger must beat the champion by on ``metric``
             (negative: how much worse it may be), by the bootstrap's lower bound.
+        cause: what fired the retrain (the agent passes its trigger and key); logged with
+            the challenger's run.
     """
-    trained = train_challenger(model, data, target, holdout, seed)
+    why = str(cause or "")
+    if isinstance(cause, dict):
+        why = f"{cause.get('trigger', '?')}: {cause.get('key', '?')}"
+    trained = train_challenger(model, data, target, holdout, seed, why)
     gated = gate_challenger(model, trained, holdout, seed, metric, min_delta)
     return promote_challenger(model, gated)
