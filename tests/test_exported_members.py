@@ -24,6 +24,7 @@ EXPECTED = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
@@ -52,6 +53,7 @@ EXPECTED = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]
 

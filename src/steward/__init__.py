@@ -44,22 +44,25 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import checks, data, governance, models, monitoring, pipelines, serving
+    from steward import agent, checks, data, governance, models, monitoring, pipelines, serving
+    from steward.agent import triggers
     from steward.pipelines.definition import pipeline
     from steward.pipelines.steps import step
 
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = frozenset(
-    {"checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
+    {"agent", "checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
 )
 
 
 _LAZY_ATTRIBUTES = {
     "pipeline": "steward.pipelines.definition",
     "step": "steward.pipelines.steps",
+    "triggers": "steward.agent",
 }
-"""Decorators whose modules are imported on first use (the pipelines package is not light)."""
+"""Names whose modules are imported on first use: the pipeline decorators (the pipelines
+package is not light) and ``steward.triggers`` (``steward.agent.triggers``)."""
 
 
 def __getattr__(name: str) -> object:
@@ -91,6 +94,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
@@ -119,5 +123,6 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]

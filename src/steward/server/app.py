@@ -58,6 +58,7 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     from steward.server.auth_routes import add_auth_routes
     from steward.server.blob_routes import BlobService, add_blob_routes
     from steward.server.limits import BodyLimit
+    from steward.server.token_routes import add_token_routes
     from steward.server.ui import add_ui_routes
 
     config = config or ServerConfig()
@@ -77,6 +78,7 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     add_blob_routes(app, BlobService(workspace, staging), authenticator)
     throttle = LoginThrottle(config.login_failures, config.login_window_s)
     add_auth_routes(app, authenticator, throttle)
+    add_token_routes(app, authenticator)
     add_ui_routes(app, workspace, authenticator, throttle, scrub)
 
     @access(None)

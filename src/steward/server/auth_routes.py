@@ -108,6 +108,7 @@ def add_auth_routes(app: FastAPI, authenticator: Authenticator, throttle: LoginT
                 "user": principal.user,
                 "role": principal.role.label,
                 "kind": principal.kind,
+                "token_id": principal.token_id,
                 "expires_at": principal.expires_at.isoformat() if principal.expires_at else None,
             }
         )

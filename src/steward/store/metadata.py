@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.agent import AgentStore
+from steward.store.agent_lease import AgentLeaseStore
 from steward.store.audit import AuditStore
 from steward.store.auth import AuthStore
+from steward.store.budgets import BudgetStore
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.governance import GovernanceStore
@@ -35,6 +38,9 @@ class MetadataStore:
         self.governance = GovernanceStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
         self.auth = AuthStore(self.engine)
+        self.agent = AgentStore(self.engine)
+        self.agent_lease = AgentLeaseStore(self.engine)
+        self.budgets = BudgetStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -267,6 +267,7 @@ def run_monitor(
             "dataset_drift": None if drift is None else drift.dataset_drift,
             "drift_share": None if drift is None else drift.drift_share,
             "alerts": [f"{n.event}:{n.rule}" for n in notices],
+            "metrics": evaluation.metrics,
         },
         actor=ws.actor,
     )
