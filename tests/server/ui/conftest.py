@@ -51,7 +51,8 @@ class Site:
 
 def _fill(home: Path) -> tuple[int, str]:
     """Run the demo into ``home``, register a second version, run a pipeline twice,
-    send late labels for the drifted stream and run its monitor again."""
+    fire a retraining trigger, send late labels for the drifted stream and run its
+    monitor again."""
     from rich.console import Console
 
     import steward
@@ -65,8 +66,10 @@ def _fill(home: Path) -> tuple[int, str]:
         result = run_demo(seed=0, console=Console(quiet=True))
         other = next(i for n, i in result.run_ids.items() if n != result.best_model)
         pending = steward.models.register(f"runs:/{other}/model", REGISTERED_MODEL).version
+        steward.set_experiment("pipelines")
         for _ in range(2):
-            steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50}, experiment="pipelines")
+            steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50})
+        _retrain_on_new_data(workspace, REGISTERED_MODEL)
         log = read_predictions(REGISTERED_MODEL)
         request_id = str(log["request_id"].iloc[0])
         # Labels for the drifted stream arrive late; the monitor's next window scores them.
@@ -79,6 +82,31 @@ def _fill(home: Path) -> tuple[int, str]:
         use_workspace(None)
         workspace.close()
     return pending, request_id
+
+
+def _retrain_on_new_data(workspace: Any, model: str) -> None:
+    """A trigger on new training data with a budget; a new version makes the agent fire."""
+    from sklearn.datasets import load_breast_cancer
+
+    import steward
+    from steward.agent import Agent, set_budget
+
+    steward.triggers.add(
+        "retrain-on-new-data",
+        "tests.pipelines.flows:stats",
+        new_data="breast-cancer-train",
+        params={"n": 20},
+        model=model,
+    )
+    set_budget(model, max_per_day=2, max_per_week=5)
+    agent = Agent(workspace)
+    try:
+        agent.tick()  # the versions before the trigger are not causes
+        steward.data.add("breast-cancer-train", load_breast_cancer(as_frame=True).frame.head(300))
+        (firing,) = agent.tick().firings
+        assert firing.state.value == "succeeded", firing.reason
+    finally:
+        agent.close()
 
 
 @pytest.fixture(scope="session")

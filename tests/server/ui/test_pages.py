@@ -11,7 +11,7 @@ import pytest
 from tests.server.ui.conftest import PASSWORD, Site
 
 PAGES = ("", "experiments", "datasets", "models", "deployments", "monitoring", "pipelines",
-         "lineage", "predictions", "audit")  # fmt: skip
+         "triggers", "budgets", "lineage", "predictions", "audit")  # fmt: skip
 
 
 def _csrf(client: httpx.Client) -> str:
@@ -191,3 +191,17 @@ def test_approving_a_version_whose_stored_model_changed_is_refused(site: Site) -
     assert "no longer verifies" in answer.text and "Nothing was changed" in answer.text
     assert str(workspace.settings.home) not in answer.text
     assert registry.get_version(site.model, version).status.value == "pending"
+
+
+def test_triggers_and_budgets_show_what_the_agent_fired_and_spent(site: Site) -> None:
+    with site.signed_in("viewer") as client:
+        listed = client.get("/ui/triggers").text
+        detail = client.get("/ui/triggers/retrain-on-new-data").text
+        budgets = client.get("/ui/budgets").text
+    assert "retrain-on-new-data" in listed and "tests.pipelines.flows:stats" in listed
+    assert 'href="/ui/datasets/breast-cancer-train/2">breast-cancer-train:2</a>' in detail
+    assert "succeeded" in detail and 'href="/ui/pipelines/' in detail
+    row = re.search(
+        rf"<th scope=\"row\"><a href=\"/ui/models/{site.model}\">.*?</tr>", budgets, re.S
+    )
+    assert row and ">1 / 2<" in row.group(0) and ">1 / 5<" in row.group(0)
