@@ -198,6 +198,8 @@ def test_triggers_and_budgets_show_what_the_agent_fired_and_spent(site: Site) ->
         listed = client.get("/ui/triggers").text
         detail = client.get("/ui/triggers/retrain-on-new-data").text
         budgets = client.get("/ui/budgets").text
+        overview = client.get("/ui/").text
+    assert 'href="/ui/triggers/retrain-on-new-data"' in overview
     assert "retrain-on-new-data" in listed and "tests.pipelines.flows:stats" in listed
     assert 'href="/ui/datasets/breast-cancer-train/2">breast-cancer-train:2</a>' in detail
     assert "succeeded" in detail and 'href="/ui/pipelines/' in detail
