@@ -166,3 +166,19 @@ def test_cli_lists_and_acknowledges(any_workspace: Any) -> None:
     assert missing.exit_code != 0
     with pytest.raises(Exception, match="no alert"):
         ack("nope")
+
+
+def test_events_of_several_topics(any_workspace: Any) -> None:
+    """A tuple of topics filters events the same way locally and through a server
+    (the agent reads ``("monitor.evaluated", "alert.fired")``)."""
+    AlertManager(["drift.share > 0.3"], retry=FAST).evaluate({"drift.share": 0.5})
+    (alert,) = list_alerts(status="firing")
+    CliRunner().invoke(app, ["alerts", "ack", alert.id[:8]])
+    monitoring = any_workspace.store.monitoring
+    every = [event.topic for event in monitoring.events()]
+    assert {"alert.fired", "alert.acknowledged"} <= set(every)
+    picked = [event.topic for event in monitoring.events_in(("alert.acknowledged", "nothing"))]
+    assert picked == ["alert.acknowledged"]
+    assert [event.topic for event in monitoring.events("alert.*")] == [
+        topic for topic in every if topic.startswith("alert.")
+    ]
