@@ -194,6 +194,8 @@ def test_approving_a_version_whose_stored_model_changed_is_refused(site: Site) -
 
 
 def test_triggers_and_budgets_show_what_the_agent_fired_and_spent(site: Site) -> None:
+    from steward.agent.budget import show_budget
+
     with site.signed_in("viewer") as client:
         listed = client.get("/ui/triggers").text
         detail = client.get("/ui/triggers/retrain-on-new-data").text
@@ -201,9 +203,13 @@ def test_triggers_and_budgets_show_what_the_agent_fired_and_spent(site: Site) ->
         overview = client.get("/ui/").text
     assert 'href="/ui/triggers/retrain-on-new-data"' in overview
     assert "retrain-on-new-data" in listed and "tests.pipelines.flows:stats" in listed
-    assert 'href="/ui/datasets/breast-cancer-train/2">breast-cancer-train:2</a>' in detail
+    ref = f"breast-cancer-train/{site.fired_by}"
+    assert f'href="/ui/datasets/{ref}">breast-cancer-train:{site.fired_by}</a>' in detail
     assert "succeeded" in detail and 'href="/ui/pipelines/' in detail
+    spend = show_budget(site.model, site.workspace)
+    assert spend.runs_day >= 1
     row = re.search(
         rf"<th scope=\"row\"><a href=\"/ui/models/{site.model}\">.*?</tr>", budgets, re.S
     )
-    assert row and ">1 / 2<" in row.group(0) and ">1 / 5<" in row.group(0)
+    assert row and f">{spend.runs_day} / 2<" in row.group(0)
+    assert f">{spend.runs_week} / 5<" in row.group(0)
