@@ -201,7 +201,6 @@ class Ui:
                 principal=principal,
                 csrf=csrf_token(session) if session else "",
                 path=request.url.path,
-                Role=Role,
                 **page.values,
             )
             response = HTMLResponse(html, status_code=status or page.status)
