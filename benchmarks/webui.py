@@ -232,7 +232,7 @@ def demo_pages(root: Path, repeats: int) -> dict[str, float]:
         "/ui/datasets/breast-cancer-train/1", "/ui/datasets/breast-cancer-train/diff?a=1&b=1",
         "/ui/models", f"/ui/models/{MODEL}", f"/ui/models/{MODEL}/1", "/ui/deployments",
         f"/ui/deployments/{MODEL}", "/ui/monitoring", f"/ui/monitoring/{MODEL}-drift",
-        "/ui/pipelines", f"/ui/lineage?ref=run:{run_id}",
+        "/ui/pipelines", "/ui/triggers", "/ui/budgets", f"/ui/lineage?ref=run:{run_id}",
         f"/ui/predictions?request_id={request_id}", "/ui/audit",
     ]  # fmt: skip
     process, url = steward_server(home, root / "demo-server.log")

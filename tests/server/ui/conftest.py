@@ -37,6 +37,8 @@ class Site:
     request_id: str
     experiment: str
     artifacts: Path
+    fired_by: int
+    """The dataset version that made the retraining trigger fire."""
 
     @contextmanager
     def signed_in(self, role: str) -> Iterator[httpx.Client]:
@@ -49,13 +51,15 @@ class Site:
             yield client
 
 
-def _fill(home: Path) -> tuple[int, str]:
+def _fill(home: Path) -> tuple[int, str, int]:
     """Run the demo into ``home``, register a second version, run a pipeline twice,
-    send late labels for the drifted stream and run its monitor again."""
+    fire a retraining trigger, send late labels for the drifted stream, run its monitor
+    again, and fire an alert on the accuracy those labels give."""
     from rich.console import Console
 
     import steward
     from steward.demo import REGISTERED_MODEL, run_demo
+    from steward.monitoring import AlertManager
     from steward.serving import read_predictions
     from steward.workspace import open_workspace, use_workspace
 
@@ -65,8 +69,10 @@ def _fill(home: Path) -> tuple[int, str]:
         result = run_demo(seed=0, console=Console(quiet=True))
         other = next(i for n, i in result.run_ids.items() if n != result.best_model)
         pending = steward.models.register(f"runs:/{other}/model", REGISTERED_MODEL).version
+        steward.set_experiment("pipelines")
         for _ in range(2):
-            steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50}, experiment="pipelines")
+            steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50})
+        fired_by = _retrain_on_new_data(workspace, REGISTERED_MODEL)
         log = read_predictions(REGISTERED_MODEL)
         request_id = str(log["request_id"].iloc[0])
         # Labels for the drifted stream arrive late; the monitor's next window scores them.
@@ -74,11 +80,47 @@ def _fill(home: Path) -> tuple[int, str]:
         labels = [(rid, str(int(p) ^ (i % 10 == 0))) for i, (rid, p) in enumerate(
             zip(late["request_id"], late["prediction"], strict=True))]  # fmt: skip
         workspace.store.serving.add_feedback(labels, "labeller")
-        steward.monitoring.run_monitor(f"{REGISTERED_MODEL}-drift")
+        monitor = f"{REGISTERED_MODEL}-drift"
+        window = steward.monitoring.run_monitor(monitor)
+        # The demo's own alert is resolved by its closed loop; a rule on the late labels'
+        # accuracy (0.9: a tenth of them disagree) fires a new one for the pages to show.
+        alerts = AlertManager(["performance.accuracy < 0.95"], source=f"monitor:{monitor}")
+        alerts.evaluate(window.metrics)
     finally:
         use_workspace(None)
         workspace.close()
-    return pending, request_id
+    return pending, request_id, fired_by
+
+
+def _retrain_on_new_data(workspace: Any, model: str) -> int:
+    """A trigger on new training data with a budget; a new version makes the agent fire.
+
+    Returns:
+        The number of the dataset version that fired it.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    import steward
+    from steward.agent import Agent, set_budget
+
+    steward.triggers.add(
+        "retrain-on-new-data",
+        "tests.pipelines.flows:stats",
+        new_data="breast-cancer-train",
+        params={"n": 20},
+        model=model,
+    )
+    set_budget(model, max_per_day=2, max_per_week=5)
+    agent = Agent(workspace)
+    try:
+        agent.tick()  # the versions before the trigger are not causes
+        frame = load_breast_cancer(as_frame=True).frame.head(300)
+        added = steward.data.add("breast-cancer-train", frame).version
+        (firing,) = agent.tick().firings
+        assert firing.state.value == "succeeded", firing.reason
+    finally:
+        agent.close()
+    return added
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +134,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     os.environ["STEWARD_HOME"] = str(home)
     os.environ.pop("STEWARD_URI", None)
     try:
-        pending, request_id = _fill(home)
+        pending, request_id, fired_by = _fill(home)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -113,6 +155,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             request_id,
             EXPERIMENT,
             artifacts,
+            fired_by,
         )
 
 

@@ -38,6 +38,8 @@ def test_filter_runs_and_compare_two_side_by_side(browser: Any, site: Site) -> N
     assert rows.count() == 2  # the filter is kept
     page.get_by_role("link", name="test_roc_auc", exact=True).click()
     assert "order=metrics.test_roc_auc" in page.url
+    page.wait_for_selector(".chart .main-svg")  # the sorted metric, charted across the page
+    assert page.locator("figcaption").inner_text() == "test_roc_auc of the runs on this page"
     for box in page.get_by_role("checkbox", name=re.compile("^compare ")).all():
         box.check()
     page.get_by_role("button", name="Compare selected runs").click()

@@ -11,7 +11,7 @@ import pytest
 from tests.server.ui.conftest import PASSWORD, Site
 
 PAGES = ("", "experiments", "datasets", "models", "deployments", "monitoring", "pipelines",
-         "lineage", "predictions", "audit")  # fmt: skip
+         "triggers", "budgets", "lineage", "predictions", "audit")  # fmt: skip
 
 
 def _csrf(client: httpx.Client) -> str:
@@ -187,7 +187,29 @@ def test_approving_a_version_whose_stored_model_changed_is_refused(site: Site) -
             f"/ui/models/{site.model}/{version}/review",
             data={"csrf_token": _csrf(client), "action": "approve", "reason": "looks fine"},
         )
-    assert answer.status_code == 500
+    assert answer.status_code == 409  # UnverifiedContent: nothing changed, and why
     assert "no longer verifies" in answer.text and "Nothing was changed" in answer.text
     assert str(workspace.settings.home) not in answer.text
     assert registry.get_version(site.model, version).status.value == "pending"
+
+
+def test_triggers_and_budgets_show_what_the_agent_fired_and_spent(site: Site) -> None:
+    from steward.agent.budget import show_budget
+
+    with site.signed_in("viewer") as client:
+        listed = client.get("/ui/triggers").text
+        detail = client.get("/ui/triggers/retrain-on-new-data").text
+        budgets = client.get("/ui/budgets").text
+        overview = client.get("/ui/").text
+    assert 'href="/ui/triggers/retrain-on-new-data"' in overview
+    assert "retrain-on-new-data" in listed and "tests.pipelines.flows:stats" in listed
+    ref = f"breast-cancer-train/{site.fired_by}"
+    assert f'href="/ui/datasets/{ref}">breast-cancer-train:{site.fired_by}</a>' in detail
+    assert "succeeded" in detail and 'href="/ui/pipelines/' in detail
+    spend = show_budget(site.model, site.workspace)
+    assert spend.runs_day >= 1
+    row = re.search(
+        rf"<th scope=\"row\"><a href=\"/ui/models/{site.model}\">.*?</tr>", budgets, re.S
+    )
+    assert row and f">{spend.runs_day} / 2<" in row.group(0)
+    assert f">{spend.runs_week} / 5<" in row.group(0)

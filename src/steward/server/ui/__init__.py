@@ -26,6 +26,7 @@ def add_ui_routes(
 
     from steward.server.security import access
     from steward.server.ui import (
+        agent,
         datasets,
         deployments,
         governance,
@@ -49,6 +50,7 @@ def add_ui_routes(
         deployments,
         monitoring,
         pipelines,
+        agent,
         governance,
     ):
         for path, view, role in module.PAGES:

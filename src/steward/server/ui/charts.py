@@ -18,15 +18,21 @@ _LAYOUT = {
 }
 
 
-def figure(traces: list[dict[str, Any]], title: str, x_title: str = "", y_title: str = "") -> dict:
-    """A figure with the UI's layout."""
+def figure(
+    traces: list[dict[str, Any]],
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    wide: bool = False,
+) -> dict:
+    """A figure with the UI's layout (``wide``: the page's width rather than a third)."""
     layout = {
         **_LAYOUT,
         "title": {"text": title, "font": {"size": 14}},
         "xaxis": {"title": {"text": x_title}},
         "yaxis": {"title": {"text": y_title}},
     }
-    return {"data": traces, "layout": layout}
+    return {"data": traces, "layout": layout, "wide": wide}
 
 
 def line(name: str, x: Sequence[Any], y: Sequence[Any], mode: str = "lines+markers") -> dict:

@@ -9,7 +9,8 @@ RECENT = 10
 
 
 def overview(context: Context) -> Page:
-    """Counts, recent runs, versions waiting for review, firing alerts, latest changes."""
+    """Counts, recent runs, versions waiting for review, firing alerts, pipeline runs,
+    retraining firings, latest changes."""
     store = context.workspace.store
     experiments = store.tracking.list_experiments()
     values = {
@@ -22,6 +23,7 @@ def overview(context: Context) -> Page:
         "pending": store.registry.search_versions(status="pending", max_results=RECENT),
         "firing": store.monitoring.list_alerts("firing", None, RECENT),
         "pipelines": store.pipelines.list_runs(limit=5),
+        "firings": store.agent.firings(limit=5),
         "events": store.audit.events(limit=RECENT * 2),
     }
     return Page("overview.html", "Overview", values)

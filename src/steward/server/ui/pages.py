@@ -26,7 +26,6 @@ from starlette.requests import Request  # resolved at run time: FastAPI reads th
 
 from steward.auth import Principal, Role
 from steward.errors import (
-    IntegrityError,
     InvalidInput,
     PermissionDenied,
     StewardError,
@@ -159,26 +158,33 @@ class Ui:
         )
         formatting.install(self.templates)
 
-    def principal(self, request: Request, form: Mapping[str, list[str]]) -> Principal:
-        """The signed-in caller; a cookie-signed form post must carry the CSRF value.
+    def caller(
+        self, request: Request, body: bytes
+    ) -> tuple[Principal, Mapping[str, list[str]] | None]:
+        """The signed-in caller, and the posted form when reading it was part of that.
+
+        A cookie-signed post carries the CSRF value in its form (a browser's form
+        cannot send headers), so that form is read here, after the session cookie
+        and the Origin are checked; any other request is decided on its headers alone.
 
         Raises:
             Unauthenticated: not signed in.
             PermissionDenied: a post without the CSRF value or from another site.
         """
         if request.method != "POST" or "authorization" in request.headers:
-            return self.authenticator.principal(request)
+            return self.authenticator.principal(request), None
         session = request.cookies.get(SESSION_COOKIE)
         if session is None:
             raise Unauthenticated("sign in first.")
         self.authenticator.check_same_origin(request)
+        form = parse_form(body)
         sent = (form.get("csrf_token") or [""])[-1]
         if not hmac.compare_digest(sent.encode(), csrf_token(session).encode()):
             raise PermissionDenied("the form is stale or forged (no CSRF value); reload the page.")
         principal = self.workspace.store.auth.authenticate(session)
         if principal.kind != "session":
             raise Unauthenticated("the session cookie does not hold a session; sign in again.")
-        return principal
+        return principal, form
 
     def render(
         self, request: Request, page: Page, principal: Principal | None, status: int | None = None
@@ -195,7 +201,6 @@ class Ui:
                 principal=principal,
                 csrf=csrf_token(session) if session else "",
                 path=request.url.path,
-                Role=Role,
                 **page.values,
             )
             response = HTMLResponse(html, status_code=status or page.status)
@@ -215,10 +220,6 @@ class Ui:
             return response
         if isinstance(exc, StewardError) and exc.http_status < 500:
             status, message = exc.http_status, self.scrub(str(exc))[:1000]
-        elif isinstance(exc, IntegrityError):
-            # Stored content that no longer verifies: the people deciding must know why.
-            logger.error("stored content failed verification", exc_info=exc)
-            status, message = exc.http_status, self.scrub(str(exc))[:1000]
         else:
             logger.error("page failed", exc_info=exc)
             status, message = 500, "the server failed; see its log."
@@ -234,9 +235,10 @@ class Ui:
 
         principal: Principal | None = None
         try:
-            form = parse_form(body) if request.method == "POST" else {}
-            principal = self.principal(request, form)
-            principal.require(role)
+            principal, form = self.caller(request, body)
+            principal.require(role)  # decided before reading anything else the caller sent
+            if form is None:
+                form = parse_form(body) if request.method == "POST" else {}
             with workspace_scope(self.workspace):
                 page = view(Context(request, principal, self.workspace, form))
             return self.render(request, page, principal)

@@ -94,7 +94,7 @@ def add_signin_routes(app: FastAPI, ui: Ui) -> None:
 
     def end(request: Request, body: bytes) -> Response:
         try:
-            principal = ui.principal(request, parse_form(body))
+            principal, _ = ui.caller(request, body)
         except StewardError as exc:
             return ui.error_page(request, exc, None)
         if principal.kind == "session":

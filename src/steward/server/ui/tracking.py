@@ -53,6 +53,17 @@ def runs(context: Context) -> Page:
         found, error = None, str(exc)
     page_runs = found.runs if found else []
     offered, chosen = _columns(context, page_runs)
+    charted = order.split()[0] if order.startswith("metrics.") else None
+    charted = charted or next((c for c in chosen if c.startswith("metrics.")), None)
+    figures = []
+    if charted and page_runs:
+        key = charted.removeprefix("metrics.")
+        trace = charts.bars(
+            key, [r.name for r in page_runs], [r.metrics.get(key) for r in page_runs]
+        )
+        figures.append(
+            charts.figure([trace], f"{key} of the runs on this page", "", key, wide=True)
+        )
     values = {
         "experiment": experiment,
         "runs": page_runs,
@@ -61,6 +72,7 @@ def runs(context: Context) -> Page:
         "error": error,
         "offered": offered,
         "columns": chosen,
+        "figures": figures,
         "next_url": (
             ui_url(
                 f"/experiments/{experiment.name}",
