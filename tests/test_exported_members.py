@@ -24,12 +24,14 @@ EXPECTED = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
     "download_artifact",
     "end_run",
     "flush",
+    "gate",
     "get_metric_history",
     "get_run",
     "governance",
@@ -52,6 +54,7 @@ EXPECTED = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]
 

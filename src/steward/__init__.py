@@ -44,27 +44,33 @@ from steward.tracking.fluent import (
 from steward.workspace import Workspace, open_workspace, use_workspace
 
 if TYPE_CHECKING:
-    from steward import checks, data, governance, models, monitoring, pipelines, serving
+    from steward import agent, checks, data, governance, models, monitoring, pipelines, serving
+    from steward.agent import triggers
+    from steward.models.gate import gate
     from steward.pipelines.definition import pipeline
     from steward.pipelines.steps import step
 
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = frozenset(
-    {"checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
+    {"agent", "checks", "data", "governance", "models", "monitoring", "pipelines", "serving"}
 )
 
 
 _LAZY_ATTRIBUTES = {
+    "gate": "steward.models.gate",
     "pipeline": "steward.pipelines.definition",
     "step": "steward.pipelines.steps",
+    "triggers": "steward.agent",
 }
-"""Decorators whose modules are imported on first use (the pipelines package is not light)."""
+"""Names whose modules are imported on first use: the pipeline decorators (the pipelines
+package is not light), the retraining gate and ``steward.triggers``
+(``steward.agent.triggers``)."""
 
 
 def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) and the pipeline decorators on first
-    access, keeping ``import steward`` fast."""
+    """Import lifecycle submodules (``steward.data``…), the pipeline decorators and the gate
+    on first access, keeping ``import steward`` fast."""
     import importlib
 
     if name in _LAZY_SUBMODULES:
@@ -91,12 +97,14 @@ __all__ = [
     "Workspace",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "checks",
     "data",
     "download_artifact",
     "end_run",
     "flush",
+    "gate",
     "get_metric_history",
     "get_run",
     "governance",
@@ -119,5 +127,6 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "triggers",
     "use_workspace",
 ]

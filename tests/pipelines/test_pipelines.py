@@ -82,7 +82,7 @@ def test_run_is_a_tracking_run_with_a_nested_run_per_step(any_workspace: Any) ->
     assert verify_audit().ok
 
 
-def test_unchanged_steps_come_from_the_cache(workspace: Any) -> None:
+def test_unchanged_steps_come_from_the_cache(any_workspace: Any) -> None:
     first = flows.stats(n=30)
     again = flows.stats(n=30)
     assert {step.status.value for step in again.steps} == {"cached"}
@@ -245,7 +245,7 @@ def test_an_unstorable_output_fails_naming_step_and_type(
 
 
 def test_a_failure_skips_dependants_and_resume_finishes_from_the_cache(
-    workspace: Any, tmp_path: Path
+    any_workspace: Any, tmp_path: Path
 ) -> None:
     flag = tmp_path / "flag"
     flag.write_text("up")
@@ -289,7 +289,9 @@ def test_resume_reuses_steps_that_never_enter_the_cache(workspace: Any, tmp_path
     assert _by_name(resumed)["plus_one_3"].status.value == "cached"
 
 
-def test_dataset_reads_inside_a_step_are_lineage_of_its_run(workspace: Any, tmp_path: Path) -> None:
+def test_dataset_reads_inside_a_step_are_lineage_of_its_run(
+    any_workspace: Any, tmp_path: Path
+) -> None:
     version = steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3]}))
     source = textwrap.dedent(
         """
@@ -397,6 +399,33 @@ def test_targets_that_do_not_exist(target: str, error: type, message: str) -> No
         steward.pipelines.load_target(target)
 
 
+def test_small_json_outputs_live_in_the_step_record_not_in_blobs(workspace: Any) -> None:
+    """A number a step returns costs no blob file (and no fsync); it reads back, is cached
+    and keyed by content as a blob would be, and a large value still goes to a blob."""
+    from steward.blobs.digest import digest_bytes
+    from steward.pipelines.codec import INLINE_LIMIT
+
+    flows.chain(length=1, offset=100)  # the blobs of any run (its system info) are stored
+    before = {blob.digest for blob in workspace.blobs.list_blobs()}
+    record = flows.chain(length=3)
+    (link,) = [step for step in record.steps if step.name == "link"]
+    (output,) = link.outputs
+    assert (output.kind, output.inline) == ("json", "0")
+    assert output.digest == digest_bytes(b"0", workspace.blobs.algorithm)
+    assert {blob.digest for blob in workspace.blobs.list_blobs()} == before
+    assert steward.pipelines.load(record) == 2
+    assert steward.pipelines.load(record, "link") == 0
+    again = flows.chain(length=3)
+    assert {step.status.value for step in again.steps} == {"cached"}
+    assert steward.pipelines.load(again) == 2
+
+    big = flows.one(kind="long-list")
+    (step,) = big.steps
+    assert step.outputs[0].inline is None and step.outputs[0].size > INLINE_LIMIT
+    assert step.outputs[0].digest in {blob.digest for blob in workspace.blobs.list_blobs()}
+    assert steward.pipelines.load(big) == list(range(1000))
+
+
 def test_writes_are_batched(workspace: Any) -> None:
     """A cold run of N inline steps writes about once per step (its run's start);
     a fully cached rerun writes a handful of times, whatever N is."""
@@ -415,8 +444,32 @@ def test_writes_are_batched(workspace: Any) -> None:
     assert len(commits) <= 6
 
 
+def test_a_cached_rerun_looks_its_keys_up_in_one_query(workspace: Any) -> None:
+    """A chain's keys depend on each other's outputs, yet a fully cached rerun asks
+    the store for cache entries once (the entries its pipeline's latest run used)."""
+    lookups: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pipeline_cache" in statement:
+            lookups.append(statement)
+
+    flows.chain(length=12)
+    event.listen(workspace.store.engine, "before_cursor_execute", count)
+    rerun = flows.chain(length=12)
+    assert {step.status.value for step in rerun.steps} == {"cached"}
+    assert len(lookups) == 1
+    lookups.clear()
+    # Shifted by one: the first and last steps are new (one query each); the first's
+    # output equals the old second step's, so the ten between match prefetched entries.
+    shifted = flows.chain(length=12, offset=1)
+    statuses = [step.status.value for step in shifted.steps]
+    assert statuses == ["completed"] + ["cached"] * 10 + ["completed"]
+    assert len(lookups) == 3
+    event.remove(workspace.store.engine, "before_cursor_execute", count)
+
+
 def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arrives(
-    workspace: Any, tmp_path: Path
+    any_workspace: Any, tmp_path: Path
 ) -> None:
     steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3]}))
     source = textwrap.dedent(

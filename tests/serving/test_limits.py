@@ -40,11 +40,12 @@ def _exchange(url: str, chunks: Iterable[bytes], timeout: float = 20) -> tuple[b
     return reply, time.monotonic() - started
 
 
-def _rss_mb(pid: int) -> float:
+def _peak_rss_mb(pid: int) -> float:
+    """The process's resident high-water mark: what buffering a head would have raised."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    raise AssertionError("no VmHWM")
 
 
 def _many_headers(count: int) -> Iterable[bytes]:
@@ -69,16 +70,18 @@ def test_huge_heads_are_refused_early_and_cost_no_memory(champion: Any, workspac
     try:
         httpx.post(f"{url}/predict", json={"inputs": rows(1)})  # warm
         time.sleep(0.5)
-        before = _rss_mb(process.pid)
+        before = _peak_rss_mb(process.pid)
         many, _ = _exchange(url, _many_headers(100_000))
         huge, _ = _exchange(url, _huge_header(64))
         time.sleep(0.5)
-        after = _rss_mb(process.pid)
+        after = _peak_rss_mb(process.pid)
         assert many.startswith(b"HTTP/1.1 431"), many[:200]
         assert b"headers_too_large" in many
         assert huge.startswith(b"HTTP/1.1 431"), huge[:200]
         assert b"over 65536 bytes" in huge
-        assert after - before < 10, (before, after)  # ~130 MB before the limits
+        # Buffering the 64 MB head (as before the limits: ~130 MB) would lift the peak by at
+        # least its size; allocator noise under a loaded CI machine stays well below half of it.
+        assert after - before < 32, (before, after)
         assert httpx.post(f"{url}/predict", json={"inputs": rows(1)}).status_code == 200
     finally:
         stop_process(process)

@@ -11,8 +11,10 @@ import sys
 import typer
 
 from steward.cli import (
+    agent,
     alerts,
     audit,
+    budget,
     checks,
     data,
     experiments,
@@ -22,6 +24,7 @@ from steward.cli import (
     pipeline,
     runs,
     server,
+    trigger,
 )
 from steward.cli.demo import demo
 from steward.cli.output import print_error
@@ -35,8 +38,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(agent.app, name="agent")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(audit.app, name="audit")
+app.add_typer(budget.app, name="budget")
 app.add_typer(checks.app, name="checks")
 app.add_typer(data.app, name="data")
 app.add_typer(experiments.app, name="experiments")
@@ -46,6 +51,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(runs.app, name="runs")
 app.add_typer(server.app, name="server")
+app.add_typer(trigger.app, name="trigger")
 app.command()(demo)
 app.command()(score)
 app.command()(serve)

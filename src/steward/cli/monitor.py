@@ -206,7 +206,7 @@ def watch(
     poll: float = typer.Option(30.0, help="Longest sleep between checks, in seconds."),
 ) -> None:
     """Run monitors on their --schedule until interrupted (--once: exits 1 if a window
-    could not be evaluated)."""
+    could not be evaluated). 'steward agent' does this too, and fires triggers."""
     from steward.monitoring.monitors.scheduler import run_due
     from steward.monitoring.monitors.scheduler import watch as watch_monitors
 

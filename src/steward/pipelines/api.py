@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.pipelines.execution import execute
+from steward.processes import process_alive
 from steward.store.pipeline_records import PipelineRunRecord, StepStatus
 from steward.store.records import RunStatus
 
@@ -80,16 +80,6 @@ def run(
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def resume(
     run_id: str,
     *,
@@ -124,7 +114,7 @@ def resume(
             "again instead (unchanged steps come from the cache)."
         )
     if record.status == RunStatus.RUNNING:
-        if record.host != socket.gethostname() or _pid_alive(record.pid):
+        if record.host != socket.gethostname() or process_alive(record.pid):
             raise Conflict(
                 f"pipeline run {record.id} is still running (process {record.pid} on "
                 f"{record.host}); wait for it, or stop it first."

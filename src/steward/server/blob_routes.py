@@ -224,11 +224,12 @@ def add_blob_routes(app: FastAPI, service: BlobService, authenticator: Authentic
 
     @access(Role.VIEWER)
     async def missing_blobs(request: Request) -> Response:
+        principal = await caller(request, Role.VIEWER)  # decided before the body is read
         body = parse_json_body(await request.body())
         digests = body.get("digests") if isinstance(body, dict) else None
         touch = body.get("touch", False) if isinstance(body, dict) else False
-        # Marking blobs as used (an add reusing them, see gc) is an editor's write.
-        await caller(request, Role.EDITOR if touch is True else Role.VIEWER)
+        if touch is True:  # marking blobs as used (an add reusing them, see gc) is a write
+            principal.require(Role.EDITOR)
         if not isinstance(digests, list) or len(digests) > 100_000:
             raise InvalidInput("send {'digests': [...]} with at most 100,000 digests.")
         if not isinstance(touch, bool):

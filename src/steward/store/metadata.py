@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from steward.store.agent import AgentStore
+from steward.store.agent_lease import AgentLeaseStore
 from steward.store.audit import AuditStore
 from steward.store.auth import AuthStore
+from steward.store.budgets import BudgetStore
 from steward.store.datasets import DatasetStore
 from steward.store.engine import create_store_engine
 from steward.store.governance import GovernanceStore
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
 from steward.store.pipelines import PipelineStore
+from steward.store.promotion import PromotionStore
 from steward.store.references import ReferenceStore
 from steward.store.registry import RegistryStore
 from steward.store.serving import ServingStore
@@ -33,8 +37,12 @@ class MetadataStore:
         self.references = ReferenceStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.governance = GovernanceStore(self.engine)
+        self.promotion = PromotionStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
         self.auth = AuthStore(self.engine)
+        self.agent = AgentStore(self.engine)
+        self.agent_lease = AgentLeaseStore(self.engine)
+        self.budgets = BudgetStore(self.engine)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0013"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -409,6 +409,22 @@ prediction_requests = Table(
     Index("ix_prediction_requests_model_at", "model", "at"),
 )
 
+prediction_request_ranges = Table(
+    "prediction_request_ranges",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # Batch scoring's ids, indexed a chunk at a time: the ids ``prefix + "0"`` to
+    # ``prefix + str(row_count - 1)``, all in one segment.
+    Column("prefix", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("segment_pk", Integer, ForeignKey("prediction_segments.pk"), nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_prediction_request_ranges_prefix", "prefix"),
+    Index("ix_prediction_request_ranges_model_at", "model", "at"),
+)
+
 prediction_feedback = Table(
     "prediction_feedback",
     metadata,
@@ -616,4 +632,125 @@ api_tokens = Table(
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
     Index("ix_api_tokens_user_pk", "user_pk"),
+)
+
+
+# -- agent: triggers, their firings, the agent's lease and retraining budgets -------------
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    # The pipeline it runs, "module:function", and its parameters (JSON object).
+    Column("pipeline", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    # cron, new-data, alert or performance; the kind's spec as JSON.
+    Column("kind", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    # The registered model whose retraining budget its firings count against.
+    Column("model", String(NAME_LENGTH), nullable=True),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    # How far it has looked: a cron slot (ms), an audit sequence number or an event pk.
+    Column("cursor", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+firings = Table(
+    "firings",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    # NULL once the trigger is deleted; its name and model stay for history and budgets.
+    Column("trigger_pk", Integer, ForeignKey("triggers.pk"), nullable=True),
+    Column("trigger_name", String(NAME_LENGTH), nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=True),
+    # What it answers (a cron slot, a dataset version, an alert…): one firing per key.
+    Column("key", String(NAME_LENGTH), nullable=False),
+    Column("cause", Text, nullable=False),
+    # planned, started, succeeded, failed or skipped.
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("pipeline_run_id", String(32), nullable=True),
+    Column("planned_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("cpu_seconds", Float(precision=53), nullable=True),
+    Column("agent", String(NAME_LENGTH), nullable=False),
+    UniqueConstraint("trigger_pk", "key"),
+    Index("ix_firings_model_planned_at", "model", "planned_at"),
+    Index("ix_firings_state", "state"),
+)
+
+agent_lease = Table(
+    "agent_lease",
+    metadata,
+    # One row: the workspace has one agent at a time.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(NAME_LENGTH), nullable=False),
+    Column("host", String(NAME_LENGTH), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("renewed_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("last_tick_at", BigInteger, nullable=True),
+)
+
+retrain_budgets = Table(
+    "retrain_budgets",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("max_per_day", Integer, nullable=True),
+    Column("max_per_week", Integer, nullable=True),
+    Column("max_cpu_seconds", Float(precision=53), nullable=True),
+    # The period max_cpu_seconds covers: day or week.
+    Column("period", String(8), nullable=False),
+    Column("min_interval_s", Integer, nullable=True),
+    # Windows in a row an alert or a drop must persist before a retrain.
+    Column("persistence", Integer, nullable=False),
+    # JSON list of alert channel specs told about skipped firings.
+    Column("channels", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+
+# -- promotion: the gate's verdicts and each model's promotion policy -----------------
+
+model_policies = Table(
+    "model_policies",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), nullable=False, unique=True),
+    # "auto" (a passing challenger becomes champion) or "approval" (it waits for a person).
+    Column("promote", String(16), nullable=False),
+    # The same choice for the production alias.
+    Column("production", String(16), nullable=False),
+    # JSON list of alert channel specs told about approvals and failures.
+    Column("channels", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+gate_runs = Table(
+    "gate_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    # The challenger: its check results are the check run below.
+    Column("model_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
+    Column("champion_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=True),
+    Column("check_run_pk", Integer, ForeignKey("check_runs.pk"), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    # NULL until the policy acts: "promoted", "pending" (awaits approval) or "rejected".
+    Column("decision", String(16), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", String(NAME_LENGTH), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_gate_runs_model_version", "model_version_pk"),
 )
