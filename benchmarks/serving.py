@@ -193,7 +193,12 @@ def workers(
             for label, path, body, headers, concurrency in loads:
                 before = cpu_seconds(process.pid)
                 figures = load_with_wrk(
-                    f"http://127.0.0.1:{port}{path}", concurrency, args.seconds, body, headers
+                    f"http://127.0.0.1:{port}{path}",
+                    concurrency,
+                    args.seconds,
+                    body,
+                    headers,
+                    refusals=True,
                 )
                 after = cpu_seconds(process.pid)
                 used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
@@ -202,6 +207,7 @@ def workers(
                 result[f"{key}_rps"] = figures["rps"]
                 result[f"{key}_server_cores"] = sum(used.values()) / seconds
                 result[f"{key}_client_cores"] = figures["client_cores"]
+                result[f"{key}_non_2xx"] = figures.get("non_2xx", 0.0)
                 if count == 2:
                     busy = sorted(used.values())[-2:]  # the two workers (the master idles)
                     result[f"{key}_least_busy_worker_share"] = busy[0] / max(sum(busy), 1e-9)
@@ -231,7 +237,8 @@ def v2_and_overload(
             url = f"{base}/v2/models/{model}/infer"
             for name, body, headers in (("json", as_json, json_headers),
                                         ("binary", as_binary, binary_headers)):  # fmt: skip
-                figures = load_with_wrk(url, 4, args.seconds, body, headers)
+                figures = load_with_wrk(url, 4, args.seconds, body, headers, refusals=True)
+                result[f"v2_1000rows_{model}_{name}_non_2xx"] = figures.get("non_2xx", 0.0)
                 result[f"v2_1000rows_{model}_{name}_rows_per_s"] = figures["rps"] * 1000
                 result[f"v2_1000rows_{model}_{name}_p50_ms"] = figures["p50_ms"]
             result[f"v2_{model}_binary_vs_json"] = (

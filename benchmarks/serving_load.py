@@ -108,8 +108,14 @@ def load_with_wrk(
     seconds: float,
     body: str | bytes,
     headers: dict[str, str] | None = None,
+    *,
+    refusals: bool = False,
 ) -> dict[str, float]:
-    """Drive ``url`` with wrk; p50/p99 in ms, requests per second, and the cores wrk used."""
+    """Drive ``url`` with wrk; p50/p99 in ms, requests per second, and the cores wrk used.
+
+    Args:
+        refusals: count answers other than 2xx (``non_2xx``) instead of failing on them.
+    """
     folder = Path(tempfile.mkdtemp(prefix="steward-wrk-"))
     (folder / "body").write_bytes(body.encode() if isinstance(body, str) else body)
     lines = "\n".join(
@@ -135,7 +141,9 @@ def load_with_wrk(
         elif parts[:1] == ["Requests/sec:"]:
             result["rps"] = float(parts[1])
         elif "Non-2xx" in line:
-            raise RuntimeError(f"the server refused requests under load: {line.strip()}")
+            if not refusals:
+                raise RuntimeError(f"the server refused requests under load: {line.strip()}")
+            result["non_2xx"] = float(parts[-1])
     return result
 
 
