@@ -168,10 +168,32 @@ def workspace_three_ways(
     if request.param != "server":
         url = fresh_store_url(request.param, request, tmp_path)
         ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
+        request.node.stash[STORED_BLOBS] = ws.blobs
         yield from pinned(ws, monkeypatch, tmp_path)
         return
     with served_workspace(tmp_path / "server") as server:
         monkeypatch.setenv("STEWARD_URI", server.url)
         monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", role))
+        request.node.stash[STORED_BLOBS] = server.workspace.blobs
         ws = open_workspace(home=tmp_path / "home", actor="tester")
         yield from pinned(ws, monkeypatch, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "server"])
+def three_way_workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fresh workspace of an editor: local on SQLite and PostgreSQL, and remote through
+    a server (a package's conftest makes it its ``any_workspace``)."""
+    yield from workspace_three_ways(request, tmp_path, monkeypatch, role="editor")
+
+
+STORED_BLOBS = pytest.StashKey[Any]()
+"""The blob store that really holds a three-way workspace's blobs (the server's, remotely)."""
+
+
+@pytest.fixture
+def stored_blobs(request: pytest.FixtureRequest, any_workspace: Any) -> Any:
+    """The blob store holding ``any_workspace``'s blobs: its own, or its server's (a test
+    that damages stored content must damage the copy that the server reads)."""
+    return request.node.stash[STORED_BLOBS]

@@ -341,11 +341,29 @@ def _descendants(roots: set[int]) -> set[int]:
     return found
 
 
+def kill_processes_mentioning(marker: str) -> None:
+    """Kill every process whose command line holds ``marker`` (a folder only this test
+    made, such as a Ray cluster's temp dir), and every process below them; no other."""
+    import signal
+
+    roots = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        roots.add(int(entry))
+            except OSError:
+                continue
+    for pid in _descendants(roots):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @contextmanager
 def ray_head(temp_dir: str, num_cpus: int = 1) -> Iterator[tuple[str, Any]]:
     """A separate Ray cluster (``ray start --head``) on a free loopback port; yields its
     address and a function that kills it (every process of that cluster, no other)."""
-    import signal
     import sys
 
     port = free_port()
@@ -359,18 +377,7 @@ def ray_head(temp_dir: str, num_cpus: int = 1) -> Iterator[tuple[str, Any]]:
     )  # fmt: skip
 
     def kill() -> None:
-        roots = set()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != os.getpid():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                        if temp_dir.encode() in handle.read():
-                            roots.add(int(entry))
-                except OSError:
-                    continue
-        for pid in _descendants(roots):
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_processes_mentioning(temp_dir)
 
     try:
         yield f"127.0.0.1:{port}", kill

@@ -1,7 +1,8 @@
 """``authorize(token, role)``: the one access check every Steward server makes.
 
 The team server's routes and the model server's admin routes both call it,
-so one token works on both and a revoked one stops working on both.
+so one token works on both and a revoked one stops working on both. A model
+server whose workspace is a team server (``STEWARD_URI``) asks that server.
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ def authorize(token: str | None, role: Role | str, workspace: Workspace | None =
 
     if not token:
         raise Unauthenticated("this needs a token: send 'Authorization: Bearer <token>'.")
-    principal = (workspace or current_workspace()).store.auth.authenticate(token)
+    workspace = workspace or current_workspace()
+    if workspace.settings.remote:
+        principal = _ask_the_team_server(workspace, token)
+    else:
+        principal = workspace.store.auth.authenticate(token)
     principal.require(Role.parse(role))
     return principal
+
+
+def _ask_the_team_server(workspace: Workspace, token: str) -> Principal:
+    """Whom ``token`` belongs to, as the team server that keeps the users says."""
+    import orjson
+
+    from steward.api.client import Transport
+
+    transport = Transport(workspace.settings.store_url, token)
+    try:
+        answer = orjson.loads(transport.request("GET", "/auth/whoami").content)
+    finally:
+        transport.close()
+    return Principal(
+        answer["user"], Role.parse(answer["role"]), answer.get("token_id", ""), answer["kind"]
+    )

@@ -44,6 +44,17 @@ class IntegrityError(StewardError):
     http_status = 500
 
 
+class UnverifiedContent(IntegrityError):
+    """An action was refused, nothing changed, because the stored content it would act on
+    no longer matches its digest (approving or aliasing a damaged model version).
+
+    The caller asked for something that cannot be done as things stand, so a
+    server answers 409 with the message, not a bare 500.
+    """
+
+    http_status = 409
+
+
 class StorageError(StewardError, OSError):
     """A store cannot be read or written: a damaged or unreadable file, a read-only or
     failing disk, an unreachable database server."""

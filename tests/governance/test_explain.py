@@ -21,6 +21,12 @@ from steward.governance.explain import (
 )
 
 
+@pytest.fixture
+def any_workspace(three_way_workspace: Any) -> Any:
+    """SQLite, PostgreSQL, and through the team server (the explanation calls go over HTTP)."""
+    return three_way_workspace
+
+
 def _data(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(

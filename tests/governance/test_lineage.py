@@ -22,6 +22,12 @@ from steward.governance.lineage import Edge, Node, lineage, trained_on
 from steward.governance.lineage_render import to_html, to_text
 
 
+@pytest.fixture
+def any_workspace(three_way_workspace: Any) -> Any:
+    """SQLite, PostgreSQL, and through the team server (the lineage calls go over HTTP)."""
+    return three_way_workspace
+
+
 def _story(workspace: Any) -> dict[str, str]:
     """data → run → model v1 → served (two requests) → monitor → alert."""
     rng = np.random.default_rng(0)

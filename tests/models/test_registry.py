@@ -129,26 +129,26 @@ def test_env_check_compares_with_the_lock(workspace: Any) -> None:
     assert models.env_check("models:/clf/1") == []
 
 
-def _corrupt(workspace: Any, version: models.ModelVersion, name: str = "model.skops") -> None:
+def _corrupt(blobs: Any, version: models.ModelVersion, name: str = "model.skops") -> None:
     """Change one stored blob of a version in place, as disk rot or an intruder would."""
     digest = next(
         item.digest
         for item in steward.list_artifacts(version.run_id)
         if item.path == f"{version.artifact_path}/{name}"
     )
-    blob = workspace.blobs.path_of(digest)
+    blob = blobs.path_of(digest)
     blob.chmod(0o644)
     blob.write_bytes(blob.read_bytes()[:-8] + b"rotten!!")
 
 
 def test_approving_or_aliasing_a_version_whose_blobs_changed_is_refused(
-    any_workspace: Any, tmp_path: Any
+    stored_blobs: Any, tmp_path: Any
 ) -> None:
     from steward.errors import IntegrityError
 
     good, bad = _log_versions(2)
     models.load("models:/clf/2")  # a verified copy sits in the cache: it must not vouch
-    _corrupt(any_workspace, bad)
+    _corrupt(stored_blobs, bad)
     with pytest.raises(IntegrityError, match=r"cannot approve clf v2.*model file model\.skops"):
         models.approve("clf", 2, "looks fine")
     assert models.get_version("clf", 2).status is models.VersionStatus.PENDING
@@ -166,14 +166,14 @@ def test_approving_or_aliasing_a_version_whose_blobs_changed_is_refused(
     assert models.resolve("models:/clf@production").version == good.version
 
 
-def test_production_moves_only_to_content_that_still_verifies(any_workspace: Any) -> None:
+def test_production_moves_only_to_content_that_still_verifies(stored_blobs: Any) -> None:
     from steward.errors import IntegrityError
 
     _, second = _log_versions(2)
     models.approve("clf", 1, "reviewed")
     models.approve("clf", 2, "reviewed")
     models.set_alias("clf", "production", 1, reason="release")
-    _corrupt(any_workspace, second)
+    _corrupt(stored_blobs, second)
     with pytest.raises(IntegrityError, match=r"model file model\.skops"):
         models.set_alias("clf", "production", 2, reason="upgrade")
     assert models.resolve("models:/clf@production").version == 1

@@ -76,7 +76,7 @@ def test_persisting_condition_alerts_once_then_on_worsening_cooldown_and_resolut
     assert all(d.status == "delivered" for d in store.deliveries())
 
 
-def test_for_n_windows_needs_consecutive_breaches(workspace: Any) -> None:
+def test_for_n_windows_needs_consecutive_breaches(any_workspace: Any) -> None:
     manager = AlertManager(["performance.f1 < 0.8 for 2 windows"], retry=FAST)
     assert manager.evaluate({"performance.f1": 0.7}) == []
     assert manager.evaluate({"performance.f1": 0.9}) == []
@@ -86,7 +86,7 @@ def test_for_n_windows_needs_consecutive_breaches(workspace: Any) -> None:
 
 
 def test_failed_deliveries_are_retried_recorded_and_redelivered(
-    workspace: Any, receiver: Receiver
+    any_workspace: Any, receiver: Receiver
 ) -> None:
     sleeps: list[float] = []
     manager = AlertManager(
@@ -103,7 +103,7 @@ def test_failed_deliveries_are_retried_recorded_and_redelivered(
 
     receiver.fail_next = 10
     manager.evaluate({"quality.missing.age": 0.01})  # resolution: every try fails
-    store = workspace.store.monitoring
+    store = any_workspace.store.monitoring
     (failed,) = store.deliveries(status="failed")
     assert failed.event == "resolved" and failed.attempts == 3 and "503" in failed.last_error
     receiver.fail_next = 0
@@ -112,12 +112,12 @@ def test_failed_deliveries_are_retried_recorded_and_redelivered(
     assert receiver.bodies[-1]["text"].startswith("[warning] RESOLVED")
 
 
-def test_unreachable_webhook_is_recorded_not_raised(workspace: Any) -> None:
+def test_unreachable_webhook_is_recorded_not_raised(any_workspace: Any) -> None:
     manager = AlertManager(
         ["drift.share > 0.3"], [channel("webhook", url="http://127.0.0.1:9/none")], retry=FAST
     )
     (notice,) = manager.evaluate({"drift.share": 0.5})
-    (delivery,) = workspace.store.monitoring.deliveries(alert_id=notice.alert_id)
+    (delivery,) = any_workspace.store.monitoring.deliveries(alert_id=notice.alert_id)
     assert delivery.status == "failed" and delivery.attempts == 3
 
 
@@ -149,7 +149,7 @@ def test_email_and_log_channels_and_severity_routing(
     assert sum("FIRING" in record.getMessage() for record in caplog.records) == 2
 
 
-def test_cli_lists_and_acknowledges(workspace: Any) -> None:
+def test_cli_lists_and_acknowledges(any_workspace: Any) -> None:
     AlertManager(["drift.share > 0.3"], retry=FAST).evaluate({"drift.share": 0.5})
     (alert,) = list_alerts(status="firing")
     runner = CliRunner()
@@ -159,10 +159,26 @@ def test_cli_lists_and_acknowledges(workspace: Any) -> None:
     acked = runner.invoke(app, ["alerts", "ack", alert.id[:8]])
     assert acked.exit_code == 0, acked.output
     assert list_alerts()[0].acknowledged_by == "tester"
-    assert workspace.store.monitoring.events()[-1].topic == "alert.acknowledged"
+    assert any_workspace.store.monitoring.events()[-1].topic == "alert.acknowledged"
     table = runner.invoke(app, ["alerts", "list", "--status", "firing"])
     assert table.exit_code == 0 and "Alerts" in table.output
     missing = runner.invoke(app, ["alerts", "ack", "nope"])
     assert missing.exit_code != 0
     with pytest.raises(Exception, match="no alert"):
         ack("nope")
+
+
+def test_events_of_several_topics(any_workspace: Any) -> None:
+    """A tuple of topics filters events the same way locally and through a server
+    (the agent reads ``("monitor.evaluated", "alert.fired")``)."""
+    AlertManager(["drift.share > 0.3"], retry=FAST).evaluate({"drift.share": 0.5})
+    (alert,) = list_alerts(status="firing")
+    CliRunner().invoke(app, ["alerts", "ack", alert.id[:8]])
+    monitoring = any_workspace.store.monitoring
+    every = [event.topic for event in monitoring.events()]
+    assert {"alert.fired", "alert.acknowledged"} <= set(every)
+    picked = [event.topic for event in monitoring.events_in(("alert.acknowledged", "nothing"))]
+    assert picked == ["alert.acknowledged"]
+    assert [event.topic for event in monitoring.events("alert.*")] == [
+        topic for topic in every if topic.startswith("alert.")
+    ]

@@ -82,7 +82,7 @@ def test_run_is_a_tracking_run_with_a_nested_run_per_step(any_workspace: Any) ->
     assert verify_audit().ok
 
 
-def test_unchanged_steps_come_from_the_cache(workspace: Any) -> None:
+def test_unchanged_steps_come_from_the_cache(any_workspace: Any) -> None:
     first = flows.stats(n=30)
     again = flows.stats(n=30)
     assert {step.status.value for step in again.steps} == {"cached"}
@@ -245,7 +245,7 @@ def test_an_unstorable_output_fails_naming_step_and_type(
 
 
 def test_a_failure_skips_dependants_and_resume_finishes_from_the_cache(
-    workspace: Any, tmp_path: Path
+    any_workspace: Any, tmp_path: Path
 ) -> None:
     flag = tmp_path / "flag"
     flag.write_text("up")
@@ -289,7 +289,9 @@ def test_resume_reuses_steps_that_never_enter_the_cache(workspace: Any, tmp_path
     assert _by_name(resumed)["plus_one_3"].status.value == "cached"
 
 
-def test_dataset_reads_inside_a_step_are_lineage_of_its_run(workspace: Any, tmp_path: Path) -> None:
+def test_dataset_reads_inside_a_step_are_lineage_of_its_run(
+    any_workspace: Any, tmp_path: Path
+) -> None:
     version = steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3]}))
     source = textwrap.dedent(
         """
@@ -467,7 +469,7 @@ def test_a_cached_rerun_looks_its_keys_up_in_one_query(workspace: Any) -> None:
 
 
 def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arrives(
-    workspace: Any, tmp_path: Path
+    any_workspace: Any, tmp_path: Path
 ) -> None:
     steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3]}))
     source = textwrap.dedent(

@@ -18,6 +18,10 @@ PUBLIC = {
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/"),
+    ("GET", "/ui/login"),
+    ("POST", "/ui/login"),
+    ("GET", "/ui/static/{name}"),
 }
 
 
@@ -49,7 +53,7 @@ def _concrete(path: str) -> str:
 def test_every_route_declares_its_access(workspace: Any) -> None:
     app = create_app(workspace)
     routes = _routes(app)
-    assert len(routes) >= 30
+    assert len(routes) >= 50
     declared = {e.operation_id for r in REPOSITORIES for e in r.endpoints}
     seen = set()
     for method, path, handler in routes:
@@ -71,14 +75,18 @@ def test_each_route_refuses_callers_below_its_role(team: Team) -> None:
     checked = 0
     for method, path, handler in app_routes:
         least = _least_role(method, path, getattr(handler, ACCESS_ATTRIBUTE))
-        url = _concrete(path).removeprefix("/api/v1")
+        concrete = _concrete(path)
+        url = concrete.removeprefix("/api/v1") if path.startswith("/api/") else team.url + concrete
+        page = path.startswith("/ui/")
         body = None if method == "GET" else HOSTILE_BODY
         for role, client in clients.items():
             status = client.request(method, url, content=body).status_code
             if least is None:
                 assert status not in (401, 403), f"{method} {path} is public, got {status}"
             elif role is None:
-                assert status == 401, f"{method} {path} without a token answered {status}"
+                # A page sends a browser without a session to the sign-in form.
+                expected = 303 if page and method == "GET" else 401
+                assert status == expected, f"{method} {path} without a token answered {status}"
             elif Role.parse(role) < least:
                 assert status == 403, f"{method} {path} as {role} answered {status}"
             else:
@@ -122,14 +130,24 @@ def test_the_author_is_the_token_owner_whatever_the_client_claims(team: Team) ->
     assert created["created_by"] == "editor"
 
 
+def _register_versions(team: Team, name: str, count: int) -> None:
+    """Log ``count`` versions of a small model into the server's own workspace."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import steward
+    from steward.workspace import workspace_scope
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    with workspace_scope(team.server.workspace):
+        for _ in range(count):
+            with steward.start_run():
+                steward.models.log(model, input_example=X[:2], register=name)
+
+
 def test_review_rules_and_roles_hold_for_any_client(team: Team) -> None:
-    registry = team.server.workspace.store.registry
-    registry.create_model("triage", "tests")
-    digest = "blake3:" + "4" * 64
-    for _ in range(2):
-        registry.create_version(
-            "triage", "tests", run_id=None, artifact_path="m", metadata_digest=digest, flavor="x"
-        )
+    _register_versions(team, "triage", 2)
     production = "/models/triage/aliases/production"
     with team.client("editor") as editor:
         assert editor.put("/models/triage/aliases/champion", json={"version": 1}).status_code == 200
@@ -159,3 +177,31 @@ def test_review_rules_and_roles_hold_for_any_client(team: Team) -> None:
         assert approver.delete(production).status_code == 400  # removal needs a reason
         bogus = approver.post("/models/triage/versions/1/status", json={"status": "bogus"})
         assert bogus.status_code == 400
+
+
+def test_the_server_rereads_its_own_blobs_before_approving_or_aliasing(team: Team) -> None:
+    _register_versions(team, "triage", 1)
+    workspace = team.server.workspace
+    version = workspace.store.registry.get_version("triage", 1)
+    assert version.run_id is not None
+    [digest] = [
+        item.digest
+        for item in workspace.tracking.list_artifacts(version.run_id)
+        if item.path.endswith("model.skops")
+    ]
+    blob = workspace.blobs.path_of(digest)
+    blob.chmod(0o644)
+    blob.write_bytes(b"rotten" + blob.read_bytes()[6:])
+    approve = {"status": "approved", "reason": "reviewed"}
+    with team.client("approver") as approver:
+        for answer in (
+            approver.post("/models/triage/versions/1/status", json=approve),
+            approver.put("/models/triage/aliases/champion", json={"version": 1}),
+            approver.post("/models/triage/versions/1/verify", json={"action": "bundle"}),
+        ):
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["error"] == "UnverifiedContent"
+            assert "model.skops" in answer.json()["message"]
+            assert str(workspace.settings.home) not in answer.text
+        assert approver.get("/models/triage/versions/1").json()["status"] == "pending"
+        assert approver.get("/models/triage/alias-history").json() == []

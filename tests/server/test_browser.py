@@ -3,6 +3,8 @@ and error replies that reveal nothing of the server."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from steward.server.security import CSRF_COOKIE, SESSION_COOKIE
@@ -26,12 +28,15 @@ def _signed_in(team: Team) -> tuple[httpx.Client, str]:
 def test_a_signed_in_browser_reads_and_writes_with_the_csrf_value(team: Team) -> None:
     browser, csrf = _signed_in(team)
     try:
-        assert browser.get("/auth/whoami").json() == {
+        me = browser.get("/auth/whoami").json()
+        assert me == {
             "user": "editor",
             "role": "editor",
             "kind": "session",
-            "expires_at": browser.get("/auth/whoami").json()["expires_at"],
+            "token_id": me["token_id"],
+            "expires_at": me["expires_at"],
         }
+        assert re.fullmatch(r"[0-9a-f]{32}", me["token_id"])
         assert browser.cookies[CSRF_COOKIE] == csrf
         refused = browser.post("/experiments", json={"name": "forged"})
         assert refused.status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -91,6 +92,58 @@ def test_authorize_is_the_check_other_servers_share(team: Team) -> None:
     for bad in (None, "", "stw_nope"):
         with pytest.raises(Unauthenticated):
             authorize(bad, "viewer", workspace)
+
+
+def test_authorize_against_a_team_server_asks_that_server(
+    team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from steward.access import authorize
+    from steward.workspace import open_workspace
+
+    monkeypatch.setenv("STEWARD_URI", team.url)
+    monkeypatch.delenv("STEWARD_TOKEN", raising=False)
+    remote = open_workspace(home=tmp_path / "model-server")
+    try:
+        assert remote.settings.remote
+        found = authorize(team.tokens["admin"], "admin", remote)
+        assert found.user == "admin" and found.token_id
+        with pytest.raises(PermissionDenied, match="needs the admin role"):
+            authorize(team.tokens["editor"], "admin", remote)
+        with pytest.raises(Unauthenticated):
+            authorize("stw_nope", "viewer", remote)
+    finally:
+        remote.close()
+
+
+def test_users_make_and_revoke_their_own_tokens_and_only_admins_anyones(team: Team) -> None:
+    auth = team.server.workspace.store.auth
+    [editors] = auth.list_tokens("editor")
+    with team.client("viewer") as viewer:
+        made = viewer.post("/auth/tokens", json={"name": "laptop", "expires_in_days": 7})
+        assert made.status_code == 201, made.text
+        secret, mine = made.json()["secret"], made.json()["token"]
+        assert mine["user"] == "viewer" and mine["created_by"] == "viewer"
+        headers = {"authorization": f"Bearer {secret}"}
+        assert httpx.get(f"{team.url}/api/v1/auth/whoami", headers=headers).json()["user"] == (
+            "viewer"
+        )
+        listed = viewer.get("/auth/tokens").json()
+        assert {token["user"] for token in listed} == {"viewer"}
+        assert mine["id"] in {token["id"] for token in listed} and "secret" not in listed[0]
+        for odd in ({"name": "x", "user": "admin"}, {"name": "x", "expires_in_days": 10**6}):
+            assert viewer.post("/auth/tokens", json=odd).status_code == 400
+        # Another user's token is not the viewer's to see or revoke: it does not exist for them.
+        assert viewer.delete(f"/auth/tokens/{editors.id}").status_code == 404
+        assert viewer.delete(f"/tokens/{editors.id}").status_code == 403
+        revoked = viewer.delete(f"/auth/tokens/{mine['id']}")
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+        assert httpx.get(f"{team.url}/api/v1/auth/whoami", headers=headers).status_code == 401
+    with team.client("editor") as editor:
+        assert editor.get("/auth/whoami").status_code == 200
+    with team.client("admin") as admin:
+        assert admin.delete(f"/tokens/{editors.id}").status_code == 200
+    with team.client("editor") as editor:
+        assert editor.get("/auth/whoami").status_code == 401
 
 
 def test_the_bootstrap_token_is_made_only_when_no_admin_can_sign_in(team: Team) -> None:

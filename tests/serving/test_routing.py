@@ -140,6 +140,28 @@ def test_admin_token(champion: Any, start_server: Any) -> None:
     assert ok.status_code == 200 and ok.json()["changed"] == {}
 
 
+def test_admin_routes_take_the_workspaces_admin_tokens(
+    workspace: Any, champion: Any, start_server: Any
+) -> None:
+    auth = workspace.store.auth
+    auth.create_user("ops", "admin", "tests")
+    auth.create_user("ann", "editor", "tests")
+    admin = auth.create_token("ops", "ops laptop", "tests")
+    editor = auth.create_token("ann", "ann laptop", "tests")
+    server = start_server("models:/clf@champion", config=ServingConfig(admin_token="s3cret"))
+
+    def reload(secret: str) -> int:
+        headers = {"Authorization": f"Bearer {secret}"}
+        return httpx.post(f"{server.url}/admin/reload", headers=headers).status_code
+
+    assert reload(admin.secret) == 200
+    assert reload(editor.secret) == 403  # a valid token, but not an admin's
+    assert reload("stw_unknown") == 401
+    auth.revoke_token(admin.token.id, "tests")
+    assert reload(admin.secret) == 401  # revoked in the workspace: refused here at once
+    assert reload("s3cret") == 200  # the server's own admin token still works
+
+
 def test_array_rows_reach_a_canary_and_shadow_in_their_own_column_order(
     workspace: Any, start_server: Any
 ) -> None:

@@ -55,6 +55,9 @@ DATASETS = Repository(
             DatasetStore.import_version, "POST", "/dataset-imports", _write, _check_import, 201
         ),
         _datasets(DatasetStore.set_alias, "PUT", "/dataset-aliases", _write),
+        _datasets(
+            DatasetStore.update_version_metadata, "PATCH", "/dataset-version-metadata", _write
+        ),
         _datasets(DatasetStore.record_lineage, "POST", "/lineage", _write),
         _datasets(DatasetStore.lineage_of_version, "GET", "/lineage/versions/{version_id}", _read),
         _datasets(DatasetStore.lineage_of_run, "GET", "/lineage/runs/{run_id}", _read),

@@ -54,6 +54,14 @@ class Endpoint:
             (the status a production alias needs, say).
         escalate: for actions whose role depends on the arguments (moving
             ``production`` needs an approver), the role a given call needs.
+        server_check: the name of a method of the server's own services
+            (``steward.server.services``) called with the arguments after
+            ``check``, for checks that need the server's stores: re-reading a
+            version's blobs before it is approved (a client cannot vouch for
+            content it holds).
+        on_server: ``function`` is a method of a protocol that the server's own
+            services answer (work that needs the blob store too, or many
+            queries), not a method of a store repository.
     """
 
     repository: str
@@ -65,6 +73,8 @@ class Endpoint:
     status: int = 200
     server_decides: tuple[str, ...] = ()
     escalate: RoleRule | None = None
+    server_check: str | None = None
+    on_server: bool = False
 
     def __post_init__(self) -> None:
         for name in SERVER_FILLED & set(self.signature.parameters):

@@ -6,7 +6,21 @@ from steward.api.audit import AUDIT
 from steward.api.auth import AUTH
 from steward.api.datasets import DATASETS
 from steward.api.endpoint import Repository
+from steward.api.governance import GOVERNANCE
+from steward.api.monitoring import MONITORING
+from steward.api.pipelines import PIPELINES
 from steward.api.registry import REGISTRY
+from steward.api.serving import SERVING
 from steward.api.tracking import TRACKING
 
-REPOSITORIES: tuple[Repository, ...] = (TRACKING, DATASETS, REGISTRY, AUDIT, AUTH)
+REPOSITORIES: tuple[Repository, ...] = (
+    TRACKING,
+    DATASETS,
+    REGISTRY,
+    SERVING,
+    MONITORING,
+    PIPELINES,
+    GOVERNANCE,
+    AUDIT,
+    AUTH,
+)

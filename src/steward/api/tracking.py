@@ -7,6 +7,7 @@ below run on the server first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -35,7 +36,12 @@ def _check_metrics(metrics: list[Metric]) -> None:
         check_name("metric", key)
 
 
-def _check_batch(arguments: dict[str, Any]) -> None:
+def check_batch(arguments: dict[str, Any]) -> None:
+    """Check the names and values of params, tags and metrics a caller sent.
+
+    Raises:
+        InvalidInput: a name or value the SDK would have refused.
+    """
     _check_metrics(arguments.get("metrics") or [])
     for key, value in (arguments.get("params") or {}).items():
         check_name("param", key)
@@ -76,14 +82,25 @@ def _check_lifecycle(arguments: dict[str, Any]) -> None:
         raise InvalidInput(f"lifecycle must be one of {_LIFECYCLES}.")
 
 
-def _check_artifacts(arguments: dict[str, Any]) -> None:
+def check_artifact_entries(
+    entries: Iterable[tuple[str, str, int]],
+) -> list[tuple[str, str, int]]:
+    """Artifact ``(path, digest, size)`` entries with their paths normalised.
+
+    Raises:
+        InvalidInput: a path outside the run, a malformed digest or a negative size.
+    """
     checked = []
-    for path, digest, size in arguments["entries"]:
+    for path, digest, size in entries:
         parse_digest(digest)
         if size < 0:
             raise InvalidInput(f"artifact {path!r} has a negative size.")
         checked.append((check_artifact_path(path), digest, size))
-    arguments["entries"] = checked
+    return checked
+
+
+def _check_artifacts(arguments: dict[str, Any]) -> None:
+    arguments["entries"] = check_artifact_entries(arguments["entries"])
 
 
 _tracking = partial(Endpoint, "tracking")
@@ -100,7 +117,7 @@ TRACKING = Repository(
         _tracking(TrackingStore.search_runs, "POST", "/runs/search", _read),
         _tracking(TrackingStore.set_lifecycle, "POST", "/runs/lifecycle", _write, _check_lifecycle),
         _tracking(TrackingStore.get_run, "GET", "/runs/{run_id}", _read),
-        _tracking(TrackingStore.log_batch, "POST", "/runs/{run_id}/batch", _write, _check_batch),
+        _tracking(TrackingStore.log_batch, "POST", "/runs/{run_id}/batch", _write, check_batch),
         _tracking(TrackingStore.end_run, "POST", "/runs/{run_id}/end", _write, _check_end),
         _tracking(TrackingStore.attach_run, "POST", "/runs/{run_id}/attach", _write, _check_alive),
         _tracking(TrackingStore.heartbeat, "POST", "/runs/heartbeat", _write, _check_alive),

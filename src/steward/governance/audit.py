@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 EXPORT_FORMATS = ("jsonl", "csv")
+_EXPORT_PAGE = 1000
 CSV_COLUMNS = (
     "seq",
     "at",
@@ -115,7 +116,7 @@ def iter_export(format: str, workspace: Workspace | None = None) -> Iterator[str
     """
     if format not in EXPORT_FORMATS:
         raise InvalidInput(f"export format must be one of {', '.join(EXPORT_FORMATS)}.")
-    events = _workspace(workspace).store.audit.iter_events()
+    events = _all_events(_workspace(workspace))
     if format == "jsonl":
         for event in events:
             yield json.dumps(event.to_dict(), sort_keys=True) + "\n"
@@ -123,6 +124,20 @@ def iter_export(format: str, workspace: Workspace | None = None) -> Iterator[str
     yield _csv_line(CSV_COLUMNS)
     for event in events:
         yield _csv_line(_csv_row(event))
+
+
+def _all_events(workspace: Workspace) -> Iterator[AuditEvent]:
+    """Every event, oldest first: from one snapshot locally, a page at a time remotely."""
+    if not workspace.settings.remote:
+        yield from workspace.store.audit.iter_events()
+        return
+    after = 0
+    while True:
+        page = workspace.store.audit.events(after_seq=after, limit=_EXPORT_PAGE, newest_first=False)
+        yield from page
+        if len(page) < _EXPORT_PAGE:
+            return
+        after = page[-1].seq
 
 
 def _csv_line(values: list[str] | tuple[str, ...]) -> str:

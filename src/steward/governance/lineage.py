@@ -19,11 +19,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput, NotFound
-from steward.store.lineage import LineageStore, PredictionLineage, TrainingData
+from steward.store.lineage import (
+    Edge,
+    LineageGraph,
+    LineageStore,
+    Node,
+    PredictionLineage,
+    TrainingData,
+)
 from steward.store.records import ms_to_datetime
 
 if TYPE_CHECKING:
@@ -34,67 +40,6 @@ DIRECTIONS = ("up", "down", "both")
 MAX_NODES = 500
 SEGMENTS_SHOWN = 20
 ALERTS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Node:
-    """One thing in the graph: ``id`` is its reference (``run:…``, ``model:name/3``…)."""
-
-    id: str
-    kind: str
-    label: str
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict."""
-        return {"id": self.id, "kind": self.kind, "label": self.label, **self.attributes}
-
-
-@dataclass(frozen=True)
-class Edge:
-    """``source`` flows into ``target`` (data into a run, a run into a model…)."""
-
-    source: str
-    target: str
-    relation: str
-
-    def to_dict(self) -> dict[str, str]:
-        """A JSON-friendly dict."""
-        return {"source": self.source, "target": self.target, "relation": self.relation}
-
-
-@dataclass(frozen=True)
-class LineageGraph:
-    """The nodes reached from ``root`` and the edges between them; ``depth`` says how
-    far upstream (negative) or downstream (positive) each node is."""
-
-    root: str
-    direction: str
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
-    depth: dict[str, int]
-    truncated: bool = False
-
-    def node(self, node_id: str) -> Node:
-        """The node with this id."""
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
-
-    def of_kind(self, kind: str) -> list[Node]:
-        """The nodes of one kind."""
-        return [node for node in self.nodes if node.kind == kind]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict."""
-        return {
-            "root": self.root,
-            "direction": self.direction,
-            "nodes": [{**node.to_dict(), "depth": self.depth[node.id]} for node in self.nodes],
-            "edges": [edge.to_dict() for edge in self.edges],
-            "truncated": self.truncated,
-        }
 
 
 Neighbour = tuple[Node, Edge]
@@ -453,7 +398,12 @@ def lineage(
         raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}.")
     if depth is not None and depth < 1:
         raise InvalidInput("depth must be at least 1.")
-    store = LineageStore(_workspace(workspace).store.engine)
+    ws = _workspace(workspace)
+    if ws.settings.remote:  # walked on the server, in one request
+        served: Any = ws.store.governance
+        graph: LineageGraph = served.lineage_graph(ref, direction, depth)
+        return graph
+    store = LineageStore(ws.store.engine)
     root = resolve_node(ref, store)
     nodes: dict[str, Node] = {root.id: root}
     depths = {root.id: 0}
@@ -490,7 +440,12 @@ def trained_on(request_id: str, workspace: Workspace | None = None) -> list[Pred
     Raises:
         NotFound: the prediction log holds no such request id.
     """
-    found = LineageStore(_workspace(workspace).store.engine).trained_on(request_id)
+    ws = _workspace(workspace)
+    if ws.settings.remote:
+        served: Any = ws.store.governance
+        remote: list[PredictionLineage] = served.prediction_lineage(request_id)
+        return remote
+    found = LineageStore(ws.store.engine).trained_on(request_id)
     if not found:
         raise NotFound(f"no prediction with request id {request_id!r} in the prediction log.")
     return found

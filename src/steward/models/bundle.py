@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from steward.errors import Conflict
 from steward.models.environment import LOCK_FILE, SELF_DISTRIBUTION, EnvironmentLock
@@ -92,7 +93,11 @@ def bundle(uri: str, out: str | Path, *, overwrite: bool = False) -> Path:
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise Conflict(f"{target} is not empty; choose another --out or pass --overwrite.")
     version = resolve(uri)
-    folder, metadata = verify_stored(current_workspace(), version, "bundle")
+    workspace = current_workspace()
+    if workspace.settings.remote:  # the server re-reads its own store; our copy cannot vouch
+        served: Any = workspace.store.registry
+        served.verify_version(version.name, version.version, "bundle")
+    folder, metadata = verify_stored(workspace, version, "bundle")
     env = metadata.environment.check()
     if target.exists():
         shutil.rmtree(target)

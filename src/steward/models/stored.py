@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from steward.errors import IntegrityError, NotFound
+from steward.errors import IntegrityError, NotFound, UnverifiedContent
 from steward.models.package import METADATA_FILE, ModelMetadata, file_sha256, verify_files
 from steward.paths import make_folder
 
@@ -134,7 +134,8 @@ def verify_stored(
         The verified cache folder of the version, and its descriptor.
 
     Raises:
-        IntegrityError: a blob is gone or changed; the message names the model file.
+        UnverifiedContent: a blob is gone or changed (an IntegrityError); the message
+            names the model file.
         NotFound: the version points at no run.
     """
     label = f"{version.name} v{version.version}"
@@ -150,7 +151,7 @@ def verify_stored(
         )
         verify_files(folder, metadata)
     except IntegrityError as exc:
-        raise IntegrityError(
+        raise UnverifiedContent(
             f"cannot {action} {label}: its stored content no longer verifies: {exc} Nothing "
             "was changed; restore the blob (push/pull from a remote copy) or log the model "
             "again."

@@ -8,7 +8,8 @@ hanging. A step's ``resources`` become the task's options; a step that asks
 for more than the whole cluster has fails at once instead of waiting forever.
 
 Workers read inputs from and write outputs to the workspace's blob store
-(S3 when scaled), so a step runs on whichever node Ray picks. Ray's own
+(S3 when scaled, or a team server's, with the driver's token in the job's
+environment), so a step runs on whichever node Ray picks. Ray's own
 retries are off: a worker that dies fails its step (``WorkerLost``), and the
 step's ``retries`` decide whether it runs again.
 """
@@ -62,6 +63,16 @@ def _unavailable(address: str, reason: str) -> Unavailable:
     )
 
 
+def _job_env() -> dict[str, str]:
+    """What this job's workers need from the driver's environment: the token of the
+    user who started the pipeline, when the workspace is a team server (the workers
+    write outputs through it, as that user)."""
+    from steward.config import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV)
+    return {TOKEN_ENV: token} if token else {}
+
+
 def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
     """Connect this process to Ray (once); return the cluster's address.
 
@@ -87,10 +98,11 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
             return current
         if address in (None, "local"):
             paths = [path for path in sys.path if path and os.path.isdir(path)]
+            env = {**_job_env(), "PYTHONPATH": os.pathsep.join(paths)}
             ray.init(
                 num_cpus=num_cpus,
                 include_dashboard=False,
-                runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}},
+                runtime_env={"env_vars": env},
                 log_to_driver=True,
                 # Ray runs workers at niceness 15, so on a busy machine a step on the
                 # local cluster lost to every other process and ran slower than inline;
@@ -109,7 +121,12 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
 
         def join() -> None:
             try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=True)
+                ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=True,
+                    runtime_env={"env_vars": _job_env()},
+                )
             except BaseException as exc:
                 outcome["error"] = exc
 

@@ -1,9 +1,11 @@
 """FastAPI routes made from the endpoint declarations (``steward.api``).
 
 One generic handler per declaration: authenticate, decode and check the
-arguments, decide the role, fill ``actor`` with the caller, call the store
-method, encode the result. The blocking part runs in one worker thread per
-request, so a slow database never stalls the event loop.
+arguments, decide the role, run the server's own check if one is declared,
+fill ``actor`` with the caller, call the store method (or the server's own
+service, ``steward.server.services``), encode the result. The blocking
+part runs in one worker thread per request, so a slow database never stalls
+the event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from steward.api.endpoint import SERVER_FILLED, Endpoint, Repository
 from steward.errors import InvalidInput
 from steward.server.errors import from_database
 from steward.server.security import ACCESS_ATTRIBUTE, Authenticator
+from steward.server.services import ServerServices
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -44,13 +47,21 @@ def parse_json_body(body: bytes) -> Any:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
 
 
-def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authenticator) -> Any:
+def _handler(
+    endpoint: Endpoint,
+    workspace: Workspace,
+    services: ServerServices,
+    authenticator: Authenticator,
+) -> Any:
     import orjson
     from sqlalchemy.exc import DataError, IntegrityError
     from starlette.concurrency import run_in_threadpool
 
     encode = encoder_for(endpoint.return_hint)
     fills_actor = bool(SERVER_FILLED & set(endpoint.signature.parameters))
+    target = services if endpoint.on_server else getattr(workspace.store, endpoint.repository)
+    call = getattr(target, endpoint.name)
+    server_check = getattr(services, endpoint.server_check) if endpoint.server_check else None
 
     def handle(request: Request, body: bytes) -> bytes:
         principal = authenticator.principal(request)
@@ -65,11 +76,12 @@ def _handler(endpoint: Endpoint, workspace: Workspace, authenticator: Authentica
         principal.require(endpoint.required_role(arguments))
         if endpoint.check is not None:
             endpoint.check(arguments)
+        if server_check is not None:
+            server_check(arguments)
         if fills_actor:
             arguments["actor"] = principal.user
-        repository = getattr(workspace.store, endpoint.repository)
         try:
-            result = getattr(repository, endpoint.name)(**arguments)
+            result = call(**arguments)
         except (DataError, IntegrityError) as exc:
             raise from_database(exc) from exc
         return orjson.dumps(encode(result))
@@ -93,11 +105,12 @@ def add_repository_routes(
     components: dict[str, Any],
 ) -> None:
     """Mount one route per declared endpoint, with its OpenAPI operation."""
+    services = ServerServices(workspace)
     for repository in repositories:
         for endpoint in repository.endpoints:
             app.add_api_route(
                 API_PREFIX + endpoint.path,
-                _handler(endpoint, workspace, authenticator),
+                _handler(endpoint, workspace, services, authenticator),
                 methods=[endpoint.verb],
                 tags=[repository.name],
                 openapi_extra=endpoint.openapi(components),

@@ -53,6 +53,8 @@ class ModelRepository:
     ) -> None:
         self.config = config
         self.eager = eager
+        self.workspace = workspace
+        """Whose users' tokens open the admin routes (None: the current workspace)."""
         self.metrics = ServingMetrics()
         self.logs = PredictionLogs(specs, config, workspace, log_dir)
         self.metrics.watch_logs(self.logs.writers)

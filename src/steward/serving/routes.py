@@ -266,14 +266,18 @@ def _add_v2_routes(app: FastAPI, repository: ModelRepository) -> None:
     @app.post("/v2/repository/models/{name}/load", tags=["v2"])
     async def v2_load(request: Request, name: str) -> Response:
         """Open Inference Protocol v2 repository: load a model now (an admin route)."""
-        check_admin(request, repository.config.admin_token)
+        await asyncio.to_thread(
+            check_admin, request, repository.config.admin_token, repository.workspace
+        )
         await repository.load(repository.get(name), asked=True)
         return json_response({})
 
     @app.post("/v2/repository/models/{name}/unload", tags=["v2"])
     async def v2_unload(request: Request, name: str) -> Response:
         """Open Inference Protocol v2 repository: unload a model until it is loaded again."""
-        check_admin(request, repository.config.admin_token)
+        await asyncio.to_thread(
+            check_admin, request, repository.config.admin_token, repository.workspace
+        )
         served = repository.get(name)
         served.disabled = True
         await repository.unload(served, "asked")
@@ -337,7 +341,9 @@ def _add_service_routes(app: FastAPI, repository: ModelRepository) -> None:
 
         ``?model=NAME`` checks one model; otherwise every loaded model is checked.
         """
-        check_admin(request, repository.config.admin_token)
+        await asyncio.to_thread(
+            check_admin, request, repository.config.admin_token, repository.workspace
+        )
         name = request.query_params.get("model")
         chosen = [repository.get(name)] if name else list(repository.models.values())
         answers: dict[str, Any] = {}

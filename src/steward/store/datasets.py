@@ -7,6 +7,8 @@ blobs are stored, so an interrupted add never leaves a half version visible.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -96,12 +98,24 @@ def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
 T = TypeVar("T")
 
 
-def _once_more_on_race(write: Callable[[], T]) -> T:
-    try:
-        return write()
-    except SQLIntegrityError:
-        # Another writer took the same version number first (PostgreSQL).
-        return write()
+_RACE_ATTEMPTS = 20
+
+
+def _again_on_race(write: Callable[[], T]) -> T:
+    """Run ``write`` again while another writer takes the number it chose first.
+
+    On PostgreSQL, writers that read the same latest version number race for
+    the next one; the unique constraint lets one win and the others choose
+    again. Several server processes adding versions of one dataset at once
+    can lose more than once, so a loser waits a moment (with jitter) and
+    retries, up to ``_RACE_ATTEMPTS`` times.
+    """
+    for attempt in range(1, _RACE_ATTEMPTS):
+        try:
+            return write()
+        except SQLIntegrityError:
+            time.sleep(0.005 * attempt * (1 + random.random()))
+    return write()
 
 
 _VERSION_COLUMNS = (
@@ -307,7 +321,7 @@ class DatasetStore:
                 )
                 return self._fetch(connection, dataset.pk, number), True
 
-        return run_with_retry(lambda: _once_more_on_race(create))
+        return run_with_retry(lambda: _again_on_race(create))
 
     def check_import(
         self, name: str, kind: str, number: int, digest: str
@@ -383,7 +397,7 @@ class DatasetStore:
                 )
                 return self._fetch(connection, dataset.pk, number), True
 
-        return run_with_retry(lambda: _once_more_on_race(register))
+        return run_with_retry(lambda: _again_on_race(register))
 
     def _dataset_of_kind(self, connection: Connection, name: str, kind: str) -> Any:
         """The dataset row of ``name`` (None if there is none); Conflict if of another kind."""

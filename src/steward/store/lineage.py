@@ -5,12 +5,13 @@ Nodes are named by references: ``dataset:NAME:V``, ``run:ID``, ``model:NAME/V``,
 ``deployment:NAME/V`` (a model version that served predictions), ``segment:PK``
 (a file of the prediction log), ``request:ID``, ``monitor:NAME`` and
 ``alert:ID``. Each query returns plain tuples; ``steward.governance.lineage``
-builds the graph from them.
+builds the graph (``LineageGraph``, a record defined here so that the REST
+API can carry it) from them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
@@ -19,6 +20,67 @@ from steward.store import schema as t
 from steward.store.engine import read_transaction
 from steward.store.records import ms_to_datetime
 from steward.store.serving import request_rows
+
+
+@dataclass(frozen=True)
+class Node:
+    """One thing in the graph: ``id`` is its reference (``run:…``, ``model:name/3``…)."""
+
+    id: str
+    kind: str
+    label: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        return {"id": self.id, "kind": self.kind, "label": self.label, **self.attributes}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``source`` flows into ``target`` (data into a run, a run into a model…)."""
+
+    source: str
+    target: str
+    relation: str
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-friendly dict."""
+        return {"source": self.source, "target": self.target, "relation": self.relation}
+
+
+@dataclass(frozen=True)
+class LineageGraph:
+    """The nodes reached from ``root`` and the edges between them; ``depth`` says how
+    far upstream (negative) or downstream (positive) each node is."""
+
+    root: str
+    direction: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    depth: dict[str, int]
+    truncated: bool = False
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def of_kind(self, kind: str) -> list[Node]:
+        """The nodes of one kind."""
+        return [node for node in self.nodes if node.kind == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        return {
+            "root": self.root,
+            "direction": self.direction,
+            "nodes": [{**node.to_dict(), "depth": self.depth[node.id]} for node in self.nodes],
+            "edges": [edge.to_dict() for edge in self.edges],
+            "truncated": self.truncated,
+        }
 
 
 @dataclass(frozen=True)
