@@ -38,8 +38,10 @@ def _check_range_segment(arguments: dict[str, Any]) -> None:
     _check_place(arguments)
     if not 0 < len(arguments["prefix"]) <= 62 or not arguments["prefix"].endswith("-"):
         raise InvalidInput("a range's prefix is 1 to 62 characters ending in '-'.")
-    if arguments["row_count"] < 1:
-        raise InvalidInput("a segment holds at least one request.")
+    if not 1 <= arguments["row_count"] < 2**31:
+        raise InvalidInput("a range holds 1 to 2**31 - 1 requests.")
+    if not 0 <= arguments["at"] < 2**63:
+        raise InvalidInput("at is milliseconds since the epoch, not negative.")
 
 
 _serving = partial(Endpoint, "serving")
