@@ -49,6 +49,10 @@ def _check_new_run(arguments: dict[str, Any]) -> None:
         check_name("step", step.name)
 
 
+def _check_pipeline_name(arguments: dict[str, Any]) -> None:
+    check_name("pipeline", arguments["pipeline"])
+
+
 def _check_outcome(outcome: StepOutcome) -> None:
     check_name("step", outcome.name)
     check_batch({"params": outcome.params, "tags": outcome.tags, "metrics": outcome.metrics})
@@ -86,7 +90,13 @@ PIPELINES = Repository(
         _pipelines(PipelineStore.find_run_ids, "GET", "/pipeline-run-ids", _read),
         _pipelines(PipelineStore.reusable_steps, "GET", _run + "/reusable-steps", _read),
         _pipelines(PipelineStore.lookup_cache, "POST", "/step-cache/lookup", _read),
-        _pipelines(PipelineStore.cache_candidates, "GET", "/step-cache/candidates", _read),
+        _pipelines(
+            PipelineStore.cache_candidates,
+            "GET",
+            "/step-cache/candidates",
+            _read,
+            _check_pipeline_name,
+        ),
         _pipelines(PipelineStore.stale_reads, "POST", "/step-cache/stale-reads", _read),
         _pipelines(PipelineStore.forget_cache, "POST", "/step-cache/forget", _write),
     ),

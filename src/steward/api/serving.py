@@ -19,6 +19,7 @@ from steward.store.serving import ServingStore
 from steward.store.validation import check_name
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PREFIX = re.compile(r"[A-Za-z0-9._:-]{0,61}-")
 
 
 def _check_place(arguments: dict[str, Any]) -> None:
@@ -36,8 +37,10 @@ def _check_segment(arguments: dict[str, Any]) -> None:
 
 def _check_range_segment(arguments: dict[str, Any]) -> None:
     _check_place(arguments)
-    if not 0 < len(arguments["prefix"]) <= 62 or not arguments["prefix"].endswith("-"):
-        raise InvalidInput("a range's prefix is 1 to 62 characters ending in '-'.")
+    if not _PREFIX.fullmatch(arguments["prefix"]):
+        raise InvalidInput(
+            "a range's prefix is 1 to 62 letters, digits, '.', '_', ':' or '-', ending in '-'."
+        )
     if not 1 <= arguments["row_count"] < 2**31:
         raise InvalidInput("a range holds 1 to 2**31 - 1 requests.")
     if not 0 <= arguments["at"] < 2**63:

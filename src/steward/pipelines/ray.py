@@ -100,6 +100,9 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
             paths = [path for path in sys.path if path and os.path.isdir(path)]
             env = {**_job_env(), "PYTHONPATH": os.pathsep.join(paths)}
             ray.init(
+                # "local": always a new cluster, as documented (without an address Ray
+                # would join any cluster it finds running on this machine).
+                address="local",
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 runtime_env={"env_vars": env},
