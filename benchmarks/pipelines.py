@@ -241,7 +241,14 @@ def scoring(scratch: Path, rows: int, chunk: int) -> dict[str, Any]:
         steward.models.load("models:/bench-scorer/1", backend="onnx").folder
         / info.metadata.onnx["file"]
     ).read_bytes()
-    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    # Run as Steward's ONNX flavor runs it (one thread, no spin-waiting), so the ratio
+    # compares the work around the same model call; onnxruntime's defaults (a thread per
+    # core, spinning) cost it twice the CPU on a loaded 2-core machine.
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     started, started_cpu = time.perf_counter(), time.process_time()
     out_folder = folder / "raw"

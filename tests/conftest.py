@@ -169,12 +169,14 @@ def workspace_three_ways(
         url = fresh_store_url(request.param, request, tmp_path)
         ws = open_workspace(home=tmp_path / "home", store_url=url, actor="tester")
         request.node.stash[STORED_BLOBS] = ws.blobs
+        request.node.stash[STORED_METADATA] = ws.store
         yield from pinned(ws, monkeypatch, tmp_path)
         return
     with served_workspace(tmp_path / "server") as server:
         monkeypatch.setenv("STEWARD_URI", server.url)
         monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", role))
         request.node.stash[STORED_BLOBS] = server.workspace.blobs
+        request.node.stash[STORED_METADATA] = server.workspace.store
         ws = open_workspace(home=tmp_path / "home", actor="tester")
         yield from pinned(ws, monkeypatch, tmp_path)
 
@@ -190,6 +192,8 @@ def three_way_workspace(
 
 STORED_BLOBS = pytest.StashKey[Any]()
 """The blob store that really holds a three-way workspace's blobs (the server's, remotely)."""
+STORED_METADATA = pytest.StashKey[Any]()
+"""The metadata store that really holds a three-way workspace's records (likewise)."""
 
 
 @pytest.fixture
@@ -197,3 +201,9 @@ def stored_blobs(request: pytest.FixtureRequest, any_workspace: Any) -> Any:
     """The blob store holding ``any_workspace``'s blobs: its own, or its server's (a test
     that damages stored content must damage the copy that the server reads)."""
     return request.node.stash[STORED_BLOBS]
+
+
+@pytest.fixture
+def stored_metadata(request: pytest.FixtureRequest, any_workspace: Any) -> Any:
+    """The metadata store holding ``any_workspace``'s records: its own, or its server's."""
+    return request.node.stash[STORED_METADATA]

@@ -33,7 +33,11 @@ import steward
 def wide() -> dict:
     import ray
 
-    return {"pid": os.getpid(), "assigned": ray.get_runtime_context().get_assigned_resources()}
+    return {
+        "pid": os.getpid(),
+        "assigned": ray.get_runtime_context().get_assigned_resources(),
+        "niceness": os.nice(0),
+    }
 
 
 @steward.step(resources={"num_cpus": 3})
@@ -101,6 +105,9 @@ def test_steps_run_as_ray_tasks_with_their_resources(
     result = steward.pipelines.load(record)
     assert result["assigned"] == {"CPU": 2.0}
     assert result["pid"] != os.getpid()
+    # A local cluster started for the run works at the driver's priority (Ray's
+    # default niceness of 15 let any other load on the machine starve the steps).
+    assert result["niceness"] == os.nice(0)
     assert " ray:" in (record.steps[0].worker or "")
 
     with pytest.raises(PipelineFailed, match=r"asks for num_cpus=3 and the whole cluster has 2"):

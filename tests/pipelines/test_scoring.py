@@ -93,7 +93,7 @@ def test_files_are_scored_into_parquet_and_the_prediction_log(
 
 
 def test_the_log_keeps_the_inputs_and_indexes_each_chunk_as_one_range(
-    any_workspace: Any, tmp_path: Path
+    any_workspace: Any, stored_metadata: Any, tmp_path: Path
 ) -> None:
     """Scored rows are logged with the model's inputs even when the output leaves them
     out; their ids are indexed a chunk at a time, yet labels, joins and lineage work
@@ -114,7 +114,7 @@ def test_the_log_keeps_the_inputs_and_indexes_each_chunk_as_one_range(
     log = steward.serving.read_predictions("triage").set_index("request_id")
     row = log.loc[out["request_id"]]
     assert np.array_equal(row["input.a"].to_numpy(), frame["a"].iloc[:600].to_numpy())
-    with any_workspace.store.engine.connect() as connection:
+    with stored_metadata.engine.connect() as connection:
         ranges = connection.execute(select(func.count()).select_from(t.prediction_request_ranges))
         singles = connection.execute(select(func.count()).select_from(t.prediction_requests))
         assert (ranges.scalar(), singles.scalar()) == (8, 0)  # 4 row groups of 100 + 50

@@ -15,8 +15,9 @@ from typing import Any
 from steward.api.endpoint import Endpoint, Repository
 from steward.api.tracking import check_artifact_entries, check_batch
 from steward.auth import Role
-from steward.blobs.digest import parse_digest
+from steward.blobs.digest import digest_bytes, parse_digest
 from steward.errors import InvalidInput
+from steward.pipelines.codec import INLINE_LIMIT
 from steward.store.pipeline_records import StepOutcome, StepOutput
 from steward.store.pipelines import PipelineStore
 from steward.store.validation import check_name
@@ -24,9 +25,20 @@ from steward.store.validation import check_name
 
 def _check_outputs(outputs: Sequence[StepOutput]) -> None:
     for output in outputs:
-        parse_digest(output.digest)
+        algorithm, _ = parse_digest(output.digest)
         if output.size < 0:
             raise InvalidInput(f"output {output.name!r} has a negative size.")
+        if output.inline is not None:
+            # A value kept in the record must be the small JSON its digest names, or a
+            # cache hit would hand other steps something else than was computed.
+            data = output.inline.encode()
+            if output.kind != "json" or len(data) > INLINE_LIMIT:
+                raise InvalidInput(
+                    f"output {output.name!r}: only JSON of up to {INLINE_LIMIT} bytes is kept "
+                    "in a step's record; store larger outputs as blobs."
+                )
+            if digest_bytes(data, algorithm) != output.digest:
+                raise InvalidInput(f"output {output.name!r}: its value does not match its digest.")
 
 
 def _check_new_run(arguments: dict[str, Any]) -> None:
@@ -35,6 +47,10 @@ def _check_new_run(arguments: dict[str, Any]) -> None:
         raise InvalidInput("pid cannot be negative.")
     for step in arguments["steps"]:
         check_name("step", step.name)
+
+
+def _check_pipeline_name(arguments: dict[str, Any]) -> None:
+    check_name("pipeline", arguments["pipeline"])
 
 
 def _check_outcome(outcome: StepOutcome) -> None:
@@ -74,6 +90,13 @@ PIPELINES = Repository(
         _pipelines(PipelineStore.find_run_ids, "GET", "/pipeline-run-ids", _read),
         _pipelines(PipelineStore.reusable_steps, "GET", _run + "/reusable-steps", _read),
         _pipelines(PipelineStore.lookup_cache, "POST", "/step-cache/lookup", _read),
+        _pipelines(
+            PipelineStore.cache_candidates,
+            "GET",
+            "/step-cache/candidates",
+            _read,
+            _check_pipeline_name,
+        ),
         _pipelines(PipelineStore.stale_reads, "POST", "/step-cache/stale-reads", _read),
         _pipelines(PipelineStore.forget_cache, "POST", "/step-cache/forget", _write),
     ),

@@ -19,15 +19,32 @@ from steward.store.serving import ServingStore
 from steward.store.validation import check_name
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PREFIX = re.compile(r"[A-Za-z0-9._:-]{0,61}-")
 
 
-def _check_segment(arguments: dict[str, Any]) -> None:
+def _check_place(arguments: dict[str, Any]) -> None:
     check_name("model", arguments["model"])
     parse_digest(arguments["blob_digest"])
     if not _DAY.fullmatch(arguments["day"]):
         raise InvalidInput("day must be a UTC date, YYYY-MM-DD.")
+
+
+def _check_segment(arguments: dict[str, Any]) -> None:
+    _check_place(arguments)
     if not arguments["requests"]:
         raise InvalidInput("a segment holds at least one request.")
+
+
+def _check_range_segment(arguments: dict[str, Any]) -> None:
+    _check_place(arguments)
+    if not _PREFIX.fullmatch(arguments["prefix"]):
+        raise InvalidInput(
+            "a range's prefix is 1 to 62 letters, digits, '.', '_', ':' or '-', ending in '-'."
+        )
+    if not 1 <= arguments["row_count"] < 2**31:
+        raise InvalidInput("a range holds 1 to 2**31 - 1 requests.")
+    if not 0 <= arguments["at"] < 2**63:
+        raise InvalidInput("at is milliseconds since the epoch, not negative.")
 
 
 _serving = partial(Endpoint, "serving")
@@ -38,6 +55,14 @@ SERVING = Repository(
     (
         _serving(
             ServingStore.add_segment, "POST", "/prediction-segments", _write, _check_segment, 201
+        ),
+        _serving(
+            ServingStore.add_range_segment,
+            "POST",
+            "/prediction-segments/ranges",
+            _write,
+            _check_range_segment,
+            201,
         ),
         _serving(ServingStore.list_segments, "GET", "/prediction-segments", _read),
         _serving(ServingStore.known_requests, "POST", "/prediction-requests/known", _read),
