@@ -197,3 +197,14 @@ def test_the_server_rereads_its_own_blobs_before_approving_or_aliasing(team: Tea
             assert str(workspace.settings.home) not in answer.text
         assert approver.get("/models/triage/versions/1").json()["status"] == "pending"
         assert approver.get("/models/triage/alias-history").json() == []
+
+
+def test_no_route_is_hidden_behind_an_earlier_one(workspace: Any) -> None:
+    from starlette.routing import Match
+
+    routes = [route for route in create_app(workspace).routes if isinstance(route, APIRoute)]
+    for route in routes:
+        for method in route.methods:
+            scope = {"type": "http", "path": _concrete(route.path), "method": method}
+            first = next(r for r in routes if r.matches(scope)[0] == Match.FULL)
+            assert first is route, f"{method} {route.path} is answered by {first.path}"

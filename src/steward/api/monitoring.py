@@ -116,6 +116,7 @@ MONITORING = Repository(
             _check_delivery,
         ),
         _monitoring(MonitoringStore.deliveries, "GET", "/alert-deliveries", _read),
+        _monitoring(MonitoringStore.latest_event_pk, "GET", "/events/latest", _read),
         # POST: ``topic`` may be a tuple of topics, which a query string cannot carry.
         _monitoring(MonitoringStore.events, "POST", "/events/search", _read),
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from steward.api.agent import AGENT, AGENT_LEASE, BUDGETS
 from steward.api.audit import AUDIT
 from steward.api.auth import AUTH
 from steward.api.datasets import DATASETS
@@ -21,6 +22,9 @@ REPOSITORIES: tuple[Repository, ...] = (
     MONITORING,
     PIPELINES,
     GOVERNANCE,
+    AGENT,
+    AGENT_LEASE,
+    BUDGETS,
     AUDIT,
     AUTH,
 )
