@@ -28,11 +28,11 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
         assert "model/model.skops" in [a.path for a in steward.list_artifacts(run.id)]
 
     assert result.datasets == ("breast-cancer-train:1", "breast-cancer-test:1")
-    train = steward.data.get("breast-cancer-train")
+    train = steward.data.get("breast-cancer-train", 1)
     readers = {edge.run_id for edge in train.lineage() if edge.direction == "input"}
     assert readers == set(result.run_ids.values())
 
-    champion = models.resolve(f"models:/{REGISTERED_MODEL}@champion")
+    champion = models.get_version(REGISTERED_MODEL, result.registered_version)
     assert champion.run_id == result.best_run_id
     assert champion.status is models.VersionStatus.APPROVED
     assert "test_roc_auc" in champion.metrics
@@ -45,14 +45,37 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert monitoring.calm_share is not None and monitoring.calm_share <= 0.2
     assert monitoring.drift_share is not None and monitoring.drift_share > 0.2
     assert "worst area" in monitoring.drifted
-    assert [body["event"] for body in monitoring.webhook_bodies] == ["fired"]
+    # The drift alert fired, and resolved once the retrained champion served the new world.
+    assert [body["event"] for body in monitoring.webhook_bodies] == ["fired", "resolved"]
     assert monitoring.webhook_bodies[0]["source"] == f"monitor:{monitoring.monitor}"
     assert monitoring.report_path is not None and monitoring.report_path.exists()
     report = monitoring.report_path.read_text()
-    assert "Trend over 2 window(s)" in report and "Alerts of this window" in report
-    assert "Dataset drift detected" in report
-    assert '<tr class="drifted"><td>worst area</td>' in report
-    assert monitoring.seconds < 10
+    assert "Trend over 3 window(s)" in report and "Alerts of this window" in report
+    assert "resolved: drift.share is back at" in report
+    assert "reference breast-cancer-train:2" in report
+
+    loop = result.loop
+    assert loop is not None
+    assert (loop.champion_before, loop.champion_after, loop.served_version) == (1, 2, 2)
+    assert loop.decision == "promoted" and loop.alert_resolved
+    ((gate_name, gate_passed, challenger, champion_score),) = loop.gate_checks
+    assert gate_name == "accuracy improves on champion by >= 0" and gate_passed
+    assert challenger is not None and champion_score is not None and challenger > champion_score
+    assert loop.accuracy_recovered > loop.accuracy_drifted + 0.1
+    assert loop.drift_share_recovered is not None and loop.drift_share_recovered <= 0.2
+    retrain = steward.pipelines.get_run(loop.retrain_run)
+    assert retrain.status == steward.RunStatus.FINISHED
+    assert retrain.params["data"] == "breast-cancer-train@latest"
+    new_champion = models.resolve(f"models:/{REGISTERED_MODEL}@champion")
+    assert new_champion.version == 2 and "holdout_accuracy" in new_champion.metrics
+    assert models.alias_history(REGISTERED_MODEL, "champion")[-1].reason.startswith(
+        "passed the gate"
+    )
+    assert result.timeline is not None
+    moments = [event for _, event in result.timeline.events]
+    order = ["data versioned", "monitor flags drift", "retraining run", "server hot-reloaded"]
+    positions = [next(i for i, e in enumerate(moments) if e.startswith(o)) for o in order]
+    assert positions == sorted(positions)
     loaded = models.load(f"models:/{REGISTERED_MODEL}@champion")
     assert loaded.predict(loaded.input_example).shape == (5,)
 
@@ -82,6 +105,7 @@ def test_demo_tracks_versions_registers_and_prints(workspace: Any) -> None:
     assert "champion" in text
     assert "webhook received" in text and "monitoring report:" in text
     assert "data check" in text and "fairness across synthetic clinic labels" in text
+    assert "Timeline" in text and "closed loop: champion v1 → v2 (promoted)" in text
     assert "explanation (permutation importance" in text and "audit log intact" in text
 
     # Tampering with one stored event is caught.

@@ -31,6 +31,7 @@ EXPECTED = [
     "download_artifact",
     "end_run",
     "flush",
+    "gate",
     "get_metric_history",
     "get_run",
     "governance",

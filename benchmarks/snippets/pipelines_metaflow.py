@@ -15,6 +15,8 @@ command = [sys.executable, flow, "--quiet", "run"]
 if config["phase"] == "cached":
     command = [sys.executable, flow, "--quiet", "resume"]
 start = time.perf_counter()
+start_cpu = time.process_time()
 subprocess.run(command, check=True, env=env, capture_output=True)
 elapsed = time.perf_counter() - start
-Path(sys.argv[2]).write_text(json.dumps({"run_s": elapsed, "result": None}))
+cpu = time.process_time() - start_cpu
+Path(sys.argv[2]).write_text(json.dumps({"run_s": elapsed, "cpu_s": cpu, "result": None}))

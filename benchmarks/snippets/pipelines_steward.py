@@ -33,9 +33,13 @@ if config["phase"] == "setup":  # create the workspace's stores, as 'zenml init'
     Path(sys.argv[2]).write_text("{}")
     sys.exit(0)
 start = time.perf_counter()
+start_cpu = time.process_time()
 record = fan.run(progress=False)
 elapsed = time.perf_counter() - start
+cpu = time.process_time() - start_cpu
 counts = record.counts()
 Path(sys.argv[2]).write_text(
-    json.dumps({"run_s": elapsed, "result": steward.pipelines.load(record), "counts": counts})
+    json.dumps(
+        {"run_s": elapsed, "cpu_s": cpu, "result": steward.pipelines.load(record), "counts": counts}
+    )
 )

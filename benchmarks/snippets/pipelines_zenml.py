@@ -48,6 +48,8 @@ def fan():
 
 
 start = time.perf_counter()
+start_cpu = time.process_time()
 fan()
 elapsed = time.perf_counter() - start
-Path(sys.argv[2]).write_text(json.dumps({"run_s": elapsed, "result": None}))
+cpu = time.process_time() - start_cpu
+Path(sys.argv[2]).write_text(json.dumps({"run_s": elapsed, "cpu_s": cpu, "result": None}))

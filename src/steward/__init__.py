@@ -46,6 +46,7 @@ from steward.workspace import Workspace, open_workspace, use_workspace
 if TYPE_CHECKING:
     from steward import agent, checks, data, governance, models, monitoring, pipelines, serving
     from steward.agent import triggers
+    from steward.models.gate import gate
     from steward.pipelines.definition import pipeline
     from steward.pipelines.steps import step
 
@@ -57,17 +58,19 @@ _LAZY_SUBMODULES = frozenset(
 
 
 _LAZY_ATTRIBUTES = {
+    "gate": "steward.models.gate",
     "pipeline": "steward.pipelines.definition",
     "step": "steward.pipelines.steps",
     "triggers": "steward.agent",
 }
 """Names whose modules are imported on first use: the pipeline decorators (the pipelines
-package is not light) and ``steward.triggers`` (``steward.agent.triggers``)."""
+package is not light), the retraining gate and ``steward.triggers``
+(``steward.agent.triggers``)."""
 
 
 def __getattr__(name: str) -> object:
-    """Import lifecycle submodules (``steward.data``…) and the pipeline decorators on first
-    access, keeping ``import steward`` fast."""
+    """Import lifecycle submodules (``steward.data``…), the pipeline decorators and the gate
+    on first access, keeping ``import steward`` fast."""
     import importlib
 
     if name in _LAZY_SUBMODULES:
@@ -101,6 +104,7 @@ __all__ = [
     "download_artifact",
     "end_run",
     "flush",
+    "gate",
     "get_metric_history",
     "get_run",
     "governance",

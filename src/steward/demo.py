@@ -6,9 +6,11 @@ skops artifact), and prints a comparison and where everything is stored.
 The training and test data are versioned as datasets first, and each run
 records that it read them, so the lineage data version → runs is printed too.
 The champion is then registered, served on loopback and sent the test split
-with feedback labels; finally a second stream, with drift injected partway,
-is watched by a monitor whose alert reaches a local webhook, and an HTML
-report is written.
+with feedback labels; then a second stream, with drift injected partway,
+is watched by a monitor whose alert reaches a local webhook. The alert
+closes the loop (``demo_loop.py``): retraining on the changed data, the gate,
+promotion, the server's hot reload and the recovery the monitor sees. A
+timeline is printed and an HTML report is written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from steward.demo_governance import (
     govern_champion,
     print_governance,
 )
+from steward.demo_loop import LoopSummary, Timeline, WebhookReceiver, print_loop, send_stream
 
 EXPERIMENT = "breast-cancer-diagnosis"
 REGISTERED_MODEL = "breast-cancer-classifier"
@@ -44,6 +47,8 @@ class DemoResult:
     serving: ServingSummary | None = None
     monitoring: MonitoringSummary | None = None
     governance: GovernanceSummary | None = None
+    loop: LoopSummary | None = None
+    timeline: Timeline | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
     from steward import models
 
     console = console or Console()
+    timeline = Timeline()
     data = load_breast_cancer(as_frame=True)
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.25, stratify=data.target, random_state=seed
@@ -130,6 +136,7 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         )
         for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test))
     ]
+    timeline.mark("data versioned: " + ", ".join(v.ref for v in data_versions))
     data_checks = check_data(data_versions)
     steward.set_experiment(EXPERIMENT)
     candidates = _candidates(seed)
@@ -169,10 +176,13 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
                 progress.advance(task)
     best = max(results, key=lambda name: (results[name]["roc_auc"], results[name]["f1"]))
     datasets = tuple(version.ref for version in data_versions)
+    timeline.mark(f"{len(candidates)} candidates trained and tracked; best: {best}")
     version = _register_champion(run_ids[best], best, results[best])
+    timeline.mark(f"registered {REGISTERED_MODEL} v{version} as champion")
     governance = govern_champion(REGISTERED_MODEL, version, X_test, y_test, seed)
     card_path = _write_card(version)
-    serving, monitoring = _serve_champion(X_test, y_test, seed)
+    split = (X_train, y_train, X_test, y_test)
+    serving, monitoring, loop = _serve_champion(split, seed, timeline)
     audit = steward.governance.verify_audit()
     governance = replace(
         governance,
@@ -194,32 +204,38 @@ def run_demo(seed: int = 42, console: Any = None) -> DemoResult:
         serving,
         monitoring,
         governance,
+        loop,
+        timeline,
     )
 
 
 def _serve_champion(
-    X_test: Any, y_test: Any, seed: int
-) -> tuple[ServingSummary | None, MonitoringSummary | None]:
+    split: tuple[Any, Any, Any, Any], seed: int, timeline: Timeline
+) -> tuple[ServingSummary | None, MonitoringSummary | None, LoopSummary | None]:
     """Serve the champion on loopback, send it the test split and feedback, read the log;
-    then send a stream with drift injected partway and watch it with a monitor."""
+    then send a stream with drift injected partway, watch it with a monitor and close the
+    loop when it alerts."""
     import importlib.util
     import time
 
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("httpx") is None:
-        return None, None
+        return None, None, None
     import httpx
 
     from steward.serving import ServingConfig, read_predictions
     from steward.serving.app import create_app
     from steward.serving.server import BackgroundServer
 
-    config = ServingConfig(reload_interval_s=0, log_flush_interval_s=0.2)
+    X_test, y_test = split[2], split[3]
+    # The server follows the champion alias: a promotion is picked up within a quarter second.
+    config = ServingConfig(reload_interval_s=0.25, log_flush_interval_s=0.2)
     server = BackgroundServer(create_app(f"models:/{REGISTERED_MODEL}@champion", config=config))
     latencies: list[float] = []
     labels: list[dict[str, Any]] = []
     bad: dict[str, int] = {}
     with server:
         server.wait_ready()
+        timeline.mark(f"serving {REGISTERED_MODEL}@champion at {server.url}")
         with httpx.Client(base_url=server.url) as client:
             for (_, row), label in zip(X_test.iterrows(), y_test, strict=True):
                 start = time.perf_counter()
@@ -241,8 +257,9 @@ def _serve_champion(
                 )
                 bad[name] = reply.status_code
             client.post("/feedback", json={"feedback": labels}).raise_for_status()
+            timeline.mark(f"{len(latencies)} requests served, their labels sent as feedback")
             log = _wait_for_log(len(latencies))
-            monitoring = _watch_drift(client, X_test, seed, len(log))
+            monitoring, loop = _watch_drift(client, split, seed, len(log), timeline)
     first_stream = {item["request_id"] for item in labels}
     log = read_predictions(REGISTERED_MODEL)
     log = log[log["request_id"].isin(first_stream)]
@@ -259,7 +276,7 @@ def _serve_champion(
         len(labelled),
         accuracy,
     )
-    return serving, monitoring
+    return serving, monitoring, loop
 
 
 DRIFTED_FEATURES = (
@@ -268,6 +285,13 @@ DRIFTED_FEATURES = (
 )  # fmt: skip
 """Features the demo's second stream inflates by 40% partway (size, shape and texture)."""
 STREAM_ROWS = 100
+
+
+def _drift(frame: Any) -> Any:
+    """``frame`` as the drifted world measures it."""
+    changed = frame.copy()
+    changed[list(DRIFTED_FEATURES)] *= 1.4
+    return changed
 
 
 def _wait_for_log(rows: int, timeout_s: float = 10.0) -> Any:
@@ -284,48 +308,23 @@ def _wait_for_log(rows: int, timeout_s: float = 10.0) -> Any:
         time.sleep(0.05)
 
 
-class _WebhookReceiver:
-    """A tiny HTTP server on loopback that keeps the JSON bodies posted to it."""
-
-    def __init__(self) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.bodies: list[dict[str, Any]] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                bodies.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> MonitoringSummary:
-    """Send a calm stream then a drifted one; a monitor flags the second, alerting a webhook."""
+def _watch_drift(
+    client: Any, split: tuple[Any, Any, Any, Any], seed: int, logged: int, timeline: Timeline
+) -> tuple[MonitoringSummary, LoopSummary]:
+    """Send a calm stream then a drifted one; a monitor flags the second, alerting a webhook;
+    the alert triggers retraining, and the loop closes (``demo_loop.close_loop``)."""
     import time
 
     import numpy as np
 
-    from steward import monitoring
+    from steward import models, monitoring
+    from steward.demo_loop import close_loop
     from steward.workspace import current_workspace
 
     started = time.perf_counter()
+    X_train, y_train, X_test, y_test = split
     rng = np.random.default_rng(seed)
-    receiver = _WebhookReceiver()
+    receiver = WebhookReceiver()
     name = f"{REGISTERED_MODEL}-drift"
     try:
         monitoring.create_monitor(
@@ -338,23 +337,45 @@ def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> Monitoring
             drift_share=0.2,  # a fifth of the features drifting is dataset drift, as the rule says
             replace=True,
         )
+        models.set_policy(REGISTERED_MODEL, promote="auto", channels=[f"webhook:{receiver.url}"])
         results = []
+        drifted_stream: tuple[list[str], Any] = ([], None)
         for drifted in (False, True):
-            rows = X_test.iloc[rng.integers(0, len(X_test), STREAM_ROWS)].reset_index(drop=True)
+            picked = rng.integers(0, len(X_test), STREAM_ROWS)
+            rows = X_test.iloc[picked].reset_index(drop=True)
+            ids = send_stream(client, _drift(rows) if drifted else rows)
             if drifted:
-                rows[list(DRIFTED_FEATURES)] *= 1.4
-            for start in range(0, STREAM_ROWS, 20):
-                batch = rows.iloc[start : start + 20].to_dict(orient="records")
-                client.post("/predict", json={"inputs": batch}).raise_for_status()
+                drifted_stream = (ids, np.asarray(y_test)[picked])
+            timeline.mark(f"{STREAM_ROWS} requests" + (" with drift injected" if drifted else ""))
             logged += STREAM_ROWS
             _wait_for_log(logged)
             results.append(monitoring.run_monitor(name))
+        calm, drifted_window = results
+        fired = [notice for notice in drifted_window.alerts if notice.event == "fired"]
+        timeline.mark(
+            f"monitor flags drift in {drifted_window.drift_share or 0:.0%} of features; "
+            + (f"alert fired to the webhook ({fired[0].rule})" if fired else "no alert")
+        )
+        loop = close_loop(
+            client,
+            model=REGISTERED_MODEL,
+            monitor=name,
+            drifted=drifted_stream,
+            X_train=X_train,
+            y_train=y_train,
+            X_test=X_test,
+            y_test=y_test,
+            shift=_drift,
+            rows=STREAM_ROWS,
+            seed=seed,
+            timeline=timeline,
+        )
         folder = Path(current_workspace().settings.home) / "reports"
         report = monitoring.write_monitor_report(name, folder / f"{name}.html")
+        timeline.mark(f"report written: {report}")
     finally:
         receiver.close()
-    calm, drifted_window = results
-    return MonitoringSummary(
+    summary = MonitoringSummary(
         name,
         calm.drift_share,
         drifted_window.drift_share,
@@ -363,6 +384,7 @@ def _watch_drift(client: Any, X_test: Any, seed: int, logged: int) -> Monitoring
         report,
         time.perf_counter() - started,
     )
+    return summary, loop
 
 
 def _register_champion(run_id: str, model_name: str, scores: dict[str, float]) -> int:
@@ -454,6 +476,8 @@ def print_demo(result: DemoResult, console: Any) -> None:
         _print_monitoring(result.monitoring, console)
     if result.governance is not None:
         print_governance(result.governance, console)
+    if result.loop is not None and result.timeline is not None:
+        print_loop(result.loop, result.timeline, console)
     console.print(f"metadata store: {settings.store_url}")
     console.print(f"blob store:     {settings.blob_url}")
     console.print(

@@ -74,6 +74,7 @@ def test_get_by_number_latest_and_alias(any_workspace: Any, tmp_path: Path) -> N
     assert steward.data.get("d", 1).rows == 10
     steward.data.set_alias("d", "training", 1)
     assert steward.data.get("d", "training").version == 1
+    assert steward.data.get("d:training").version == steward.data.get("d@training").version == 1
     write_csv(path, 10)
     with pytest.warns(UserWarning, match="latest version is still 2"):
         assert steward.data.add("d", path).version == 1

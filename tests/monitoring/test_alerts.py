@@ -177,7 +177,7 @@ def test_events_of_several_topics(any_workspace: Any) -> None:
     monitoring = any_workspace.store.monitoring
     every = [event.topic for event in monitoring.events()]
     assert {"alert.fired", "alert.acknowledged"} <= set(every)
-    picked = [event.topic for event in monitoring.events(("alert.acknowledged", "nothing"))]
+    picked = [event.topic for event in monitoring.events_in(("alert.acknowledged", "nothing"))]
     assert picked == ["alert.acknowledged"]
     assert [event.topic for event in monitoring.events("alert.*")] == [
         topic for topic in every if topic.startswith("alert.")

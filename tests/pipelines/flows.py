@@ -121,6 +121,8 @@ def returns(kind: str) -> Any:
         return np.array([object(), 1], dtype=object)
     if kind == "generator":
         return (i for i in range(3))
+    if kind == "long-list":
+        return list(range(1000))
     raise AssertionError(kind)
 
 

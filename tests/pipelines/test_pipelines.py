@@ -399,6 +399,33 @@ def test_targets_that_do_not_exist(target: str, error: type, message: str) -> No
         steward.pipelines.load_target(target)
 
 
+def test_small_json_outputs_live_in_the_step_record_not_in_blobs(workspace: Any) -> None:
+    """A number a step returns costs no blob file (and no fsync); it reads back, is cached
+    and keyed by content as a blob would be, and a large value still goes to a blob."""
+    from steward.blobs.digest import digest_bytes
+    from steward.pipelines.codec import INLINE_LIMIT
+
+    flows.chain(length=1, offset=100)  # the blobs of any run (its system info) are stored
+    before = {blob.digest for blob in workspace.blobs.list_blobs()}
+    record = flows.chain(length=3)
+    (link,) = [step for step in record.steps if step.name == "link"]
+    (output,) = link.outputs
+    assert (output.kind, output.inline) == ("json", "0")
+    assert output.digest == digest_bytes(b"0", workspace.blobs.algorithm)
+    assert {blob.digest for blob in workspace.blobs.list_blobs()} == before
+    assert steward.pipelines.load(record) == 2
+    assert steward.pipelines.load(record, "link") == 0
+    again = flows.chain(length=3)
+    assert {step.status.value for step in again.steps} == {"cached"}
+    assert steward.pipelines.load(again) == 2
+
+    big = flows.one(kind="long-list")
+    (step,) = big.steps
+    assert step.outputs[0].inline is None and step.outputs[0].size > INLINE_LIMIT
+    assert step.outputs[0].digest in {blob.digest for blob in workspace.blobs.list_blobs()}
+    assert steward.pipelines.load(big) == list(range(1000))
+
+
 def test_writes_are_batched(workspace: Any) -> None:
     """A cold run of N inline steps writes about once per step (its run's start);
     a fully cached rerun writes a handful of times, whatever N is."""
@@ -415,6 +442,30 @@ def test_writes_are_batched(workspace: Any) -> None:
     flows.chain(length=20)
     assert 20 <= cold <= 20 + 6
     assert len(commits) <= 6
+
+
+def test_a_cached_rerun_looks_its_keys_up_in_one_query(workspace: Any) -> None:
+    """A chain's keys depend on each other's outputs, yet a fully cached rerun asks
+    the store for cache entries once (the entries its pipeline's latest run used)."""
+    lookups: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pipeline_cache" in statement:
+            lookups.append(statement)
+
+    flows.chain(length=12)
+    event.listen(workspace.store.engine, "before_cursor_execute", count)
+    rerun = flows.chain(length=12)
+    assert {step.status.value for step in rerun.steps} == {"cached"}
+    assert len(lookups) == 1
+    lookups.clear()
+    # Shifted by one: the first and last steps are new (one query each); the first's
+    # output equals the old second step's, so the ten between match prefetched entries.
+    shifted = flows.chain(length=12, offset=1)
+    statuses = [step.status.value for step in shifted.steps]
+    assert statuses == ["completed"] + ["cached"] * 10 + ["completed"]
+    assert len(lookups) == 3
+    event.remove(workspace.store.engine, "before_cursor_execute", count)
 
 
 def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arrives(

@@ -92,6 +92,48 @@ def test_files_are_scored_into_parquet_and_the_prediction_log(
         )
 
 
+def test_the_log_keeps_the_inputs_and_indexes_each_chunk_as_one_range(
+    any_workspace: Any, tmp_path: Path
+) -> None:
+    """Scored rows are logged with the model's inputs even when the output leaves them
+    out; their ids are indexed a chunk at a time, yet labels, joins and lineage work
+    per id, and an id past a chunk's end is unknown."""
+    from sqlalchemy import func, select
+
+    from steward.governance.lineage import trained_on
+    from steward.store import schema as t
+
+    make_model()
+    frame = inputs(tmp_path / "in", rows=1000)
+    steward.pipelines.score(
+        "models:/triage@champion", str(tmp_path / "in" / "part-a.parquet"),
+        str(tmp_path / "out"), chunk_rows=100, keep_inputs=False,
+    )  # fmt: skip
+    out = pd.read_parquet(tmp_path / "out")
+    assert "a" not in out.columns and len(out) == 600
+    log = steward.serving.read_predictions("triage").set_index("request_id")
+    row = log.loc[out["request_id"]]
+    assert np.array_equal(row["input.a"].to_numpy(), frame["a"].iloc[:600].to_numpy())
+    with any_workspace.store.engine.connect() as connection:
+        ranges = connection.execute(select(func.count()).select_from(t.prediction_request_ranges))
+        singles = connection.execute(select(func.count()).select_from(t.prediction_requests))
+        assert (ranges.scalar(), singles.scalar()) == (8, 0)  # 4 row groups of 100 + 50
+
+    first = sorted(out["request_id"])[0]
+    prefix = first.rsplit("-", 1)[0] + "-"  # the first chunk: rows 0 to 99
+    fed = steward.serving.log_feedback({prefix + "99": 1, prefix + "100": 0, prefix + "099": 0})
+    assert fed.accepted == [prefix + "99"]
+    assert fed.unknown == [prefix + "100", prefix + "099"]
+    joined = steward.serving.read_predictions("triage")
+    assert joined.set_index("request_id")["label"].dropna().to_dict() == {prefix + "99": 1}
+    (answer,) = trained_on(prefix + "7")
+    assert (answer.model, answer.version) == ("triage", 1)
+    (labelled,) = trained_on(prefix + "99")  # indexed alone now, not twice
+    assert labelled.version == 1
+    with pytest.raises(NotFound):
+        trained_on(prefix + "100")
+
+
 def test_a_dataset_is_scored_through_onnx_into_a_new_dataset_version(
     workspace: Any, tmp_path: Path
 ) -> None:

@@ -18,6 +18,10 @@ PUBLIC = {
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/"),
+    ("GET", "/ui/login"),
+    ("POST", "/ui/login"),
+    ("GET", "/ui/static/{name}"),
 }
 
 
@@ -49,7 +53,7 @@ def _concrete(path: str) -> str:
 def test_every_route_declares_its_access(workspace: Any) -> None:
     app = create_app(workspace)
     routes = _routes(app)
-    assert len(routes) >= 30
+    assert len(routes) >= 50
     declared = {e.operation_id for r in REPOSITORIES for e in r.endpoints}
     seen = set()
     for method, path, handler in routes:
@@ -71,14 +75,18 @@ def test_each_route_refuses_callers_below_its_role(team: Team) -> None:
     checked = 0
     for method, path, handler in app_routes:
         least = _least_role(method, path, getattr(handler, ACCESS_ATTRIBUTE))
-        url = _concrete(path).removeprefix("/api/v1")
+        concrete = _concrete(path)
+        url = concrete.removeprefix("/api/v1") if path.startswith("/api/") else team.url + concrete
+        page = path.startswith("/ui/")
         body = None if method == "GET" else HOSTILE_BODY
         for role, client in clients.items():
             status = client.request(method, url, content=body).status_code
             if least is None:
                 assert status not in (401, 403), f"{method} {path} is public, got {status}"
             elif role is None:
-                assert status == 401, f"{method} {path} without a token answered {status}"
+                # A page sends a browser without a session to the sign-in form.
+                expected = 303 if page and method == "GET" else 401
+                assert status == expected, f"{method} {path} without a token answered {status}"
             elif Role.parse(role) < least:
                 assert status == 403, f"{method} {path} as {role} answered {status}"
             else:

@@ -178,6 +178,17 @@ def test_ref_keys_are_checked_on_the_client_too(team: Team) -> None:
         _store(team).get_ref("../etc/passwd")
 
 
+def test_who_asks_for_missing_blobs_is_checked_before_what_they_sent(team: Team) -> None:
+    odd = b'{"digests": ["\\u0000"]}'
+    with team.client(None) as anonymous:
+        reply = anonymous.post("/blobs/missing", content=odd)
+        assert reply.status_code == 401, reply.text
+    with team.client("viewer") as viewer:
+        assert viewer.post("/blobs/missing", content=odd).status_code == 400
+        touching = viewer.post("/blobs/missing", json={"digests": [], "touch": True})
+        assert touching.status_code == 403, touching.text
+
+
 def test_request_bodies_over_the_limit_are_refused(tmp_path: Path) -> None:
     with served_workspace(tmp_path / "s", max_body_bytes=2048, max_blob_bytes=8192) as server:
         headers = {"authorization": f"Bearer {server.admin_token}"}

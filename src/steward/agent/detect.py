@@ -133,7 +133,9 @@ def _new_data(trigger: TriggerRecord, ws: Workspace) -> Findings:
 def _alert(trigger: TriggerRecord, ws: Workspace, persistence: int) -> Findings:
     monitor = trigger.spec["monitor"]
     source = f"monitor:{monitor}"
-    events = ws.store.monitoring.events(("monitor.evaluated", "alert.fired"), after=trigger.cursor)
+    events = ws.store.monitoring.events_in(
+        ("monitor.evaluated", "alert.fired"), after=trigger.cursor
+    )
     if not events:
         return Findings(trigger.cursor)
     findings = Findings(events[-1].pk)
@@ -172,7 +174,7 @@ def _metric(metrics: dict[str, Any], name: str) -> float | None:
 
 def _performance(trigger: TriggerRecord, ws: Workspace, persistence: int) -> Findings:
     spec = trigger.spec
-    events = ws.store.monitoring.events(("monitor.evaluated",), after=trigger.cursor)
+    events = ws.store.monitoring.events("monitor.evaluated", after=trigger.cursor)
     if not events:
         return Findings(trigger.cursor)
     findings = Findings(events[-1].pk)

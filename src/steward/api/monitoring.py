@@ -117,7 +117,8 @@ MONITORING = Repository(
         ),
         _monitoring(MonitoringStore.deliveries, "GET", "/alert-deliveries", _read),
         _monitoring(MonitoringStore.latest_event_pk, "GET", "/events/latest", _read),
-        # POST: ``topic`` may be a tuple of topics, which a query string cannot carry.
-        _monitoring(MonitoringStore.events, "POST", "/events/search", _read),
+        _monitoring(MonitoringStore.events, "GET", "/events", _read),
+        # POST: a tuple of topics does not fit a query string.
+        _monitoring(MonitoringStore.events_in, "POST", "/events/search", _read),
     ),
 )

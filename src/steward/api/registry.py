@@ -47,6 +47,12 @@ def _check_alias(arguments: dict[str, Any]) -> None:
     arguments["required_status"] = alias_requirement(arguments["alias"], arguments.get("reason"))
 
 
+def _check_rollback(arguments: dict[str, Any]) -> None:
+    if not (arguments.get("reason") or "").strip():
+        raise InvalidInput("a rollback needs a reason; it is kept in the audit trail.")
+    _check_alias(arguments)
+
+
 def _check_alias_removal(arguments: dict[str, Any]) -> None:
     check_alias_removal(arguments["alias"], arguments.get("reason"))
 
@@ -130,6 +136,15 @@ REGISTRY = Repository(
             "/models/{name}/aliases/{alias}",
             _write,
             _check_alias_removal,
+            escalate=_alias_role,
+        ),
+        _registry(
+            RegistryStore.rollback_alias,
+            "POST",
+            "/models/{name}/aliases/{alias}/rollback",
+            _write,
+            _check_rollback,
+            server_decides=("required_status",),
             escalate=_alias_role,
         ),
         _registry(RegistryStore.alias_history, "GET", "/models/{name}/alias-history", _read),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,6 +87,8 @@ class MinImprovement:
     confidence: float = 0.95
     resamples: int = 1000
     severity: str = "error"
+    compares_champion: ClassVar[bool] = True
+    """Measures both models at once (the gate does not run it on the champion alone)."""
 
     def __post_init__(self) -> None:
         metric(self.metric)

@@ -248,19 +248,26 @@ def run_checks(
         context = CheckContext(**context_fields)
     elif context_fields:
         raise InvalidInput("give either a context or its fields, not both.")
-    results: list[CheckResult] = []
-    for check in checks:
-        if isinstance(check, CheckGroup):
-            results.extend(check.run_all(context))
-        elif isinstance(check, Check):
-            results.append(check.run(context))
-        else:
-            raise InvalidInput(
-                f"{check!r} is not a check: it needs run(context) or run_all(context)."
-            )
+    results = [result for check in checks for result in check_results(check, context)]
+    return CheckReport(suite, tuple(results), subject)
+
+
+def check_results(check: Check | CheckGroup, context: CheckContext) -> list[CheckResult]:
+    """The results of one check (or group) on a context, their severities checked.
+
+    Raises:
+        InvalidInput: ``check`` is neither a check nor a group, or a result's severity
+            is unknown.
+    """
+    if isinstance(check, CheckGroup):
+        results = list(check.run_all(context))
+    elif isinstance(check, Check):
+        results = [check.run(context)]
+    else:
+        raise InvalidInput(f"{check!r} is not a check: it needs run(context) or run_all(context).")
     for result in results:
         if result.severity not in SEVERITIES:
             raise InvalidInput(
                 f"check {result.name!r} has severity {result.severity!r}; use one of {SEVERITIES}."
             )
-    return CheckReport(suite, tuple(results), subject)
+    return results

@@ -1,4 +1,5 @@
-"""``steward models list|show|versions|alias|approve|reject|archive|card|env-check|bundle``."""
+"""``steward models list|show|versions|alias|approve|reject|archive|card|env-check|bundle``
+(and ``policy|promote|rollback`` from ``cli/promotion.py``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from steward.cli import promotion
 from steward.cli.output import JSON_HELP, console, print_json, print_table
 
 app = typer.Typer(help="Registered models, versions, aliases and bundles.", no_args_is_help=True)
+promotion.register(app)
 
 
 def _split(reference: str) -> tuple[str, int]:
@@ -51,26 +54,34 @@ def show(
     reference: str = typer.Argument(..., help="NAME, NAME@ALIAS or NAME/VERSION."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show a registered model, or one version of it."""
-    from steward.models import get_model, resolve
+    """Show a registered model (with its promotion policy), or one version of it (with
+    its latest gate run: each check's figure for the challenger and the champion)."""
+    from steward.models import get_model, get_policy, resolve
 
+    local = promotion.promotion_served()
     if "@" not in reference and "/" not in reference:
         model = get_model(reference)
+        policy = get_policy(model.name) if local else None
         if as_json:
-            print_json(model.to_dict())
+            print_json({**model.to_dict(), "policy": policy and policy.to_dict()})
             return
         console.print(f"[bold]{model.name}[/bold]  {model.description or ''}")
         console.print(f"latest version: {model.latest_version}   aliases: {model.aliases}")
         console.print(f"tags: {model.tags}")
+        if policy is not None:
+            console.print(f"promotion policy: {policy.describe()}", highlight=False)
         console.print(f"created {model.created_at:%Y-%m-%d} by {model.created_by}")
         return
     version = resolve(reference)
+    gate = promotion.latest_gate(version.name, version.version) if local else None
     if as_json:
-        print_json(version.to_dict())
+        print_json({**version.to_dict(), "gate": gate})
         return
     rows = [[key, value] for key, value in version.to_dict().items() if key != "metrics"]
     rows += [[f"metrics.{key}", value] for key, value in sorted(version.metrics.items())]
     print_table(f"{version.name} v{version.version}", ["field", "value"], rows)
+    if gate is not None:
+        promotion.show_gate(gate)
 
 
 @app.command("versions")

@@ -514,7 +514,8 @@ def _lookup(name: str, version: int | str | None) -> DatasetVersion:
 
 
 def resolve(ref: DatasetVersion | str, version: int | str | None = None) -> DatasetVersion:
-    """A version from a DatasetVersion, ``"name"``, ``"name:3"`` or ``"name:alias"``."""
+    """A version from a DatasetVersion, ``"name"``, ``"name:3"``, ``"name:alias"`` or
+    ``"name@alias"`` (as model URIs write aliases)."""
     if isinstance(ref, DatasetVersion):
         return ref
     if version is not None:
@@ -525,7 +526,9 @@ def resolve(ref: DatasetVersion | str, version: int | str | None = None) -> Data
         return _lookup(ref, None)
     except NotFound:
         name, parsed = parse_ref(ref)
-        if parsed is None or name == ref:
+        if parsed is None and "@" in ref:
+            name, _, parsed = ref.rpartition("@")
+        if not parsed or name == ref:
             raise
         return _lookup(name, parsed)
 

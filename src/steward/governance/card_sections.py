@@ -1,5 +1,6 @@
-"""What governance adds to a model card: training data from lineage, checks, fairness,
-explanations (with a bar chart in the HTML card) and where the model went since."""
+"""What governance adds to a model card: training data from lineage, checks, the gate's
+verdict, fairness, explanations (with a bar chart in the HTML card) and where the model
+went since."""
 
 from __future__ import annotations
 
@@ -190,6 +191,41 @@ def explanation_sections(workspace: Workspace, name: str, version: int) -> list[
     return sections
 
 
+def gate_section(workspace: Workspace, name: str, version: int) -> Section | None:
+    """The latest gate run of the version: each check's figure for it and for the champion
+    it was tested against, and what the promotion policy decided (None if never gated)."""
+    from steward.models.card_section import Section
+
+    runs = workspace.store.promotion.gates(model=(name, version), limit=1)
+    if not runs:
+        return None
+    record = runs[0]
+    checks = workspace.store.governance.check_runs(run_id=record.check_run_id)[0]
+    decided = (
+        f" Decision: {record.decision} by {record.decided_by}"
+        f" at {record.decided_at:%Y-%m-%d %H:%M UTC}."
+        if record.decision and record.decided_at
+        else " No promotion decision yet."
+    )
+    rows = []
+    for result in list(checks.results)[:_RESULTS_SHOWN]:
+        mark = "pass" if result.passed else ("warn" if result.severity == "warning" else "FAIL")
+        theirs = result.details.get("champion_value", result.details.get("champion"))
+        rows.append(
+            (mark, result.name, _number(result.value), _number(theirs), _number(result.threshold))
+        )
+    return Section(
+        "Gate",
+        text=f"Gate {record.id} {'passed' if record.passed else 'FAILED'} against the champion "
+        f"{record.champion or '-'}"
+        + (f" on {checks.dataset}" if checks.dataset else "")
+        + f", {record.created_at:%Y-%m-%d %H:%M UTC} by {record.created_by}."
+        + decided,
+        header=("", "check", "this version", "champion", "threshold"),
+        rows=tuple(rows),
+    )
+
+
 def lineage_section(workspace: Workspace, name: str, version: int) -> Section | None:
     """Where the version went: deployments, monitors and alerts downstream of it."""
     from steward.governance.lineage import lineage
@@ -213,6 +249,9 @@ def governance_sections(
 ) -> list[Section]:
     """Every governance section of a version's card, in reading order."""
     sections = checks_sections(workspace, name, version, run_id)
+    gate = gate_section(workspace, name, version)
+    if gate is not None:
+        sections.append(gate)
     fairness = fairness_section(workspace, name, version)
     if fairness is not None:
         sections.append(fairness)

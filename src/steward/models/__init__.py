@@ -14,7 +14,16 @@ from steward.models.card import ModelCard, card, write_card
 from steward.models.environment import EnvironmentLock, Mismatch, check_environment
 from steward.models.flavors.pyfunc import ModelContext, PythonModel
 from steward.models.fluent import ModelInfo, load, load_bundle, log
+from steward.models.gate import GateResult
 from steward.models.loaded import LoadedModel
+from steward.models.policy import (
+    Promotion,
+    apply_policy,
+    get_policy,
+    promote,
+    rollback,
+    set_policy,
+)
 from steward.models.registry import (
     alias_history,
     approve,
@@ -36,6 +45,7 @@ from steward.models.registry import (
 )
 from steward.models.signature import ColumnSpec, Signature, infer_signature
 from steward.models.uri import ModelURI, parse_model_uri
+from steward.store.promotion import GateRecord, PromotionPolicy
 from steward.store.registry import (
     AliasEvent,
     ModelVersion,
@@ -48,6 +58,8 @@ __all__ = [
     "AliasEvent",
     "ColumnSpec",
     "EnvironmentLock",
+    "GateRecord",
+    "GateResult",
     "LoadedModel",
     "Mismatch",
     "ModelCard",
@@ -55,12 +67,15 @@ __all__ = [
     "ModelInfo",
     "ModelURI",
     "ModelVersion",
+    "Promotion",
+    "PromotionPolicy",
     "PythonModel",
     "RegisteredModel",
     "Signature",
     "StatusEvent",
     "VersionStatus",
     "alias_history",
+    "apply_policy",
     "approve",
     "archive",
     "bundle",
@@ -70,6 +85,7 @@ __all__ = [
     "delete_alias",
     "env_check",
     "get_model",
+    "get_policy",
     "get_version",
     "infer_signature",
     "list_models",
@@ -78,12 +94,15 @@ __all__ = [
     "load_bundle",
     "log",
     "parse_model_uri",
+    "promote",
     "register",
     "reject",
     "resolve",
+    "rollback",
     "search",
     "set_alias",
     "set_card_fields",
+    "set_policy",
     "status_history",
     "update_model",
     "write_card",

@@ -182,6 +182,11 @@ def build_card(name: str, version: int | str) -> ModelCard:
                         f"Checked on {metadata.onnx['rows_checked']} rows: max difference "
                         f"{metadata.onnx['max_abs_diff']:.3g} "
                         f"(tolerance {metadata.onnx['tolerance']:g})."
+                        + (
+                            f" Converted by {metadata.onnx['converter']}."
+                            if metadata.onnx.get("converter")
+                            else ""
+                        )
                     ),
                 )
             )

@@ -91,5 +91,22 @@ class LoadedModel:
             raise InvalidInput(f"this {self.flavor} model has no predict_proba.")
         return method(self._prepare(data))
 
+    def predict_with_proba(self, data: Any) -> tuple[Any, Any]:
+        """Predictions and class probabilities, from one model call where the backend allows.
+
+        An ONNX classifier's graph computes both in one run; other models are
+        called once for each (on the input checked once).
+
+        Raises:
+            InvalidInput: the model has no ``predict_proba`` or ``data`` does not match.
+        """
+        method = getattr(self.native, "predict_proba", None)
+        if method is None or (self.backend == "onnx" and not self.native.has_proba):
+            raise InvalidInput(f"this {self.flavor} model has no predict_proba.")
+        prepared = self._prepare(data)
+        if self.backend == "onnx":
+            return self.native.predict_with_proba(prepared)
+        return self.native.predict(prepared), method(prepared)
+
     def __repr__(self) -> str:
         return f"<LoadedModel {self.source} flavor={self.flavor} backend={self.backend}>"

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 MODEL_KIND = "model"
+INLINE_LIMIT = 512
+"""JSON outputs up to this many bytes live in the step's record, not in a blob: a blob
+costs a file and its fsync, more than a small step itself."""
 _PANDAS_SERIES_COLUMN = "__steward_series__"
 
 
@@ -185,6 +188,8 @@ def load_output(workspace: Workspace, output: StepOutput, trust: bool = False) -
         NotFound: a blob or model file is missing.
         IntegrityError: stored bytes no longer match their digest.
     """
+    if output.inline is not None:
+        return decode(output.kind, output.inline.encode())
     if output.kind != MODEL_KIND:
         return decode(output.kind, workspace.blobs.get_bytes(output.digest))
     from steward.models.fluent import materialize
@@ -196,11 +201,18 @@ def load_output(workspace: Workspace, output: StepOutput, trust: bool = False) -
     return load_native(folder, metadata, trust=trust)
 
 
-def put(writer: BlobWriter | BlobStore, encoded: Encoded) -> tuple[str, int]:
-    """Store an encoded value's bytes; its digest and size."""
+def put(writer: BlobWriter | BlobStore, encoded: Encoded) -> tuple[str, int, str | None]:
+    """Store an encoded value's bytes; its digest, size and, for a small JSON value kept
+    inline (no blob written), its text."""
     assert encoded.data is not None
+    if encoded.kind == "json" and len(encoded.data) <= INLINE_LIMIT:
+        from steward.blobs.digest import digest_bytes
+
+        # The digest the blob would have, so cache keys do not depend on where it lives.
+        digest = digest_bytes(encoded.data, writer.algorithm)
+        return digest, len(encoded.data), encoded.data.decode()
     ref = writer.put_bytes(encoded.data)
-    return ref.digest, ref.size
+    return ref.digest, ref.size, None
 
 
 def independent_copy(value: Any) -> Any:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from steward.blobs import BlobWriter
     from steward.pipelines.worker import StepResult, StepTask
     from steward.store.pipeline_records import StepOutput
+    from steward.tracking.backend import TrackingBackend
 
 EXECUTORS: dict[str, str] = {
     "inline": "steward.pipelines.executor:InlineExecutor",
@@ -81,14 +82,23 @@ class InlineExecutor:
         self,
         load_input: Callable[[StepOutput], Any] | None = None,
         writer: BlobWriter | None = None,
+        tracking: TrackingBackend | None = None,
     ) -> None:
         self.load_input = load_input
         self.writer = writer
+        self.tracking = tracking
 
-    def bind(self, load_input: Callable[[StepOutput], Any], writer: BlobWriter) -> None:
-        """Where inputs come from and outputs go (set by the runner for each run)."""
+    def bind(
+        self,
+        load_input: Callable[[StepOutput], Any],
+        writer: BlobWriter,
+        tracking: TrackingBackend | None = None,
+    ) -> None:
+        """Where inputs come from, outputs go and step runs are stored (set by the runner
+        for each run)."""
         self.load_input = load_input
         self.writer = writer
+        self.tracking = tracking
 
     def open(self) -> None:
         """Nothing to start."""
@@ -99,7 +109,7 @@ class InlineExecutor:
 
         assert self.load_input is not None and self.writer is not None
         future: Future[StepResult] = Future()
-        future.set_result(execute(task, self.load_input, self.writer))
+        future.set_result(execute(task, self.load_input, self.writer, self.tracking))
         return future
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ from steward.pipelines.graph import (
 from steward.pipelines.worker import StepResult, StepTask, WorkspaceSpec
 from steward.store.pipeline_records import (
     DONE_STATUSES,
+    CacheEntry,
     NewStep,
     PipelineRunRecord,
     ReusableStep,
@@ -93,14 +94,13 @@ class RunSettings:
 class _Writer:
     """The blob writer steps of this run use: the current batch, renewed at each flush."""
 
-    def __init__(self, start: Callable[[], AbstractContextManager[BlobWriter]]) -> None:
+    def __init__(
+        self, start: Callable[[], AbstractContextManager[BlobWriter]], algorithm: str
+    ) -> None:
         self._start = start
         self._context: AbstractContextManager[BlobWriter] | None = None
         self._batch: BlobWriter | None = None
-
-    @property
-    def algorithm(self) -> str:
-        return self._current().algorithm
+        self.algorithm = algorithm
 
     def _current(self) -> BlobWriter:
         if self._batch is None:
@@ -146,9 +146,12 @@ class PipelineRunner:
         self.keys: dict[str, tuple[str, str]] = {}
         self.computed: dict[str, tuple[int, tuple[StepOutput, ...]]] = {}
         """Cache keys computed in this run (not yet in the store's cache)."""
+        self.candidates: dict[str, CacheEntry] = {}
+        """Cache entries the pipeline's latest run used: a rerun's likely hits, prefetched."""
         self.pending: list[StepOutcome] = []
         self.in_flight: dict[Future[StepResult], str] = {}
-        self.writer = _Writer(workspace.blobs.batch)
+        self.writer = _Writer(workspace.blobs.batch, workspace.blobs.algorithm)
+        self.spec = WorkspaceSpec.of(workspace)
         self.last_flush = time.monotonic()
         self.failed = False
         self.step_pks: dict[str, int] = {}
@@ -182,11 +185,13 @@ class PipelineRunner:
             },
             nested=fluent.active_run() is not None,
         )
-        self.run_id, self.experiment_id = parent.id, parent.info.experiment_id
+        self.run_id, self.experiment_id = parent.id, parent.experiment_id
         status = RunStatus.FAILED
         try:
             if self.graph.params:
                 parent.log_params({k: _param_text(v) for k, v in self.graph.params.items()})
+            if settings.cache:  # before this run's record becomes the pipeline's latest
+                self.candidates = self.store.cache_candidates(self.graph.name)
             self.step_pks = self.store.create_run(
                 parent.id,
                 pipeline=self.graph.name,
@@ -278,10 +283,29 @@ class PipelineRunner:
         }
 
     def _present(self, outputs: tuple[StepOutput, ...]) -> bool:
-        return not self.workspace.blobs.missing([output.digest for output in outputs])
+        stored = [output.digest for output in outputs if output.inline is None]
+        return not stored or not self.workspace.blobs.missing(stored)
 
     def _serve_from_cache(self, ready: list[StepNode]) -> list[StepNode]:
-        """Record the ready steps whose outputs can be reused; return the others."""
+        """Record the ready steps whose outputs can be reused; return the others.
+
+        A step found missing stays ready until it starts (inline steps start one at
+        a time); it is not looked up again, only checked against what this run has
+        computed since.
+        """
+        fresh = [node for node in ready if node.name not in self.keys]
+        misses = []
+        for node in ready:
+            if node.name in self.keys:
+                code, key = self.keys[node.name]
+                if key in self.computed and self._uses_cache(node):
+                    self._cached(node, code, key, *self.computed[key])
+                else:
+                    misses.append(node)
+        return misses + self._look_up(fresh) if fresh else misses
+
+    def _look_up(self, ready: list[StepNode]) -> list[StepNode]:
+        """Record the steps whose outputs can be reused (first time ready); return the others."""
         for node in ready:
             self.keys[node.name] = (
                 node.step.code_digest,
@@ -298,7 +322,10 @@ class PipelineRunner:
             for node in ready
             if self._uses_cache(node) and node.name not in reuse
         ]
-        entries = self.store.lookup_cache(use_cache) if use_cache else {}
+        entries = {key: self.candidates[key] for key in use_cache if key in self.candidates}
+        unknown = [key for key in use_cache if key not in entries]
+        if unknown:
+            entries.update(self.store.lookup_cache(unknown))
         stale: list[str] = []
         misses = []
         origins = [reuse[node.name].step_pk for node in ready if node.name in reuse]
@@ -323,6 +350,7 @@ class PipelineRunner:
                     hit = (entry.step_pk, entry.outputs)
                 else:
                     stale.append(key)
+                    self.candidates.pop(key, None)
             if hit is None:
                 misses.append(node)
                 continue
@@ -406,7 +434,7 @@ class PipelineRunner:
                 record,
                 node.arguments,
                 sources,
-                WorkspaceSpec.of(self.workspace),
+                self.spec,
             )
             self.status[node.name] = StepStatus.RUNNING
         self.store.start_steps(self.run_id, self.workspace.actor, starts)
@@ -420,7 +448,7 @@ class PipelineRunner:
         if self.executor.in_memory:
             bind = getattr(self.executor, "bind", None)
             if bind is not None:
-                bind(self._load_input, self.writer)
+                bind(self._load_input, self.writer, self.workspace.tracking)
         future = self.executor.submit(self.tasks[name])
         self.in_flight[future] = name
 

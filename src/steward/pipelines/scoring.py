@@ -21,7 +21,6 @@ model once); workers read inputs and write parts themselves.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 import uuid
@@ -128,13 +127,13 @@ class ChunkScorer:
             prefix = f"{self.job.id}-{unit.index:05d}-{number:05d}-"
             if name in self.parts:
                 if self.job.log_predictions and not self._logged(prefix):
-                    self._log(self._read_part(name))  # written, then interrupted: log it now
+                    self._log(self._read_part(name), table, prefix)  # written, then interrupted
                 skipped += table.num_rows
                 continue
             out = self._score(unit, table, prefix)
             self._write_part(name, out)
             if self.job.log_predictions:
-                self._log(out)
+                self._log(out, table, prefix)
             scored += table.num_rows
         return scored, skipped
 
@@ -181,17 +180,16 @@ class ChunkScorer:
         return out.replace_schema_metadata({**(out.schema.metadata or {}), **metadata})
 
     def _write_part(self, name: str, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
+        from steward.serving.batch_log import parquet_bytes
 
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
+        data = parquet_bytes(table)
         target = f"{self.root}/{name}"
         if self.fs.protocol in ("file", "local") or "file" in self.fs.protocol:
             temp = f"{self.root}/.{name}.{uuid.uuid4().hex}"
-            self.fs.pipe_file(temp, buffer.getvalue())
+            self.fs.pipe_file(temp, data)
             self.fs.mv(temp, target)  # a rename: a part is whole or absent
         else:
-            self.fs.pipe_file(target, buffer.getvalue())  # an object PUT is atomic
+            self.fs.pipe_file(target, data)  # an object PUT is atomic
         self.parts.add(name)
 
     def _read_part(self, name: str) -> pa.Table:
@@ -200,27 +198,25 @@ class ChunkScorer:
         with self.fs.open(f"{self.root}/{name}", "rb") as handle:
             return pq.read_table(handle)
 
-    def _log(self, out: pa.Table) -> None:
-        from steward.serving.prediction_log import LogEntry, write_segment
+    def _log(self, out: pa.Table, chunk: pa.Table, prefix: str) -> None:
+        """Enter a scored chunk (``out``; its inputs are ``chunk``'s) into the prediction log,
+        its request ids (``prefix`` + row number) indexed as one range."""
+        from steward.serving.batch_log import log_chunk, segment_table
 
         metadata = out.schema.metadata or {}
-        latency = float(metadata.get(b"steward.latency_ms", b"0"))
-        names = [name for name in self.inputs or [] if name in out.column_names]
         at = out.column("scored_at")[0].as_py()
-        time_ms = int(at.timestamp() * 1000)
-        entry = LogEntry(
+        present = [name for name in self.inputs or [] if name in chunk.column_names]
+        table = segment_table(
             model=self.job.model,
             version=self.job.version,
             route=ROUTE,
-            protocol=ROUTE,
-            time_ms=time_ms,
-            latency_ms=latency,
-            request_ids=out.column("request_id").to_pylist(),
-            inputs=out.select(names).to_pandas(),
-            predictions=out.column("prediction").to_numpy(zero_copy_only=False),
+            time_ms=int(at.timestamp() * 1000),
+            latency_ms=float(metadata.get(b"steward.latency_ms", b"0")),
+            request_ids=out.column("request_id").combine_chunks(),
+            predictions=out.column("prediction").combine_chunks(),
+            inputs=chunk.select(present) if self.inputs is not None else chunk,
         )
-        day = at.strftime("%Y-%m-%d")
-        write_segment(self.workspace, self.job.model, self.job.version, day, [entry])
+        log_chunk(self.workspace, at.strftime("%Y-%m-%d"), prefix, table)
 
 
 class RayScorer:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from steward.blobs import BlobStore, BlobWriter
     from steward.pipelines.steps import Step
     from steward.store.records import Metric, Run
+    from steward.tracking.backend import TrackingBackend
     from steward.workspace import Workspace
 
 CAPTURE_LIMIT = 8 << 20
@@ -233,8 +234,10 @@ def store_outputs(
                 )
             )
         else:
-            digest, size = codec.put(writer, encoded)
-            outputs.append(StepOutput(name, encoded.kind, digest, size, encoded.type))
+            digest, size, inline = codec.put(writer, encoded)
+            outputs.append(
+                StepOutput(name, encoded.kind, digest, size, encoded.type, inline=inline)
+            )
         values[name] = item
     return tuple(outputs), values
 
@@ -243,8 +246,10 @@ def execute(
     task: StepTask,
     load_input: Callable[[StepOutput], Any],
     writer: BlobWriter | BlobStore,
+    tracking: TrackingBackend | None = None,
 ) -> StepResult:
-    """Run a step in this process, its run active; never raises for the step's own errors."""
+    """Run a step in this process, its run active (stored by ``tracking``, default the
+    current workspace's); never raises for the step's own errors."""
     from steward.store.records import now_ms
     from steward.tracking import fluent
 
@@ -252,7 +257,7 @@ def execute(
     reset = _reset_peak_memory()
     cpu_start = time.process_time()
     result.started_at = now_ms()
-    with _captured() as (out, err), fluent.attach_run(task.run):
+    with _captured() as (out, err), fluent.attach_run(task.run, tracking):
         try:
             arguments = resolve(task.arguments, lambda ref: load_input(task.sources[ref]))
             args, kwargs = call_arguments(task.step.signature, arguments)
@@ -301,6 +306,11 @@ def run_in_worker(task: StepTask) -> StepResult:
     """Run a step in a worker process (local pool or Ray): inputs from, and outputs to,
     the workspace's blob store; the result carries no values, only references."""
     workspace = open_worker_workspace(task.workspace)
-    result = execute(task, lambda output: codec.load_output(workspace, output), workspace.blobs)
+    result = execute(
+        task,
+        lambda output: codec.load_output(workspace, output),
+        workspace.blobs,
+        workspace.tracking,
+    )
     result.values = None
     return result

@@ -1,7 +1,7 @@
-"""The team server's ASGI app: the REST API over one workspace.
+"""The team server's ASGI app: the REST API and the web UI over one workspace.
 
 ``create_app`` mounts the declared repository routes, the blob and ref
-routes, sign-in, and health probes, with size limits on every request, one
+routes, sign-in, health probes and the web UI (``/ui``), with size limits on every request, one
 error mapping, and the OpenAPI document at ``/api/v1/openapi.json``. CORS is
 closed unless origins are listed explicitly.
 """
@@ -59,6 +59,7 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     from steward.server.blob_routes import BlobService, add_blob_routes
     from steward.server.limits import BodyLimit
     from steward.server.token_routes import add_token_routes
+    from steward.server.ui import add_ui_routes
 
     config = config or ServerConfig()
     app = FastAPI(
@@ -75,8 +76,10 @@ def create_app(workspace: Workspace, config: ServerConfig | None = None) -> Fast
     add_repository_routes(app, REPOSITORIES, workspace, authenticator, components)
     staging = workspace.settings.home / "server" / "uploads"
     add_blob_routes(app, BlobService(workspace, staging), authenticator)
-    add_auth_routes(app, authenticator, LoginThrottle(config.login_failures, config.login_window_s))
+    throttle = LoginThrottle(config.login_failures, config.login_window_s)
+    add_auth_routes(app, authenticator, throttle)
     add_token_routes(app, authenticator)
+    add_ui_routes(app, workspace, authenticator, throttle, scrub)
 
     @access(None)
     async def health() -> Response:

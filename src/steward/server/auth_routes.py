@@ -29,6 +29,70 @@ if TYPE_CHECKING:
 SESSION_HOURS = 12
 
 
+def sign_in(
+    authenticator: Authenticator, throttle: LoginThrottle, request: Request, data: Any
+) -> dict[str, Any]:
+    """Check a browser's user name and password and open a session (throttled).
+
+    Returns:
+        ``user``, ``role``, ``expires_at`` and the new session's secret (``session``).
+
+    Raises:
+        PermissionDenied: sent from a foreign origin.
+        InvalidInput: not ``{"username": ..., "password": ...}``.
+        RateLimited: too many failures from this client or for this name.
+        Unauthenticated: a wrong name or password.
+    """
+    authenticator.check_same_origin(request)
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(field), str) for field in ("username", "password")
+    ):
+        raise InvalidInput("send {'username': ..., 'password': ...}.")
+    store = authenticator.workspace.store
+    name, password = data["username"][:250], data["password"][:1000]
+    client = f"client:{request.client.host if request.client else '?'}"
+    throttle.check(client, f"user:{name}")
+    try:
+        user = store.auth.check_password(name, password)
+    except Unauthenticated:
+        throttle.failed(client, f"user:{name}")
+        raise
+    session = store.auth.create_token(
+        user.name, "browser session", user.name, SESSION_HOURS / 24, kind="session"
+    )
+    return {
+        "user": user.name,
+        "role": user.role,
+        "expires_at": session.token.expires_at.isoformat(),
+        "session": session.secret,
+    }
+
+
+def set_session_cookies(response: Response, request: Request, session: str) -> None:
+    """Put a session and its CSRF value in a response's cookies."""
+    csrf = csrf_token(session)
+    secure = request.url.scheme == "https"
+    max_age = SESSION_HOURS * 3600
+    response.set_cookie(
+        SESSION_COOKIE,
+        session,
+        max_age=max_age,
+        httponly=True,
+        secure=secure,
+        samesite="strict",
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, max_age=max_age, secure=secure, samesite="strict", path="/"
+    )
+
+
+def clear_session_cookies(response: Response) -> None:
+    """Remove the session and CSRF cookies."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
 def add_auth_routes(app: FastAPI, authenticator: Authenticator, throttle: LoginThrottle) -> None:
     """Mount ``/auth/whoami``, ``/auth/login`` and ``/auth/logout``."""
     from starlette.concurrency import run_in_threadpool
@@ -49,56 +113,14 @@ def add_auth_routes(app: FastAPI, authenticator: Authenticator, throttle: LoginT
             }
         )
 
-    def sign_in(request: Request, body: bytes) -> dict[str, Any]:
-        authenticator.check_same_origin(request)
-        data = parse_json_body(body)
-        if not isinstance(data, dict) or not all(
-            isinstance(data.get(field), str) for field in ("username", "password")
-        ):
-            raise InvalidInput("send {'username': ..., 'password': ...}.")
-        name, password = data["username"][:250], data["password"][:1000]
-        client = f"client:{request.client.host if request.client else '?'}"
-        throttle.check(client, f"user:{name}")
-        try:
-            user = store.auth.check_password(name, password)
-        except Unauthenticated:
-            throttle.failed(client, f"user:{name}")
-            raise
-        session = store.auth.create_token(
-            user.name, "browser session", user.name, SESSION_HOURS / 24, kind="session"
-        )
-        return {
-            "user": user.name,
-            "role": user.role,
-            "expires_at": session.token.expires_at.isoformat(),
-            "session": session.secret,
-        }
-
     @access(None)
     async def login(request: Request) -> Response:
-        result = await run_in_threadpool(sign_in, request, await request.body())
+        data = parse_json_body(await request.body())
+        result = await run_in_threadpool(sign_in, authenticator, throttle, request, data)
         session = result.pop("session")
         result["csrf_token"] = csrf_token(session)
         response = JSONResponse(result)
-        secure = request.url.scheme == "https"
-        max_age = SESSION_HOURS * 3600
-        response.set_cookie(
-            SESSION_COOKIE,
-            session,
-            max_age=max_age,
-            httponly=True,
-            secure=secure,
-            samesite="strict",
-            path="/",
-        )
-        response.set_cookie(
-            CSRF_COOKIE,
-            result["csrf_token"],
-            max_age=max_age,
-            secure=secure,
-            samesite="strict",
-            path="/",
-        )
+        set_session_cookies(response, request, session)
         return response
 
     @access(Role.VIEWER)
@@ -107,8 +129,7 @@ def add_auth_routes(app: FastAPI, authenticator: Authenticator, throttle: LoginT
         if principal.kind == "session":
             await run_in_threadpool(store.auth.revoke_token, principal.token_id, principal.user)
         response = Response(status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(CSRF_COOKIE, path="/")
+        clear_session_cookies(response)
         return response
 
     credentials = {

@@ -104,8 +104,12 @@ class Deployment:
         import numpy as np
 
         if want_probabilities and self.has_probabilities:
+            if not self._predict_is_argmax:
+                # One call where the model computes both (an ONNX classifier's graph does).
+                predictions, probabilities = self.model.predict_with_proba(rows)
+                return ModelOutput(np.asarray(predictions), np.asarray(probabilities))
             probabilities = np.asarray(self.model.predict_proba(rows))
-            if self._predict_is_argmax and probabilities.ndim == 2:
+            if probabilities.ndim == 2:
                 assert self.classes is not None
                 # A classifier's predict is the most probable class: one model call, not two.
                 predictions = np.asarray(self.classes)[probabilities.argmax(axis=1)]

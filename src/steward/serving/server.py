@@ -125,11 +125,12 @@ def serve(
 
 def _run(settings: ServerConfig) -> None:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     server = uvicorn.Server(settings)
     if settings.workers > 1:
-        Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+        from steward.serving.workers import run_workers
+
+        run_workers(settings)
         return
     if not settings.loaded:
         settings.load()

@@ -93,31 +93,100 @@ def _when(value: int) -> datetime:
     return result
 
 
+def model_version_pk(connection: Connection, name: str, version: int) -> int:
+    """The primary key of a model version.
+
+    Raises:
+        NotFound: no such version.
+    """
+    pk = connection.execute(
+        select(t.model_versions.c.pk)
+        .join(t.registered_models, t.registered_models.c.pk == t.model_versions.c.model_pk)
+        .where(t.registered_models.c.name == name, t.model_versions.c.version == version)
+    ).scalar()
+    if pk is None:
+        raise NotFound(f"model {name!r} has no version {version}.")
+    return int(pk)
+
+
+def _dataset_version_pk(connection: Connection, version_id: str) -> int:
+    pk = connection.execute(
+        select(t.dataset_versions.c.pk).where(t.dataset_versions.c.id == version_id)
+    ).scalar()
+    if pk is None:
+        raise NotFound(f"no dataset version with id {version_id!r}.")
+    return int(pk)
+
+
+def insert_check_run(
+    connection: Connection,
+    run_id: str,
+    suite: str,
+    results: Sequence[StoredCheckResult],
+    actor: str,
+    *,
+    dataset: tuple[str, str] | None = None,
+    model: tuple[str, int] | None = None,
+) -> int:
+    """Store a run of checks, its results and audit events inside the caller's write
+    transaction; returns the run's primary key (see ``GovernanceStore.record_checks``)."""
+    failed = sum(1 for r in results if not r.passed)
+    passed = all(r.passed for r in results if r.severity == "error")
+    subjects = [f"dataset:{dataset[1]}"] if dataset else []
+    subjects += [f"model:{model[0]}/{model[1]}"] if model else []
+    dataset_pk = _dataset_version_pk(connection, dataset[0]) if dataset else None
+    model_pk = model_version_pk(connection, *model) if model else None
+    now = now_ms()
+    pk = connection.execute(
+        insert(t.check_runs)
+        .values(
+            id=run_id,
+            suite=suite,
+            dataset_version_pk=dataset_pk,
+            model_version_pk=model_pk,
+            passed=passed,
+            check_count=len(results),
+            failed_count=failed,
+            created_at=now,
+            created_by=actor,
+        )
+        .returning(t.check_runs.c.pk)
+    ).scalar_one()
+    if results:
+        connection.execute(
+            insert(t.check_results),
+            [
+                {
+                    "run_pk": pk,
+                    "name": r.name,
+                    "kind": r.kind,
+                    "severity": r.severity,
+                    "passed": r.passed,
+                    "value": _float(r.value),
+                    "threshold": _float(r.threshold),
+                    "details": json.dumps(r.details, default=str) if r.details else None,
+                }
+                for r in results
+            ],
+        )
+    for subject in subjects:
+        append_event(
+            connection,
+            actor,
+            "checks.record",
+            subject,
+            to_state="passed" if passed else "failed",
+            details={"suite": suite, "run": run_id, "checks": len(results), "failed": failed},
+            at_ms=now,
+        )
+    return int(pk)
+
+
 class GovernanceStore:
     """Check runs, check results and model reports in the metadata store."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @staticmethod
-    def _model_version_pk(connection: Connection, name: str, version: int) -> int:
-        pk = connection.execute(
-            select(t.model_versions.c.pk)
-            .join(t.registered_models, t.registered_models.c.pk == t.model_versions.c.model_pk)
-            .where(t.registered_models.c.name == name, t.model_versions.c.version == version)
-        ).scalar()
-        if pk is None:
-            raise NotFound(f"model {name!r} has no version {version}.")
-        return int(pk)
-
-    @staticmethod
-    def _dataset_version_pk(connection: Connection, version_id: str) -> int:
-        pk = connection.execute(
-            select(t.dataset_versions.c.pk).where(t.dataset_versions.c.id == version_id)
-        ).scalar()
-        if pk is None:
-            raise NotFound(f"no dataset version with id {version_id!r}.")
-        return int(pk)
 
     def record_checks(
         self,
@@ -138,65 +207,12 @@ class GovernanceStore:
         if dataset is None and model is None:
             raise InvalidInput("check results are stored against a dataset or model version.")
         run_id = uuid.uuid4().hex
-        failed = sum(1 for r in results if not r.passed)
-        passed = all(r.passed for r in results if r.severity == "error")
-        subjects = [f"dataset:{dataset[1]}"] if dataset else []
-        subjects += [f"model:{model[0]}/{model[1]}"] if model else []
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
-                dataset_pk = self._dataset_version_pk(connection, dataset[0]) if dataset else None
-                model_pk = self._model_version_pk(connection, *model) if model else None
-                now = now_ms()
-                pk = connection.execute(
-                    insert(t.check_runs)
-                    .values(
-                        id=run_id,
-                        suite=suite,
-                        dataset_version_pk=dataset_pk,
-                        model_version_pk=model_pk,
-                        passed=passed,
-                        check_count=len(results),
-                        failed_count=failed,
-                        created_at=now,
-                        created_by=actor,
-                    )
-                    .returning(t.check_runs.c.pk)
-                ).scalar_one()
-                if results:
-                    connection.execute(
-                        insert(t.check_results),
-                        [
-                            {
-                                "run_pk": pk,
-                                "name": r.name,
-                                "kind": r.kind,
-                                "severity": r.severity,
-                                "passed": r.passed,
-                                "value": _float(r.value),
-                                "threshold": _float(r.threshold),
-                                "details": json.dumps(r.details, default=str)
-                                if r.details
-                                else None,
-                            }
-                            for r in results
-                        ],
-                    )
-                for subject in subjects:
-                    append_event(
-                        connection,
-                        actor,
-                        "checks.record",
-                        subject,
-                        to_state="passed" if passed else "failed",
-                        details={
-                            "suite": suite,
-                            "run": run_id,
-                            "checks": len(results),
-                            "failed": failed,
-                        },
-                        at_ms=now,
-                    )
+                insert_check_run(
+                    connection, run_id, suite, results, actor, dataset=dataset, model=model
+                )
 
         run_with_retry(write)
         return self.check_runs(run_id=run_id)[0]
@@ -233,13 +249,10 @@ class GovernanceStore:
                 query = query.where(c.c.id == run_id)
             if dataset_version_id is not None:
                 query = query.where(
-                    c.c.dataset_version_pk
-                    == self._dataset_version_pk(connection, dataset_version_id)
+                    c.c.dataset_version_pk == _dataset_version_pk(connection, dataset_version_id)
                 )
             if model is not None:
-                query = query.where(
-                    c.c.model_version_pk == self._model_version_pk(connection, *model)
-                )
+                query = query.where(c.c.model_version_pk == model_version_pk(connection, *model))
             if suite is not None:
                 query = query.where(c.c.suite == suite)
             rows = connection.execute(query).all()
@@ -288,7 +301,7 @@ class GovernanceStore:
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
-                pk = self._model_version_pk(connection, name, version)
+                pk = model_version_pk(connection, name, version)
                 now = now_ms()
                 connection.execute(
                     insert(t.model_reports).values(
@@ -318,7 +331,7 @@ class GovernanceStore:
         """A model version's reports, newest first (optionally of one kind)."""
         r = t.model_reports
         with read_transaction(self.engine) as connection:
-            pk = self._model_version_pk(connection, name, version)
+            pk = model_version_pk(connection, name, version)
             query = select(r).where(r.c.model_version_pk == pk).order_by(r.c.pk.desc())
             if kind is not None:
                 query = query.where(r.c.kind == kind)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, func, select
 from steward.store import schema as t
 from steward.store.engine import read_transaction
 from steward.store.records import ms_to_datetime
+from steward.store.serving import request_rows
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class LineageStore:
     def trained_on(self, request_id: str) -> list[PredictionLineage]:
         """For each model that answered ``request_id`` (a shadow shares it): the model
         version, its training run and the dataset versions that run read; one query."""
-        pr, rm, mv = t.prediction_requests, t.registered_models, t.model_versions
+        pr, rm, mv = request_rows(request_id), t.registered_models, t.model_versions
         dl, dv, ds, runs = t.dataset_lineage, t.dataset_versions, t.datasets, t.runs
         query = (
             select(
@@ -153,7 +154,6 @@ class LineageStore:
             .outerjoin(dl, and_(dl.c.run_pk == runs.c.pk, dl.c.direction == "input"))
             .outerjoin(dv, dv.c.pk == dl.c.version_pk)
             .outerjoin(ds, ds.c.pk == dv.c.dataset_pk)
-            .where(pr.c.request_id == request_id)
             .order_by(pr.c.pk, ds.c.name, dv.c.version)
         )
         found: dict[tuple[str, int | None], PredictionLineage] = {}
@@ -311,12 +311,10 @@ class LineageStore:
 
     def request(self, request_id: str) -> list[Row]:
         """The log entries of a request id (a shadow's share it)."""
-        pr = t.prediction_requests
+        pr = request_rows(request_id)
         return _rows(
             self.engine,
-            select(pr.c.segment_pk, pr.c.model, pr.c.version, pr.c.at)
-            .where(pr.c.request_id == request_id)
-            .order_by(pr.c.pk),
+            select(pr.c.segment_pk, pr.c.model, pr.c.version, pr.c.at).order_by(pr.c.pk),
         )
 
     # -- monitors and alerts ------------------------------------------------------------

@@ -15,6 +15,7 @@ from steward.store.governance import GovernanceStore
 from steward.store.migrate import ensure_schema
 from steward.store.monitoring import MonitoringStore
 from steward.store.pipelines import PipelineStore
+from steward.store.promotion import PromotionStore
 from steward.store.references import ReferenceStore
 from steward.store.registry import RegistryStore
 from steward.store.serving import ServingStore
@@ -36,6 +37,7 @@ class MetadataStore:
         self.references = ReferenceStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.governance = GovernanceStore(self.engine)
+        self.promotion = PromotionStore(self.engine)
         self.pipelines = PipelineStore(self.engine)
         self.auth = AuthStore(self.engine)
         self.agent = AgentStore(self.engine)

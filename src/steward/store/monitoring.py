@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
 
 from steward.errors import Conflict, NotFound
 from steward.store import schema as t
@@ -675,21 +675,25 @@ class MonitoringStore:
 
     # -- events ---------------------------------------------------------------
 
-    def events(
-        self, topic: str | tuple[str, ...] | None = None, after: int = 0, limit: int = 1000
-    ) -> list[Event]:
+    def events(self, topic: str | None = None, after: int = 0, limit: int = 1000) -> list[Event]:
         """Published events after key ``after`` (a consumer's offset), oldest first.
 
-        ``topic`` is one topic, a prefix followed by ``*`` (``alert.*``), or a tuple of
-        topics (any of them).
+        ``topic`` is one topic or a prefix followed by ``*`` (``alert.*``).
         """
-        query = select(t.events).where(t.events.c.pk > after).order_by(t.events.c.pk)
-        if isinstance(topic, tuple):
-            query = query.where(t.events.c.topic.in_(topic))
-        elif topic and topic.endswith("*"):
+        query = select(t.events).where(t.events.c.pk > after)
+        if topic and topic.endswith("*"):
             query = query.where(t.events.c.topic.startswith(topic[:-1], autoescape=True))
         elif topic:
             query = query.where(t.events.c.topic == topic)
+        return self._read_events(query, limit)
+
+    def events_in(self, topics: tuple[str, ...], after: int = 0, limit: int = 1000) -> list[Event]:
+        """Published events of any of ``topics`` after key ``after``, oldest first."""
+        query = select(t.events).where(t.events.c.pk > after, t.events.c.topic.in_(topics))
+        return self._read_events(query, limit)
+
+    def _read_events(self, query: Select[Any], limit: int) -> list[Event]:
+        query = query.order_by(t.events.c.pk)
         with read_transaction(self.engine) as connection:
             return [
                 Event(

@@ -44,10 +44,13 @@ class StepOutput:
     """The Python type the step returned (``pandas.DataFrame``…)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Codec details: a model's run, artifact path and flavor."""
+    inline: str | None = None
+    """A small JSON output's text, kept in the metadata store beside its digest instead of
+    in a blob (no blob is written)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
-        return {
+        found = {
             "name": self.name,
             "kind": self.kind,
             "digest": self.digest,
@@ -55,12 +58,21 @@ class StepOutput:
             "type": self.type,
             "meta": self.meta,
         }
+        if self.inline is not None:
+            found["inline"] = self.inline
+        return found
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> StepOutput:
         """The inverse of ``to_dict``."""
         return cls(
-            raw["name"], raw["kind"], raw["digest"], raw["size"], raw["type"], raw.get("meta", {})
+            raw["name"],
+            raw["kind"],
+            raw["digest"],
+            raw["size"],
+            raw["type"],
+            raw.get("meta", {}),
+            raw.get("inline"),
         )
 
 

@@ -11,11 +11,12 @@ entries), so a pipeline costs a handful of commits, not several per step.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
 
 from steward.errors import NotFound
 from steward.store import schema as t
@@ -79,6 +80,8 @@ class PipelineStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._last_parent: tuple[str, tuple[tuple[int, str], int]] | None = None
+        """The last parent run looked up (a run's steps start and end in many writes)."""
 
     # -- writing ------------------------------------------------------------------
 
@@ -301,13 +304,17 @@ class PipelineStore:
             )
         return int(pk)
 
-    @staticmethod
-    def _parent(connection: Connection, run_id: str) -> tuple[tuple[int, str], int]:
-        """The parent run's experiment (pk, name) and its own pk."""
+    def _parent(self, connection: Connection, run_id: str) -> tuple[tuple[int, str], int]:
+        """The parent run's experiment (pk, name) and its own pk (neither ever changes)."""
+        last = self._last_parent
+        if last is not None and last[0] == run_id:
+            return last[1]
         row = _SELECT_PARENT.run(connection, (run_id,)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
-        return (int(row[0]), str(row[2])), int(row[1])
+        found = (int(row[0]), str(row[2])), int(row[1])
+        self._last_parent = (run_id, found)
+        return found
 
     @staticmethod
     def _write_values(
@@ -339,24 +346,17 @@ class PipelineStore:
         dataset version that is no longer its dataset's latest), in one query."""
         if not keys:
             return {}
-        table = t.pipeline_cache
-        stale = self._stale(t.pipeline_steps.c.pk == table.c.step_pk)
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(
-                select(table, stale.label("stale")).where(table.c.key.in_(list(keys)))
-            ).all()
-        return {
-            row.key: CacheEntry(
-                row.key,
-                row.function,
-                row.code_digest,
-                outputs_from_json(row.outputs),
-                row.step_pk,
-                ms_to_datetime(row.created_at),  # type: ignore[arg-type]
-                bool(row.stale),
-            )
-            for row in rows
-        }
+            rows = connection.execute(_cache_by_keys(), {"keys": list(keys)}).all()
+        return {row.key: _cache_entry(row) for row in rows}
+
+    def cache_candidates(self, pipeline: str) -> dict[str, CacheEntry]:
+        """The cache entries that the latest run of ``pipeline`` computed or reused, by key,
+        marked stale as ``lookup_cache`` marks them: what a rerun most likely hits, found
+        in one query (a chain of steps otherwise looks its keys up one step at a time)."""
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(_cache_of_latest_run(), {"pipeline": pipeline}).all()
+        return {row.key: _cache_entry(row) for row in rows}
 
     @staticmethod
     def _stale(which: Any) -> Any:
@@ -518,6 +518,42 @@ class PipelineStore:
             )
             for row in rows
         ]
+
+
+def _cache_entry(row: Any) -> CacheEntry:
+    return CacheEntry(
+        row.key,
+        row.function,
+        row.code_digest,
+        outputs_from_json(row.outputs),
+        row.step_pk,
+        ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+        bool(row.stale),
+    )
+
+
+def _cache_select() -> Any:
+    table = t.pipeline_cache
+    stale = PipelineStore._stale(t.pipeline_steps.c.pk == table.c.step_pk)
+    return select(table, stale.label("stale"))
+
+
+# Built once: constructing these queries cost more than running them, once per step.
+@functools.cache
+def _cache_by_keys() -> Any:
+    return _cache_select().where(t.pipeline_cache.c.key.in_(bindparam("keys", expanding=True)))
+
+
+@functools.cache
+def _cache_of_latest_run() -> Any:
+    runs, steps, cache = t.pipeline_runs, t.pipeline_steps.alias("used"), t.pipeline_cache
+    latest = (
+        select(func.max(runs.c.pk)).where(runs.c.pipeline == bindparam("pipeline"))
+    ).scalar_subquery()
+    keys = select(steps.c.cache_key).where(
+        steps.c.pipeline_run_pk == latest, steps.c.cache_key.is_not(None)
+    )
+    return _cache_select().where(cache.c.key.in_(keys))
 
 
 def _step_record(row: Any) -> StepRecord:

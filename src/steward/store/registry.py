@@ -163,6 +163,27 @@ def _at(value: int) -> datetime:
     return result
 
 
+def _earlier_version(connection: Connection, subject: str, current: int) -> int | None:
+    """The version an alias pointed at before ``current``: its moves replayed as a stack
+    (a move pushes, a rollback pops, a deletion empties it)."""
+    events = connection.execute(
+        select(t.audit_events.c.action, t.audit_events.c.to_state)
+        .where(t.audit_events.c.subject == subject)
+        .order_by(t.audit_events.c.seq)
+    )
+    stack: list[int] = []
+    for action, to_state in events:
+        if action == "model.alias.set":
+            stack.append(int(to_state))
+        elif action == "model.alias.rollback" and stack:
+            stack.pop()
+        elif action == "model.alias.delete":
+            stack.clear()
+    while stack and stack[-1] == current:
+        stack.pop()
+    return stack[-1] if stack else None
+
+
 class RegistryStore:
     """Registered models, versions and aliases in the metadata store."""
 
@@ -738,6 +759,62 @@ class RegistryStore:
                 return AliasEvent(name, alias, current, None, actor, _at(now), reason)
 
         return run_with_retry(remove)
+
+    def rollback_alias(
+        self,
+        name: str,
+        alias: str,
+        actor: str,
+        reason: str,
+        required_status: VersionStatus | None = None,
+    ) -> AliasEvent:
+        """Move ``alias`` back to the version it pointed at before its current one,
+        recorded as ``model.alias.rollback``. Rollbacks undo moves in turn: a second
+        rollback goes one step further back, not forth again.
+
+        Raises:
+            NotFound: no such model or alias.
+            Conflict: the alias has no earlier version, or that version lacks
+                ``required_status``.
+        """
+        subject = f"model:{name}@{alias}"
+
+        def move() -> AliasEvent:
+            with write_transaction(self.engine) as connection:
+                model_pk = self._model_pk(connection, name, lock=True)
+                current = connection.execute(
+                    select(t.model_versions.c.version)
+                    .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)
+                    .where(t.model_aliases.c.model_pk == model_pk, t.model_aliases.c.alias == alias)
+                ).scalar()
+                if current is None:
+                    raise NotFound(f"model {name!r} has no alias {alias!r} to roll back.")
+                previous = _earlier_version(connection, subject, int(current))
+                if previous is None:
+                    raise Conflict(
+                        f"{name}@{alias} has no earlier version to roll back to "
+                        f"(it has pointed at v{current} only); see "
+                        f"'steward models alias {name}@{alias} --history'."
+                    )
+                row = self._version_row(connection, name, previous)
+                if required_status is not None and row.status != required_status.value:
+                    raise Conflict(
+                        f"cannot roll {name}@{alias} back to v{previous}: it is {row.status}, "
+                        f"and {alias!r} needs an {required_status.value} version."
+                    )
+                now = now_ms()
+                connection.execute(
+                    update(t.model_aliases)
+                    .where(t.model_aliases.c.model_pk == model_pk, t.model_aliases.c.alias == alias)
+                    .values(version_pk=row.pk, updated_at=now, updated_by=actor)
+                )
+                append_event(
+                    connection, actor, "model.alias.rollback", subject, current, previous, reason,
+                    at_ms=now,
+                )  # fmt: skip
+                return AliasEvent(name, alias, int(current), previous, actor, _at(now), reason)
+
+        return run_with_retry(move)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """Every alias move of a model (or of one alias), oldest first."""

@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from steward.store.validation import NAME_LENGTH, PARAM_VALUE_LENGTH
 
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0013"
 """The Alembic revision this code writes; checked against the store on open."""
 
 
@@ -409,6 +409,22 @@ prediction_requests = Table(
     Index("ix_prediction_requests_model_at", "model", "at"),
 )
 
+prediction_request_ranges = Table(
+    "prediction_request_ranges",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    # Batch scoring's ids, indexed a chunk at a time: the ids ``prefix + "0"`` to
+    # ``prefix + str(row_count - 1)``, all in one segment.
+    Column("prefix", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("segment_pk", Integer, ForeignKey("prediction_segments.pk"), nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_prediction_request_ranges_prefix", "prefix"),
+    Index("ix_prediction_request_ranges_model_at", "model", "at"),
+)
+
 prediction_feedback = Table(
     "prediction_feedback",
     metadata,
@@ -700,4 +716,41 @@ retrain_budgets = Table(
     Column("channels", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+
+# -- promotion: the gate's verdicts and each model's promotion policy -----------------
+
+model_policies = Table(
+    "model_policies",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("registered_models.pk"), nullable=False, unique=True),
+    # "auto" (a passing challenger becomes champion) or "approval" (it waits for a person).
+    Column("promote", String(16), nullable=False),
+    # The same choice for the production alias.
+    Column("production", String(16), nullable=False),
+    # JSON list of alert channel specs told about approvals and failures.
+    Column("channels", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+gate_runs = Table(
+    "gate_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    # The challenger: its check results are the check run below.
+    Column("model_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=False),
+    Column("champion_version_pk", Integer, ForeignKey("model_versions.pk"), nullable=True),
+    Column("check_run_pk", Integer, ForeignKey("check_runs.pk"), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    # NULL until the policy acts: "promoted", "pending" (awaits approval) or "rejected".
+    Column("decision", String(16), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", String(NAME_LENGTH), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Index("ix_gate_runs_model_version", "model_version_pk"),
 )

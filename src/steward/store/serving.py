@@ -4,15 +4,23 @@ The prediction rows themselves live in Parquet segments in the blob store;
 this repository records where each segment is, which request ids it holds
 (so feedback can tell known ids from unknown ones), and the ground-truth
 labels that arrive later.
+
+Served requests index each id (``prediction_requests``). Batch scoring
+indexes a chunk's ids as one range (``prediction_request_ranges``: the ids
+``prefix + "0"`` … ``prefix + str(n - 1)``), since a row per id cost more
+than scoring the chunk; an id of a range gets its own row when a label
+arrives for it, so joins of labels with predictions read one table.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, literal, select, union_all
 
 from steward.store import schema as t
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
@@ -24,6 +32,13 @@ _INSERT_REQUESTS = Statement(
     "INSERT INTO prediction_requests (request_id, segment_pk, model, version, at) "
     "VALUES (?, ?, ?, ?, ?)"
 )
+_NUMBERED = re.compile(r"^(.+-)(0|[1-9][0-9]{0,17})$")
+
+
+def split_request_id(request_id: str) -> tuple[str, int] | None:
+    """``(prefix, number)`` of an id that a range could hold (``…-<number>``), else None."""
+    match = _NUMBERED.match(request_id)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True)
@@ -81,26 +96,15 @@ class ServingStore:
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
-                result = connection.execute(
-                    insert(t.prediction_segments).values(
-                        model=model,
-                        version=version,
-                        day=day,
-                        blob_digest=blob_digest,
-                        row_count=len(requests),
-                        min_time=min_time,
-                        max_time=max_time,
-                        created_at=now_ms(),
-                    )
+                pk = self._insert_segment(
+                    connection, model, version, day, blob_digest, len(requests), min_time, max_time
                 )
-                assert result.inserted_primary_key is not None
-                pk = result.inserted_primary_key[0]
-                # Driver-level executemany: a batch-scoring segment holds 100,000s of ids.
+                # Driver-level executemany: a row per id, for served request groups.
                 _INSERT_REQUESTS.run_many(
                     connection,
                     [(request_id, pk, model, version, at) for request_id, at in requests],
                 )
-                return int(pk)
+                return pk
 
         pk = run_with_retry(write)
         return PredictionSegment(
@@ -113,6 +117,66 @@ class ServingStore:
             _datetime(min_time),
             _datetime(max_time),
         )
+
+    def add_range_segment(
+        self,
+        model: str,
+        version: int | None,
+        day: str,
+        blob_digest: str,
+        prefix: str,
+        row_count: int,
+        at: int,
+    ) -> PredictionSegment:
+        """Index a written segment whose request ids are ``prefix + "0"`` to
+        ``prefix + str(row_count - 1)``, all logged at ``at``: one row, not one per id."""
+
+        def write() -> int:
+            with write_transaction(self.engine) as connection:
+                pk = self._insert_segment(
+                    connection, model, version, day, blob_digest, row_count, at, at
+                )
+                connection.execute(
+                    insert(t.prediction_request_ranges).values(
+                        prefix=prefix,
+                        row_count=row_count,
+                        segment_pk=pk,
+                        model=model,
+                        version=version,
+                        at=at,
+                    )
+                )
+                return pk
+
+        pk = run_with_retry(write)
+        when = _datetime(at)
+        return PredictionSegment(pk, model, version, day, blob_digest, row_count, when, when)
+
+    @staticmethod
+    def _insert_segment(
+        connection: Connection,
+        model: str,
+        version: int | None,
+        day: str,
+        blob_digest: str,
+        row_count: int,
+        min_time: int,
+        max_time: int,
+    ) -> int:
+        result = connection.execute(
+            insert(t.prediction_segments).values(
+                model=model,
+                version=version,
+                day=day,
+                blob_digest=blob_digest,
+                row_count=row_count,
+                min_time=min_time,
+                max_time=max_time,
+                created_at=now_ms(),
+            )
+        )
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
 
     def list_segments(
         self, model: str, since_ms: int | None = None, until_ms: int | None = None
@@ -147,21 +211,40 @@ class ServingStore:
         with read_transaction(self.engine) as connection:
             for chunk in _chunks(list(request_ids)):
                 found.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
+            rest = [request_id for request_id in request_ids if request_id not in found]
+            found.update(_ranged(connection, rest))
         return found
 
     def add_feedback(self, labels: Sequence[tuple[str, str]], actor: str) -> None:
-        """Store ``(request_id, label_json)`` pairs; a later label replaces an earlier one."""
+        """Store ``(request_id, label_json)`` pairs; a later label replaces an earlier one.
+
+        An id known only through a range (batch scoring) gets its own index row
+        now, so labels join predictions through ``prediction_requests`` alone.
+        """
         if not labels:
             return
         at = now_ms()
         latest = dict(labels)
         ids = list(latest)
         table = t.prediction_feedback
+        requests = t.prediction_requests
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
+                indexed: set[str] = set()
                 for chunk in _chunks(ids):
                     connection.execute(delete(table).where(table.c.request_id.in_(chunk)))
+                    indexed.update(
+                        connection.execute(
+                            select(requests.c.request_id).where(requests.c.request_id.in_(chunk))
+                        ).scalars()
+                    )
+                unindexed = [request_id for request_id in ids if request_id not in indexed]
+                rows = _ranged(connection, unindexed)
+                _INSERT_REQUESTS.run_many(
+                    connection,
+                    [(request_id, *row) for request_id, row in rows.items()],
+                )
                 connection.execute(
                     insert(table),
                     [
@@ -197,3 +280,58 @@ class ServingStore:
             FeedbackLabel(row.request_id, row.label, _datetime(row.received_at), row.received_by)
             for row in rows
         ]
+
+
+def _ranged(connection: Connection, request_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The ids among ``request_ids`` that a range holds: id -> (segment_pk, model, version,
+    at), as ``prediction_requests`` would index them."""
+    wanted: dict[str, list[tuple[str, int]]] = {}
+    for request_id in request_ids:
+        split = split_request_id(request_id)
+        if split is not None:
+            wanted.setdefault(split[0], []).append((request_id, split[1]))
+    ranges = t.prediction_request_ranges
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(list(wanted)):
+        rows = connection.execute(
+            select(
+                ranges.c.prefix,
+                ranges.c.row_count,
+                ranges.c.segment_pk,
+                ranges.c.model,
+                ranges.c.version,
+                ranges.c.at,
+            ).where(ranges.c.prefix.in_(chunk))
+        ).all()
+        for prefix, row_count, *row in rows:
+            for request_id, number in wanted[prefix]:
+                if number < row_count:
+                    found.setdefault(request_id, tuple(row))
+    return found
+
+
+def request_rows(request_id: str) -> Any:
+    """A subquery of the log's rows for ``request_id`` — indexed alone or in a range — with
+    the columns of ``prediction_requests`` that lineage reads (pk, segment_pk, model,
+    version, at)."""
+    requests, ranges = t.prediction_requests, t.prediction_request_ranges
+    exact = select(
+        requests.c.pk, requests.c.segment_pk, requests.c.model, requests.c.version, requests.c.at
+    ).where(requests.c.request_id == request_id)
+    split = split_request_id(request_id)
+    if split is None:
+        return exact.subquery("pr")
+    prefix, number = split
+    # A range's rows sort after every row indexed alone (their pks are another sequence).
+    ranged = select(
+        (ranges.c.pk + literal(1 << 40)).label("pk"),
+        ranges.c.segment_pk,
+        ranges.c.model,
+        ranges.c.version,
+        ranges.c.at,
+    ).where(
+        ranges.c.prefix == prefix,
+        ranges.c.row_count > number,
+        ~select(requests.c.pk).where(requests.c.request_id == request_id).exists(),
+    )
+    return union_all(exact, ranged).subquery("pr")

@@ -84,6 +84,11 @@ class ActiveRun:
         return self._record.experiment
 
     @property
+    def experiment_id(self) -> str:
+        """The id of the run's experiment."""
+        return self._record.experiment_id
+
+    @property
     def parent_id(self) -> str | None:
         """The id of the parent run, for nested runs."""
         return self._record.parent_id

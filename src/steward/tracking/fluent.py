@@ -170,13 +170,14 @@ def _attach(
 
 
 @contextmanager
-def attach_run(record: Run) -> Iterator[ActiveRun]:
+def attach_run(record: Run, backend: TrackingBackend | None = None) -> Iterator[ActiveRun]:
     """Make a run started elsewhere (a pipeline step's) the active one inside the block.
 
     The run is neither created nor ended here: whoever started it ends it,
-    with the metrics ``take_pending_metrics`` hands over.
+    with the metrics ``take_pending_metrics`` hands over. ``backend`` is where
+    the run is stored (default: the current workspace's, looked up now).
     """
-    run = ActiveRun(_backend(), record, _buffer, on_end=_forget)
+    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget)
     with _lock:
         _stack.append(run)
     try:

@@ -6,6 +6,15 @@ must be a clean relative path that names one of the model's own verified
 files, and the session then resolves it against the model's folder (never
 the working directory). A graph that names any other file is refused before
 onnxruntime opens anything.
+
+Sessions are opened from the verified file's path, never from its bytes:
+onnxruntime's Python session keeps the bytes it is given for as long as it
+lives (5.6 MB for a 100-tree forest). Each session runs on the thread that
+calls it (one intra-op thread, no spinning: a server's batcher already gives
+each model its own thread, and on a small machine a spinning pool only takes
+CPU from the event loop), without a memory arena of its own (1 MB a session,
+and no measurable cost: a 1,000-row forest call took 9.1 ms with and 9.3 ms
+without).
 """
 
 from __future__ import annotations
@@ -70,8 +79,8 @@ def external_data_paths(model_bytes: bytes) -> list[str]:
     return locations
 
 
-def check_external_data(model_bytes: bytes, model_file: str, files: Collection[str]) -> bool:
-    """Refuse external data outside the model's verified files; say whether there is any.
+def check_external_data(model_bytes: bytes, model_file: str, files: Collection[str]) -> None:
+    """Refuse external data outside the model's verified files.
 
     Args:
         model_bytes: the graph.
@@ -93,7 +102,48 @@ def check_external_data(model_bytes: bytes, model_file: str, files: Collection[s
                 f"refusing to load {model_file}: it reads external data from {location!r}, "
                 "which is not one of the model's verified files. Nothing was read."
             )
-    return bool(locations)
+
+
+def session_options(ort: Any) -> Any:
+    """The options of every session Steward opens (see the module docstring)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = False
+    return options
+
+
+def _contained(folder: Path, model_file: str) -> Path:
+    """``folder / model_file`` as a real file inside ``folder`` (no link, no climbing out).
+
+    Raises:
+        UnsafeModel: the path leaves the folder or is a link.
+    """
+    path = folder / model_file
+    root = folder.resolve()
+    if path.is_symlink() or not path.resolve().is_relative_to(root):
+        raise UnsafeModel(
+            f"refusing to load {model_file}: it is not a file inside the model's verified "
+            "folder. Nothing was read."
+        )
+    return path.resolve()
+
+
+def _mentions_external_data(path: Path) -> bool:
+    """Whether the graph file holds the key every external reference carries.
+
+    Searched in a read-only mapping of the file: reading a large graph into
+    the heap only to search it left the process 1.5-2 MB larger for good.
+    """
+    import mmap
+
+    with path.open("rb") as handle:
+        if not path.stat().st_size:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(b"location") != -1
 
 
 class OnnxPredictor:
@@ -106,13 +156,11 @@ class OnnxPredictor:
             UnsafeModel: the graph names external data outside the model's verified files.
         """
         ort: Any = require("onnxruntime", "onnx", "Running ONNX models")
-        path = folder / model_file
-        model_bytes = path.read_bytes()
-        external = check_external_data(model_bytes, model_file, files)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        path = _contained(folder, model_file)
+        if _mentions_external_data(path):
+            check_external_data(path.read_bytes(), model_file, files)
         self.session = ort.InferenceSession(
-            str(path) if external else model_bytes, options, providers=["CPUExecutionProvider"]
+            str(path), session_options(ort), providers=["CPUExecutionProvider"]
         )
         first = self.session.get_inputs()[0]
         self.input_name = first.name
@@ -140,6 +188,15 @@ class OnnxPredictor:
         if not self.has_proba:
             raise InvalidInput("this ONNX model has no probability output.")
         return self._run(data)[1]
+
+    def predict_with_proba(self, data: Any) -> tuple[Any, Any]:
+        """Labels and class probabilities from one run of the graph (it computes both)."""
+        if not self.has_proba:
+            raise InvalidInput("this ONNX model has no probability output.")
+        labels, probabilities = self._run(data)[:2]
+        return labels.ravel() if labels.ndim == 2 and labels.shape[1] == 1 else labels, (
+            probabilities
+        )
 
     def input_width(self) -> int | None:
         """The declared number of input features, if fixed."""

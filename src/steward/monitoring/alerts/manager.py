@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -109,17 +109,7 @@ class AlertManager:
             notice = None
             if breached and breaches >= rule.windows:
                 if open_alert is None:
-                    alert = store.fire(
-                        source=self.source,
-                        rule=rule.key,
-                        expression=rule.expression,
-                        severity=rule.severity,
-                        metric=rule.metric,
-                        value=value,
-                        threshold=rule.threshold,
-                        message=_message(rule, value, breaches),
-                        actor=actor,
-                    )
+                    alert = self._fire(store, rule, value, _message(rule, value, breaches), actor)
                     notice = _notice(alert, "fired", value, now)
                 else:
                     worse = rule.worse(value, open_alert.worst_value)
@@ -141,6 +131,68 @@ class AlertManager:
                 self._deliver(store, notice, rule)
                 notices.append(notice)
         return notices
+
+    def _fire(
+        self, store: MonitoringStore, rule: Rule, value: float, message: str, actor: str
+    ) -> Alert:
+        return store.fire(
+            source=self.source,
+            rule=rule.key,
+            expression=rule.expression,
+            severity=rule.severity,
+            metric=rule.metric,
+            value=value,
+            threshold=rule.threshold,
+            message=message,
+            actor=actor,
+        )
+
+    def _rule(self, key: str) -> Rule:
+        for rule in self.rules:
+            if rule.key == key:
+                return rule
+        raise InvalidInput(f"no alert rule named {key!r}; known: {[r.key for r in self.rules]}.")
+
+    def announce(self, key: str, value: float, message: str) -> AlertNotice:
+        """Alert about an event rather than a window's number (a retrain that failed, a
+        challenger awaiting approval): fire the rule's alert with ``message``, or, while
+        it is still firing, notify again as ``worsened``; deliver either way.
+
+        Raises:
+            InvalidInput: no rule named ``key``.
+        """
+        rule = self._rule(key)
+        store, actor = _store(self._workspace)
+        now = datetime.now(UTC)
+        open_alert = store.open_alert(self.source, rule.key)
+        if open_alert is None:
+            alert = self._fire(store, rule, value, message, actor)
+            event = "fired"
+        else:
+            alert = store.update(
+                open_alert.id,
+                value=value,
+                worst_value=value,
+                notified=True,
+                topic="alert.worsened",
+                actor=actor,
+            )
+            event = "worsened"
+        notice = replace(_notice(alert, event, value, now), message=message)
+        self._deliver(store, notice, rule)
+        return notice
+
+    def settle(self, key: str, message: str) -> AlertNotice | None:
+        """Resolve the rule's firing alert, if any, and announce it with ``message``."""
+        rule = self._rule(key)
+        store, actor = _store(self._workspace)
+        open_alert = store.open_alert(self.source, rule.key)
+        if open_alert is None:
+            return None
+        alert = store.resolve(open_alert.id, 0.0, actor)
+        notice = replace(_notice(alert, "resolved", 0.0, datetime.now(UTC)), message=message)
+        self._deliver(store, notice, rule)
+        return notice
 
     def _deliver(self, store: MonitoringStore, notice: AlertNotice, rule: Rule) -> None:
         for channel in self.channels:

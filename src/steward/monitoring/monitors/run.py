@@ -170,7 +170,7 @@ def _result(
     )
 
 
-def _channel(spec: str) -> AlertChannel:
+def stored_channel(spec: str) -> AlertChannel:
     """The channel of a stored spec; one whose target is refused now fails each delivery."""
     try:
         return parse_channel(spec)
@@ -208,7 +208,7 @@ def run_monitor(
         ).digest
     manager = AlertManager(
         [rule_from_spec(rule) for rule in monitor.rules],
-        [_channel(spec) for spec in monitor.channels],
+        [stored_channel(spec) for spec in monitor.channels],
         source=f"monitor:{monitor.name}",
         cooldown=timedelta(seconds=monitor.cooldown_s),
         workspace=ws,

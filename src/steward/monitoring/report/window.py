@@ -89,25 +89,31 @@ def _categorical_bars(
     return [keys[i] for i in top], ref[top], cur[top]
 
 
-def _plots(drift: DriftResult) -> tuple[str, int]:
-    go: Any = require("plotly.graph_objects", "report", "HTML reports")
+def feature_shares(drift: DriftResult, column: str) -> tuple[list[str], Any, Any] | None:
+    """Bins (or categories) of one column with the reference's and the current window's
+    share of rows in each, for a plot; None when either side has no values."""
     reference, current = drift.reference_summary, drift.current_summary
     if reference is None or current is None:
+        return None
+    ref, cur = reference.columns.get(column), current.columns.get(column)
+    if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
+        return _numeric_bars(ref, cur) if ref.count and cur.count else None
+    if isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary):
+        return _categorical_bars(ref, cur) if ref.count and cur.count else None
+    return None
+
+
+def _plots(drift: DriftResult) -> tuple[str, int]:
+    go: Any = require("plotly.graph_objects", "report", "HTML reports")
+    if drift.reference_summary is None or drift.current_summary is None:
         return "", 0
     ordered = sorted(drift.features, key=lambda row: (not row.drifted, row.column))
     parts = []
     for row in ordered[:MAX_PLOTS]:
-        ref, cur = reference.columns.get(row.column), current.columns.get(row.column)
-        if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
-            if not ref.count or not cur.count:
-                continue
-            labels, ref_share, cur_share = _numeric_bars(ref, cur)
-        elif isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary):
-            if not ref.count or not cur.count:
-                continue
-            labels, ref_share, cur_share = _categorical_bars(ref, cur)
-        else:
+        shares = feature_shares(drift, row.column)
+        if shares is None:
             continue
+        labels, ref_share, cur_share = shares
         verdict = "drift" if row.drifted else "no drift"
         figure = go.Figure(
             [

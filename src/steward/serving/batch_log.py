@@ -1,0 +1,119 @@
+"""The prediction log's write for batch scoring: one chunk, one segment, built in Arrow.
+
+A served request group becomes log rows through ``LogEntry`` (Python lists,
+a few rows at a time). A scored chunk holds 100,000s of rows that are
+already Arrow columns, so its segment is assembled column by column without
+a Python object per row: constant columns from repeated buffers, the
+model's inputs taken over as they were read, request ids as computed. The
+segment has the columns and types of the served log's (``entries_table``),
+so monitors and late labels read both alike.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from steward.serving import arrow_columns
+from steward.serving.prediction_log import INPUT_PREFIX
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from steward.workspace import Workspace
+
+
+def repeated_strings(value: str | None, rows: int) -> Any:
+    """A string column holding ``value`` (or nothing) in every row."""
+    import numpy as np
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(rows, pa.string())
+    encoded = value.encode()
+    offsets = np.arange(rows + 1, dtype=np.int32) * len(encoded)
+    return pa.Array.from_buffers(
+        pa.string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(encoded * rows)]
+    )
+
+
+def segment_table(
+    *,
+    model: str,
+    version: int | None,
+    route: str,
+    time_ms: int,
+    latency_ms: float,
+    request_ids: pa.Array | pa.ChunkedArray,
+    predictions: pa.Array | pa.ChunkedArray,
+    inputs: pa.Table,
+) -> pa.Table:
+    """The log rows of one scored chunk, as the served log lays them out.
+
+    Args:
+        route: the route and protocol of every row (``batch``).
+        inputs: the columns the model saw, named as in its signature.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    rows = len(request_ids)
+    version_column = (
+        pa.nulls(rows, pa.int64())
+        if version is None
+        else arrow_columns.numbers(np.full(rows, version, dtype=np.int64))
+    )
+    columns: dict[str, Any] = {
+        "request_id": request_ids,
+        "timestamp": pa.Array.from_buffers(
+            pa.timestamp("ms", tz="UTC"),
+            rows,
+            [None, pa.py_buffer(np.full(rows, time_ms, dtype=np.int64))],
+        ),
+        "model": repeated_strings(model, rows),
+        "version": version_column,
+        "route": repeated_strings(route, rows),
+        "protocol": repeated_strings(route, rows),
+        "latency_ms": arrow_columns.numbers(np.full(rows, latency_ms, dtype=np.float64)),
+        "entity_id": pa.nulls(rows, pa.string()),
+        "correlation_id": pa.nulls(rows, pa.string()),
+        "prediction": predictions,
+        "probabilities": pa.nulls(rows, pa.list_(pa.float64())),
+    }
+    for name, column in zip(inputs.column_names, inputs.columns, strict=True):
+        columns[f"{INPUT_PREFIX}{name}"] = column
+    return pa.table(columns)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as Parquet, dictionary-encoding only its text columns other than request
+    ids: trying a dictionary on 100,000 distinct floats cost more than the model did."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as types
+
+    text = [
+        field.name
+        for field in table.schema
+        if (types.is_string(field.type) or types.is_large_string(field.type))
+        and field.name != "request_id"
+    ]
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, use_dictionary=text)
+    return buffer.getvalue()
+
+
+def log_chunk(
+    workspace: Workspace,
+    day: str,
+    prefix: str,
+    table: pa.Table,
+) -> None:
+    """Store a chunk's segment (``segment_table``) and index its request ids
+    (``prefix + "0"`` … in row order) as one range."""
+    model = table.column("model")[0].as_py()
+    version = table.column("version")[0].as_py()
+    at = int(table.column("timestamp")[0].value)
+    digest = workspace.blobs.put_bytes(parquet_bytes(table)).digest
+    workspace.store.serving.add_range_segment(
+        model, version, day, digest, prefix, table.num_rows, at
+    )

@@ -1,0 +1,140 @@
+"""A served demo workspace with a user of each role, and one headless chromium.
+
+The demo (``steward demo``) fills the store with everything the pages show:
+datasets, runs, a registered and approved champion, served predictions with
+feedback, a monitor whose alert fired. A second version waits for review and
+a small pipeline runs twice (the second time from the cache).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.monitoring.test_report import ARGS as CHROMIUM_ARGS
+from tests.monitoring.test_report import CHROMIUM
+from tests.services import served_workspace
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("viewer", "editor", "approver")
+
+
+@dataclass
+class Site:
+    """The served demo store and what the tests look for in it."""
+
+    url: str
+    workspace: Any
+    model: str
+    pending_version: int
+    request_id: str
+    experiment: str
+    artifacts: Path
+
+    @contextmanager
+    def signed_in(self, role: str) -> Iterator[httpx.Client]:
+        """An HTTP client with a browser session of ``role`` (cookies like a browser)."""
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            answer = client.post(
+                "/ui/login", data={"username": role, "password": PASSWORD, "next": "/ui/"}
+            )
+            assert answer.status_code == 303, answer.text
+            yield client
+
+
+def _fill(home: Path) -> tuple[int, str]:
+    """Run the demo into ``home``, register a second version, run a pipeline twice,
+    send late labels for the drifted stream and run its monitor again."""
+    from rich.console import Console
+
+    import steward
+    from steward.demo import REGISTERED_MODEL, run_demo
+    from steward.serving import read_predictions
+    from steward.workspace import open_workspace, use_workspace
+
+    workspace = open_workspace(home=home, actor="demo")
+    use_workspace(workspace)
+    try:
+        result = run_demo(seed=0, console=Console(quiet=True))
+        other = next(i for n, i in result.run_ids.items() if n != result.best_model)
+        pending = steward.models.register(f"runs:/{other}/model", REGISTERED_MODEL).version
+        for _ in range(2):
+            steward.pipelines.run("tests.pipelines.flows:stats", {"n": 50}, experiment="pipelines")
+        log = read_predictions(REGISTERED_MODEL)
+        request_id = str(log["request_id"].iloc[0])
+        # Labels for the drifted stream arrive late; the monitor's next window scores them.
+        late = log.tail(100)
+        labels = [(rid, str(int(p) ^ (i % 10 == 0))) for i, (rid, p) in enumerate(
+            zip(late["request_id"], late["prediction"], strict=True))]  # fmt: skip
+        workspace.store.serving.add_feedback(labels, "labeller")
+        steward.monitoring.run_monitor(f"{REGISTERED_MODEL}-drift")
+    finally:
+        use_workspace(None)
+        workspace.close()
+    return pending, request_id
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The demo store served on loopback, with users viewer, editor and approver."""
+    from steward.demo import EXPERIMENT, REGISTERED_MODEL
+
+    root = tmp_path_factory.mktemp("ui")
+    home = root / "home"
+    saved = {key: os.environ.get(key) for key in ("STEWARD_HOME", "STEWARD_URI")}
+    os.environ["STEWARD_HOME"] = str(home)
+    os.environ.pop("STEWARD_URI", None)
+    try:
+        pending, request_id = _fill(home)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    with served_workspace(home) as server:
+        auth = server.workspace.store.auth
+        for role in ROLES:
+            auth.create_user(role, role, "tests", password=PASSWORD)
+        artifacts = root / "screenshots"
+        artifacts.mkdir()
+        yield Site(
+            server.url,
+            server.workspace,
+            REGISTERED_MODEL,
+            pending,
+            request_id,
+            EXPERIMENT,
+            artifacts,
+        )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian chromium for the whole session (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def sign_in(browser: Any, site: Site, role: str, bypass_csp: bool = False) -> Any:
+    """A fresh browser page (its own cookies) signed in as ``role`` through the form."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.goto(site.url + "/ui/")
+    assert "/ui/login" in page.url  # not signed in: sent to the form, then back
+    page.get_by_label("User name").fill(role)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url + "/ui/")
+    return page
