@@ -1,6 +1,7 @@
-"""The agent's state through the REST API: a budget caps retraining cost, so setting one
-is an approver's decision, and its limits are checked on the server whatever a client
-sends (they become columns of a row)."""
+"""The agent's state and promotion through the REST API: a budget caps retraining cost and a
+policy may promote without a person, so setting either is an approver's decision, and
+their values are checked on the server whatever a client sends (a budget's limits become
+columns of a row)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,22 @@ def test_budgets_need_an_approver_and_well_formed_limits(team: Team) -> None:
         assert viewer.get(path).json()["max_cpu_seconds"] == 600.0
         assert viewer.get("/triggers").json() == []
         assert viewer.post("/firings/search", json={}).json() == []
+
+
+def test_a_promotion_policy_is_an_approvers_and_gates_are_read_by_anyone(team: Team) -> None:
+    team.server.workspace.store.registry.create_model("triage", "tests")
+    path = "/models/triage/policy"
+    policy = {"promote": "auto", "production": "auto", "channels": ["log"]}
+    with team.client("editor") as editor:
+        assert editor.put(path, json=policy).status_code == 403
+        assert editor.get(path).json()["production"] == "approval"  # the default
+    with team.client("approver") as approver:
+        for odd in ({**policy, "production": "yolo"}, {**policy, "channels": ["nope:x"]}):
+            assert approver.put(path, json=odd).status_code == 400, odd
+        set_ = approver.put(path, json=policy)
+        assert set_.status_code == 200 and set_.json()["production"] == "auto"
+    with team.client("viewer") as viewer:
+        assert viewer.get(path).json()["promote"] == "auto"
+        assert viewer.post("/gates/search", json={"model": ["triage", None]}).json() == []
+        refused = viewer.post("/gates/x/decision", json={"decision": "promoted", "reason": "r"})
+        assert refused.status_code == 403

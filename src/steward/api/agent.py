@@ -4,8 +4,9 @@ An agent started against a team server (``steward agent run`` with
 ``STEWARD_URI``) keeps its triggers, the firings it plans, the lease that
 lets only one agent act at a time, and the budgets its firings keep, in the
 server's store. Budgets cap what retraining may cost, so setting one is an
-approver's decision; the values are checked here as the SDK checks them,
-since a request can carry anything.
+approver's decision; the values are checked here (and the alert channels
+by the server's services) as the SDK checks them, since a request can carry
+anything.
 """
 
 from __future__ import annotations
@@ -34,11 +35,7 @@ BUDGET_PERIODS = ("day", "week")
 
 
 def _check_trigger(arguments: dict[str, Any]) -> None:
-    from steward.agent.triggers import KINDS
-
     check_name("trigger", arguments["name"])
-    if arguments["kind"] not in KINDS:
-        raise InvalidInput(f"a trigger's kind is one of {KINDS}.")
     if arguments["cursor"] < 0:
         raise InvalidInput("a trigger's cursor cannot be negative.")
 
@@ -54,8 +51,6 @@ def _check_lease(arguments: dict[str, Any]) -> None:
 
 
 def _check_budget(arguments: dict[str, Any]) -> None:
-    from steward.monitoring.monitors.definition import parse_channel  # loads NumPy: not at start
-
     limits: dict[str, Any] = arguments["limits"]
     expected = {*BUDGET_LIMITS, "period", "channels"}
     if set(limits) != expected:
@@ -71,8 +66,6 @@ def _check_budget(arguments: dict[str, Any]) -> None:
     channels = limits["channels"]
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise InvalidInput("channels must be a list of channel specs.")
-    for spec in channels:
-        parse_channel(spec)
 
 
 _agent = partial(Endpoint, "agent")
@@ -82,7 +75,15 @@ _trigger = "/triggers/{name}"
 AGENT = Repository(
     "agent",
     (
-        _agent(AgentStore.create_trigger, "POST", "/triggers", _write, _check_trigger, 201),
+        _agent(
+            AgentStore.create_trigger,
+            "POST",
+            "/triggers",
+            _write,
+            _check_trigger,
+            201,
+            server_check="check_trigger_kind",
+        ),
         _agent(AgentStore.list_triggers, "GET", "/triggers", _read),
         _agent(AgentStore.get_trigger, "GET", _trigger, _read),
         _agent(AgentStore.set_paused, "POST", _trigger + "/paused", _write),
@@ -112,7 +113,14 @@ _budgets = partial(Endpoint, "budgets")
 BUDGETS = Repository(
     "budgets",
     (
-        _budgets(BudgetStore.set, "PUT", "/budgets/{model}", Role.APPROVER, _check_budget),
+        _budgets(
+            BudgetStore.set,
+            "PUT",
+            "/budgets/{model}",
+            Role.APPROVER,
+            _check_budget,
+            server_check="check_budget_channels",
+        ),
         _budgets(BudgetStore.get, "GET", "/budgets/{model}", _read),
     ),
 )

@@ -10,6 +10,7 @@ from steward.api.endpoint import Repository
 from steward.api.governance import GOVERNANCE
 from steward.api.monitoring import MONITORING
 from steward.api.pipelines import PIPELINES
+from steward.api.promotion import PROMOTION
 from steward.api.registry import REGISTRY
 from steward.api.serving import SERVING
 from steward.api.tracking import TRACKING
@@ -18,6 +19,7 @@ REPOSITORIES: tuple[Repository, ...] = (
     TRACKING,
     DATASETS,
     REGISTRY,
+    PROMOTION,
     SERVING,
     MONITORING,
     PIPELINES,
