@@ -191,11 +191,13 @@ def team_workspace(
     yield from workspace_three_ways(request, tmp_path, monkeypatch, role="approver")
 
 
-def test_the_gate_through_a_team_server_says_what_to_do(team_workspace: Any) -> None:
+def test_the_gate_and_its_policy_work_through_a_team_server(team_workspace: Any) -> None:
     champion = register()
     models.set_alias("clf", "champion", champion.version)
     challenger = register(seed=1)
-    with pytest.raises(steward.InvalidInput, match="not served over a team server's API yet"):
-        steward.gate(f"clf/{challenger.version}", data=labelled(), target="label")
-    with pytest.raises(steward.InvalidInput, match="STEWARD_STORE_URL"):
-        models.set_policy("clf", promote="auto")
+    models.set_policy("clf", promote="approval")  # an approver's, on the server
+    assert models.get_policy("clf").promote == "approval"
+    result = steward.gate(f"clf/{challenger.version}", data=labelled(), target="label")
+    assert result.record is not None and result.record.champion == f"clf/{champion.version}"
+    events = steward.governance.audit_events(action="model.gate")
+    assert [e.subject for e in events] == [f"model:clf/{challenger.version}"]

@@ -15,18 +15,12 @@ from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
 from steward.errors import InvalidInput
 from steward.store.promotion import DECISIONS, PROMOTE_MODES, PromotionStore
-from steward.store.validation import check_name
 
 
 def _check_policy(arguments: dict[str, Any]) -> None:
     for name in ("promote", "production"):
         if arguments[name] not in PROMOTE_MODES:
             raise InvalidInput(f"{name} must be one of {PROMOTE_MODES}.")
-
-
-def _check_gate(arguments: dict[str, Any]) -> None:
-    for result in arguments["results"]:
-        check_name("check", result.name)
 
 
 def _check_decision(arguments: dict[str, Any]) -> None:
@@ -51,7 +45,7 @@ PROMOTION = Repository(
             _check_policy,
             server_check="check_policy_channels",
         ),
-        _promotion(PromotionStore.record_gate, "POST", "/gates", _write, _check_gate, 201),
+        _promotion(PromotionStore.record_gate, "POST", "/gates", _write, status=201),
         # POST: ``model`` is a (name, version) pair, which a query string cannot carry.
         _promotion(PromotionStore.gates, "POST", "/gates/search", _read),
         _promotion(
