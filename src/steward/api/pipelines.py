@@ -74,6 +74,7 @@ PIPELINES = Repository(
         _pipelines(PipelineStore.find_run_ids, "GET", "/pipeline-run-ids", _read),
         _pipelines(PipelineStore.reusable_steps, "GET", _run + "/reusable-steps", _read),
         _pipelines(PipelineStore.lookup_cache, "POST", "/step-cache/lookup", _read),
+        _pipelines(PipelineStore.cache_candidates, "GET", "/step-cache/candidates", _read),
         _pipelines(PipelineStore.stale_reads, "POST", "/step-cache/stale-reads", _read),
         _pipelines(PipelineStore.forget_cache, "POST", "/step-cache/forget", _write),
     ),
