@@ -187,7 +187,7 @@ def test_approving_a_version_whose_stored_model_changed_is_refused(site: Site) -
             f"/ui/models/{site.model}/{version}/review",
             data={"csrf_token": _csrf(client), "action": "approve", "reason": "looks fine"},
         )
-    assert answer.status_code == 500
+    assert answer.status_code == 409  # UnverifiedContent: refused, nothing changed
     assert "no longer verifies" in answer.text and "Nothing was changed" in answer.text
     assert str(workspace.settings.home) not in answer.text
     assert registry.get_version(site.model, version).status.value == "pending"
