@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from tests.pipelines import flows
 
 def _by_name(record: Any) -> dict[str, Any]:
     return {step.name: step for step in record.steps}
+
+
+def _flow_file(folder: Path, stem: str, source: str) -> Path:
+    """Write a pipeline file under a name of its own: a test run three ways loads it three
+    times in one process, and a second module of the same name is refused."""
+    path = folder / f"{stem}_{uuid.uuid4().hex[:8]}.py"
+    path.write_text(source)
+    return path
 
 
 def test_the_graph_comes_from_the_calls() -> None:
@@ -306,8 +315,7 @@ def test_dataset_reads_inside_a_step_are_lineage_of_its_run(
             return read(name)
         """
     )
-    (tmp_path / "lineage_flow.py").write_text(source)
-    record = steward.pipelines.run(f"{tmp_path}/lineage_flow.py:reading")
+    record = steward.pipelines.run(f"{_flow_file(tmp_path, 'lineage_flow', source)}:reading")
     step = record.steps[0]
     edges = steward.data.run_lineage(step.run_id)
     assert [(e.dataset, e.version, e.direction) for e in edges] == [("survey", 1, "input")]
@@ -489,8 +497,7 @@ def test_a_cached_step_that_read_a_dataset_runs_again_when_a_newer_version_arriv
             return double(read(name))
         """
     )
-    (tmp_path / "fresh_flow.py").write_text(source)
-    target = f"{tmp_path}/fresh_flow.py:fresh"
+    target = f"{_flow_file(tmp_path, 'fresh_flow', source)}:fresh"
     assert steward.pipelines.load(steward.pipelines.run(target)) == 12
     assert {s.status.value for s in steward.pipelines.run(target).steps} == {"cached"}
     steward.data.add("survey", pd.DataFrame({"a": [1, 2, 3, 4]}))

@@ -214,7 +214,7 @@ def test_a_promotion_policy_needs_an_approver_and_sound_values(team: Team) -> No
     with team.client("editor") as editor:
         refused = editor.put(policy, json=sound)
         assert refused.status_code == 403 and "approver" in refused.json()["message"]
-        decision = editor.post("/gate-runs/nope/decision", json={"decision": "yes", "reason": "x"})
+        decision = editor.post("/gates/nope/decision", json={"decision": "yes", "reason": "x"})
         assert decision.status_code == 400 and "decision is one of" in decision.text
     with team.client("approver") as approver:
         odd = approver.put(policy, json={**sound, "promote": "sometimes"})
@@ -225,3 +225,44 @@ def test_a_promotion_policy_needs_an_approver_and_sound_values(team: Team) -> No
         assert approver.put(policy, json=sound).status_code == 200
         stored = approver.get(policy).json()
     assert stored["promote"] == "auto" and stored["updated_by"] == "approver"
+
+
+def test_no_route_is_hidden_behind_an_earlier_one(workspace: Any) -> None:
+    from starlette.routing import Match
+
+    routes = [route for route in create_app(workspace).routes if isinstance(route, APIRoute)]
+    for route in routes:
+        for method in route.methods:
+            scope = {"type": "http", "path": _concrete(route.path), "method": method}
+            first = next(r for r in routes if r.matches(scope)[0] == Match.FULL)
+            assert first is route, f"{method} {route.path} is answered by {first.path}"
+
+
+HOST_ONLY = {
+    ("references", "references"),  # for gc, which runs on the server's host
+    ("audit", "iter_events"),  # a generator; an export pages through audit.events
+    ("audit", "iter_rows"),
+    ("auth", "authenticate"),  # the server's own credential checks
+    ("auth", "check_password"),
+    ("auth", "needs_bootstrap"),
+}
+
+
+def test_every_store_method_is_served_or_kept_on_the_host_on_purpose() -> None:
+    import inspect
+
+    from steward.store.metadata import MetadataStore
+
+    declared = {(r.name, e.name) for r in REPOSITORIES for e in r.endpoints if not e.on_server}
+    repositories = re.findall(
+        r"self\.(\w+) = (\w+)\(self\.engine\)", inspect.getsource(MetadataStore)
+    )
+    assert len(repositories) >= 10
+    module = inspect.getmodule(MetadataStore)
+    public = {
+        (name, method)
+        for name, cls in repositories
+        for method, _ in inspect.getmembers(getattr(module, cls), inspect.isfunction)
+        if not method.startswith("_")
+    }
+    assert public - declared == HOST_ONLY, "declare the new store method in steward/api"

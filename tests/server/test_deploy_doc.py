@@ -41,8 +41,13 @@ def _script(replacements: dict[str, str], ports: dict[str, str]) -> str:
 
 
 def _shims(folder: Path) -> Path:
-    """``steward``, ``python`` and ``ray`` as a user's PATH would have them, from this venv."""
+    """``steward``, ``python`` and ``ray`` as a user's PATH would have them, from this venv
+    and this checkout's source (put first even where a command sets its own PYTHONPATH, as
+    the doc's Ray steps do: an installed package would otherwise stand in for it)."""
+    import steward
+
     folder.mkdir()
+    source = Path(steward.__file__).resolve().parents[1]
     venv = Path(sys.executable).parent
     commands = {
         "steward": f'exec "{sys.executable}" -m steward.cli "$@"',
@@ -51,7 +56,7 @@ def _shims(folder: Path) -> Path:
     }
     for name, line in commands.items():
         path = folder / name
-        path.write_text(f"#!/bin/sh\n{line}\n")
+        path.write_text(f'#!/bin/sh\nexport PYTHONPATH="{source}:$PYTHONPATH"\n{line}\n')
         path.chmod(0o755)
     return folder
 
@@ -81,6 +86,7 @@ def test_the_deploy_doc_works_as_written(
     env["PATH"] = f"{_shims(tmp_path / 'bin')}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
     env["RAY_AUTH_MODE"] = "disabled"
+    env["COLUMNS"] = "200"  # tables as wide as the names in them
     shell = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=work,

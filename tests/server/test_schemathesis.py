@@ -13,15 +13,22 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.server.conftest import ROLES
-from tests.services import served_workspace
+from tests.services import create_database, served_workspace
 
 RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A served workspace on SQLite, then on PostgreSQL (each store refuses odd values its
+    own way: a 500 on one is a 500)."""
     home: Path = tmp_path_factory.mktemp("schemathesis") / "server"
-    with served_workspace(home) as server:
+    store_url = None
+    if request.param == "postgres":
+        store_url = create_database(request.getfixturevalue("postgres_url_base"))
+    with served_workspace(home, store_url) as server:
         tokens = {role: server.make_user(f"{role}-user", role) for role in ROLES[:3]}
         tokens["admin"] = server.admin_token
         experiment = server.workspace.store.tracking.create_experiment("seed", "tests")

@@ -13,12 +13,13 @@ from typing import Any
 from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
 from steward.blobs.digest import parse_digest
-from steward.data.manifest import MANIFEST_KINDS
 from steward.errors import InvalidInput
 from steward.store.datasets import DatasetStore, NewDatasetVersion
 
 
 def _check_new(arguments: dict[str, Any]) -> None:
+    from steward.data.manifest import MANIFEST_KINDS  # steward.data loads NumPy: not at start
+
     if arguments["kind"] not in MANIFEST_KINDS:
         raise InvalidInput(f"a dataset's kind is one of {MANIFEST_KINDS}.")
     new: NewDatasetVersion = arguments["new"]

@@ -116,6 +116,7 @@ MONITORING = Repository(
             _check_delivery,
         ),
         _monitoring(MonitoringStore.deliveries, "GET", "/alert-deliveries", _read),
+        _monitoring(MonitoringStore.latest_event_pk, "GET", "/events/latest", _read),
         _monitoring(MonitoringStore.events, "GET", "/events", _read),
         # POST: a tuple of topics does not fit a query string.
         _monitoring(MonitoringStore.events_in, "POST", "/events/search", _read),

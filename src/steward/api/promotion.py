@@ -1,9 +1,9 @@
-"""Promotion over HTTP: the gate's stored verdicts and each model's promotion policy.
+"""Promotion over HTTP: each model's policy, and the gate runs that compare a
+challenger with the champion before it is promoted.
 
-The server checks what it is sent whatever the client checked: a policy's
-modes and its channels' kinds, a decision's name (a channel's target is
-checked again at each delivery, as a monitor's is). Setting a policy needs an
-approver: it decides whether a model changes without a person.
+A policy may let a gate move ``production`` without a person, so setting one
+is an approver's decision. The alias moves a gate leads to go through the
+registry's own routes, which keep their roles and review rules.
 """
 
 from __future__ import annotations
@@ -16,21 +16,18 @@ from steward.auth import Role
 from steward.errors import InvalidInput
 from steward.store.promotion import DECISIONS, PROMOTE_MODES, PromotionStore
 
-_CHANNEL_KINDS = ("webhook", "slack", "email", "log")
-
 
 def _check_policy(arguments: dict[str, Any]) -> None:
-    for option in ("promote", "production"):
-        if arguments[option] not in PROMOTE_MODES:
-            raise InvalidInput(f"{option} must be one of {', '.join(PROMOTE_MODES)}.")
-    for spec in arguments["channels"]:
-        if spec.partition(":")[0].strip().lower() not in _CHANNEL_KINDS:
-            raise InvalidInput(f"channel {spec!r} is not one of {', '.join(_CHANNEL_KINDS)}.")
+    for name in ("promote", "production"):
+        if arguments[name] not in PROMOTE_MODES:
+            raise InvalidInput(f"{name} must be one of {PROMOTE_MODES}.")
 
 
 def _check_decision(arguments: dict[str, Any]) -> None:
     if arguments["decision"] not in DECISIONS:
-        raise InvalidInput(f"a gate decision is one of {', '.join(DECISIONS)}.")
+        raise InvalidInput(f"a decision is one of {DECISIONS}.")
+    if not arguments["reason"].strip():
+        raise InvalidInput("a decision needs a reason; it is audited.")
 
 
 _promotion = partial(Endpoint, "promotion")
@@ -41,12 +38,18 @@ PROMOTION = Repository(
     (
         _promotion(PromotionStore.get_policy, "GET", "/models/{name}/policy", _read),
         _promotion(
-            PromotionStore.set_policy, "PUT", "/models/{name}/policy", Role.APPROVER, _check_policy
+            PromotionStore.set_policy,
+            "PUT",
+            "/models/{name}/policy",
+            Role.APPROVER,
+            _check_policy,
+            server_check="check_policy_channels",
         ),
-        _promotion(PromotionStore.record_gate, "POST", "/gate-runs", _write, status=201),
+        _promotion(PromotionStore.record_gate, "POST", "/gates", _write, status=201),
+        # POST: ``model`` is a (name, version) pair, which a query string cannot carry.
+        _promotion(PromotionStore.gates, "POST", "/gates/search", _read),
         _promotion(
-            PromotionStore.decide, "POST", "/gate-runs/{gate_id}/decision", _write, _check_decision
+            PromotionStore.decide, "POST", "/gates/{gate_id}/decision", _write, _check_decision
         ),
-        _promotion(PromotionStore.gates, "POST", "/gate-runs/search", _read),
     ),
 )

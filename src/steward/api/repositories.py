@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from steward.api.agent import AGENT, AGENT_LEASE, BUDGETS
 from steward.api.audit import AUDIT
 from steward.api.auth import AUTH
 from steward.api.datasets import DATASETS
@@ -18,11 +19,14 @@ REPOSITORIES: tuple[Repository, ...] = (
     TRACKING,
     DATASETS,
     REGISTRY,
+    PROMOTION,
     SERVING,
     MONITORING,
     PIPELINES,
     GOVERNANCE,
-    PROMOTION,
+    AGENT,
+    AGENT_LEASE,
+    BUDGETS,
     AUDIT,
     AUTH,
 )

@@ -2,8 +2,10 @@
 
 Approving a model version or pointing an alias at it first re-reads the
 version's blobs from the server's blob store: a client cannot vouch for
-content, since what it holds may not be what the server keeps. The lineage
-graph is walked here, next to the database. Endpoints name these methods
+content, since what it holds may not be what the server keeps. Alert
+channels named by a budget or a promotion policy are parsed with the
+monitoring module's own rules (which refuse targets alerts may not reach).
+The lineage graph is walked here, next to the database. Endpoints name these methods
 (``Endpoint.server_check`` and ``Endpoint.on_server``); the protocols they
 implement are declared in ``steward.api``.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from steward.errors import InvalidInput
 from steward.store.registry import VersionStatus, parse_status
 
 if TYPE_CHECKING:
@@ -56,6 +59,33 @@ class ServerServices:
         action = f"point alias {arguments['alias']!r} at"
         self._reverify(arguments["name"], arguments["version"], action)
 
+    def check_trigger_kind(self, arguments: Mapping[str, Any]) -> None:
+        """Refuse a trigger of a kind the agent does not know.
+
+        Raises:
+            InvalidInput: an unknown kind.
+        """
+        from steward.agent.triggers import KINDS
+
+        if arguments["kind"] not in KINDS:
+            raise InvalidInput(f"a trigger's kind is one of {KINDS}.")
+
+    def check_budget_channels(self, arguments: Mapping[str, Any]) -> None:
+        """Refuse a budget whose alert channels are malformed or point where alerts may not go.
+
+        Raises:
+            InvalidInput: a malformed or refused channel.
+        """
+        _check_channels(arguments["limits"]["channels"])
+
+    def check_policy_channels(self, arguments: Mapping[str, Any]) -> None:
+        """Refuse a promotion policy whose channels are malformed or refused.
+
+        Raises:
+            InvalidInput: a malformed or refused channel.
+        """
+        _check_channels(arguments["channels"])
+
     def lineage_graph(
         self, ref: str, direction: str = "both", depth: int | None = None
     ) -> LineageGraph:
@@ -69,3 +99,10 @@ class ServerServices:
         from steward.governance.lineage import trained_on
 
         return trained_on(request_id, workspace=self.workspace)
+
+
+def _check_channels(specs: Any) -> None:
+    from steward.monitoring.monitors.definition import parse_channel  # loads NumPy: when used
+
+    for spec in specs:
+        parse_channel(spec)

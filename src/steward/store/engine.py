@@ -97,8 +97,10 @@ def _describe_failure(url: str, dialect: str, error: BaseException) -> StorageEr
 
 
 def _translate_errors(engine: Engine, url: str) -> None:
-    """Raise database failures (not constraint violations or bugs) as ``StorageError``."""
-    from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
+    """Raise database failures (not constraint violations or bugs) as ``StorageError``,
+    and values the database cannot hold (a number past its column's range, on
+    PostgreSQL) as ``InvalidInput``: the caller's to fix, not the store's."""
+    from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 
     dialect = engine.dialect.name
 
@@ -111,6 +113,9 @@ def _translate_errors(engine: Engine, url: str) -> None:
             error, IntegrityError | ProgrammingError
         ):
             return
+        if isinstance(error, DataError):
+            first_line = str(context.original_exception).strip().splitlines()[0][:200]
+            raise InvalidInput(f"a value does not fit the store: {first_line}.") from None
         translated = _describe_failure(url, dialect, context.original_exception)
         if translated is not None:
             raise translated from None
