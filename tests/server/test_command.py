@@ -124,6 +124,10 @@ def test_ready_quickly_and_small_when_idle(tmp_path: Path) -> None:
             int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
             / 1024
         )
+        # Compiled libraries the server never needs to answer: mapped only if imported.
+        mapped = Path(f"/proc/{server.process.pid}/maps").read_text()
     print(f"ready in {ready_s:.2f} s, idle RSS {rss_mb:.0f} MB")
+    for heavy in ("numpy", "pandas", "sklearn", "pyarrow", "scipy"):
+        assert f"/{heavy}/" not in mapped, f"the idle server imported {heavy}"
     assert rss_mb < 150
     assert ready_s < 10  # 2 s on a quiet machine; shared CI runners are slower

@@ -13,9 +13,8 @@ from typing import Any
 from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
 from steward.blobs.digest import parse_digest
-from steward.data.manifest import MANIFEST_KINDS
 from steward.errors import InvalidInput
-from steward.store.datasets import DatasetStore, NewDatasetVersion
+from steward.store.datasets import MANIFEST_KINDS, DatasetStore, NewDatasetVersion
 
 
 def _check_new(arguments: dict[str, Any]) -> None:
