@@ -131,3 +131,25 @@ def test_ready_quickly_and_small_when_idle(tmp_path: Path) -> None:
         assert f"/{heavy}/" not in mapped, f"the idle server imported {heavy}"
     assert rss_mb < 150
     assert ready_s < 10  # 2 s on a quiet machine; shared CI runners are slower
+
+
+def test_a_server_at_head_loads_only_what_serving_needs(tmp_path: Path) -> None:
+    """Start-up cost: on a SQLite store already at the schema head, building the app
+    imports neither the data-science stack, nor Alembic, nor the PostgreSQL dialect."""
+    heavy = ("numpy", "pandas", "sklearn", "pyarrow", "alembic", "sqlalchemy.dialects.postgresql")
+    code = (
+        "import sys\n"
+        "from steward.server.app import create_app\n"
+        "from steward.server.run import open_server_workspace\n"
+        f"create_app(open_server_workspace({str(tmp_path / 'home')!r}))\n"
+        f"print(','.join(name for name in {heavy!r} if name in sys.modules))\n"
+    )
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("STEWARD_")}
+    loaded = []
+    for _ in range(2):  # the first start makes the store, the second finds it at head
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        loaded.append(done.stdout.strip())
+    assert loaded[1] == "", f"a server at head imported {loaded[1]}"

@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
@@ -438,6 +438,9 @@ class TrackingStore:
 
     def _dialect_insert(self, connection: Connection, table: Any) -> Any:
         if connection.dialect.name == "postgresql":
+            # Imported here: the PostgreSQL dialect costs a SQLite server 70 ms to start.
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
         return sqlite.insert(table)
 
