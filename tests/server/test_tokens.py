@@ -54,6 +54,8 @@ def test_an_expired_token_is_refused(team: Team) -> None:
 
 
 def test_a_disabled_user_is_locked_out_and_the_last_admin_stays(team: Team) -> None:
+    with team.client("editor") as client:
+        assert client.get("/experiments").status_code == 200  # its lookup is now cached
     with team.client("admin") as admin:
         assert admin.patch("/users/editor", json={"active": False}).status_code == 200
         assert admin.patch("/users/admin", json={"role": "viewer"}).status_code == 409
@@ -167,3 +169,29 @@ def test_the_bootstrap_token_is_made_only_when_no_admin_can_sign_in(team: Team) 
 def test_user_names_are_unique(team: Team) -> None:
     with pytest.raises(Conflict):
         team.server.workspace.store.auth.create_user("viewer", "viewer", "tests")
+
+
+def test_a_change_through_another_server_process_applies_within_the_cache_lifetime(
+    team: Team,
+) -> None:
+    """Each server process reuses a token's lookup briefly; a revocation made through
+    another process (here: a second store on the same database) applies once it lapses,
+    and one made through this process applies at once."""
+    from steward.store.auth import AuthStore
+
+    engine = team.server.workspace.store.engine
+    here, elsewhere = AuthStore(engine, principal_ttl_s=0.5), AuthStore(engine)
+    token = elsewhere.create_token("editor", "cached", "tests")
+    assert here.authenticate(token.secret).user == "editor"  # now cached here
+    elsewhere.revoke_token(token.token.id, "tests")
+    assert here.authenticate(token.secret).user == "editor"  # within the lifetime
+    time.sleep(0.6)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        here.authenticate(token.secret)
+    again = here.create_token("editor", "again", "tests")
+    assert here.authenticate(again.secret).role.label == "editor"
+    here.update_user("editor", "tests", role="viewer")
+    assert here.authenticate(again.secret).role.label == "viewer"
+    here.revoke_token(again.token.id, "tests")
+    with pytest.raises(Unauthenticated, match="revoked"):
+        here.authenticate(again.secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
@@ -81,3 +82,13 @@ def test_sqlite_store_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
 def test_unsupported_store_urls_get_a_clear_error(url: str) -> None:
     with pytest.raises(InvalidInput, match="store URL"):
         MetadataStore(url)
+
+
+def test_keyed_values_read_only_their_own_tables(workspace: Any) -> None:
+    """The page reader puts a table name into SQL text: only its three tables pass."""
+    from steward.store import tracking_sql
+
+    with workspace.store.engine.connect() as connection:
+        assert list(tracking_sql.keyed_values(connection, "params", [1, 2])) == []
+        with pytest.raises(ValueError, match="not a table"):
+            tracking_sql.keyed_values(connection, "users; DROP TABLE runs", [1])

@@ -14,7 +14,7 @@ from steward.api.endpoint import Endpoint, Repository
 from steward.auth import Role
 from steward.blobs.digest import parse_digest
 from steward.errors import InvalidInput
-from steward.store.datasets import DatasetStore, NewDatasetVersion
+from steward.store.datasets import MANIFEST_KINDS, DatasetStore, NewDatasetVersion
 
 
 def _check_new(arguments: dict[str, Any]) -> None:

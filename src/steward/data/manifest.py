@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from steward.blobs.digest import parse_digest
 from steward.errors import IntegrityError, InvalidInput, StewardError
 from steward.paths import check_relative_path
+from steward.store.datasets import MANIFEST_KINDS
 
 MANIFEST_FORMAT = 1
-MANIFEST_KINDS = ("files", "table")
 TABULAR_SUFFIXES = (".csv", ".parquet", ".pq")
 
 

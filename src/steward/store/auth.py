@@ -28,6 +28,11 @@ from steward.store.validation import check_name
 DAY_MS = 86_400_000
 MAX_TOKEN_DAYS = 3650
 _TOUCH_INTERVAL_S = 60.0
+PRINCIPAL_TTL_S = 2.0
+"""How long a server process reuses a token's lookup. A change made through this
+process (revoke, disable, new role) applies at once; one made through another
+process sharing the database applies here within this many seconds."""
+_PRINCIPALS_MAX = 10_000
 _TOKEN_KINDS = ("api", "session")
 
 
@@ -114,13 +119,51 @@ _SELECT_TOKEN = Statement(
 )
 
 
+class PrincipalCache:
+    """Recent token lookups by token hash, each kept ``ttl_s`` seconds.
+
+    ``forget`` (after any change to users or tokens) drops them all and bumps a
+    generation, so a lookup that read the database before the change cannot put
+    its stale answer back afterwards.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self.generation = 0
+        self._entries: dict[str, tuple[float, Principal, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str) -> tuple[Principal, int] | None:
+        """The principal and expiry (ms) cached for a token hash, if still fresh."""
+        entry = self._entries.get(token_hash)
+        if entry is None or time.monotonic() - entry[0] >= self.ttl_s:
+            return None
+        return entry[1], entry[2]
+
+    def put(self, token_hash: str, principal: Principal, expires_at: int, generation: int) -> None:
+        """Keep a lookup made while ``generation`` was current (dropped if it no longer is)."""
+        with self._lock:
+            if generation != self.generation or self.ttl_s <= 0:
+                return
+            if len(self._entries) >= _PRINCIPALS_MAX:  # bounded under a flood of tokens
+                self._entries.clear()
+            self._entries[token_hash] = (time.monotonic(), principal, expires_at)
+
+    def forget(self) -> None:
+        """Drop every cached lookup (users or tokens changed)."""
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
 class AuthStore:
     """Users and API tokens in the metadata store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, principal_ttl_s: float = PRINCIPAL_TTL_S) -> None:
         self.engine = engine
         self._touched: dict[str, float] = {}
         self._touch_lock = threading.Lock()
+        self.principals = PrincipalCache(principal_ttl_s)
 
     # -- users ---------------------------------------------------------------------
 
@@ -219,7 +262,10 @@ class AuthStore:
                 connection.execute(update(t.users).where(t.users.c.name == name).values(values))
                 return self._get_user(connection, name)
 
-        return run_with_retry(change)
+        try:
+            return run_with_retry(change)
+        finally:
+            self.principals.forget()
 
     # -- tokens --------------------------------------------------------------------
 
@@ -309,32 +355,47 @@ class AuthStore:
                 )
                 return self._tokens(connection, t.api_tokens.c.id == token_id)[0]
 
-        return run_with_retry(revoke)
+        try:
+            return run_with_retry(revoke)
+        finally:
+            self.principals.forget()
 
     # -- checking credentials ------------------------------------------------------
 
     def authenticate(self, secret: str) -> Principal:
-        """The user a token belongs to.
+        """The user a token belongs to (a lookup is reused for ``PRINCIPAL_TTL_S``).
 
         Raises:
             Unauthenticated: unknown, expired or revoked token, or a disabled user.
         """
-        # Every request runs this: plain SQL at the driver level, one indexed lookup.
-        with read_transaction(self.engine) as connection:
-            row = _SELECT_TOKEN.run(connection, (hash_token(secret),)).first()
+        token_hash = hash_token(secret)
+        cached = self.principals.get(token_hash)
         now = now_ms()
+        if cached is None:
+            principal, expires_at = self._look_up(token_hash, now)
+        else:
+            principal, expires_at = cached
+        if expires_at <= now:
+            raise Unauthenticated("the token has expired; ask an admin for a new one.")
+        self._touch(principal.token_id, now)
+        return principal
+
+    def _look_up(self, token_hash: str, now: int) -> tuple[Principal, int]:
+        generation = self.principals.generation
+        # Every uncached request runs this: plain SQL at the driver level, one indexed lookup.
+        with read_transaction(self.engine) as connection:
+            row = _SELECT_TOKEN.run(connection, (token_hash,)).first()
         if row is None or row.revoked_at is not None or not row.active:
             raise Unauthenticated("the token is unknown or was revoked; ask an admin for one.")
-        if row.expires_at <= now:
-            raise Unauthenticated("the token has expired; ask an admin for a new one.")
-        self._touch(row.id, now)
-        return Principal(
+        principal = Principal(
             user=row.name,
             role=Role.parse(row.role),
             token_id=row.id,
             kind=row.kind,
             expires_at=ms_to_datetime(row.expires_at),
         )
+        self.principals.put(token_hash, principal, row.expires_at, generation)
+        return principal, row.expires_at
 
     def _touch(self, token_id: str, now: int) -> None:
         """Record when a token was last used, at most once a minute per token."""

@@ -26,6 +26,8 @@ from steward.store.records import datetime_to_ms, ms_to_datetime, now_ms
 from steward.store.validation import check_name
 
 DIRECTIONS = ("input", "output")
+MANIFEST_KINDS = ("files", "table")
+"""What a dataset version holds: files, or one table (``steward.data.manifest``)."""
 
 
 @dataclass(frozen=True)

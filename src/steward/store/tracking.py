@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
@@ -438,6 +438,9 @@ class TrackingStore:
 
     def _dialect_insert(self, connection: Connection, table: Any) -> Any:
         if connection.dialect.name == "postgresql":
+            # Imported here: the PostgreSQL dialect costs a SQLite server 70 ms to start.
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
         return sqlite.insert(table)
 
@@ -560,23 +563,11 @@ class TrackingStore:
         tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
         for chunk_start in range(0, len(pks), 10_000):
             chunk = pks[chunk_start : chunk_start + 10_000]
-            for run_pk, key, value in connection.execute(
-                select(t.params.c.run_pk, t.params.c.key, t.params.c.value).where(
-                    t.params.c.run_pk.in_(chunk)
-                )
-            ):
+            for run_pk, key, value in sql.keyed_values(connection, "params", chunk):
                 params[run_pk][key] = value
-            for run_pk, key, value in connection.execute(
-                select(
-                    t.latest_metrics.c.run_pk, t.latest_metrics.c.key, t.latest_metrics.c.value
-                ).where(t.latest_metrics.c.run_pk.in_(chunk))
-            ):
+            for run_pk, key, value in sql.keyed_values(connection, "latest_metrics", chunk):
                 metrics[run_pk][key] = _value_out(value)
-            for run_pk, key, value in connection.execute(
-                select(t.tags.c.run_pk, t.tags.c.key, t.tags.c.value).where(
-                    t.tags.c.run_pk.in_(chunk)
-                )
-            ):
+            for run_pk, key, value in sql.keyed_values(connection, "tags", chunk):
                 tags[run_pk][key] = value
         return [
             Run(

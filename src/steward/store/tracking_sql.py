@@ -59,6 +59,23 @@ INSERT_BATCH = Statement(
        VALUES (?, ?, ?, ?, ?, ?) RETURNING pk"""
 )
 SELECT_PARAMS = Statement("SELECT key, value FROM params WHERE run_pk = ?")
+KEYED_TABLES = ("params", "latest_metrics", "tags")
+"""The tables of a run's ``key`` → ``value`` pairs, read for a page of runs at once."""
+
+
+def keyed_values(connection: Connection, table: str, run_pks: Sequence[int]) -> Any:
+    """The ``(run_pk, key, value)`` rows of ``table`` (one of ``KEYED_TABLES``) for runs.
+
+    One statement per page: SQLAlchemy would render and cache an ``IN`` of a hundred
+    parameters anew for every page, which costs more than SQLite takes to answer.
+    """
+    if table not in KEYED_TABLES:
+        raise ValueError(f"{table!r} is not a table of keyed values")
+    markers = ", ".join("?" * len(run_pks))
+    statement = Statement(f"SELECT run_pk, key, value FROM {table} WHERE run_pk IN ({markers})")
+    return statement.run(connection, tuple(run_pks))
+
+
 INSERT_PARAMS = Statement("INSERT INTO params (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)")
 UPSERT_TAGS = Statement(
     """INSERT INTO tags (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)
