@@ -140,7 +140,7 @@ def arm_trigger(model: str, monitor: str, seed: int) -> None:
     from steward.errors import NotFound
 
     steward.agent.set_budget(
-        model, max_per_day=2, max_per_week=5, max_cpu_seconds=600, min_interval="1h",
+        model, max_per_day=10, max_per_week=50, max_cpu_seconds=600, min_interval="1m",
         persistence=1, reset=True,
     )  # fmt: skip
     with contextlib.suppress(NotFound):  # the demo run again in the same workspace
