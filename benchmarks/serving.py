@@ -322,6 +322,15 @@ def _row(table: Any, key: str, ours: float, theirs: float | None, target: str, f
 
 
 def main() -> None:
+    """Run everything in a temporary folder (ten copies of the forest: ~650 MB), then remove it."""
+    work = Path(tempfile.mkdtemp(prefix="steward-bench-serving-"))
+    try:
+        _main(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _main(work: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -332,7 +341,6 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10, help="forests in the many-model rows")
     args = parser.parse_args()
     args.seconds = 3.0 if args.quick else 15.0
-    work = Path(tempfile.mkdtemp(prefix="steward-bench-serving-"))
     env = {**os.environ, "STEWARD_HOME": str(work / "home")}
     subprocess.run(
         [sys.executable, "-c", PREPARE, str(work / "prep.json"), str(args.models),
