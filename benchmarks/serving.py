@@ -322,6 +322,15 @@ def _row(table: Any, key: str, ours: float, theirs: float | None, target: str, f
 
 
 def main() -> None:
+    """Run everything in a temporary folder (ten copies of the forest: ~650 MB), then remove it."""
+    work = Path(tempfile.mkdtemp(prefix="steward-bench-serving-"))
+    try:
+        _main(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _main(work: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -332,7 +341,6 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10, help="forests in the many-model rows")
     args = parser.parse_args()
     args.seconds = 3.0 if args.quick else 15.0
-    work = Path(tempfile.mkdtemp(prefix="steward-bench-serving-"))
     env = {**os.environ, "STEWARD_HOME": str(work / "home")}
     subprocess.run(
         [sys.executable, "-c", PREPARE, str(work / "prep.json"), str(args.models),
@@ -383,11 +391,11 @@ def main() -> None:
     for key, value in ours.items():
         floor_text = f"{floor:.2f} ms" if key == "c1_p50_ms" else ""
         _row(table, key, value, peer.get(key), targets.get(key, "-"), floor_text)
-    # What binary can win at most: the JSON parse, while the model call is paid by both.
+    # What binary saves by the in-process floors: the JSON parse; both pay the model call.
     for model in ("forest", "linear"):
         model_ms = prep[f"{model}_1000rows_ms"]
         floors[f"v2_{model}_binary_vs_json"] = (
-            f"<= {(model_ms + prep['json_parse_ms']) / (model_ms + prep['binary_parse_ms']):.2f} "
+            f"~{(model_ms + prep['json_parse_ms']) / (model_ms + prep['binary_parse_ms']):.2f} "
             f"(model {model_ms:.1f} ms, JSON {prep['json_parse_ms']:.1f} ms, "
             f"binary {prep['binary_parse_ms']:.2f} ms)"
         )

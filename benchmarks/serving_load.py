@@ -126,11 +126,14 @@ def load_with_wrk(
     threads = "1" if concurrency == 1 else "2"
     duration = max(1, round(seconds))
     before = _children_cpu()
-    out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{duration}s",
-         "--latency", "-s", str(folder / "post.lua"), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    try:
+        out = subprocess.run(
+            ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{duration}s",
+             "--latency", "-s", str(folder / "post.lua"), url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     result: dict[str, float] = {"client_cores": (_children_cpu() - before) / duration}
     for line in out.splitlines():
         parts = line.split()
@@ -207,11 +210,14 @@ def status_load(
     folder = Path(tempfile.mkdtemp(prefix="steward-load-"))
     (folder / "body").write_text(body)
     host, port = base.removeprefix("http://").split(":")
-    out = subprocess.run(
-        [sys.executable, "-c", STATUS_LOAD, host, port, path, str(concurrency), str(seconds),
-         str(folder / "body")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", STATUS_LOAD, host, port, path, str(concurrency),
+             str(seconds), str(folder / "body")],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return dict(json.loads(out))
 
 
