@@ -18,8 +18,6 @@ from steward.store.datasets import MANIFEST_KINDS, DatasetStore, NewDatasetVersi
 
 
 def _check_new(arguments: dict[str, Any]) -> None:
-    from steward.data.manifest import MANIFEST_KINDS  # steward.data loads NumPy: not at start
-
     if arguments["kind"] not in MANIFEST_KINDS:
         raise InvalidInput(f"a dataset's kind is one of {MANIFEST_KINDS}.")
     new: NewDatasetVersion = arguments["new"]
