@@ -163,6 +163,15 @@ def _at(value: int) -> datetime:
     return result
 
 
+def _aliased_version(connection: Connection, model_pk: int, alias: str) -> int | None:
+    """The version number ``alias`` points at, or ``None``."""
+    return connection.execute(
+        select(t.model_versions.c.version)
+        .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)
+        .where(t.model_aliases.c.model_pk == model_pk, t.model_aliases.c.alias == alias)
+    ).scalar()
+
+
 def _earlier_version(connection: Connection, subject: str, current: int) -> int | None:
     """The version an alias pointed at before ``current``: its moves replayed as a stack
     (a move pushes, a rollback pops, a deletion empties it)."""
@@ -679,14 +688,7 @@ class RegistryStore:
                         f"{required_status.value} version can take the alias {alias!r}. "
                         f"Approve it first: steward models approve {name}/{version} -m '…'"
                     )
-                current = connection.execute(
-                    select(t.model_versions.c.version)
-                    .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)
-                    .where(
-                        t.model_aliases.c.model_pk == row.model_pk,
-                        t.model_aliases.c.alias == alias,
-                    )
-                ).scalar()
+                current = _aliased_version(connection, row.model_pk, alias)
                 now = now_ms()
                 if current is None:
                     connection.execute(
@@ -733,11 +735,7 @@ class RegistryStore:
         def remove() -> AliasEvent:
             with write_transaction(self.engine) as connection:
                 model_pk = self._model_pk(connection, name, lock=True)
-                current = connection.execute(
-                    select(t.model_versions.c.version)
-                    .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)
-                    .where(t.model_aliases.c.model_pk == model_pk, t.model_aliases.c.alias == alias)
-                ).scalar()
+                current = _aliased_version(connection, model_pk, alias)
                 if current is None:
                     raise NotFound(f"model {name!r} has no alias {alias!r}.")
                 connection.execute(
@@ -782,11 +780,7 @@ class RegistryStore:
         def move() -> AliasEvent:
             with write_transaction(self.engine) as connection:
                 model_pk = self._model_pk(connection, name, lock=True)
-                current = connection.execute(
-                    select(t.model_versions.c.version)
-                    .join(t.model_aliases, t.model_aliases.c.version_pk == t.model_versions.c.pk)
-                    .where(t.model_aliases.c.model_pk == model_pk, t.model_aliases.c.alias == alias)
-                ).scalar()
+                current = _aliased_version(connection, model_pk, alias)
                 if current is None:
                     raise NotFound(f"model {name!r} has no alias {alias!r} to roll back.")
                 previous = _earlier_version(connection, subject, int(current))
