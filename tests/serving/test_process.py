@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,7 @@ from tests.serving.conftest import rows, serve_process, training_data
 
 
 def test_sigterm_flushes_every_acknowledged_prediction(champion: Any, workspace: Any) -> None:
-    started = time.monotonic()
     process, url = serve_process(["models:/clf@champion"], Path(workspace.settings.home))
-    startup = time.monotonic() - started
     ids: list[str] = []
     with httpx.Client() as client:
         for index in range(40):
@@ -30,7 +27,6 @@ def test_sigterm_flushes_every_acknowledged_prediction(champion: Any, workspace:
     # uvicorn shuts down gracefully, then re-raises SIGTERM to the default handler.
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
     assert sorted(read_predictions("clf")["request_id"]) == sorted(ids)
-    assert startup < 30
 
 
 def test_bundle_serves_without_a_store(champion: Any, workspace: Any, tmp_path: Path) -> None:
