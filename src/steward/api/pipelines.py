@@ -17,8 +17,7 @@ from steward.api.tracking import check_artifact_entries, check_batch
 from steward.auth import Role
 from steward.blobs.digest import digest_bytes, parse_digest
 from steward.errors import InvalidInput
-from steward.pipelines.codec import INLINE_LIMIT
-from steward.store.pipeline_records import StepOutcome, StepOutput
+from steward.store.pipeline_records import INLINE_LIMIT, StepOutcome, StepOutput
 from steward.store.pipelines import PipelineStore
 from steward.store.validation import check_name
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from steward.errors import InvalidInput
+from steward.store.pipeline_records import INLINE_LIMIT
 
 if TYPE_CHECKING:
     from steward.blobs import BlobStore, BlobWriter
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 MODEL_KIND = "model"
-INLINE_LIMIT = 512
-"""JSON outputs up to this many bytes live in the step's record, not in a blob: a blob
-costs a file and its fsync, more than a small step itself."""
 _PANDAS_SERIES_COLUMN = "__steward_series__"
 
 

@@ -31,6 +31,11 @@ class StepStatus(StrEnum):
 DONE_STATUSES = frozenset({StepStatus.COMPLETED, StepStatus.CACHED})
 
 
+INLINE_LIMIT = 512
+"""JSON outputs up to this many bytes live in the step's record, not in a blob: a blob
+costs a file and its fsync, more than a small step itself."""
+
+
 @dataclass(frozen=True)
 class StepOutput:
     """One stored output of a step: a blob and how to read it back."""
