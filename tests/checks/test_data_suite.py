@@ -217,7 +217,7 @@ def test_cli_suggest_run_and_history(workspace: Any, tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     passed = runner.invoke(app, ["checks", "run", str(suite_file), "visits:1", "--json"])
     assert passed.exit_code == 0, passed.output
-    body = json.loads(passed.output)
+    body = json.loads(passed.stdout)
     assert body["passed"] and body["subject"] == "visits:1" and body["stored_as"]
     broken = _visits(200)
     broken.loc[0, "sex"] = "?"
@@ -226,6 +226,6 @@ def test_cli_suggest_run_and_history(workspace: Any, tmp_path: Path) -> None:
     assert failed.exit_code == 1
     assert "FAIL" in failed.output and "sex" in failed.output
     listed = runner.invoke(app, ["checks", "history", "-d", "visits:2", "--json"])
-    assert [run["passed"] for run in json.loads(listed.output)] == [False]
+    assert [run["passed"] for run in json.loads(listed.stdout)] == [False]
     missing = runner.invoke(app, ["checks", "run", str(tmp_path / "nope.yaml"), "visits"])
     assert missing.exit_code == 1 and isinstance(missing.exception, NotFound)

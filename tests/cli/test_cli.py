@@ -35,7 +35,7 @@ def two_runs(workspace: Any) -> list[str]:
 
 def test_experiments_create_and_list(workspace: Any) -> None:
     _invoke("experiments", "create", "triage", "--description", "clinic triage")
-    listed = json.loads(_invoke("experiments", "list", "--json").output)
+    listed = json.loads(_invoke("experiments", "list", "--json").stdout)
     assert [(item["name"], item["description"]) for item in listed] == [("triage", "clinic triage")]
     assert "triage" in _invoke("experiments", "list").output
 
@@ -61,7 +61,7 @@ def test_runs_list_filters_orders_and_prints_json(two_runs: list[str]) -> None:
 
 
 def test_runs_show_and_compare(two_runs: list[str]) -> None:
-    shown = json.loads(_invoke("runs", "show", two_runs[0], "--history", "acc", "--json").output)
+    shown = json.loads(_invoke("runs", "show", two_runs[0], "--history", "acc", "--json").stdout)
     assert shown["metrics"] == {"acc": 0.8}
     assert shown["history"][0]["value"] == 0.8
     assert "python" in shown["system_info"]
@@ -73,10 +73,10 @@ def test_runs_show_and_compare(two_runs: list[str]) -> None:
 
 def test_runs_delete_and_restore(two_runs: list[str]) -> None:
     _invoke("runs", "delete", two_runs[0])
-    listed = json.loads(_invoke("runs", "list", "--json").output)
+    listed = json.loads(_invoke("runs", "list", "--json").stdout)
     assert [run["id"] for run in listed["runs"]] == [two_runs[1]]
     _invoke("runs", "restore", two_runs[0])
-    assert len(json.loads(_invoke("runs", "list", "--json").output)["runs"]) == 2
+    assert len(json.loads(_invoke("runs", "list", "--json").stdout)["runs"]) == 2
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -253,7 +253,7 @@ def test_export_and_cli(any_workspace: Any, tmp_path: Path) -> None:
     frame = pd.read_csv(tmp_path / "a.csv")
     assert list(frame["action"]) == ["experiment.create", "run.start", "run.end"]
     listed = runner.invoke(app, ["audit", "list", "--action", "run.*", "--json"])
-    assert [e["action"] for e in json.loads(listed.output)] == ["run.end", "run.start"]
+    assert [e["action"] for e in json.loads(listed.stdout)] == ["run.end", "run.start"]
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
     _tamper(any_workspace, "UPDATE audit_events SET reason = 'because' WHERE seq = 1")
     failed = runner.invoke(app, ["audit", "verify"])

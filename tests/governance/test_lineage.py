@@ -107,7 +107,7 @@ def test_renderings(any_workspace: Any, tmp_path: Path) -> None:
         app, ["lineage", "show", "dataset:train:1", "--down", "--json", "--html", str(out)]
     )
     assert done.exit_code == 0, done.output
-    body = json.loads(done.output)
+    body = json.loads(done.stdout)
     assert body["root"] == "dataset:train:1" and body["direction"] == "down"
     assert out.read_text().startswith("<!doctype html>")
     said = runner.invoke(app, ["lineage", "prediction", "req-1"])

@@ -155,7 +155,7 @@ def test_cli_lists_and_acknowledges(any_workspace: Any) -> None:
     runner = CliRunner()
     listed = runner.invoke(app, ["alerts", "list", "--json"])
     assert listed.exit_code == 0, listed.output
-    assert json.loads(listed.output)[0]["id"] == alert.id
+    assert json.loads(listed.stdout)[0]["id"] == alert.id
     acked = runner.invoke(app, ["alerts", "ack", alert.id[:8]])
     assert acked.exit_code == 0, acked.output
     assert list_alerts()[0].acknowledged_by == "tester"

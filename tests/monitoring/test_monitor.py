@@ -309,13 +309,13 @@ def test_cli_round_trip(served: Served, tmp_path: Path) -> None:
         "--schedule", "*/5 * * * *", "--rule", "drift.share > 0.2", "--channel", "log",
     )  # fmt: skip
     served.send(frame(100, seed=16, shift=2.0))
-    ran = json.loads(invoke("monitor", "run", "cli", "--json").output)
+    ran = json.loads(invoke("monitor", "run", "cli", "--json").stdout)  # alerts log to stderr
     assert ran["dataset_drift"] is True and ran["alerts"][0]["event"] == "fired"
     assert "dataset drift" in invoke("monitor", "run", "cli").output
-    listed = json.loads(invoke("monitor", "list", "--json").output)
+    listed = json.loads(invoke("monitor", "list", "--json").stdout)
     assert listed[0]["name"] == "cli" and listed[0]["latest"]["rows"] == 100
     assert "cli" in invoke("monitor", "list").output
-    shown = json.loads(invoke("monitor", "show", "cli", "--json").output)
+    shown = json.loads(invoke("monitor", "show", "cli", "--json").stdout)
     assert shown["monitor"]["schedule"] == "*/5 * * * *" and len(shown["results"]) == 2
     assert "drifted" in invoke("monitor", "show", "cli").output
     out = tmp_path / "cli.html"

@@ -193,7 +193,7 @@ def test_events_are_offsets_a_consumer_can_follow(workspace: Any, tmp_path: Path
     runner = CliRunner()
     listed = runner.invoke(app, ["monitor", "events", "--topic", "monitor.*", "--json"])
     assert listed.exit_code == 0, listed.output
-    assert [e["topic"] for e in json.loads(listed.output)] == ["monitor.evaluated"]
+    assert [e["topic"] for e in json.loads(listed.stdout)] == ["monitor.evaluated"]
 
 
 def test_monitors_honour_the_workspace_they_are_given(workspace: Any, tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ def test_cli_creates_and_runs_a_table_monitor(workspace: Any, tmp_path: Path) ->
     assert f"oftable{path}" in "".join(created.output.split())  # rich wraps long paths
     ran = runner.invoke(app, ["monitor", "run", "cli-table", "--json"])
     assert ran.exit_code == 0, ran.output
-    assert json.loads(ran.output)["rows"] == 50
+    assert json.loads(ran.stdout)["rows"] == 50
     refused = runner.invoke(app, ["monitor", "create", "x", "--table", str(path)])
     assert isinstance(refused.exception, InvalidInput)
     assert "give a reference" in str(refused.exception)

@@ -91,8 +91,8 @@ def test_errors_are_one_line(workspace: Any) -> None:
 def test_show_json_and_list_in_process(workspace: Any) -> None:
     result = runner.invoke(app, ["pipeline", "run", "tests.pipelines.flows:stats", "-p", "n=5"])
     assert result.exit_code == 0, result.output
-    listed = json.loads(runner.invoke(app, ["pipeline", "list", "--json"]).output)
-    shown = json.loads(runner.invoke(app, ["pipeline", "show", listed[0]["id"], "--json"]).output)
+    listed = json.loads(runner.invoke(app, ["pipeline", "list", "--json"]).stdout)
+    shown = json.loads(runner.invoke(app, ["pipeline", "show", listed[0]["id"], "--json"]).stdout)
     assert [step["name"] for step in shown["steps"]] == [
         "load",
         "column_mean",

@@ -110,7 +110,7 @@ def _retrain_on_new_data(workspace: Any, model: str) -> int:
         params={"n": 20},
         model=model,
     )
-    set_budget(model, max_per_day=2, max_per_week=5)
+    set_budget(model, max_per_day=2, max_per_week=5, reset=True)  # not the demo's interval
     agent = Agent(workspace)
     try:
         agent.tick()  # the versions before the trigger are not causes
@@ -159,9 +159,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Debian chromium for the whole session (never a downloaded browser)."""
+    """One headless Debian chromium per test module (never a downloaded browser).
+
+    Not per session: Playwright's sync API keeps an event loop running on the main
+    thread while it is open, and any later test of the same worker that calls
+    ``asyncio.run`` (the micro-batcher's) would fail.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
