@@ -10,10 +10,7 @@ locked (``SELECT … FOR UPDATE``) and on SQLite the write lock is already held
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -306,7 +303,7 @@ class AuditStore:
                 problems.append(AuditProblem(seq, kind, message))
 
         head_seq, head_hash = self.head()
-        for rows in _read_ahead(self.iter_rows(columns=_VERIFY_COLUMNS)):
+        for rows in self.iter_rows(columns=_VERIFY_COLUMNS):
             for seq, payload, prev, stored in rows:
                 count += 1
                 if seq != expected_seq:
@@ -336,51 +333,6 @@ class AuditStore:
                 "events at the end were deleted or the head was changed",
             )
         return AuditVerification(count, head_seq, head_hash, tuple(problems))
-
-
-def _read_ahead(batches: Iterator[list[Any]], depth: int = 2) -> Iterator[list[Any]]:
-    """The batches of ``batches``, read by a second thread while the caller works on the last.
-
-    The database builds each event's text with the interpreter lock released, so
-    reading the next batch overlaps hashing this one (on two cores, verify takes
-    about the longer of the two instead of their sum).
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        handoff.put(("batch", batch), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            handoff.put(("end", None))
-        except BaseException as exc:  # handed to the caller, raised there
-            handoff.put(("error", exc))
-        finally:
-            batches.close()  # type: ignore[attr-defined]
-
-    reader = threading.Thread(target=read, name="steward-audit-read", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, item = handoff.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                handoff.get(timeout=0.1)
-        reader.join()
 
 
 class _Row(dict[str, Any]):
