@@ -3,6 +3,7 @@ loopback receivers (HTTP webhooks and an aiosmtpd SMTP server), retries and even
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -182,3 +183,19 @@ def test_events_of_several_topics(any_workspace: Any) -> None:
     assert [event.topic for event in monitoring.events("alert.*")] == [
         topic for topic in every if topic.startswith("alert.")
     ]
+
+
+def test_the_log_channel_shows_a_missing_value_as_a_dash(caplog: pytest.LogCaptureFixture) -> None:
+    """A notice without a figure (a retraining budget's skip) logs ``-``, never ``None``."""
+    from steward.monitoring.alerts.channels import AlertNotice, LogChannel
+
+    notice = AlertNotice(
+        alert_id="a", event="skipped", source="trigger:t", rule="retraining budget",
+        expression="min interval", severity="warning", metric="retrains", value=None,
+        threshold=0.0, message="skipped", at=datetime.now(UTC).isoformat(),
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="steward.alerts"):
+        LogChannel().send(notice)
+        LogChannel().send(dataclasses.replace(notice, value=0.123456789))
+    assert "retrains = - (min interval)" in caplog.messages[0]
+    assert "retrains = 0.123457 (min interval)" in caplog.messages[1]

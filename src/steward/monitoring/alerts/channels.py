@@ -221,8 +221,9 @@ class LogChannel(_Base):
         )
         if notice.event == "resolved":
             level = logging.INFO
+        value = "-" if notice.value is None else f"{notice.value:.6g}"
         self.logger.log(
-            level, "%s: %s = %s (%s)", notice.title, notice.metric, notice.value, notice.expression
+            level, "%s: %s = %s (%s)", notice.title, notice.metric, value, notice.expression
         )
 
 
