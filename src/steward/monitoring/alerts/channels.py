@@ -63,6 +63,10 @@ class AlertNotice:
         }.get(self.event, self.event.upper())
         return f"[{self.severity}] {verb}: {self.rule} ({self.source})"
 
+    def shown_value(self, digits: int = 6) -> str:
+        """The figure for people: ``digits`` significant digits, ``-`` when there is none."""
+        return "-" if self.value is None else f"{self.value:.{digits}g}"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
         return asdict(self)
@@ -136,7 +140,7 @@ class SlackChannel(WebhookChannel):
 
     def send(self, notice: AlertNotice) -> None:
         """POST ``{"text": ..., "blocks": [...]}``."""
-        value = "-" if notice.value is None else f"{notice.value:.4g}"
+        value = notice.shown_value(4)
         details = f"*{notice.metric}* = {value} (rule: `{notice.expression}`)\n{notice.message}"
         body = {
             "text": f"{notice.title}: {notice.metric} = {value}",
@@ -190,7 +194,7 @@ class EmailChannel(_Base):
         message["Subject"] = notice.title
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
-        value = "-" if notice.value is None else f"{notice.value:.6g}"
+        value = notice.shown_value()
         message.set_content(
             f"{notice.title}\n\nmetric: {notice.metric} = {value}\n"
             f"rule: {notice.expression}\nthreshold: {notice.threshold}\n"
@@ -221,7 +225,7 @@ class LogChannel(_Base):
         )
         if notice.event == "resolved":
             level = logging.INFO
-        value = "-" if notice.value is None else f"{notice.value:.6g}"
+        value = notice.shown_value()
         self.logger.log(
             level, "%s: %s = %s (%s)", notice.title, notice.metric, value, notice.expression
         )
