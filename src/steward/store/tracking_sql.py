@@ -36,7 +36,12 @@ class Statement:
             connection.exec_driver_sql(self._text(connection), list(rows))
 
 
-SELECT_EXPERIMENT = Statement("SELECT pk, name FROM experiments WHERE id = ?")
+SELECT_RUN_START = Statement(
+    """SELECT experiments.pk, experiments.name, runs.pk AS run_pk, runs.experiment_pk,
+              runs.status, runs.start_time, runs.created_by
+       FROM experiments LEFT JOIN runs ON runs.id = ?
+       WHERE experiments.id = ?"""
+)
 SELECT_RUN_STATE = Statement("SELECT pk, status, heartbeat_lost FROM runs WHERE id = ?")
 INSERT_RUN = Statement(
     """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
