@@ -10,12 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steward.data.profile import (
-    SKETCH_RELATIVE_ACCURACY,
-    TableProfile,
-    profile_csv,
-    profile_table,
-)
+from steward.data.profile import TableProfile, profile_csv, profile_table
+from steward.data.sketches import SKETCH_RELATIVE_ACCURACY
 from steward.errors import InvalidInput
 from tests.data.conftest import write_csv
 
