@@ -121,6 +121,34 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     assert read_whole.rows == 3500 and read_whole.column("b").top["two\nlines"] == 2000
 
 
+def test_a_csv_read_again_with_its_first_block_types_gives_the_same_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)
+    path = write_csv(tmp_path / "t.csv", 5000)
+    inferred = profile_csv(path)  # smaller than RETYPED_CSV_MIN: one inferring reader
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 0)
+    assert profile_csv(path) == inferred
+    # what a later block holds still widens its column, or names its line
+    widened = tmp_path / "w.csv"
+    widened.write_text("n,s,e\n" + "1,x,\n" * 3000 + "2.5,y,z\n")
+    result = profile_csv(widened)
+    assert [c.dtype for c in result.columns] == ["double", "string", "string"]
+    assert result.column("n").max == 2.5 and result.column("e").top == {"": 3000, "z": 1}
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 1 << 40)
+    assert profile_csv(widened) == result
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 0)
+    broken = tmp_path / "b.csv"
+    broken.write_text("a,b\n" + "1,2\n" * 3000 + "3,4,5\n")
+    with pytest.raises(InvalidInput, match=r"b\.csv line 3002"):
+        profile_csv(broken)
+    broken.write_bytes(b"a,b\n" + b"1,x\n" * 3000 + b"3,\xff\n")
+    with pytest.raises(InvalidInput, match=r"b\.csv line 3002 .*UTF8"):
+        profile_csv(broken)
+
+
 def test_csv_column_that_widens_later_is_widened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
