@@ -91,11 +91,21 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     path = write_csv(tmp_path / "t.csv", 5000)
     serial = profile_csv(path)
     monkeypatch.setattr(profile, "PARALLEL_CSV_MIN", 0)
-    monkeypatch.setattr(profile, "worker_count", lambda: 3)
+    cut_into: list[int] = []
+
+    def cut(path: Path, parts: int) -> list[tuple[int, int]]:
+        cut_into.append(parts)
+        return csv_split.row_aligned_ranges(path, parts)
+
+    monkeypatch.setattr(profile, "row_aligned_ranges", cut)
+    monkeypatch.setattr(profile, "worker_count", lambda: 2)
+    assert profile_csv(path) == serial and cut_into == [1]  # 2 cores: one reader
+    monkeypatch.setattr(profile, "worker_count", lambda: 3 * profile.CORES_PER_CSV_READER)
     ranges = csv_split.row_aligned_ranges(path, 3)
     assert len(ranges) == 3 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
     assert all(path.read_bytes()[start - 1 : start] == b"\n" for start, _ in ranges[1:])
     parallel = profile_csv(path)
+    assert cut_into == [1, 3]
     assert parallel.rows == serial.rows == 5000
     for ours, theirs in zip(parallel.columns, serial.columns, strict=True):
         exact = ("name", "dtype", "count", "nulls", "distinct", "min", "max", "top")
