@@ -157,6 +157,12 @@ def test_a_csv_read_again_with_its_first_block_types_gives_the_same_profile(
     broken.write_bytes(b"a,b\n" + b"1,x\n" * 3000 + b"3,\xff\n")
     with pytest.raises(InvalidInput, match=r"b\.csv line 3002 .*UTF8"):
         profile_csv(broken)
+    # types are told by name: a header naming a column twice is read as before
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,a\n" + "x,1\n" * 3000)
+    retyped = profile_csv(twice)
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 1 << 40)
+    assert profile_csv(twice) == retyped
 
 
 def test_csv_column_that_widens_later_is_widened(

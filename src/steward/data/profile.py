@@ -558,13 +558,15 @@ def _profile_csv_pass(
         return "error"
 
     first = csv_batches(path, column_types, on_invalid=on_invalid)
+    schema = first.schema
+    # Types are told by name: a header naming a column twice is read as Arrow infers it.
+    told = len(set(schema.names)) == len(schema.names)
     readers = min(worker_count() // CORES_PER_CSV_READER, CSV_RANGES_MAX)
-    ranges = row_aligned_ranges(path, readers) if parallel else []
-    if len(ranges) < 2 and path.stat().st_size < RETYPED_CSV_MIN:
-        return profile_batches(first, first.schema)
+    ranges = row_aligned_ranges(path, readers) if parallel and told else []
+    if len(ranges) < 2 and (path.stat().st_size < RETYPED_CSV_MIN or not told):
+        return profile_batches(first, schema)
     # The rest is read with the types the first block gave, as one streaming pass would,
     # but told instead of inferred (Arrow's inferring reader parses each block a third slower).
-    schema = first.schema
     first.close()
     types = {field.name: field.type for field in schema}
     if len(ranges) < 2:
