@@ -15,6 +15,11 @@ Steward's environment.
 
     python benchmarks/datasets.py            # full sizes (1 GiB, 20,000 files, 200 MB CSV)
     python benchmarks/datasets.py --quick    # small sizes, for a smoke run
+    python benchmarks/datasets.py --case csv # only the CSV (--case may be repeated)
+
+Each first add also reports the CPU seconds it used (Steward: this process,
+all threads; DVC: its child processes): on a machine shared with other
+work, CPU time varies less than wall time.
 
 Then it checks the targets of issue 11, restated against the durable floor
 (Steward keeps its data durable: a version is visible only once its blobs
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,6 +62,8 @@ class Row:
     """DVC's time plus a ``sync`` right after: DVC made as durable as Steward."""
     durable_floor: float | None = None
     """``cp -r`` followed by ``sync``: the floor for steps that store data durably."""
+    cpu: tuple[float, float] | None = None
+    """CPU seconds of the step: Steward's (this process), DVC's (its processes)."""
 
 
 def ensure_dvc() -> Path:
@@ -73,6 +81,13 @@ def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) so far: this process's, and its waited-for children's."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def timed_then_synced(action: Callable[[], object]) -> tuple[float, float]:
@@ -303,9 +318,13 @@ def run_case(
             return Row(case, operation, ours_s, dvc[0], floor_s, floor, "", dvc[1], floor_durable)
 
         try:
+            before = cpu_seconds()
             first_ours = timed(lambda: ours.add(data))
+            between = cpu_seconds()
             first_dvc = timed_then_synced(lambda: peer.add(name))
+            after = cpu_seconds()
             rows.append(stores("first add", first_ours, first_dvc, "blake3 1 thread"))
+            rows[-1].cpu = (between[0] - before[0], after[1] - between[1])
             push_ours = timed(ours.push)
             push_dvc = timed_then_synced(peer.push)
             rows.append(stores("push (local remote)", push_ours, push_dvc, "cp -r"))
@@ -385,24 +404,26 @@ def peak_rss_mb():
 """
 
 
-def profile_in_child(csv_size: int) -> tuple[float, float]:
-    """Time and peak RSS (MB) of profiling a generated CSV in a fresh process."""
+def profile_in_child(csv_size: int) -> tuple[float, float, float]:
+    """Time, CPU seconds and peak RSS (MB) of profiling a generated CSV in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="steward-bench-", dir=os.environ.get("BENCH_TMP")) as t:
         path = make_csv(Path(t), csv_size)
         code = _PEAK_RSS_MB + (
             "import sys, time; from pathlib import Path; "
             "from steward.data.profile import profile_csv; "
-            "start = time.perf_counter(); profile_csv(Path(sys.argv[1])); "
-            "elapsed = time.perf_counter() - start; "
-            "print(elapsed, peak_rss_mb())"
+            "start, cpu = time.perf_counter(), time.process_time(); "
+            "profile_csv(Path(sys.argv[1])); "
+            "print(time.perf_counter() - start, time.process_time() - cpu, peak_rss_mb())"
         )
         output = subprocess.run(
             [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
         ).stdout.split()
-        return float(output[0]), float(output[1])
+        return float(output[0]), float(output[1]), float(output[2])
 
 
-def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, str]) -> None:
+def print_table(
+    rows: list[Row], profile: tuple[float, float, float] | None, sizes: dict[str, str]
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -435,11 +456,21 @@ def print_table(rows: list[Row], profile: tuple[float, float], sizes: dict[str, 
             "-" if row.durable_floor is None else f"{row.ours / row.durable_floor:.2f}x",
         )
     Console(width=200).print(table)
-    print(
-        f"profile of the CSV ({sizes['csv']}): {profile[0]:.2f} s, peak memory {profile[1]:.0f} MB"
-    )
+    for row in rows:
+        if row.cpu is not None:
+            print(
+                f"{row.case} ({sizes[row.case]}) {row.operation}, CPU seconds: "
+                f"Steward {row.cpu[0]:.2f}, DVC {row.cpu[1]:.2f}"
+            )
+    if profile is not None:
+        print(
+            f"profile of the CSV ({sizes['csv']}) in a fresh process: {profile[0]:.2f} s, "
+            f"{profile[1]:.2f} CPU seconds, peak memory {profile[2]:.0f} MB"
+        )
 
 
+CASES = ("big", "many", "csv")
+"""The cases ``--case`` picks: one large file, many small files, a CSV."""
 FIRST_ADD_OVER_DURABLE_CP_MAX = 1.3
 """Target: a first add takes at most this many times ``cp -r`` + ``sync`` of the same bytes."""
 FIRST_ADD_UNDER_DVC_SYNCED_MIN = 3.0
@@ -489,7 +520,14 @@ def print_targets(rows: list[Row], sizes: dict[str, str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=CASES,
+        help="run only this case (may be repeated; all cases by default)",
+    )
     args = parser.parse_args()
+    cases = args.case or list(CASES)
     big = (64 << 20) if args.quick else (1 << 30)
     many = 1000 if args.quick else 20_000
     csv = (20 << 20) if args.quick else (200 << 20)
@@ -499,11 +537,15 @@ def main() -> None:
         "csv": f"{csv >> 20} MiB",
     }
     dvc = ensure_dvc()
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows: list[Row] = []
-    rows += run_case("big file", lambda d: make_big_file(d, big), change_big_file, dvc)
-    rows += run_case("many files", lambda d: make_many_files(d, many), change_many_files, dvc)
-    rows += run_case("csv", lambda d: make_csv(d, csv), append_csv, dvc)
-    print_table(rows, profile_in_child(csv), sizes)
+    if "big" in cases:
+        rows += run_case("big file", lambda d: make_big_file(d, big), change_big_file, dvc)
+    if "many" in cases:
+        rows += run_case("many files", lambda d: make_many_files(d, many), change_many_files, dvc)
+    if "csv" in cases:
+        rows += run_case("csv", lambda d: make_csv(d, csv), append_csv, dvc)
+    print_table(rows, profile_in_child(csv) if "csv" in cases else None, sizes)
     print_targets(rows, sizes)
 
 

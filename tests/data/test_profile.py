@@ -10,12 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steward.data.profile import (
-    SKETCH_RELATIVE_ACCURACY,
-    TableProfile,
-    profile_csv,
-    profile_table,
-)
+from steward.data.profile import TableProfile, profile_csv, profile_table
+from steward.data.sketches import SKETCH_RELATIVE_ACCURACY
 from steward.errors import InvalidInput
 from tests.data.conftest import write_csv
 
@@ -95,11 +91,21 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     path = write_csv(tmp_path / "t.csv", 5000)
     serial = profile_csv(path)
     monkeypatch.setattr(profile, "PARALLEL_CSV_MIN", 0)
-    monkeypatch.setattr(profile, "worker_count", lambda: 3)
+    cut_into: list[int] = []
+
+    def cut(path: Path, parts: int) -> list[tuple[int, int]]:
+        cut_into.append(parts)
+        return csv_split.row_aligned_ranges(path, parts)
+
+    monkeypatch.setattr(profile, "row_aligned_ranges", cut)
+    monkeypatch.setattr(profile, "worker_count", lambda: 2)
+    assert profile_csv(path) == serial and cut_into == [1]  # 2 cores: one reader
+    monkeypatch.setattr(profile, "worker_count", lambda: 3 * profile.CORES_PER_CSV_READER)
     ranges = csv_split.row_aligned_ranges(path, 3)
     assert len(ranges) == 3 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
     assert all(path.read_bytes()[start - 1 : start] == b"\n" for start, _ in ranges[1:])
     parallel = profile_csv(path)
+    assert cut_into == [1, 3]
     assert parallel.rows == serial.rows == 5000
     for ours, theirs in zip(parallel.columns, serial.columns, strict=True):
         exact = ("name", "dtype", "count", "nulls", "distinct", "min", "max", "top")
@@ -123,6 +129,40 @@ def test_a_large_csv_read_as_ranges_side_by_side_gives_the_same_profile(
     assert len(csv_split.row_aligned_ranges(quoted, 3)) == 3
     read_whole = profile_csv(quoted)
     assert read_whole.rows == 3500 and read_whole.column("b").top["two\nlines"] == 2000
+
+
+def test_a_csv_read_again_with_its_first_block_types_gives_the_same_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)
+    path = write_csv(tmp_path / "t.csv", 5000)
+    inferred = profile_csv(path)  # smaller than RETYPED_CSV_MIN: one inferring reader
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 0)
+    assert profile_csv(path) == inferred
+    # what a later block holds still widens its column, or names its line
+    widened = tmp_path / "w.csv"
+    widened.write_text("n,s,e\n" + "1,x,\n" * 3000 + "2.5,y,z\n")
+    result = profile_csv(widened)
+    assert [c.dtype for c in result.columns] == ["double", "string", "string"]
+    assert result.column("n").max == 2.5 and result.column("e").top == {"": 3000, "z": 1}
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 1 << 40)
+    assert profile_csv(widened) == result
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 0)
+    broken = tmp_path / "b.csv"
+    broken.write_text("a,b\n" + "1,2\n" * 3000 + "3,4,5\n")
+    with pytest.raises(InvalidInput, match=r"b\.csv line 3002"):
+        profile_csv(broken)
+    broken.write_bytes(b"a,b\n" + b"1,x\n" * 3000 + b"3,\xff\n")
+    with pytest.raises(InvalidInput, match=r"b\.csv line 3002 .*UTF8"):
+        profile_csv(broken)
+    # types are told by name: a header naming a column twice is read as before
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,a\n" + "x,1\n" * 3000)
+    retyped = profile_csv(twice)
+    monkeypatch.setattr(profile, "RETYPED_CSV_MIN", 1 << 40)
+    assert profile_csv(twice) == retyped
 
 
 def test_csv_column_that_widens_later_is_widened(
