@@ -7,8 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steward.serving.batch_log import parquet_bytes, repeated_strings, segment_table
+from steward.serving.batch_log import repeated_strings, segment_table
 from steward.serving.prediction_log import LogEntry, entries_table
+from steward.serving.segments import parquet_bytes
 
 
 def test_a_chunk_segment_has_the_columns_and_types_of_a_served_segment() -> None:

@@ -109,7 +109,7 @@ def test_full_queue_sheds_log_entries_not_requests(workspace: Any) -> None:
 
     def entry(index: int) -> LogEntry:
         return LogEntry(
-            "m", 1, "primary", "native", 1_700_000_000_000 + index, 1.0, [f"r{index}"],
+            "m", 1, "primary", "native", 1_700_000_000_000 + index, 1.0, [f"r{index}-0"],
             np.zeros((1, 2)), np.zeros(1),
         )  # fmt: skip
 

@@ -11,11 +11,11 @@ so monitors and late labels read both alike.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from steward.serving import arrow_columns
 from steward.serving.prediction_log import INPUT_PREFIX
+from steward.serving.segments import store_segment
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,23 +85,6 @@ def segment_table(
     return pa.table(columns)
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """``table`` as Parquet, dictionary-encoding only its text columns other than request
-    ids: trying a dictionary on 100,000 distinct floats cost more than the model did."""
-    import pyarrow.parquet as pq
-    import pyarrow.types as types
-
-    text = [
-        field.name
-        for field in table.schema
-        if (types.is_string(field.type) or types.is_large_string(field.type))
-        and field.name != "request_id"
-    ]
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, use_dictionary=text)
-    return buffer.getvalue()
-
-
 def log_chunk(
     workspace: Workspace,
     day: str,
@@ -113,7 +96,4 @@ def log_chunk(
     model = table.column("model")[0].as_py()
     version = table.column("version")[0].as_py()
     at = int(table.column("timestamp")[0].value)
-    digest = workspace.blobs.put_bytes(parquet_bytes(table)).digest
-    workspace.store.serving.add_range_segment(
-        model, version, day, digest, prefix, table.num_rows, at
-    )
+    store_segment(workspace, model, version, day, table, [(prefix, table.num_rows, at)])

@@ -3,14 +3,14 @@
 Handlers put one ``LogEntry`` per answered request group on a bounded queue
 and return at once; a background thread turns entries into Parquet segments
 (one per model, version and UTC day), stores each in the blob store and
-indexes it, with its request ids, in the metadata store. When the queue is
+indexes it in the metadata store by its request ids' ranges (one index row
+per entry, however many rows it holds). When the queue is
 full the entry is shed (counted, with a warning), never the request.
 ``close`` drains the queue, so a clean shutdown loses nothing acknowledged.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from steward.serving import arrow_columns
+from steward.serving.ids import request_ranges
+from steward.serving.segments import store_segment
 
 if TYPE_CHECKING:
     from steward.workspace import Workspace
@@ -42,6 +44,7 @@ class LogEntry:
     time_ms: int
     latency_ms: float
     request_ids: list[str]
+    """Ids that fill whole ranges (``new_request_ids``; a shadow's: those of its request)."""
     inputs: Any
     predictions: Any
     probabilities: Any = None
@@ -208,17 +211,18 @@ class PredictionLogWriter:
 def write_segment(
     workspace: Workspace, model: str, version: int | None, day: str, entries: list[LogEntry]
 ) -> None:
-    """Store entries of one model version and UTC day as a Parquet segment and index it
-    (the writer thread's write; batch scoring calls it directly, chunk by chunk)."""
-    import pyarrow.parquet as pq
+    """Store entries of one model version and UTC day as one segment, indexed by the ranges
+    of their request ids (one index row per entry's row group, not one per id).
 
-    buffer = io.BytesIO()
-    pq.write_table(entries_table(entries), buffer)
-    ref = workspace.blobs.put_bytes(buffer.getvalue())
-    requests = [
-        (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
+    Raises:
+        ValueError: an entry's request ids do not fill whole ranges (``new_request_ids``).
+    """
+    ranges = [
+        (prefix, count, entry.time_ms)
+        for entry in entries
+        for prefix, count in request_ranges(entry.request_ids)
     ]
-    workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
+    store_segment(workspace, model, version, day, entries_table(entries), ranges)
 
 
 def _array_table(array: Any, names: list[str] | None, dtypes: list[str] | None) -> Any:

@@ -130,12 +130,18 @@ class Router:
                 for (_, deployment, _), rows_in in zip(groups, prepared, strict=True)
             )
         )
-        request_ids = new_request_ids(rows)
+        # One range of ids per group (what the log indexes as one row), in the request's order.
+        group_ids = [new_request_ids(len(indices)) for _, _, indices in groups]
+        request_ids = group_ids[0] if len(groups) == 1 else [""] * rows
+        if len(groups) > 1:
+            for (_, _, indices), ids in zip(groups, group_ids, strict=True):
+                for index, request_id in zip(indices, ids, strict=True):
+                    request_ids[index] = request_id
         time_ms = int(time.time() * 1000)
         latency_ms = (time.perf_counter() - started) * 1000
         versions: list[int | None] = [None] * rows
-        for (route, deployment, indices), output, rows_in in zip(
-            groups, outputs, prepared, strict=True
+        for (route, deployment, indices), output, rows_in, ids in zip(
+            groups, outputs, prepared, group_ids, strict=True
         ):
             for index in indices:
                 versions[index] = deployment.version
@@ -145,7 +151,7 @@ class Router:
                 protocol,
                 time_ms,
                 latency_ms,
-                [request_ids[i] for i in indices],
+                ids,
                 rows_in,
                 output.predictions,
                 output.probabilities,
