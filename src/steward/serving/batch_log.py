@@ -23,20 +23,6 @@ if TYPE_CHECKING:
     from steward.workspace import Workspace
 
 
-def repeated_strings(value: str | None, rows: int) -> Any:
-    """A string column holding ``value`` (or nothing) in every row."""
-    import numpy as np
-    import pyarrow as pa
-
-    if value is None:
-        return pa.nulls(rows, pa.string())
-    encoded = value.encode()
-    offsets = np.arange(rows + 1, dtype=np.int32) * len(encoded)
-    return pa.Array.from_buffers(
-        pa.string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(encoded * rows)]
-    )
-
-
 def segment_table(
     *,
     model: str,
@@ -70,10 +56,10 @@ def segment_table(
             rows,
             [None, pa.py_buffer(np.full(rows, time_ms, dtype=np.int64))],
         ),
-        "model": repeated_strings(model, rows),
+        "model": arrow_columns.string_runs([model], [rows]),
         "version": version_column,
-        "route": repeated_strings(route, rows),
-        "protocol": repeated_strings(route, rows),
+        "route": arrow_columns.string_runs([route], [rows]),
+        "protocol": arrow_columns.string_runs([route], [rows]),
         "latency_ms": arrow_columns.numbers(np.full(rows, latency_ms, dtype=np.float64)),
         "entity_id": pa.nulls(rows, pa.string()),
         "correlation_id": pa.nulls(rows, pa.string()),

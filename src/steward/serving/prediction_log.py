@@ -284,50 +284,52 @@ def _inputs_table(entries: list[LogEntry]) -> Any:
 def entries_table(entries: list[LogEntry]) -> Any:
     """The log rows of ``entries`` as one Arrow table (inputs as ``input.<column>``).
 
-    Built column by column from plain lists and arrays (``arrow_columns``): the
-    writer thread shares the interpreter with the request handlers, so per-row
-    work here would slow serving down, and numeric models never load pandas.
+    Built column by column from arrays (``arrow_columns``), each entry's constant
+    columns as runs: the writer thread shares the interpreter with the request
+    handlers, so per-row Python work here slows serving down, and numeric models
+    never load pandas.
     """
     import numpy as np
     import pyarrow as pa
 
-    request_ids: list[str] = []
-    times: list[int] = []
-    versions: list[int | None] = []
-    routes: list[str] = []
-    protocols: list[str] = []
-    latencies: list[float] = []
+    counts = [entry.rows for entry in entries]
+    rows = sum(counts)
+    request_ids = [request_id for entry in entries for request_id in entry.request_ids]
     entity_ids: list[str | None] = []
-    correlation_ids: list[str | None] = []
-    probabilities: list[Any] = []
     for entry in entries:
-        rows = entry.rows
-        request_ids += entry.request_ids
-        times += [entry.time_ms] * rows
-        versions += [entry.version] * rows
-        routes += [entry.route] * rows
-        protocols += [entry.protocol] * rows
-        latencies += [entry.latency_ms] * rows
-        entity_ids += entry.entity_ids or [None] * rows
-        correlation_ids += [entry.correlation_id] * rows
-        probabilities += (
-            list(np.asarray(entry.probabilities, dtype="float64").reshape(rows, -1))
-            if entry.probabilities is not None
-            else [None] * rows
-        )
-    predictions = [np.asarray(entry.predictions) for entry in entries]
+        entity_ids += entry.entity_ids or [None] * entry.rows
+    versions = [entry.version for entry in entries]
     columns = {
         "request_id": arrow_columns.strings(request_ids),
-        "timestamp": arrow_columns.timestamps_ms(times),
-        "model": arrow_columns.strings([entries[0].model] * len(request_ids)),
-        "version": arrow_columns.optional_integers(versions),
-        "route": arrow_columns.strings(routes),
-        "protocol": arrow_columns.strings(protocols),
-        "latency_ms": arrow_columns.numbers(np.asarray(latencies, dtype=np.float64)),
-        "entity_id": arrow_columns.strings(entity_ids),
-        "correlation_id": arrow_columns.strings(correlation_ids),
-        "prediction": arrow_columns.outputs(predictions),
-        "probabilities": arrow_columns.float_lists(probabilities),
+        "timestamp": arrow_columns.timestamps_ms(
+            np.repeat(np.array([entry.time_ms for entry in entries], dtype=np.int64), counts)
+        ),
+        "model": arrow_columns.string_runs([entries[0].model], [rows]),
+        "version": arrow_columns.numbers(
+            np.repeat(np.array([version or 0 for version in versions], dtype=np.int64), counts),
+            np.repeat(np.array([version is not None for version in versions]), counts),
+        ),
+        "route": arrow_columns.string_runs([entry.route for entry in entries], counts),
+        "protocol": arrow_columns.string_runs([entry.protocol for entry in entries], counts),
+        "latency_ms": arrow_columns.numbers(
+            np.repeat(np.array([entry.latency_ms for entry in entries], dtype=np.float64), counts)
+        ),
+        "entity_id": arrow_columns.strings(entity_ids)
+        if any(entry.entity_ids for entry in entries)
+        else arrow_columns.string_runs([None], [rows]),
+        "correlation_id": arrow_columns.string_runs(
+            [entry.correlation_id for entry in entries], counts
+        ),
+        "prediction": arrow_columns.outputs([np.asarray(entry.predictions) for entry in entries]),
+        "probabilities": arrow_columns.float_rows(
+            [
+                None
+                if entry.probabilities is None
+                else np.asarray(entry.probabilities, dtype=np.float64).reshape(entry.rows, -1)
+                for entry in entries
+            ],
+            counts,
+        ),
     }
     meta = pa.Table.from_arrays(list(columns.values()), names=list(columns))
     inputs = _inputs_table(entries)
