@@ -86,6 +86,7 @@ class PredictionLogWriter:
         # A plain list swapped out whole by the writer: a queue.Queue's lock
         # and condition per entry cost the event loop more than the write did.
         self._entries: list[LogEntry] = []
+        self._writing = 0
         self._queued_rows = 0
         self._pending_ids: set[str] = set()
         self._lock = threading.Lock()
@@ -105,8 +106,8 @@ class PredictionLogWriter:
 
     @property
     def queue_depth(self) -> int:
-        """Entries waiting to be written."""
-        return len(self._entries)
+        """Entries not yet written: queued, or taken by the writer thread and being written."""
+        return len(self._entries) + self._writing
 
     def submit(self, entry: LogEntry) -> bool:
         """Queue an entry for writing; False (and counted) when the queue is full."""
@@ -166,6 +167,7 @@ class PredictionLogWriter:
                 ):
                     self._wake.wait(timeout=self.flush_interval_s)
                 batch, self._entries, self._queued_rows = self._entries, [], 0
+                self._writing = len(batch)
                 self._flush_requested.clear()
                 stopping = self._stop.is_set()
             if batch:
@@ -199,6 +201,7 @@ class PredictionLogWriter:
                     else:
                         time.sleep(0.2 * (attempt + 1))
             with self._lock:
+                self._writing -= len(entries)
                 for entry in entries:
                     self._pending_ids.difference_update(entry.request_ids)
 
