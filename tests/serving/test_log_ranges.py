@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 import steward
+from steward.governance import trained_on
 from steward.serving import ServingConfig, read_predictions
 from steward.serving.ids import new_request_ids, request_ranges
 from steward.store import schema as t
@@ -63,6 +64,10 @@ def test_canary_and_shadow_rows_are_ranges_and_labels_join_every_route(
     assert wait_until(lambda: len(read_predictions("other")) == 40, timeout=20)
     # Primary, canary and the shadow's entry (both ranges of the request): 4 range rows.
     assert _index_rows(any_workspace) == (4, 0)
+    # Lineage finds every model that answered an id through its ranges alone.
+    for request_id, version in zip(ids, reply["versions"], strict=True):
+        answered = {(found.model, found.version) for found in trained_on(request_id)}
+        assert answered == {("clf", version), ("other", 1)}
 
     labels = [
         {"request_id": request_id, "label": index % 2} for index, request_id in enumerate(ids)
