@@ -435,8 +435,8 @@ def test_small_json_outputs_live_in_the_step_record_not_in_blobs(workspace: Any)
 
 
 def test_writes_are_batched(workspace: Any) -> None:
-    """A cold run of N inline steps writes about once per step (its run's start);
-    a fully cached rerun writes a handful of times, whatever N is."""
+    """A cold run of N inline steps writes a handful of times (a step's run is created
+    with its end), and so does a fully cached rerun, whatever N is."""
     commits = []
 
     def count(connection: Any) -> None:
@@ -448,7 +448,7 @@ def test_writes_are_batched(workspace: Any) -> None:
     cold = len(commits)
     commits.clear()
     flows.chain(length=20)
-    assert 20 <= cold <= 20 + 6
+    assert cold <= 8
     assert len(commits) <= 6
 
 

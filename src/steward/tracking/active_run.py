@@ -55,8 +55,10 @@ class ActiveRun:
         buffer: MetricBuffer,
         on_end: Callable[[ActiveRun], None] | None = None,
         joined: bool = False,
+        store_first: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
+        self._store_first = store_first
         self._record = record
         self._buffer = buffer
         self._next_step: dict[str, int] = {}
@@ -102,6 +104,14 @@ class ActiveRun:
     def ended(self) -> bool:
         """Whether ``end()`` (or, for a joined run, ``detach()``) has been called."""
         return self._status is not None or self._detached
+
+    def ensure_stored(self) -> None:
+        """Write the run now if its creation was deferred (``store_first``): an inline
+        pipeline step's run is written together with its end, unless something uses it
+        while the step runs (its id reaches another record, or it is logged to)."""
+        store_first, self._store_first = self._store_first, None
+        if store_first is not None:
+            store_first()
 
     @property
     def info(self) -> Run:
@@ -254,6 +264,7 @@ class ActiveRun:
         """
         if self.ended:
             return
+        self.ensure_stored()
         final = RunStatus(status) if isinstance(status, str) else status
         self._status = final
         pending = self._buffer.take(self.id)

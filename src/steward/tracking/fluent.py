@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -64,9 +64,12 @@ def set_experiment(name: str) -> Experiment:
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost active run, or None."""
+    """The innermost active run, or None (stored first if its creation was deferred)."""
     with _lock:
-        return _stack[-1] if _stack else None
+        run = _stack[-1] if _stack else None
+    if run is not None:
+        run.ensure_stored()
+    return run
 
 
 def _require_active() -> ActiveRun:
@@ -111,6 +114,8 @@ def start_run(
 
     with _lock:
         parent = _stack[-1] if _stack else None
+        if parent is not None:
+            parent.ensure_stored()
         if parent is not None and not nested:
             raise InvalidInput(
                 f"run {parent.id} is already active; end it first or pass nested=True "
@@ -170,14 +175,20 @@ def _attach(
 
 
 @contextmanager
-def attach_run(record: Run, backend: TrackingBackend | None = None) -> Iterator[ActiveRun]:
+def attach_run(
+    record: Run,
+    backend: TrackingBackend | None = None,
+    store_first: Callable[[], None] | None = None,
+) -> Iterator[ActiveRun]:
     """Make a run started elsewhere (a pipeline step's) the active one inside the block.
 
     The run is neither created nor ended here: whoever started it ends it,
     with the metrics ``take_pending_metrics`` hands over. ``backend`` is where
-    the run is stored (default: the current workspace's, looked up now).
+    the run is stored (default: the current workspace's, looked up now);
+    ``store_first``, when given, writes a run whose creation was deferred, and is
+    called before anything uses the run (``ActiveRun.ensure_stored``).
     """
-    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget)
+    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget, store_first=store_first)
     with _lock:
         _stack.append(run)
     try:
