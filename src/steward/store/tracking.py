@@ -23,7 +23,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    insert,
     not_,
     or_,
     select,
@@ -102,24 +101,21 @@ class TrackingStore:
 
         def create() -> Experiment:
             with write_transaction(self.engine) as connection:
-                if connection.execute(
-                    select(t.experiments.c.pk).where(t.experiments.c.name == name)
-                ).first():
+                if sql.SELECT_EXPERIMENT_BY_NAME.run(connection, (name,)).first():
                     raise Conflict(f"experiment {name!r} already exists.")
-                values = {
-                    "id": _new_id(),
-                    "name": name,
-                    "description": description,
-                    "lifecycle": "active",
-                    "created_at": now_ms(),
-                    "created_by": actor,
-                }
-                connection.execute(insert(t.experiments).values(**values))
+                experiment_id, created = _new_id(), now_ms()
+                sql.INSERT_EXPERIMENT.run(
+                    connection, (experiment_id, name, description, created, actor)
+                )
                 append_event(connection, actor, "experiment.create", f"experiment:{name}")
-                row = connection.execute(
-                    select(t.experiments).where(t.experiments.c.name == name)
-                ).one()
-                return self._experiment(row)
+                return Experiment(
+                    id=experiment_id,
+                    name=name,
+                    description=description,
+                    lifecycle="active",
+                    created_at=ms_to_datetime(created),  # type: ignore[arg-type]
+                    created_by=actor,
+                )
 
         return run_with_retry(create)
 
@@ -130,11 +126,8 @@ class TrackingStore:
             NotFound: no such experiment.
         """
         with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                select(t.experiments).where(
-                    or_(t.experiments.c.name == name_or_id, t.experiments.c.id == name_or_id)
-                )
-            ).first()
+            query = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID
+            row = query.run(connection, (name_or_id, name_or_id)).first()
         if row is None:
             raise NotFound(
                 f"no experiment named {name_or_id!r}; list them with 'steward experiments list'."
