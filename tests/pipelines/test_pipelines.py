@@ -452,6 +452,25 @@ def test_writes_are_batched(workspace: Any) -> None:
     assert len(commits) <= 6
 
 
+def test_finished_steps_move_the_audit_head_once_per_write(workspace: Any) -> None:
+    """20 steps' runs start and end (40 audit events) in the batch that records them,
+    which reads and moves the chain's head once, not once per event."""
+    heads: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "audit_head" in statement:
+            heads.append(statement)
+
+    event.listen(workspace.store.engine, "before_cursor_execute", count)
+    record = flows.chain(length=20)
+    event.remove(workspace.store.engine, "before_cursor_execute", count)
+    assert len(heads) <= 16
+    for step in record.steps:
+        trail = audit_events(subject=f"run:{step.run_id}", limit=None, newest_first=False)
+        assert [event.action for event in trail] == ["run.start", "run.end"]
+    assert verify_audit().ok
+
+
 def test_a_cached_rerun_looks_its_keys_up_in_one_query(workspace: Any) -> None:
     """A chain's keys depend on each other's outputs, yet a fully cached rerun asks
     the store for cache entries once (the entries its pipeline's latest run used)."""

@@ -21,6 +21,7 @@ from steward.errors import NotFound
 from steward.store import pipeline_sql
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
+from steward.store.audit import PendingEvent, append_events
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.pipeline_records import (
     CacheEntry,
@@ -158,12 +159,13 @@ class PipelineStore:
             with write_transaction(self.engine) as connection:
                 experiment, parent_pk = self._parent(connection, parent_run_id)
                 steps, artifacts, cached = [], [], []
+                events: list[PendingEvent] = []
                 for outcome in outcomes:
                     ended = outcome.ended_at or now_ms()
                     run_pk = None
                     if outcome.run_id is not None:
                         run_pk = self._step_run(
-                            connection, experiment, parent_pk, actor, outcome, ended
+                            connection, experiment, parent_pk, actor, outcome, ended, events
                         )
                         # A step's run may already have ended (a user's end_run in the step).
                         end_running_run(
@@ -174,6 +176,7 @@ class PipelineStore:
                             ended,
                             actor,
                             started=outcome.started_at,
+                            events=events,
                         )
                         artifacts += [
                             (run_pk, path, digest, size, ended, actor)
@@ -208,6 +211,8 @@ class PipelineStore:
                                 ended,
                             )
                         )
+                if events:
+                    append_events(connection, events)
                 pipeline_sql.DELETE_ARTIFACT.run_many(connection, [row[:2] for row in artifacts])
                 pipeline_sql.INSERT_ARTIFACT.run_many(connection, artifacts)
                 pipeline_sql.FINISH_STEP.run_many(connection, steps)
@@ -226,13 +231,21 @@ class PipelineStore:
         actor: str,
         outcome: StepOutcome,
         ended: int,
+        events: list[PendingEvent],
     ) -> int:
         """The key of an outcome's run (created now for a cache hit), its values written."""
         assert outcome.run_id is not None
         if outcome.create_run:
             started = outcome.started_at or ended
             run_pk = insert_run(
-                connection, outcome.run_id, experiment, parent_pk, outcome.name, started, actor
+                connection,
+                outcome.run_id,
+                experiment,
+                parent_pk,
+                outcome.name,
+                started,
+                actor,
+                events=events,
             )
         else:
             run_pk = self._run_pk(connection, outcome.run_id)
