@@ -45,13 +45,17 @@ class DeferredStarts:
     def hold(self, name: str, start: StepStart) -> None:
         """Hold back the start of step ``name``, which is starting now."""
         with self._changed:
+            idle = not self._held
             self._held[name] = (start, time.monotonic() + self._after_s)
             if self._watcher is None:
                 self._watcher = threading.Thread(
                     target=self._watch, name="steward-step-starts", daemon=True
                 )
                 self._watcher.start()
-            self._changed.notify()
+            elif idle:
+                # A watcher with starts held wakes by their time, no later than this one's
+                # (held in order): waking it for each step cost a thread switch per step.
+                self._changed.notify()
 
     def store(self, name: str) -> None:
         """Write the start of step ``name`` now, if it is still held back.
