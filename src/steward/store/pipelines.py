@@ -249,7 +249,15 @@ class PipelineStore:
             )
         else:
             run_pk = self._run_pk(connection, outcome.run_id)
-        self._write_values(connection, run_pk, actor, outcome.params, outcome.tags, outcome.metrics)
+        self._write_values(
+            connection,
+            run_pk,
+            actor,
+            outcome.params,
+            outcome.tags,
+            outcome.metrics,
+            created=outcome.create_run,
+        )
         return run_pk
 
     def forget_cache(self, keys: Sequence[str]) -> None:
@@ -304,13 +312,20 @@ class PipelineStore:
         params: dict[str, str],
         tags: dict[str, str],
         metrics: Sequence[Metric],
+        created: bool,
     ) -> None:
+        """Write a step run's params, tags and metrics as one write batch (``created``: the
+        run was inserted in this transaction, so it has no params yet to skip)."""
         if not (params or tags or metrics):
             return
         batch = (run_pk, actor, now_ms(), len(metrics), len(params), len(tags))
         batch_pk = int(sql.INSERT_BATCH.run(connection, batch).scalar_one())
         if params:
-            existing = {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
+            existing = (
+                set()
+                if created
+                else {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
+            )
             sql.INSERT_PARAMS.run_many(
                 connection,
                 [(run_pk, k, v, batch_pk) for k, v in params.items() if k not in existing],
