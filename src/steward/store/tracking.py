@@ -25,7 +25,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    insert,
     not_,
     or_,
     select,
@@ -37,7 +36,7 @@ from sqlalchemy.dialects import sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
-from steward.store.audit import SYSTEM_ACTOR, append_event
+from steward.store.audit import SYSTEM_ACTOR, PendingEvent, append_event, append_events
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -152,24 +151,21 @@ class TrackingStore:
 
         def create() -> Experiment:
             with write_transaction(self.engine) as connection:
-                if connection.execute(
-                    select(t.experiments.c.pk).where(t.experiments.c.name == name)
-                ).first():
+                if sql.SELECT_EXPERIMENT_BY_NAME.run(connection, (name,)).first():
                     raise Conflict(f"experiment {name!r} already exists.")
-                values = {
-                    "id": _new_id(),
-                    "name": name,
-                    "description": description,
-                    "lifecycle": "active",
-                    "created_at": now_ms(),
-                    "created_by": actor,
-                }
-                connection.execute(insert(t.experiments).values(**values))
+                experiment_id, created = _new_id(), now_ms()
+                sql.INSERT_EXPERIMENT.run(
+                    connection, (experiment_id, name, description, created, actor)
+                )
                 append_event(connection, actor, "experiment.create", f"experiment:{name}")
-                row = connection.execute(
-                    select(t.experiments).where(t.experiments.c.name == name)
-                ).one()
-                return self._experiment(row)
+                return Experiment(
+                    id=experiment_id,
+                    name=name,
+                    description=description,
+                    lifecycle="active",
+                    created_at=ms_to_datetime(created),  # type: ignore[arg-type]
+                    created_by=actor,
+                )
 
         return run_with_retry(create)
 
@@ -180,11 +176,8 @@ class TrackingStore:
             NotFound: no such experiment.
         """
         with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                select(t.experiments).where(
-                    or_(t.experiments.c.name == name_or_id, t.experiments.c.id == name_or_id)
-                )
-            ).first()
+            query = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID
+            row = query.run(connection, (name_or_id, name_or_id)).first()
         if row is None:
             raise NotFound(
                 f"no experiment named {name_or_id!r}; list them with 'steward experiments list'."
@@ -987,12 +980,15 @@ def insert_run(
     actor: str,
     system_info_digest: str | None = None,
     alive_until: int | None = None,
+    events: list[PendingEvent] | None = None,
 ) -> int:
     """Insert a RUNNING run and its ``run.start`` audit event, inside the caller's write;
     every way of starting a run (the SDK's, a pipeline's steps) goes through here.
 
     Args:
         experiment: the experiment's pk and name.
+        events: where to add the audit event, for the caller to append with others
+            (``append_events``) before its write ends; default: appended now.
 
     Returns:
         The run's pk.
@@ -1014,15 +1010,18 @@ def insert_run(
             False,
         ),
     ).scalar_one()
-    append_event(
+    _audit(
         connection,
-        actor,
-        "run.start",
-        f"run:{run_id}",
-        None,
-        RunStatus.RUNNING.value,
-        details={"experiment": experiment_name, "name": name},
-        at_ms=start_time,
+        events,
+        PendingEvent(
+            actor,
+            "run.start",
+            f"run:{run_id}",
+            None,
+            RunStatus.RUNNING.value,
+            details={"experiment": experiment_name, "name": name},
+            at_ms=start_time,
+        ),
     )
     return int(run_pk)
 
@@ -1035,20 +1034,26 @@ def end_running_run(
     ended: int,
     actor: str,
     started: int | None = None,
+    events: list[PendingEvent] | None = None,
 ) -> bool:
     """End a run that is RUNNING, with its ``run.end`` audit event, inside the caller's
-    write (``started`` corrects its start time); False, and nothing written, when it had
-    already ended."""
+    write (``started`` corrects its start time; ``events`` as for ``insert_run``); False,
+    and nothing written, when it had already ended."""
     ended_now = sql.END_RUNNING_RUN.run(connection, (status.value, ended, started, run_pk))
     if ended_now.rowcount == 0:
         return False
-    append_event(
+    _audit(
         connection,
-        actor,
-        "run.end",
-        f"run:{run_id}",
-        RunStatus.RUNNING.value,
-        status.value,
-        at_ms=ended,
+        events,
+        PendingEvent(
+            actor, "run.end", f"run:{run_id}", RunStatus.RUNNING.value, status.value, at_ms=ended
+        ),
     )
     return True
+
+
+def _audit(connection: Connection, events: list[PendingEvent] | None, event: PendingEvent) -> None:
+    if events is None:
+        append_events(connection, [event])
+    else:
+        events.append(event)

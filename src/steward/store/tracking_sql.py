@@ -36,6 +36,15 @@ class Statement:
             connection.exec_driver_sql(self._text(connection), list(rows))
 
 
+_EXPERIMENT_COLUMNS = "pk, id, name, description, lifecycle, created_at, created_by"
+SELECT_EXPERIMENT_BY_NAME_OR_ID = Statement(
+    f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE name = ? OR id = ?"
+)
+SELECT_EXPERIMENT_BY_NAME = Statement("SELECT pk FROM experiments WHERE name = ?")
+INSERT_EXPERIMENT = Statement(
+    """INSERT INTO experiments (id, name, description, lifecycle, created_at, created_by)
+       VALUES (?, ?, ?, 'active', ?, ?)"""
+)
 SELECT_RUN_START = Statement(
     """SELECT experiments.pk, experiments.name, runs.pk AS run_pk, runs.experiment_pk,
               runs.status, runs.start_time, runs.created_by

@@ -64,6 +64,8 @@ class ActiveRun:
     metrics, at the latest when the metric writer next drains (``interval``,
     0.5 s) or when the run ends — a short run is one request. Anything that
     needs the run stored (artifacts, ``info``, a child run) sends it first.
+    An inline pipeline step's run, stored by its pipeline with its end, is
+    likewise written first (``store_first``) by whatever needs it stored.
     """
 
     def __init__(
@@ -74,8 +76,10 @@ class ActiveRun:
         on_end: Callable[[ActiveRun], None] | None = None,
         joined: bool = False,
         unsent: UnsentStart | None = None,
+        store_first: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
+        self._store_first = store_first
         self._record = record
         self._buffer = buffer
         self._unsent = unsent
@@ -104,7 +108,7 @@ class ActiveRun:
     def sent(self) -> bool:
         """Whether the run is stored (False only for a run started through a server
         that nothing has sent yet)."""
-        return self._unsent is None
+        return self._unsent is None and self._store_first is None
 
     @property
     def name(self) -> str:
@@ -145,11 +149,16 @@ class ActiveRun:
     def send_start(self, metrics: Sequence[Metric] = (), status: RunStatus | None = None) -> bool:
         """Create a run started through a server, with what waited for it, ``metrics``
         and its end ``status`` if given; False (nothing sent) if it is stored already.
+        A pipeline step's run held back is written first (by its pipeline, without
+        ``metrics`` or ``status``: False).
 
         Raises:
             StewardError: the creation failed (the run stays unsent, to be sent again).
         """
         with self._start_lock:
+            if self._store_first is not None:
+                self._store_first()  # a pipeline step's run: its pipeline writes it
+                self._store_first = None
             unsent = self._unsent
             if unsent is None:
                 return False

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -210,14 +210,20 @@ def _attach(
 
 
 @contextmanager
-def attach_run(record: Run, backend: TrackingBackend | None = None) -> Iterator[ActiveRun]:
+def attach_run(
+    record: Run,
+    backend: TrackingBackend | None = None,
+    store_first: Callable[[], None] | None = None,
+) -> Iterator[ActiveRun]:
     """Make a run started elsewhere (a pipeline step's) the active one inside the block.
 
     The run is neither created nor ended here: whoever started it ends it,
     with the metrics ``take_pending_metrics`` hands over. ``backend`` is where
-    the run is stored (default: the current workspace's, looked up now).
+    the run is stored (default: the current workspace's, looked up now);
+    ``store_first``, when given, writes a run whose creation was deferred, before
+    anything needs it stored (see ``ActiveRun``).
     """
-    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget)
+    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget, store_first=store_first)
     with _lock:
         _stack.append(run)
     try:
