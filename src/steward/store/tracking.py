@@ -290,7 +290,10 @@ class TrackingStore:
 
         def record() -> Run:
             with write_transaction(self.engine) as connection:
-                run_pk, experiment_name, fresh = self._insert_or_find_run(connection, start, actor)
+                events: list[PendingEvent] = []  # its start and end: one move of the head
+                run_pk, experiment_name, fresh = self._insert_or_find_run(
+                    connection, start, actor, events
+                )
                 new_params = (
                     params if fresh else self._new_params(connection, run_pk, run_id, params)
                 )
@@ -305,17 +308,20 @@ class TrackingStore:
                         sql.write_metric_points(connection, run_pk, batch_pk, metrics)
                 if status is not None:
                     ended = end_time_ms or now_ms()
-                    end_running_run(connection, run_pk, run_id, status, ended, actor)
+                    end_running_run(connection, run_pk, run_id, status, ended, actor, events=events)
+                if events:
+                    append_events(connection, events)
             self._run_pks[run_id] = run_pk
             return start.record(experiment_name, actor)
 
         return run_with_retry(record)
 
     def _insert_or_find_run(
-        self, connection: Connection, start: _RunStart, actor: str
+        self, connection: Connection, start: _RunStart, actor: str, events: list[PendingEvent]
     ) -> tuple[int, str, bool]:
-        """Insert a new RUNNING run with its first tags, or find the same run sent before
-        (see ``record_run``); its pk, its experiment's name and whether it is new."""
+        """Insert a new RUNNING run with its first tags (its audit event added to
+        ``events``), or find the same run sent before (see ``record_run``); its pk, its
+        experiment's name and whether it is new."""
         found = sql.SELECT_RUN_START.run(connection, (start.run_id, start.experiment_id)).first()
         if found is None:
             raise NotFound(f"no experiment with id {start.experiment_id!r}.")
@@ -341,6 +347,7 @@ class TrackingStore:
             actor,
             start.system_info_digest,
             None if start.alive_ms is None else now_ms() + start.alive_ms,
+            events,
         )
         if start.tags:
             batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(start.tags))
