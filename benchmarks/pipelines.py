@@ -15,7 +15,7 @@ Measures (issue targets in brackets):
         onnxruntime in one process [>= 80%], and on 2 Ray workers [>= 1.7x one process]
 
 Steward's snippets run from compiled bytecode, as the peers' pip-installed packages
-do (see ``_compiled_bytecode``).
+do (see ``_compile_steward``).
 """
 
 from __future__ import annotations
@@ -97,7 +97,6 @@ def run_tool(tool: str, scratch: Path) -> dict[str, Any]:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), os.getenv("PYTHONPATH")]))
         python: Path | str = sys.executable
         version = "-" if tool == "plain" else _steward_version()
-        env |= _compiled_bytecode(scratch)
     else:
         python = ensure_venv(tool, PEERS[tool])
         version = installed_version(Path(python), DISTRIBUTION[tool])
@@ -111,6 +110,7 @@ def run_tool(tool: str, scratch: Path) -> dict[str, Any]:
         subprocess.run([str(zenml), "init"], cwd=folder, check=False,
                        env={**os.environ, **env}, capture_output=True)  # fmt: skip
     if tool == "steward":
+        _compile_steward()
         setup = {"phase": "setup", "home": str(folder / ".steward")}
         run_snippet(python, folder / "pipelines_steward.py", setup, env=env, cwd=folder)
     if tool == "prefect":
@@ -144,27 +144,22 @@ def run_tool(tool: str, scratch: Path) -> dict[str, Any]:
     return results
 
 
-def _compiled_bytecode(scratch: Path) -> dict[str, str]:
-    """Run Steward from compiled bytecode, as an installed package runs.
+def _compile_steward() -> None:
+    """Compile Steward's modules once, as pip does when it installs a package.
 
-    pip compiles a package's modules when it installs it (the peers' venvs have
-    theirs); a source checkout is compiled on import unless Python may write
-    ``__pycache__``, and with ``PYTHONDONTWRITEBYTECODE`` set every process
-    compiled Steward anew (about 0.1 s of each process, and each module first
-    imported inside the run call). So our package is compiled once into a
-    scratch cache (nothing is written into the checkout) that the snippets read.
+    The peers' venvs (and our own dependencies) hold compiled bytecode; a source
+    checkout is compiled on import unless Python may write ``__pycache__``, and
+    with ``PYTHONDONTWRITEBYTECODE`` set every process compiled Steward anew
+    (about 0.1 s of each process, and each module first imported inside the run
+    call). The ``__pycache__`` folders this writes are git-ignored.
     """
     import steward
 
-    cache = scratch / "pycache"
-    env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(cache)}
-    if not cache.exists():
-        subprocess.run(
-            [sys.executable, "-m", "compileall", "-q", str(Path(steward.__file__).parent)],
-            env={**os.environ, **env},
-            check=True,
-        )
-    return env
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(steward.__file__).parent)],
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+        check=True,
+    )
 
 
 def _steward_version() -> str:
