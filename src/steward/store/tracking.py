@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -62,6 +63,8 @@ from steward.store.validation import check_name, param_conflict
 
 MAX_RESULTS_LIMIT = 50_000
 _TERMINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED}
+_PARENT_RUNS = t.runs.alias("parent")
+"""The runs table as a run's parent (made once: an alias builds its columns anew)."""
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -640,7 +643,7 @@ class TrackingStore:
         offset: int = 0,
         joins: Sequence[tuple[Any, ColumnElement[bool], bool]] = (),
     ) -> list[Run]:
-        parent = t.runs.alias("parent")
+        parent = _PARENT_RUNS
         source: Any = t.runs
         for table, on, outer in joins:
             source = source.join(table, on, isouter=outer)
@@ -955,13 +958,19 @@ def _ordering(
         if key.entity == "attributes":
             column = _ATTRIBUTE_COLUMNS[key.key]
         else:
-            alias = _KEYED_TABLES[key.entity].alias(f"order_{index}")
+            alias = _order_alias(key.entity, index)
             on = and_(alias.c.run_pk == t.runs.c.pk, alias.c.key == key.key)
             joins.append((alias, on, (key.entity, key.key) not in required))
             column = alias.c.value
         order.append(_nulls_last(column, key.descending, dialect))
     order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
     return joins, order
+
+
+@cache
+def _order_alias(entity: str, index: int) -> Any:
+    """The keyed table of ``entity`` joined for the ``index``-th order key (made once)."""
+    return _KEYED_TABLES[entity].alias(f"order_{index}")
 
 
 def _audit_revived(connection: Connection, run_id: str) -> None:
