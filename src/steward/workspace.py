@@ -86,7 +86,10 @@ class Workspace:
         """Experiments and runs."""
         from steward.tracking.local import LocalTrackingBackend
 
-        return LocalTrackingBackend(self.store, self.blobs, self.actor)
+        # Through a server a run is created with its first write: one request, not three.
+        return LocalTrackingBackend(
+            self.store, self.blobs, self.actor, defers_run_start=self.settings.remote
+        )
 
     def close(self) -> None:
         """Release database connections."""

@@ -120,7 +120,7 @@ def test_gc_keeps_what_models_monitors_prediction_logs_and_text_refer_to(
             "native",
             1_780_000_000_000,
             1.0,
-            ["r1"],
+            ["r1-0"],
             np.zeros((1, 2)),
             np.zeros(1),
         )

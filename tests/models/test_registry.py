@@ -186,3 +186,34 @@ def test_an_unknown_status_is_refused_clearly(any_workspace: Any) -> None:
     models.create_model("clf")
     with pytest.raises(InvalidInput, match="unknown version status ''"):
         models.list_versions("clf", status="")
+
+
+def test_a_rollback_moves_only_to_content_that_still_verifies(
+    any_workspace: Any, stored_blobs: Any
+) -> None:
+    from steward.errors import IntegrityError
+
+    first, _ = _log_versions(2)
+    models.set_alias("clf", "champion", 1)
+    models.set_alias("clf", "champion", 2)
+    assert any_workspace.store.registry.rollback_target("clf", "champion") == 1
+    _corrupt(stored_blobs, first)
+    with pytest.raises(IntegrityError, match=r"roll 'champion' back to.*model file model\.skops"):
+        models.rollback("clf", "v2 misbehaves")
+    assert models.resolve("models:/clf@champion").version == 2
+    assert len(models.alias_history("clf", "champion")) == 2
+
+
+def test_a_rollback_checked_against_a_target_that_moved_changes_nothing(
+    stored_metadata: Any,
+) -> None:
+    _log_versions(3)
+    for version in (1, 2, 3):
+        models.set_alias("clf", "champion", version)
+    store = stored_metadata.registry  # the store itself (a server pins its own check)
+    checked = store.rollback_target("clf", "champion")
+    assert checked == 2
+    models.set_alias("clf", "champion", 1)  # someone moves it meanwhile
+    with pytest.raises(steward.Conflict, match="moved while its rollback was checked"):
+        store.rollback_alias("clf", "champion", "tester", "too late", to_version=checked)
+    assert models.resolve("models:/clf@champion").version == 1

@@ -192,3 +192,37 @@ def rendezvous(index: int, folder: str, parties: int) -> bool:
 @steward.pipeline
 def meeting(folder: str, parties: int = 2) -> Any:
     return collect([rendezvous(i, folder, parties) for i in range(parties)])
+
+
+@steward.step(cache=False)
+def use_own_run() -> dict[str, Any]:
+    """Uses its run while it runs: reads it back, logs a param, starts a run under it."""
+    run = steward.active_run()
+    assert run is not None
+    stored = steward.get_run(run.id)
+    steward.log_param("seen", "yes")
+    with steward.start_run(name="inner", nested=True) as inner:
+        inner_parent = steward.get_run(inner.id).parent_id
+    return {"id": run.id, "status": stored.status.value, "inner_parent": inner_parent}
+
+
+@steward.pipeline
+def introspection() -> Any:
+    return use_own_run()
+
+
+@steward.step(cache=False)
+def wait_to_be_shown_running(timeout_s: float = 20.0) -> bool:
+    """Polls the store (without touching its own run) until its step shows as running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        (latest,) = steward.pipelines.list_runs(pipeline="long_step", limit=1)
+        if latest.steps[0].status.value == "running" and latest.steps[0].run_id:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@steward.pipeline
+def long_step() -> Any:
+    return wait_to_be_shown_running()

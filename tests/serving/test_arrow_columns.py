@@ -39,20 +39,25 @@ def test_numbers_match_pyarrow(values: np.ndarray) -> None:
         assert a == b or (math.isnan(a) and math.isnan(b))
 
 
-def test_strings_times_optional_integers_and_lists() -> None:
+def test_strings_runs_times_optional_integers_and_lists() -> None:
     names = ["a", None, "épidémie", "", "🩺"]
     assert arrow_columns.strings(names).to_pylist() == names
     assert arrow_columns.strings([]).to_pylist() == []
     times = [1_700_000_000_000, 1_700_000_000_001]
     assert arrow_columns.timestamps_ms(times).equals(pa.array(times, pa.timestamp("ms", tz="UTC")))
-    assert arrow_columns.optional_integers([1, None, 3]).to_pylist() == [1, None, 3]
-    rows = [np.array([0.25, 0.75]), None, [1.0, 0.0, math.nan], []]
-    lists = arrow_columns.float_lists(rows)
+    valid = np.array([True, False, True])
+    assert arrow_columns.numbers(np.array([1, 0, 3]), valid).to_pylist() == [1, None, 3]
+    runs = arrow_columns.string_runs(["batch", None, "é", "x"], [3, 2, 1, 0])
+    runs.validate(full=True)
+    assert runs.to_pylist() == ["batch"] * 3 + [None, None, "é"]
+    assert arrow_columns.string_runs(["é"], [0]).to_pylist() == []
+    blocks = [np.array([[0.25, 0.75], [1.0, math.nan]]), None, np.zeros((1, 3)), np.zeros((1, 0))]
+    lists = arrow_columns.float_rows(blocks, [2, 2, 1, 1])
     lists.validate(full=True)
     got = lists.to_pylist()
-    assert got[0] == [0.25, 0.75] and got[1] is None and got[3] == []
-    assert got[2][:2] == [1.0, 0.0] and math.isnan(got[2][2])
-    assert arrow_columns.float_lists([None, None]).to_pylist() == [None, None]
+    assert got[0] == [0.25, 0.75] and got[2:4] == [None, None] and got[4:] == [[0.0] * 3, []]
+    assert got[1][0] == 1.0 and math.isnan(got[1][1])
+    assert arrow_columns.float_rows([None], [2]).to_pylist() == [None, None]
     assert arrow_columns.outputs([np.array(["yes"]), np.array(["no"])]).to_pylist() == [
         "yes", "no",
     ]  # fmt: skip
@@ -64,7 +69,7 @@ def test_a_table_of_them_round_trips_through_parquet() -> None:
         [
             arrow_columns.strings(["r1", "r2", None]),
             arrow_columns.numbers(np.array([0.1, math.nan, 2.0])),
-            arrow_columns.float_lists([[0.2, 0.8], None, [1.0]]),
+            arrow_columns.float_rows([np.array([[0.2, 0.8]]), None, np.array([[1.0]])], [1, 1, 1]),
         ],
         names=["id", "x", "p"],
     )

@@ -7,8 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steward.serving.batch_log import parquet_bytes, repeated_strings, segment_table
+from steward.serving.batch_log import segment_table
 from steward.serving.prediction_log import LogEntry, entries_table
+from steward.serving.segments import parquet_bytes
 
 
 def test_a_chunk_segment_has_the_columns_and_types_of_a_served_segment() -> None:
@@ -42,9 +43,3 @@ def test_a_chunk_segment_has_the_columns_and_types_of_a_served_segment() -> None
     assert batch.schema.remove_metadata() == served.schema.remove_metadata()
     assert batch.to_pylist() == served.to_pylist()
     assert pq.read_table(pa.BufferReader(parquet_bytes(batch))).equals(batch)
-
-
-def test_repeated_strings() -> None:
-    assert repeated_strings("batch", 3).to_pylist() == ["batch"] * 3
-    assert repeated_strings(None, 2).to_pylist() == [None, None]
-    assert repeated_strings("é", 0).to_pylist() == []

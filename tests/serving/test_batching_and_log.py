@@ -109,13 +109,15 @@ def test_full_queue_sheds_log_entries_not_requests(workspace: Any) -> None:
 
     def entry(index: int) -> LogEntry:
         return LogEntry(
-            "m", 1, "primary", "native", 1_700_000_000_000 + index, 1.0, [f"r{index}"],
+            "m", 1, "primary", "native", 1_700_000_000_000 + index, 1.0, [f"r{index}-0"],
             np.zeros((1, 2)), np.zeros(1),
         )  # fmt: skip
 
     accepted = [writer.submit(entry(i)) for i in range(20)]
     assert accepted.count(False) >= 15
     assert writer.shed_rows == accepted.count(False)
+    # Entries the stalled writer holds still count as waiting, as /metrics shows them.
+    assert writer.queue_depth == accepted.count(True)
     gate.set()
     writer.close()
     assert writer.written_rows == accepted.count(True)

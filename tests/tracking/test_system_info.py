@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import zipfile
 from importlib import metadata
+from pathlib import Path
 
-from steward.tracking.system_info import installed_packages
+import pytest
+
+from steward.tracking.system_info import _git_state, installed_packages
 
 
 def test_installed_packages_match_the_full_metadata_parse() -> None:
@@ -15,3 +20,40 @@ def test_installed_packages_match_the_full_metadata_parse() -> None:
     }
     assert installed_packages() == expected
     assert "sqlalchemy" in expected
+
+
+def test_a_zip_on_the_path_is_read_through_importlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("zipped_tool-1.2.dist-info/METADATA", "Name: Zipped-Tool\nVersion: 1.2\n\n")
+    monkeypatch.syspath_prepend(str(archive))
+    packages = installed_packages()
+    assert packages["zipped-tool"] == "1.2"
+    assert "sqlalchemy" in packages
+
+
+def _git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+
+
+def test_git_state_of_a_repository_and_of_a_plain_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, plain = tmp_path / "repo", tmp_path / "plain"
+    (repo / "src").mkdir(parents=True)
+    plain.mkdir()
+    _git(repo, "init", "-q", "-b", "trunk")
+    (repo / "train.py").write_text("print(1)\n")
+    _git(repo, "add", "train.py")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first")
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    monkeypatch.chdir(repo / "src")  # found from a subfolder, as git finds it
+    state = _git_state()
+    assert state["branch"] == "trunk" and state["dirty"] is False
+    assert state["root"] == str(repo.resolve()) and len(state["commit"]) == 40
+    (repo / "train.py").write_text("print(2)\n")
+    assert _git_state()["dirty"] is True
+    monkeypatch.chdir(plain)
+    assert _git_state() == {"commit": None}

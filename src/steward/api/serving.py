@@ -37,14 +37,17 @@ def _check_segment(arguments: dict[str, Any]) -> None:
 
 def _check_range_segment(arguments: dict[str, Any]) -> None:
     _check_place(arguments)
-    if not _PREFIX.fullmatch(arguments["prefix"]):
-        raise InvalidInput(
-            "a range's prefix is 1 to 62 letters, digits, '.', '_', ':' or '-', ending in '-'."
-        )
-    if not 1 <= arguments["row_count"] < 2**31:
-        raise InvalidInput("a range holds 1 to 2**31 - 1 requests.")
-    if not 0 <= arguments["at"] < 2**63:
-        raise InvalidInput("at is milliseconds since the epoch, not negative.")
+    if not arguments["ranges"]:
+        raise InvalidInput("a segment holds at least one range of requests.")
+    for prefix, row_count, at in arguments["ranges"]:
+        if not _PREFIX.fullmatch(prefix):
+            raise InvalidInput(
+                "a range's prefix is 1 to 62 letters, digits, '.', '_', ':' or '-', ending in '-'."
+            )
+        if not 1 <= row_count < 2**31:
+            raise InvalidInput("a range holds 1 to 2**31 - 1 requests.")
+        if not 0 <= at < 2**63:
+            raise InvalidInput("at is milliseconds since the epoch, not negative.")
 
 
 _serving = partial(Endpoint, "serving")

@@ -58,6 +58,13 @@ def _check_new_run(arguments: dict[str, Any]) -> None:
     if digest is not None:
         parse_digest(digest)
     _check_time(arguments, "start_time_ms")
+    _check_alive(arguments)
+
+
+def _check_recorded_run(arguments: dict[str, Any]) -> None:
+    _check_new_run(arguments)
+    check_batch(arguments)
+    _check_time(arguments, "end_time_ms")
 
 
 def _check_time(arguments: dict[str, Any], name: str) -> None:
@@ -114,6 +121,7 @@ TRACKING = Repository(
         _tracking(TrackingStore.get_experiment, "GET", "/experiments/{name_or_id:path}", _read),
         _tracking(TrackingStore.get_or_create_experiment, "POST", "/experiments/ensure", _write),
         _tracking(TrackingStore.create_run, "POST", "/runs", _write, _check_new_run, status=201),
+        _tracking(TrackingStore.record_run, "PUT", "/runs/{run_id}", _write, _check_recorded_run),
         _tracking(TrackingStore.search_runs, "POST", "/runs/search", _read),
         _tracking(TrackingStore.set_lifecycle, "POST", "/runs/lifecycle", _write, _check_lifecycle),
         _tracking(TrackingStore.get_run, "GET", "/runs/{run_id}", _read),

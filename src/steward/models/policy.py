@@ -280,11 +280,14 @@ def rollback(name: str, reason: str, *, alias: str = CHAMPION) -> AliasEvent:
         InvalidInput: no reason.
         NotFound: no such model or alias.
         Conflict: the alias has no earlier version (or it may not take it).
+        IntegrityError: that version's stored content no longer verifies (nothing changed).
     """
     if not reason or not reason.strip():
         raise InvalidInput("a rollback needs a reason (--reason '…'); it is audited.")
     required = alias_requirement(alias, reason)
     workspace = _workspace()
+    target = workspace.store.registry.rollback_target(name, alias)
+    registry.verified(workspace, name, target, f"roll {alias!r} back to")
     return workspace.store.registry.rollback_alias(
-        name, alias, workspace.actor, reason.strip(), required
+        name, alias, workspace.actor, reason.strip(), required, to_version=target
     )

@@ -169,7 +169,7 @@ def resolve(uri: str) -> ModelVersion:
     return registry.get_version(parsed.name, parsed.version)
 
 
-def _verified(workspace: Workspace, name: str, version: int | str, action: str) -> None:
+def verified(workspace: Workspace, name: str, version: int | str, action: str) -> None:
     """Re-read the stored content of a version before it is promoted.
 
     Through a team server the server re-reads its own blob store as part of the
@@ -204,7 +204,7 @@ def set_alias(
     _check("alias", alias)
     required = alias_requirement(alias, reason)
     workspace = _workspace()
-    _verified(workspace, name, version, f"point alias {alias!r} at")
+    verified(workspace, name, version, f"point alias {alias!r} at")
     return workspace.store.registry.set_alias(
         name, alias, int(version), _actor(workspace, actor), reason, required
     )
@@ -247,7 +247,7 @@ def approve(
         IntegrityError: the version's stored content no longer verifies (nothing changed).
     """
     check_status_reason(VersionStatus.APPROVED, reason)
-    _verified(_workspace(), name, version, "approve")
+    verified(_workspace(), name, version, "approve")
     return _set_status(name, version, VersionStatus.APPROVED, reason, actor)
 
 

@@ -9,6 +9,7 @@ when chosen, so neither the process pool nor Ray is loaded by ``import steward``
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -83,22 +84,27 @@ class InlineExecutor:
         load_input: Callable[[StepOutput], Any] | None = None,
         writer: BlobWriter | None = None,
         tracking: TrackingBackend | None = None,
+        store_run: Callable[[str], None] | None = None,
     ) -> None:
         self.load_input = load_input
         self.writer = writer
         self.tracking = tracking
+        self.store_run = store_run
 
     def bind(
         self,
         load_input: Callable[[StepOutput], Any],
         writer: BlobWriter,
         tracking: TrackingBackend | None = None,
+        store_run: Callable[[str], None] | None = None,
     ) -> None:
         """Where inputs come from, outputs go and step runs are stored (set by the runner
-        for each run)."""
+        for each run); ``store_run(step)`` writes a step's run whose creation the runner
+        deferred, before the step's code uses it."""
         self.load_input = load_input
         self.writer = writer
         self.tracking = tracking
+        self.store_run = store_run
 
     def open(self) -> None:
         """Nothing to start."""
@@ -109,7 +115,9 @@ class InlineExecutor:
 
         assert self.load_input is not None and self.writer is not None
         future: Future[StepResult] = Future()
-        future.set_result(execute(task, self.load_input, self.writer, self.tracking))
+        store_run = self.store_run
+        store_first = None if store_run is None else functools.partial(store_run, task.node)
+        future.set_result(execute(task, self.load_input, self.writer, self.tracking, store_first))
         return future
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from steward.errors import InvalidInput
 from steward.pipelines import codec
+from steward.pipelines.deferred_starts import DeferredStarts
 from steward.pipelines.executor import Executor, WorkerLost
 from steward.pipelines.fingerprint import cache_key
 from steward.pipelines.graph import (
@@ -157,6 +158,8 @@ class PipelineRunner:
         self.step_pks: dict[str, int] = {}
         self.run_id = ""
         self.experiment_id = ""
+        self.deferred = DeferredStarts(self._store_starts)
+        """Inline steps' starts, written with their ends unless needed sooner."""
 
     # -- the run -------------------------------------------------------------------
 
@@ -168,6 +171,7 @@ class PipelineRunner:
         try:
             return self._run(fluent)
         finally:
+            self.deferred.close()
             self.executor.close()
 
     def _run(self, fluent: Any) -> PipelineRunRecord:
@@ -437,7 +441,11 @@ class PipelineRunner:
                 self.spec,
             )
             self.status[node.name] = StepStatus.RUNNING
-        self.store.start_steps(self.run_id, self.workspace.actor, starts)
+        if self.executor.in_memory:
+            for start in starts:
+                self.deferred.hold(start.name, start)
+        else:
+            self._store_starts(starts)
         for node in nodes:
             self._submit(node.name)
 
@@ -448,9 +456,12 @@ class PipelineRunner:
         if self.executor.in_memory:
             bind = getattr(self.executor, "bind", None)
             if bind is not None:
-                bind(self._load_input, self.writer, self.workspace.tracking)
+                bind(self._load_input, self.writer, self.workspace.tracking, self.deferred.store)
         future = self.executor.submit(self.tasks[name])
         self.in_flight[future] = name
+
+    def _store_starts(self, starts: list[StepStart]) -> None:
+        self.store.start_steps(self.run_id, self.workspace.actor, starts)
 
     def _load_input(self, output: StepOutput) -> Any:
         value = self.values.get(output.digest)
@@ -509,6 +520,7 @@ class PipelineRunner:
                 name=node.name,
                 status=status,
                 run_id=self.tasks[node.name].run.id,
+                create_run=self.deferred.take(node.name) is not None,
                 started_at=result.started_at or None,
                 ended_at=result.ended_at or now_ms(),
                 params={k: _param_text(v) for k, v in node.params.items()},
@@ -557,12 +569,15 @@ class PipelineRunner:
         self.in_flight.clear()
         for name, status in list(self.status.items()):
             if status == StepStatus.RUNNING:
+                held = self.deferred.take(name)
                 self.pending.append(
                     StepOutcome(
                         step_pk=self.step_pks[name],
                         name=name,
                         status=StepStatus.FAILED,
                         run_id=self.tasks[name].run.id,
+                        create_run=held is not None,
+                        started_at=None if held is None else held.started_at,
                         error=reason,
                     )
                 )

@@ -180,7 +180,7 @@ class ChunkScorer:
         return out.replace_schema_metadata({**(out.schema.metadata or {}), **metadata})
 
     def _write_part(self, name: str, table: pa.Table) -> None:
-        from steward.serving.batch_log import parquet_bytes
+        from steward.serving.segments import parquet_bytes
 
         data = parquet_bytes(table)
         target = f"{self.root}/{name}"

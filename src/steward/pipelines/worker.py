@@ -247,9 +247,11 @@ def execute(
     load_input: Callable[[StepOutput], Any],
     writer: BlobWriter | BlobStore,
     tracking: TrackingBackend | None = None,
+    store_first: Callable[[], None] | None = None,
 ) -> StepResult:
     """Run a step in this process, its run active (stored by ``tracking``, default the
-    current workspace's); never raises for the step's own errors."""
+    current workspace's; ``store_first`` writes it first if its creation was deferred);
+    never raises for the step's own errors."""
     from steward.store.records import now_ms
     from steward.tracking import fluent
 
@@ -257,7 +259,7 @@ def execute(
     reset = _reset_peak_memory()
     cpu_start = time.process_time()
     result.started_at = now_ms()
-    with _captured() as (out, err), fluent.attach_run(task.run, tracking):
+    with _captured() as (out, err), fluent.attach_run(task.run, tracking, store_first):
         try:
             arguments = resolve(task.arguments, lambda ref: load_input(task.sources[ref]))
             args, kwargs = call_arguments(task.step.signature, arguments)

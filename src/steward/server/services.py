@@ -59,6 +59,18 @@ class ServerServices:
         action = f"point alias {arguments['alias']!r} at"
         self._reverify(arguments["name"], arguments["version"], action)
 
+    def reverify_before_rollback(self, arguments: dict[str, Any]) -> None:
+        """Re-read the blobs of the version a rollback moves an alias to, and pin the
+        rollback to that version (if the alias moves meanwhile, nothing changes).
+
+        Raises:
+            UnverifiedContent: a blob is gone or changed (nothing is changed).
+        """
+        name, alias = arguments["name"], arguments["alias"]
+        target = self.workspace.store.registry.rollback_target(name, alias)
+        self._reverify(name, target, f"roll {alias!r} back to")
+        arguments["to_version"] = target
+
     def check_trigger_kind(self, arguments: Mapping[str, Any]) -> None:
         """Refuse a trigger of a kind the agent does not know.
 

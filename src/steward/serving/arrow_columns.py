@@ -50,15 +50,7 @@ def numbers(values: np.ndarray, valid: np.ndarray | None = None) -> Any:
     return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)], null_count)
 
 
-def optional_integers(values: Sequence[int | None]) -> Any:
-    """Integers where some may be missing (None)."""
-    import numpy as np
-
-    valid = np.array([value is not None for value in values], dtype=bool)
-    return numbers(np.array([value or 0 for value in values], dtype=np.int64), valid)
-
-
-def timestamps_ms(values: Sequence[int]) -> Any:
+def timestamps_ms(values: Sequence[int] | np.ndarray) -> Any:
     """Milliseconds since the epoch as a UTC timestamp column."""
     import numpy as np
     import pyarrow as pa
@@ -72,28 +64,51 @@ def strings(values: Sequence[str | None]) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    encoded = [b"" if value is None else str(value).encode() for value in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    np.cumsum([len(item) for item in encoded], out=offsets[1:])
-    valid = np.array([value is not None for value in values], dtype=bool)
-    buffers = [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
-    return pa.Array.from_buffers(pa.string(), len(values), buffers, int((~valid).sum()))
+    lengths = np.fromiter(map(len, ["" if value is None else value for value in values]), np.int64)
+    if None not in values:
+        data = "".join(values).encode()  # type: ignore[arg-type]
+        if len(data) == int(lengths.sum()):  # ASCII (request ids): one encode, not one a row
+            offsets = np.zeros(len(values) + 1, dtype=np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            return pa.Array.from_buffers(pa.string(), len(values), buffers, 0)
+    return string_runs(values, [1] * len(values))
 
 
-def float_lists(rows: Sequence[Sequence[float] | None]) -> Any:
-    """Lists of floats (a row's class probabilities) where some rows have none."""
+def string_runs(values: Sequence[str | None], counts: Sequence[int]) -> Any:
+    """Each of ``values`` (or nothing, for None) repeated ``counts`` times, in order: a
+    column constant over each entry's rows, built without a Python object per row."""
     import numpy as np
     import pyarrow as pa
 
-    lengths = [0 if row is None else len(row) for row in rows]
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    encoded = [b"" if value is None else str(value).encode() for value in values]
+    repeats = np.asarray(counts, dtype=np.int64)
+    lengths = np.repeat(np.fromiter(map(len, encoded), np.int64, len(encoded)), repeats)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    present = [np.asarray(row, dtype=np.float64) for row in rows if row is not None]
-    flat = np.concatenate(present) if present else np.zeros(0, dtype=np.float64)
-    valid = np.array([row is not None for row in rows], dtype=bool)
+    valid = np.repeat(np.array([value is not None for value in values], dtype=bool), repeats)
+    data = b"".join(item * int(count) for item, count in zip(encoded, counts, strict=True))
+    buffers = [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(lengths), buffers, int((~valid).sum()))
+
+
+def float_rows(blocks: Sequence[np.ndarray | None], counts: Sequence[int]) -> Any:
+    """Lists of floats (rows of class probabilities) from blocks of rows: a 2-D array
+    per entry, or None for an entry's ``count`` rows that have none."""
+    import numpy as np
+    import pyarrow as pa
+
+    widths = [0 if block is None else block.shape[1] for block in blocks]
+    repeats = np.asarray(counts, dtype=np.int64)
+    lengths = np.repeat(np.asarray(widths, dtype=np.int64), repeats)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    present = [block.ravel() for block in blocks if block is not None]
+    flat = np.concatenate(present).astype(np.float64) if present else np.zeros(0)
+    valid = np.repeat(np.array([block is not None for block in blocks], dtype=bool), repeats)
     return pa.ListArray.from_buffers(
         pa.list_(pa.float64()),
-        len(rows),
+        len(lengths),
         [_validity(valid), pa.py_buffer(offsets)],
         int((~valid).sum()),
         children=[numbers(flat)],

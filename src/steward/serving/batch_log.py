@@ -11,30 +11,16 @@ so monitors and late labels read both alike.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from steward.serving import arrow_columns
 from steward.serving.prediction_log import INPUT_PREFIX
+from steward.serving.segments import store_segment
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from steward.workspace import Workspace
-
-
-def repeated_strings(value: str | None, rows: int) -> Any:
-    """A string column holding ``value`` (or nothing) in every row."""
-    import numpy as np
-    import pyarrow as pa
-
-    if value is None:
-        return pa.nulls(rows, pa.string())
-    encoded = value.encode()
-    offsets = np.arange(rows + 1, dtype=np.int32) * len(encoded)
-    return pa.Array.from_buffers(
-        pa.string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(encoded * rows)]
-    )
 
 
 def segment_table(
@@ -70,10 +56,10 @@ def segment_table(
             rows,
             [None, pa.py_buffer(np.full(rows, time_ms, dtype=np.int64))],
         ),
-        "model": repeated_strings(model, rows),
+        "model": arrow_columns.string_runs([model], [rows]),
         "version": version_column,
-        "route": repeated_strings(route, rows),
-        "protocol": repeated_strings(route, rows),
+        "route": arrow_columns.string_runs([route], [rows]),
+        "protocol": arrow_columns.string_runs([route], [rows]),
         "latency_ms": arrow_columns.numbers(np.full(rows, latency_ms, dtype=np.float64)),
         "entity_id": pa.nulls(rows, pa.string()),
         "correlation_id": pa.nulls(rows, pa.string()),
@@ -83,23 +69,6 @@ def segment_table(
     for name, column in zip(inputs.column_names, inputs.columns, strict=True):
         columns[f"{INPUT_PREFIX}{name}"] = column
     return pa.table(columns)
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    """``table`` as Parquet, dictionary-encoding only its text columns other than request
-    ids: trying a dictionary on 100,000 distinct floats cost more than the model did."""
-    import pyarrow.parquet as pq
-    import pyarrow.types as types
-
-    text = [
-        field.name
-        for field in table.schema
-        if (types.is_string(field.type) or types.is_large_string(field.type))
-        and field.name != "request_id"
-    ]
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, use_dictionary=text)
-    return buffer.getvalue()
 
 
 def log_chunk(
@@ -113,7 +82,4 @@ def log_chunk(
     model = table.column("model")[0].as_py()
     version = table.column("version")[0].as_py()
     at = int(table.column("timestamp")[0].value)
-    digest = workspace.blobs.put_bytes(parquet_bytes(table)).digest
-    workspace.store.serving.add_range_segment(
-        model, version, day, digest, prefix, table.num_rows, at
-    )
+    store_segment(workspace, model, version, day, table, [(prefix, table.num_rows, at)])

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 from steward.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from steward.workspace import Workspace
 
 MAX_FEEDBACK_ITEMS = 10_000
@@ -102,7 +100,6 @@ def record_feedback(
     workspace: Workspace,
     labels: list[tuple[str, str]],
     *,
-    pending: Callable[[list[str]], set[str]] | None = None,
     actor: str | None = None,
 ) -> FeedbackResult:
     """Store labels for known request ids; report the unknown ones.
@@ -110,13 +107,10 @@ def record_feedback(
     Args:
         workspace: where the prediction log is indexed.
         labels: ``(request_id, label_json)`` pairs.
-        pending: ids the running server has answered but not yet written to the log.
         actor: who sent the labels (default: the workspace's user).
     """
     ids = list(dict.fromkeys(request_id for request_id, _ in labels))
     known = workspace.store.serving.known_requests(ids)
-    if pending is not None:
-        known |= pending([request_id for request_id in ids if request_id not in known])
     accepted = [(request_id, label) for request_id, label in labels if request_id in known]
     workspace.store.serving.add_feedback(accepted, actor or workspace.actor)
     return FeedbackResult(

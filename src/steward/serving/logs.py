@@ -93,11 +93,12 @@ class PredictionLogs:
         for home in homes:
             spec = next(spec for spec in self._specs if self._home(spec) == home)
             writer = self._writers.get(home)
-            result = record_feedback(
-                self.workspace_for(spec),
-                remaining,
-                pending=writer.pending if writer is not None else None,
-            )
+            if writer is not None and writer.pending([request_id for request_id, _ in remaining]):
+                # A label for a prediction still queued: write the queue first, so the
+                # label joins the prediction's indexed range (still queued after the
+                # flush's wait: reported unknown, to be sent again).
+                writer.flush()
+            result = record_feedback(self.workspace_for(spec), remaining)
             accepted += result.accepted
             unknown = set(result.unknown)
             remaining = [

@@ -3,14 +3,14 @@
 Handlers put one ``LogEntry`` per answered request group on a bounded queue
 and return at once; a background thread turns entries into Parquet segments
 (one per model, version and UTC day), stores each in the blob store and
-indexes it, with its request ids, in the metadata store. When the queue is
+indexes it in the metadata store by its request ids' ranges (one index row
+per entry, however many rows it holds). When the queue is
 full the entry is shed (counted, with a warning), never the request.
 ``close`` drains the queue, so a clean shutdown loses nothing acknowledged.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from steward.serving import arrow_columns
+from steward.serving.ids import request_ranges
+from steward.serving.segments import store_segment
 
 if TYPE_CHECKING:
     from steward.workspace import Workspace
@@ -42,6 +44,7 @@ class LogEntry:
     time_ms: int
     latency_ms: float
     request_ids: list[str]
+    """Ids that fill whole ranges (``new_request_ids``; a shadow's: those of its request)."""
     inputs: Any
     predictions: Any
     probabilities: Any = None
@@ -83,6 +86,7 @@ class PredictionLogWriter:
         # A plain list swapped out whole by the writer: a queue.Queue's lock
         # and condition per entry cost the event loop more than the write did.
         self._entries: list[LogEntry] = []
+        self._writing = 0
         self._queued_rows = 0
         self._pending_ids: set[str] = set()
         self._lock = threading.Lock()
@@ -102,8 +106,8 @@ class PredictionLogWriter:
 
     @property
     def queue_depth(self) -> int:
-        """Entries waiting to be written."""
-        return len(self._entries)
+        """Entries not yet written: queued, or taken by the writer thread and being written."""
+        return len(self._entries) + self._writing
 
     def submit(self, entry: LogEntry) -> bool:
         """Queue an entry for writing; False (and counted) when the queue is full."""
@@ -163,6 +167,7 @@ class PredictionLogWriter:
                 ):
                     self._wake.wait(timeout=self.flush_interval_s)
                 batch, self._entries, self._queued_rows = self._entries, [], 0
+                self._writing = len(batch)
                 self._flush_requested.clear()
                 stopping = self._stop.is_set()
             if batch:
@@ -196,6 +201,7 @@ class PredictionLogWriter:
                     else:
                         time.sleep(0.2 * (attempt + 1))
             with self._lock:
+                self._writing -= len(entries)
                 for entry in entries:
                     self._pending_ids.difference_update(entry.request_ids)
 
@@ -208,17 +214,18 @@ class PredictionLogWriter:
 def write_segment(
     workspace: Workspace, model: str, version: int | None, day: str, entries: list[LogEntry]
 ) -> None:
-    """Store entries of one model version and UTC day as a Parquet segment and index it
-    (the writer thread's write; batch scoring calls it directly, chunk by chunk)."""
-    import pyarrow.parquet as pq
+    """Store entries of one model version and UTC day as one segment, indexed by the ranges
+    of their request ids (one index row per entry's row group, not one per id).
 
-    buffer = io.BytesIO()
-    pq.write_table(entries_table(entries), buffer)
-    ref = workspace.blobs.put_bytes(buffer.getvalue())
-    requests = [
-        (request_id, entry.time_ms) for entry in entries for request_id in entry.request_ids
+    Raises:
+        ValueError: an entry's request ids do not fill whole ranges (``new_request_ids``).
+    """
+    ranges = [
+        (prefix, count, entry.time_ms)
+        for entry in entries
+        for prefix, count in request_ranges(entry.request_ids)
     ]
-    workspace.store.serving.add_segment(model, version, day, ref.digest, requests)
+    store_segment(workspace, model, version, day, entries_table(entries), ranges)
 
 
 def _array_table(array: Any, names: list[str] | None, dtypes: list[str] | None) -> Any:
@@ -280,50 +287,52 @@ def _inputs_table(entries: list[LogEntry]) -> Any:
 def entries_table(entries: list[LogEntry]) -> Any:
     """The log rows of ``entries`` as one Arrow table (inputs as ``input.<column>``).
 
-    Built column by column from plain lists and arrays (``arrow_columns``): the
-    writer thread shares the interpreter with the request handlers, so per-row
-    work here would slow serving down, and numeric models never load pandas.
+    Built column by column from arrays (``arrow_columns``), each entry's constant
+    columns as runs: the writer thread shares the interpreter with the request
+    handlers, so per-row Python work here slows serving down, and numeric models
+    never load pandas.
     """
     import numpy as np
     import pyarrow as pa
 
-    request_ids: list[str] = []
-    times: list[int] = []
-    versions: list[int | None] = []
-    routes: list[str] = []
-    protocols: list[str] = []
-    latencies: list[float] = []
+    counts = [entry.rows for entry in entries]
+    rows = sum(counts)
+    request_ids = [request_id for entry in entries for request_id in entry.request_ids]
     entity_ids: list[str | None] = []
-    correlation_ids: list[str | None] = []
-    probabilities: list[Any] = []
     for entry in entries:
-        rows = entry.rows
-        request_ids += entry.request_ids
-        times += [entry.time_ms] * rows
-        versions += [entry.version] * rows
-        routes += [entry.route] * rows
-        protocols += [entry.protocol] * rows
-        latencies += [entry.latency_ms] * rows
-        entity_ids += entry.entity_ids or [None] * rows
-        correlation_ids += [entry.correlation_id] * rows
-        probabilities += (
-            list(np.asarray(entry.probabilities, dtype="float64").reshape(rows, -1))
-            if entry.probabilities is not None
-            else [None] * rows
-        )
-    predictions = [np.asarray(entry.predictions) for entry in entries]
+        entity_ids += entry.entity_ids or [None] * entry.rows
+    versions = [entry.version for entry in entries]
     columns = {
         "request_id": arrow_columns.strings(request_ids),
-        "timestamp": arrow_columns.timestamps_ms(times),
-        "model": arrow_columns.strings([entries[0].model] * len(request_ids)),
-        "version": arrow_columns.optional_integers(versions),
-        "route": arrow_columns.strings(routes),
-        "protocol": arrow_columns.strings(protocols),
-        "latency_ms": arrow_columns.numbers(np.asarray(latencies, dtype=np.float64)),
-        "entity_id": arrow_columns.strings(entity_ids),
-        "correlation_id": arrow_columns.strings(correlation_ids),
-        "prediction": arrow_columns.outputs(predictions),
-        "probabilities": arrow_columns.float_lists(probabilities),
+        "timestamp": arrow_columns.timestamps_ms(
+            np.repeat(np.array([entry.time_ms for entry in entries], dtype=np.int64), counts)
+        ),
+        "model": arrow_columns.string_runs([entries[0].model], [rows]),
+        "version": arrow_columns.numbers(
+            np.repeat(np.array([version or 0 for version in versions], dtype=np.int64), counts),
+            np.repeat(np.array([version is not None for version in versions]), counts),
+        ),
+        "route": arrow_columns.string_runs([entry.route for entry in entries], counts),
+        "protocol": arrow_columns.string_runs([entry.protocol for entry in entries], counts),
+        "latency_ms": arrow_columns.numbers(
+            np.repeat(np.array([entry.latency_ms for entry in entries], dtype=np.float64), counts)
+        ),
+        "entity_id": arrow_columns.strings(entity_ids)
+        if any(entry.entity_ids for entry in entries)
+        else arrow_columns.string_runs([None], [rows]),
+        "correlation_id": arrow_columns.string_runs(
+            [entry.correlation_id for entry in entries], counts
+        ),
+        "prediction": arrow_columns.outputs([np.asarray(entry.predictions) for entry in entries]),
+        "probabilities": arrow_columns.float_rows(
+            [
+                None
+                if entry.probabilities is None
+                else np.asarray(entry.probabilities, dtype=np.float64).reshape(entry.rows, -1)
+                for entry in entries
+            ],
+            counts,
+        ),
     }
     meta = pa.Table.from_arrays(list(columns.values()), names=list(columns))
     inputs = _inputs_table(entries)

@@ -94,6 +94,19 @@ class Router:
             routes.append(CANARY if share < self.canary_share else PRIMARY)
         return routes
 
+    def _groups(self, routes: list[str]) -> list[tuple[str, Deployment, list[int]]]:
+        """The deployments a request's rows go to, each with the indices of its rows."""
+        if len(set(routes)) == 1:  # the common case: every row one way, no scan per row
+            deployment = self.primary if routes[0] == PRIMARY else self.canary
+            assert deployment is not None
+            return [(routes[0], deployment, list(range(len(routes))))]
+        groups: list[tuple[str, Deployment, list[int]]] = []
+        for route, deployment in ((PRIMARY, self.primary), (CANARY, self.canary)):
+            indices = [index for index, name in enumerate(routes) if name == route]
+            if indices and deployment is not None:
+                groups.append((route, deployment, indices))
+        return groups
+
     async def predict(
         self,
         parsed: ParsedInput,
@@ -113,11 +126,7 @@ class Router:
         if rows == 0:
             self.primary.validate(frame, self.max_rows)  # raises: no rows
         routes = self._assign(rows, parsed.entity_ids)
-        groups: list[tuple[str, Deployment, list[int]]] = []
-        for route, deployment in ((PRIMARY, self.primary), (CANARY, self.canary)):
-            indices = [index for index, name in enumerate(routes) if name == route]
-            if indices and deployment is not None:
-                groups.append((route, deployment, indices))
+        groups = self._groups(routes)
         prepared = []
         for _route, deployment, indices in groups:
             part = frame if len(indices) == rows else _take(frame, indices)
@@ -130,22 +139,29 @@ class Router:
                 for (_, deployment, _), rows_in in zip(groups, prepared, strict=True)
             )
         )
-        request_ids = new_request_ids(rows)
+        # One range of ids per group (what the log indexes as one row), in the request's order.
+        group_ids = [new_request_ids(len(indices)) for _, _, indices in groups]
+        request_ids = group_ids[0] if len(groups) == 1 else [""] * rows
+        if len(groups) > 1:
+            for (_, _, indices), ids in zip(groups, group_ids, strict=True):
+                for index, request_id in zip(indices, ids, strict=True):
+                    request_ids[index] = request_id
         time_ms = int(time.time() * 1000)
         latency_ms = (time.perf_counter() - started) * 1000
-        versions: list[int | None] = [None] * rows
-        for (route, deployment, indices), output, rows_in in zip(
-            groups, outputs, prepared, strict=True
+        versions: list[int | None] = [groups[0][1].version] * rows
+        for (route, deployment, indices), output, rows_in, ids in zip(
+            groups, outputs, prepared, group_ids, strict=True
         ):
-            for index in indices:
-                versions[index] = deployment.version
+            if len(groups) > 1:
+                for index in indices:
+                    versions[index] = deployment.version
             self._log(
                 deployment,
                 route,
                 protocol,
                 time_ms,
                 latency_ms,
-                [request_ids[i] for i in indices],
+                ids,
                 rows_in,
                 output.predictions,
                 output.probabilities,

@@ -101,6 +101,8 @@ def _check_columns(signature: Signature, columns: Any) -> None:
     """No infinity in any numeric column, no NaN in a required one."""
     import numpy as np
 
+    if isinstance(columns, np.ndarray) and columns.dtype.kind == "f" and np.isfinite(columns).all():
+        return  # the common case, in one pass; a column is named only on failure
     for spec, values in zip(signature.inputs, columns, strict=True):
         if values.dtype.kind != "f":
             continue

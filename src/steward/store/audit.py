@@ -11,7 +11,7 @@ locked (``SELECT … FOR UPDATE``) and on SQLite the write lock is already held
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
@@ -144,6 +144,20 @@ SYSTEM_ACTOR = "steward"
 """The actor of changes Steward makes on its own (a run found dead, for instance)."""
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event to append later in the same write transaction (``append_events``)."""
+
+    actor: str
+    action: str
+    subject: str
+    from_state: Any = None
+    to_state: Any = None
+    reason: str | None = None
+    details: dict[str, Any] | None = None
+    at_ms: int | None = None
+
+
 def append_event(
     connection: Connection,
     actor: str,
@@ -160,22 +174,49 @@ def append_event(
     Returns:
         The event's sequence number.
     """
+    event = PendingEvent(actor, action, subject, from_state, to_state, reason, details, at_ms)
+    return append_events(connection, [event])
+
+
+def append_events(connection: Connection, events: Sequence[PendingEvent]) -> int:
+    """Append events to the chain, in order, inside the caller's write transaction: the
+    head is read and moved once, however many there are (a pipeline's finished steps
+    start and end dozens of runs in one write).
+
+    Returns:
+        The last event's sequence number.
+
+    Raises:
+        ValueError: ``events`` is empty.
+    """
+    if not events:
+        raise ValueError("append_events needs at least one event")
     locking = _SELECT_HEAD_LOCKED if connection.dialect.name == "postgresql" else _SELECT_HEAD
     row = locking.run(connection, ()).first()
-    previous_seq, previous_hash = (0, GENESIS_HASH) if row is None else (row[0], row[1])
-    seq = previous_seq + 1
-    at = now_ms() if at_ms is None else at_ms
-    details_text = json.dumps(details, sort_keys=True, default=str) if details else None
-    old, new = _text(from_state), _text(to_state)
-    digest = event_hash(
-        seq, at, actor, action, subject, old, new, reason, details_text, previous_hash
-    )
-    _INSERT_EVENT.run(
-        connection,
-        (seq, at, actor, action, subject, old, new, reason, details_text, previous_hash, digest),
-    )
-    (_INSERT_HEAD if row is None else _UPDATE_HEAD).run(connection, (seq, digest))
-    return seq
+    seq, previous_hash = (0, GENESIS_HASH) if row is None else (row[0], row[1])
+    rows = []
+    for event in events:
+        seq += 1
+        at = now_ms() if event.at_ms is None else event.at_ms
+        details = json.dumps(event.details, sort_keys=True, default=str) if event.details else None
+        old, new = _text(event.from_state), _text(event.to_state)
+        fields = (
+            seq,
+            at,
+            event.actor,
+            event.action,
+            event.subject,
+            old,
+            new,
+            event.reason,
+            details,
+        )
+        digest = event_hash(*fields, previous_hash)
+        rows.append((*fields, previous_hash, digest))
+        previous_hash = digest
+    _INSERT_EVENT.run_many(connection, rows)
+    (_INSERT_HEAD if row is None else _UPDATE_HEAD).run(connection, (seq, previous_hash))
+    return int(seq)
 
 
 def _event(row: Any) -> AuditEvent:

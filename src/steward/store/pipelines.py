@@ -11,16 +11,17 @@ entries), so a pipeline costs a handful of commits, not several per step.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from steward.errors import NotFound
+from steward.store import pipeline_sql
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
+from steward.store.audit import PendingEvent, append_events
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.pipeline_records import (
     CacheEntry,
@@ -36,36 +37,6 @@ from steward.store.pipeline_records import (
 )
 from steward.store.records import Metric, RunStatus, ms_to_datetime, now_ms
 from steward.store.tracking import end_running_run, insert_run
-
-_START_STEP = sql.Statement(
-    "UPDATE pipeline_steps SET status = 'running', run_pk = ?, started_at = ? WHERE pk = ?"
-)
-_FINISH_STEP = sql.Statement(
-    """UPDATE pipeline_steps SET status = ?, ended_at = ?, cache_key = ?, code_digest = ?,
-           cached_from_pk = ?, outputs = ?, error = ?, cpu_seconds = ?, peak_memory_bytes = ?,
-           worker = ?, run_pk = COALESCE(?, run_pk), started_at = COALESCE(?, started_at)
-       WHERE pk = ?"""
-)
-_DELETE_ARTIFACT = sql.Statement("DELETE FROM artifacts WHERE run_pk = ? AND path = ?")
-_INSERT_ARTIFACT = sql.Statement(
-    """INSERT INTO artifacts (run_pk, path, digest, size, created_at, created_by)
-       VALUES (?, ?, ?, ?, ?, ?)"""
-)
-_DELETE_CACHE = sql.Statement("DELETE FROM pipeline_cache WHERE key = ?")
-_INSERT_CACHE = sql.Statement(
-    """INSERT INTO pipeline_cache (key, function, code_digest, outputs, step_pk, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)"""
-)
-_INSERT_STEP = sql.Statement(
-    """INSERT INTO pipeline_steps (pipeline_run_pk, name, position, function, depends_on,
-                                   inputs, params, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')"""
-)
-_SELECT_STEP_KEYS = sql.Statement("SELECT pk, name FROM pipeline_steps WHERE pipeline_run_pk = ?")
-_SELECT_PARENT = sql.Statement(
-    """SELECT runs.experiment_pk, runs.pk, experiments.name FROM runs
-       JOIN experiments ON experiments.pk = runs.experiment_pk WHERE runs.id = ?"""
-)
 
 _RUN_STATUS_BY_STEP = {
     StepStatus.COMPLETED: RunStatus.FINISHED,
@@ -114,25 +85,24 @@ class PipelineStore:
             with write_transaction(self.engine) as connection:
                 run_pk = self._run_pk(connection, run_id)
                 resumed_pk = self._pipeline_pk(connection, resumed_from) if resumed_from else None
-                pipeline_pk = connection.execute(
-                    insert(t.pipeline_runs)
-                    .values(
-                        run_pk=run_pk,
-                        pipeline=pipeline,
-                        target=target,
-                        params=json.dumps(params),
-                        result=json.dumps(result),
-                        executor=executor,
-                        cache=cache,
-                        resumed_from_pk=resumed_pk,
-                        host=host,
-                        pid=pid,
-                        created_at=now_ms(),
-                        created_by=actor,
-                    )
-                    .returning(t.pipeline_runs.c.pk)
+                pipeline_pk = pipeline_sql.INSERT_RUN.run(
+                    connection,
+                    (
+                        run_pk,
+                        pipeline,
+                        target,
+                        json.dumps(params),
+                        json.dumps(result),
+                        executor,
+                        cache,
+                        resumed_pk,
+                        host,
+                        pid,
+                        now_ms(),
+                        actor,
+                    ),
                 ).scalar_one()
-                _INSERT_STEP.run_many(
+                pipeline_sql.INSERT_STEP.run_many(
                     connection,
                     [
                         (
@@ -148,7 +118,8 @@ class PipelineStore:
                     ],
                 )
                 keys = {
-                    name: int(pk) for pk, name in _SELECT_STEP_KEYS.run(connection, (pipeline_pk,))
+                    name: int(pk)
+                    for pk, name in pipeline_sql.SELECT_STEP_KEYS.run(connection, (pipeline_pk,))
                 }
                 return keys
 
@@ -174,7 +145,7 @@ class PipelineStore:
                         actor,
                     )
                     rows.append((run_pk, start.started_at, start.step_pk))
-                _START_STEP.run_many(connection, rows)
+                pipeline_sql.START_STEP.run_many(connection, rows)
 
         run_with_retry(write)
 
@@ -188,12 +159,13 @@ class PipelineStore:
             with write_transaction(self.engine) as connection:
                 experiment, parent_pk = self._parent(connection, parent_run_id)
                 steps, artifacts, cached = [], [], []
+                events: list[PendingEvent] = []
                 for outcome in outcomes:
                     ended = outcome.ended_at or now_ms()
                     run_pk = None
                     if outcome.run_id is not None:
                         run_pk = self._step_run(
-                            connection, experiment, parent_pk, actor, outcome, ended
+                            connection, experiment, parent_pk, actor, outcome, ended, events
                         )
                         # A step's run may already have ended (a user's end_run in the step).
                         end_running_run(
@@ -204,6 +176,7 @@ class PipelineStore:
                             ended,
                             actor,
                             started=outcome.started_at,
+                            events=events,
                         )
                         artifacts += [
                             (run_pk, path, digest, size, ended, actor)
@@ -238,13 +211,15 @@ class PipelineStore:
                                 ended,
                             )
                         )
-                _DELETE_ARTIFACT.run_many(connection, [row[:2] for row in artifacts])
-                _INSERT_ARTIFACT.run_many(connection, artifacts)
-                _FINISH_STEP.run_many(connection, steps)
+                if events:
+                    append_events(connection, events)
+                pipeline_sql.DELETE_ARTIFACT.run_many(connection, [row[:2] for row in artifacts])
+                pipeline_sql.INSERT_ARTIFACT.run_many(connection, artifacts)
+                pipeline_sql.FINISH_STEP.run_many(connection, steps)
                 # The latest computation wins: its blobs are the ones known to be stored.
                 latest = list({row[0]: row for row in cached}.values())
-                _DELETE_CACHE.run_many(connection, [row[:1] for row in latest])
-                _INSERT_CACHE.run_many(connection, latest)
+                pipeline_sql.DELETE_CACHE.run_many(connection, [row[:1] for row in latest])
+                pipeline_sql.INSERT_CACHE.run_many(connection, latest)
 
         run_with_retry(write)
 
@@ -256,17 +231,33 @@ class PipelineStore:
         actor: str,
         outcome: StepOutcome,
         ended: int,
+        events: list[PendingEvent],
     ) -> int:
         """The key of an outcome's run (created now for a cache hit), its values written."""
         assert outcome.run_id is not None
         if outcome.create_run:
             started = outcome.started_at or ended
             run_pk = insert_run(
-                connection, outcome.run_id, experiment, parent_pk, outcome.name, started, actor
+                connection,
+                outcome.run_id,
+                experiment,
+                parent_pk,
+                outcome.name,
+                started,
+                actor,
+                events=events,
             )
         else:
             run_pk = self._run_pk(connection, outcome.run_id)
-        self._write_values(connection, run_pk, actor, outcome.params, outcome.tags, outcome.metrics)
+        self._write_values(
+            connection,
+            run_pk,
+            actor,
+            outcome.params,
+            outcome.tags,
+            outcome.metrics,
+            created=outcome.create_run,
+        )
         return run_pk
 
     def forget_cache(self, keys: Sequence[str]) -> None:
@@ -293,11 +284,8 @@ class PipelineStore:
 
     @staticmethod
     def _pipeline_pk(connection: Connection, run_id: str) -> int:
-        pk = connection.execute(
-            select(t.pipeline_runs.c.pk)
-            .join(t.runs, t.runs.c.pk == t.pipeline_runs.c.run_pk)
-            .where(t.runs.c.id == run_id)
-        ).scalar()
+        row = pipeline_sql.SELECT_PIPELINE_PK.run(connection, (run_id,)).first()
+        pk = None if row is None else row[0]
         if pk is None:
             raise NotFound(
                 f"no pipeline run with id {run_id!r}; list them with 'steward pipeline list'."
@@ -309,7 +297,7 @@ class PipelineStore:
         last = self._last_parent
         if last is not None and last[0] == run_id:
             return last[1]
-        row = _SELECT_PARENT.run(connection, (run_id,)).first()
+        row = pipeline_sql.SELECT_PARENT.run(connection, (run_id,)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         found = (int(row[0]), str(row[2])), int(row[1])
@@ -324,13 +312,20 @@ class PipelineStore:
         params: dict[str, str],
         tags: dict[str, str],
         metrics: Sequence[Metric],
+        created: bool,
     ) -> None:
+        """Write a step run's params, tags and metrics as one write batch (``created``: the
+        run was inserted in this transaction, so it has no params yet to skip)."""
         if not (params or tags or metrics):
             return
         batch = (run_pk, actor, now_ms(), len(metrics), len(params), len(tags))
         batch_pk = int(sql.INSERT_BATCH.run(connection, batch).scalar_one())
         if params:
-            existing = {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
+            existing = (
+                set()
+                if created
+                else {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
+            )
             sql.INSERT_PARAMS.run_many(
                 connection,
                 [(run_pk, k, v, batch_pk) for k, v in params.items() if k not in existing],
@@ -347,7 +342,7 @@ class PipelineStore:
         if not keys:
             return {}
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(_cache_by_keys(), {"keys": list(keys)}).all()
+            rows = pipeline_sql.cache_by_keys(len(keys)).run(connection, tuple(keys)).all()
         return {row.key: _cache_entry(row) for row in rows}
 
     def cache_candidates(self, pipeline: str) -> dict[str, CacheEntry]:
@@ -355,39 +350,17 @@ class PipelineStore:
         marked stale as ``lookup_cache`` marks them: what a rerun most likely hits, found
         in one query (a chain of steps otherwise looks its keys up one step at a time)."""
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(_cache_of_latest_run(), {"pipeline": pipeline}).all()
+            rows = pipeline_sql.CACHE_OF_LATEST_RUN.run(connection, (pipeline,)).all()
         return {row.key: _cache_entry(row) for row in rows}
-
-    @staticmethod
-    def _stale(which: Any) -> Any:
-        """EXISTS: the step ``which`` selects read a dataset version with a newer sibling."""
-        steps, lineage, versions = t.pipeline_steps, t.dataset_lineage, t.dataset_versions
-        newer = versions.alias("newer")
-        return (
-            select(steps.c.pk)
-            .join(lineage, lineage.c.run_pk == steps.c.run_pk)
-            .join(versions, versions.c.pk == lineage.c.version_pk)
-            .join(
-                newer,
-                (newer.c.dataset_pk == versions.c.dataset_pk)
-                & (newer.c.version > versions.c.version),
-            )
-            .where(which, lineage.c.direction == "input")
-            .exists()
-        )
 
     def stale_reads(self, step_pks: Sequence[int]) -> set[int]:
         """The steps among ``step_pks`` whose run read a dataset version that is no longer
         its dataset's latest (their outputs may be out of date)."""
         if not step_pks:
             return set()
-        steps = t.pipeline_steps
-        outer = steps.alias("outer")
-        query = select(outer.c.pk).where(
-            outer.c.pk.in_(list(step_pks)), self._stale(steps.c.pk == outer.c.pk)
-        )
         with read_transaction(self.engine) as connection:
-            return set(connection.execute(query).scalars())
+            statement = pipeline_sql.stale_steps(len(step_pks))
+            return {int(row[0]) for row in statement.run(connection, tuple(step_pks))}
 
     def reusable_steps(self, run_id: str) -> dict[str, ReusableStep]:
         """The steps of a pipeline run, by name, as resuming it needs them.
@@ -419,10 +392,7 @@ class PipelineStore:
         Raises:
             NotFound: no such pipeline run.
         """
-        records = self._load(
-            [t.runs.c.id == run_id],
-            limit=1,
-        )
+        records = self._load({"run_id": run_id}, limit=1)
         if not records:
             raise NotFound(
                 f"no pipeline run with id {run_id!r}; list them with 'steward pipeline list'."
@@ -445,55 +415,17 @@ class PipelineStore:
         self, pipeline: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[PipelineRunRecord]:
         """Pipeline runs, newest first, with their steps."""
-        where = []
-        if pipeline is not None:
-            where.append(t.pipeline_runs.c.pipeline == pipeline)
-        if status is not None:
-            where.append(t.runs.c.status == status)
-        return self._load(where, limit=limit)
+        filters = {"pipeline": pipeline, "status": status}
+        return self._load({k: v for k, v in filters.items() if v is not None}, limit=limit)
 
-    def _load(self, where: list[Any], limit: int) -> list[PipelineRunRecord]:
-        runs, pipelines, steps = t.runs, t.pipeline_runs, t.pipeline_steps
-        resumed = pipelines.alias("resumed")
-        resumed_run = runs.alias("resumed_run")
-        query = (
-            select(
-                pipelines,
-                runs.c.id.label("run_id"),
-                runs.c.status.label("run_status"),
-                runs.c.start_time,
-                runs.c.end_time,
-                t.experiments.c.name.label("experiment"),
-                resumed_run.c.id.label("resumed_from"),
-            )
-            .join(runs, runs.c.pk == pipelines.c.run_pk)
-            .join(t.experiments, t.experiments.c.pk == runs.c.experiment_pk)
-            .outerjoin(resumed, resumed.c.pk == pipelines.c.resumed_from_pk)
-            .outerjoin(resumed_run, resumed_run.c.pk == resumed.c.run_pk)
-            .where(*where)
-            .order_by(pipelines.c.pk.desc())
-            .limit(limit)
-        )
-        step_run = runs.alias("step_run")
-        origin = steps.alias("origin")
-        origin_pipeline = pipelines.alias("origin_pipeline")
-        origin_run = runs.alias("origin_run")
+    def _load(self, filters: dict[str, Any], limit: int) -> list[PipelineRunRecord]:
+        """Pipeline runs matching ``filters`` (``pipeline_sql.RUN_FILTERS`` names)."""
+        runs = pipeline_sql.pipeline_runs(list(filters))
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(query).all()
+            rows = runs.run(connection, (*filters.values(), limit)).all()
             pks = [row.pk for row in rows]
-            step_rows = connection.execute(
-                select(
-                    steps,
-                    step_run.c.id.label("step_run_id"),
-                    origin_run.c.id.label("origin_run_id"),
-                )
-                .outerjoin(step_run, step_run.c.pk == steps.c.run_pk)
-                .outerjoin(origin, origin.c.pk == steps.c.cached_from_pk)
-                .outerjoin(origin_pipeline, origin_pipeline.c.pk == origin.c.pipeline_run_pk)
-                .outerjoin(origin_run, origin_run.c.pk == origin_pipeline.c.run_pk)
-                .where(steps.c.pipeline_run_pk.in_(pks))
-                .order_by(steps.c.position)
-            ).all()
+            steps = pipeline_sql.steps_of_runs(len(pks)).run(connection, tuple(pks)) if pks else []
+            step_rows = list(steps)
         by_run: dict[int, list[StepRecord]] = {pk: [] for pk in pks}
         for row in step_rows:
             by_run[row.pipeline_run_pk].append(_step_record(row))
@@ -530,30 +462,6 @@ def _cache_entry(row: Any) -> CacheEntry:
         ms_to_datetime(row.created_at),  # type: ignore[arg-type]
         bool(row.stale),
     )
-
-
-def _cache_select() -> Any:
-    table = t.pipeline_cache
-    stale = PipelineStore._stale(t.pipeline_steps.c.pk == table.c.step_pk)
-    return select(table, stale.label("stale"))
-
-
-# Built once: constructing these queries cost more than running them, once per step.
-@functools.cache
-def _cache_by_keys() -> Any:
-    return _cache_select().where(t.pipeline_cache.c.key.in_(bindparam("keys", expanding=True)))
-
-
-@functools.cache
-def _cache_of_latest_run() -> Any:
-    runs, steps, cache = t.pipeline_runs, t.pipeline_steps.alias("used"), t.pipeline_cache
-    latest = (
-        select(func.max(runs.c.pk)).where(runs.c.pipeline == bindparam("pipeline"))
-    ).scalar_subquery()
-    keys = select(steps.c.cache_key).where(
-        steps.c.pipeline_run_pk == latest, steps.c.cache_key.is_not(None)
-    )
-    return _cache_select().where(cache.c.key.in_(keys))
 
 
 def _step_record(row: Any) -> StepRecord:

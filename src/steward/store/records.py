@@ -55,6 +55,11 @@ class Metric(NamedTuple):
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
 
+def default_run_name(run_id: str) -> str:
+    """The name of a run started without one."""
+    return f"run-{run_id[:8]}"
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A named group of runs."""

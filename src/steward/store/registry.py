@@ -758,6 +758,34 @@ class RegistryStore:
 
         return run_with_retry(remove)
 
+    def rollback_target(self, name: str, alias: str) -> int:
+        """The version a rollback of ``alias`` would move it to (nothing is changed).
+
+        Raises:
+            NotFound: no such model or alias.
+            Conflict: the alias has no earlier version.
+        """
+        with read_transaction(self.engine) as connection:
+            model_pk = self._model_pk(connection, name)
+            return self._rollback_versions(connection, model_pk, name, alias)[1]
+
+    @staticmethod
+    def _rollback_versions(
+        connection: Connection, model_pk: int, name: str, alias: str
+    ) -> tuple[int, int]:
+        """The version ``alias`` points at and the one a rollback moves it to."""
+        current = _aliased_version(connection, model_pk, alias)
+        if current is None:
+            raise NotFound(f"model {name!r} has no alias {alias!r} to roll back.")
+        previous = _earlier_version(connection, f"model:{name}@{alias}", int(current))
+        if previous is None:
+            raise Conflict(
+                f"{name}@{alias} has no earlier version to roll back to "
+                f"(it has pointed at v{current} only); see "
+                f"'steward models alias {name}@{alias} --history'."
+            )
+        return int(current), previous
+
     def rollback_alias(
         self,
         name: str,
@@ -765,30 +793,31 @@ class RegistryStore:
         actor: str,
         reason: str,
         required_status: VersionStatus | None = None,
+        to_version: int | None = None,
     ) -> AliasEvent:
         """Move ``alias`` back to the version it pointed at before its current one,
         recorded as ``model.alias.rollback``. Rollbacks undo moves in turn: a second
         rollback goes one step further back, not forth again.
 
+        Args:
+            to_version: the version the caller checked (``rollback_target``): if the
+                alias moved meanwhile and the rollback would go elsewhere, nothing changes.
+
         Raises:
             NotFound: no such model or alias.
-            Conflict: the alias has no earlier version, or that version lacks
-                ``required_status``.
+            Conflict: the alias has no earlier version, that version lacks
+                ``required_status``, or it is not ``to_version``.
         """
         subject = f"model:{name}@{alias}"
 
         def move() -> AliasEvent:
             with write_transaction(self.engine) as connection:
                 model_pk = self._model_pk(connection, name, lock=True)
-                current = _aliased_version(connection, model_pk, alias)
-                if current is None:
-                    raise NotFound(f"model {name!r} has no alias {alias!r} to roll back.")
-                previous = _earlier_version(connection, subject, int(current))
-                if previous is None:
+                current, previous = self._rollback_versions(connection, model_pk, name, alias)
+                if to_version is not None and previous != to_version:
                     raise Conflict(
-                        f"{name}@{alias} has no earlier version to roll back to "
-                        f"(it has pointed at v{current} only); see "
-                        f"'steward models alias {name}@{alias} --history'."
+                        f"{name}@{alias} moved while its rollback was checked (it would now "
+                        f"go to v{previous}, not v{to_version}); run the rollback again."
                     )
                 row = self._version_row(connection, name, previous)
                 if required_status is not None and row.status != required_status.value:

@@ -5,11 +5,12 @@ this repository records where each segment is, which request ids it holds
 (so feedback can tell known ids from unknown ones), and the ground-truth
 labels that arrive later.
 
-Served requests index each id (``prediction_requests``). Batch scoring
-indexes a chunk's ids as one range (``prediction_request_ranges``: the ids
-``prefix + "0"`` … ``prefix + str(n - 1)``), since a row per id cost more
-than scoring the chunk; an id of a range gets its own row when a label
-arrives for it, so joins of labels with predictions read one table.
+Request ids are indexed a range at a time (``prediction_request_ranges``:
+the ids ``prefix + "0"`` … ``prefix + str(n - 1)``): a served row group or a
+scored chunk is one range, since a row per id cost as much CPU as the model
+did. An id of a range gets its own row (``prediction_requests``) when a label
+arrives for it, so joins of labels with predictions read one table; logs
+written before ranges (one row per served id) are read alike.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _CHUNK = 500
 _INSERT_REQUESTS = Statement(
     "INSERT INTO prediction_requests (request_id, segment_pk, model, version, at) "
     "VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_RANGES = Statement(
+    "INSERT INTO prediction_request_ranges (prefix, row_count, segment_pk, model, version, at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _NUMBERED = re.compile(r"^(.+-)(0|[1-9][0-9]{0,17})$")
 
@@ -124,33 +129,37 @@ class ServingStore:
         version: int | None,
         day: str,
         blob_digest: str,
-        prefix: str,
-        row_count: int,
-        at: int,
+        ranges: Sequence[tuple[str, int, int]],
     ) -> PredictionSegment:
-        """Index a written segment whose request ids are ``prefix + "0"`` to
-        ``prefix + str(row_count - 1)``, all logged at ``at``: one row, not one per id."""
+        """Index a written segment by the ranges ``(prefix, row_count, at)`` of its request
+        ids: ``prefix + "0"`` to ``prefix + str(row_count - 1)``, logged at ``at`` (ms).
+
+        One index row per range, not one per id: a served row group or a scored chunk
+        is one range. A range's prefix may repeat in another segment (a shadow logs
+        the ids of the answer it mirrors).
+        """
+        rows = sum(row_count for _, row_count, _ in ranges)
+        min_time = min(at for _, _, at in ranges)
+        max_time = max(at for _, _, at in ranges)
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
                 pk = self._insert_segment(
-                    connection, model, version, day, blob_digest, row_count, at, at
+                    connection, model, version, day, blob_digest, rows, min_time, max_time
                 )
-                connection.execute(
-                    insert(t.prediction_request_ranges).values(
-                        prefix=prefix,
-                        row_count=row_count,
-                        segment_pk=pk,
-                        model=model,
-                        version=version,
-                        at=at,
-                    )
+                _INSERT_RANGES.run_many(
+                    connection,
+                    [
+                        (prefix, row_count, pk, model, version, at)
+                        for prefix, row_count, at in ranges
+                    ],
                 )
                 return pk
 
         pk = run_with_retry(write)
-        when = _datetime(at)
-        return PredictionSegment(pk, model, version, day, blob_digest, row_count, when, when)
+        return PredictionSegment(
+            pk, model, version, day, blob_digest, rows, _datetime(min_time), _datetime(max_time)
+        )
 
     @staticmethod
     def _insert_segment(
@@ -240,10 +249,10 @@ class ServingStore:
                         ).scalars()
                     )
                 unindexed = [request_id for request_id in ids if request_id not in indexed]
-                rows = _ranged(connection, unindexed)
+                ranged = _ranged(connection, unindexed)
                 _INSERT_REQUESTS.run_many(
                     connection,
-                    [(request_id, *row) for request_id, row in rows.items()],
+                    [(request_id, *row) for request_id, rows in ranged.items() for row in rows],
                 )
                 connection.execute(
                     insert(table),
@@ -282,16 +291,17 @@ class ServingStore:
         ]
 
 
-def _ranged(connection: Connection, request_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """The ids among ``request_ids`` that a range holds: id -> (segment_pk, model, version,
-    at), as ``prediction_requests`` would index them."""
+def _ranged(connection: Connection, request_ids: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """The ids among ``request_ids`` that ranges hold: id -> its (segment_pk, model, version,
+    at) in each segment (a shadow's and its primary's), as ``prediction_requests`` would
+    index them."""
     wanted: dict[str, list[tuple[str, int]]] = {}
     for request_id in request_ids:
         split = split_request_id(request_id)
         if split is not None:
             wanted.setdefault(split[0], []).append((request_id, split[1]))
     ranges = t.prediction_request_ranges
-    found: dict[str, tuple[Any, ...]] = {}
+    found: dict[str, list[tuple[Any, ...]]] = {}
     for chunk in _chunks(list(wanted)):
         rows = connection.execute(
             select(
@@ -306,7 +316,7 @@ def _ranged(connection: Connection, request_ids: Sequence[str]) -> dict[str, tup
         for prefix, row_count, *row in rows:
             for request_id, number in wanted[prefix]:
                 if number < row_count:
-                    found.setdefault(request_id, tuple(row))
+                    found.setdefault(request_id, []).append(tuple(row))
     return found
 
 

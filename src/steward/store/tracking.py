@@ -11,8 +11,10 @@ import base64
 import json
 import math
 import operator
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +25,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    insert,
     not_,
     or_,
     select,
@@ -35,7 +36,7 @@ from sqlalchemy.dialects import sqlite
 from steward.errors import Conflict, InvalidInput, NotFound
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
-from steward.store.audit import SYSTEM_ACTOR, append_event
+from steward.store.audit import SYSTEM_ACTOR, PendingEvent, append_event, append_events
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
 from steward.store.records import (
     Artifact,
@@ -44,6 +45,7 @@ from steward.store.records import (
     Run,
     RunPage,
     RunStatus,
+    default_run_name,
     ms_to_datetime,
     now_ms,
 )
@@ -56,14 +58,61 @@ from steward.store.run_filter import (
     parse_filter,
     parse_order_by,
 )
-from steward.store.validation import check_name
+from steward.store.validation import check_name, param_conflict
 
 MAX_RESULTS_LIMIT = 50_000
 _TERMINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED}
 
 
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class _RunStart:
+    """What a run is created with (checked when made)."""
+
+    run_id: str
+    experiment_id: str
+    given_name: str | None
+    given_tags: dict[str, str] | None
+    parent_id: str | None
+    system_info_digest: str | None
+    start_time_ms: int | None
+    alive_ms: int | None
+    name: str = field(init=False)
+    tags: dict[str, str] = field(init=False)
+    start_time: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        name = check_name("run", self.given_name) if self.given_name else None
+        object.__setattr__(self, "name", name or default_run_name(self.run_id))
+        tags = dict(self.given_tags or {})
+        for key in tags:
+            check_name("tag", key)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "start_time", self.start_time_ms or now_ms())
+
+    def record(self, experiment_name: str, actor: str) -> Run:
+        """The run as this start wrote it (no read back on the hot path)."""
+        started = ms_to_datetime(self.start_time)
+        return Run(
+            id=self.run_id,
+            name=self.name,
+            experiment=experiment_name,
+            experiment_id=self.experiment_id,
+            status=RunStatus.RUNNING,
+            start_time=started,  # type: ignore[arg-type]
+            end_time=None,
+            created_by=actor,
+            parent_id=self.parent_id,
+            system_info_digest=self.system_info_digest,
+            tags=self.tags,
+            last_heartbeat=started,
+        )
 
 
 def _value_out(value: float | None) -> float:
@@ -102,24 +151,21 @@ class TrackingStore:
 
         def create() -> Experiment:
             with write_transaction(self.engine) as connection:
-                if connection.execute(
-                    select(t.experiments.c.pk).where(t.experiments.c.name == name)
-                ).first():
+                if sql.SELECT_EXPERIMENT_BY_NAME.run(connection, (name,)).first():
                     raise Conflict(f"experiment {name!r} already exists.")
-                values = {
-                    "id": _new_id(),
-                    "name": name,
-                    "description": description,
-                    "lifecycle": "active",
-                    "created_at": now_ms(),
-                    "created_by": actor,
-                }
-                connection.execute(insert(t.experiments).values(**values))
+                experiment_id, created = _new_id(), now_ms()
+                sql.INSERT_EXPERIMENT.run(
+                    connection, (experiment_id, name, description, created, actor)
+                )
                 append_event(connection, actor, "experiment.create", f"experiment:{name}")
-                row = connection.execute(
-                    select(t.experiments).where(t.experiments.c.name == name)
-                ).one()
-                return self._experiment(row)
+                return Experiment(
+                    id=experiment_id,
+                    name=name,
+                    description=description,
+                    lifecycle="active",
+                    created_at=ms_to_datetime(created),  # type: ignore[arg-type]
+                    created_by=actor,
+                )
 
         return run_with_retry(create)
 
@@ -130,11 +176,8 @@ class TrackingStore:
             NotFound: no such experiment.
         """
         with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                select(t.experiments).where(
-                    or_(t.experiments.c.name == name_or_id, t.experiments.c.id == name_or_id)
-                )
-            ).first()
+            query = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID
+            row = query.run(connection, (name_or_id, name_or_id)).first()
         if row is None:
             raise NotFound(
                 f"no experiment named {name_or_id!r}; list them with 'steward experiments list'."
@@ -187,54 +230,124 @@ class TrackingStore:
             alive_ms: how long the run counts as alive without a ``heartbeat`` (None:
                 always; a run past it is marked KILLED when next seen).
         """
-        run_id = _new_id()
-        run_name = check_name("run", name) if name else f"run-{run_id[:8]}"
-        tag_items = dict(tags or {})
-        for key in tag_items:
-            check_name("tag", key)
+        return self.record_run(
+            _new_id(),
+            experiment_id,
+            actor,
+            name,
+            tags,
+            parent_id,
+            system_info_digest,
+            start_time_ms,
+            alive_ms,
+        )
 
-        start_time = start_time_ms or now_ms()
+    def record_run(
+        self,
+        run_id: str,
+        experiment_id: str,
+        actor: str,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        parent_id: str | None = None,
+        system_info_digest: str | None = None,
+        start_time_ms: int | None = None,
+        alive_ms: int | None = None,
+        params: dict[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+        status: RunStatus | None = None,
+        end_time_ms: int | None = None,
+    ) -> Run:
+        """Start run ``run_id`` (an id its client made) with its first params, tags and
+        metrics, and end it with ``status`` if given, in one transaction: a short run is
+        one write (one request through a server).
 
-        def create() -> Run:
+        A run that already exists with this id, experiment, start time and creator is
+        this same run sent again (a retried request): its creation is taken as done and
+        the rest is applied as ``log_batch`` would.
+
+        Raises:
+            InvalidInput: ``run_id`` is not 32 lowercase hex digits; ``status`` is not
+                terminal; the run exists and has ended.
+            Conflict: another run has this id; a param differs from its logged value.
+            NotFound: unknown experiment or parent.
+        """
+        if not _RUN_ID.fullmatch(run_id):
+            raise InvalidInput(f"run id {run_id!r} must be 32 lowercase hex digits (a UUID4).")
+        if status is not None and status not in _TERMINAL:
+            raise InvalidInput(f"a run ends as FINISHED, FAILED or KILLED, not {status}.")
+        start = _RunStart(
+            run_id,
+            experiment_id,
+            name,
+            tags,
+            parent_id,
+            system_info_digest,
+            start_time_ms,
+            alive_ms,
+        )
+        params = params or {}
+
+        def record() -> Run:
             with write_transaction(self.engine) as connection:
-                experiment = sql.SELECT_EXPERIMENT.run(connection, (experiment_id,)).first()
-                if experiment is None:
-                    raise NotFound(f"no experiment with id {experiment_id!r}.")
-                parent_pk = self._run_pk(connection, parent_id) if parent_id else None
-                run_pk = insert_run(
-                    connection,
-                    run_id,
-                    (experiment.pk, experiment.name),
-                    parent_pk,
-                    run_name,
-                    start_time,
-                    actor,
-                    system_info_digest,
-                    None if alive_ms is None else start_time + alive_ms,
+                run_pk, experiment_name, fresh = self._insert_or_find_run(connection, start, actor)
+                new_params = (
+                    params if fresh else self._new_params(connection, run_pk, run_id, params)
                 )
-                if tag_items:
-                    batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(tag_items))
-                    sql.UPSERT_TAGS.run_many(
-                        connection, [(run_pk, k, v, batch_pk) for k, v in tag_items.items()]
+                if metrics or new_params:
+                    batch_pk = self._new_batch(
+                        connection, run_pk, actor, len(metrics), len(new_params), 0
                     )
+                    sql.INSERT_PARAMS.run_many(
+                        connection, [(run_pk, k, v, batch_pk) for k, v in new_params.items()]
+                    )
+                    if metrics:
+                        sql.write_metric_points(connection, run_pk, batch_pk, metrics)
+                if status is not None:
+                    ended = end_time_ms or now_ms()
+                    end_running_run(connection, run_pk, run_id, status, ended, actor)
             self._run_pks[run_id] = run_pk
-            # Built from what was just written: no read back on the hot path.
-            return Run(
-                id=run_id,
-                name=run_name,
-                experiment=experiment.name,
-                experiment_id=experiment_id,
-                status=RunStatus.RUNNING,
-                start_time=ms_to_datetime(start_time),  # type: ignore[arg-type]
-                end_time=None,
-                created_by=actor,
-                parent_id=parent_id,
-                system_info_digest=system_info_digest,
-                tags=tag_items,
-                last_heartbeat=ms_to_datetime(start_time),
-            )
+            return start.record(experiment_name, actor)
 
-        return run_with_retry(create)
+        return run_with_retry(record)
+
+    def _insert_or_find_run(
+        self, connection: Connection, start: _RunStart, actor: str
+    ) -> tuple[int, str, bool]:
+        """Insert a new RUNNING run with its first tags, or find the same run sent before
+        (see ``record_run``); its pk, its experiment's name and whether it is new."""
+        found = sql.SELECT_RUN_START.run(connection, (start.run_id, start.experiment_id)).first()
+        if found is None:
+            raise NotFound(f"no experiment with id {start.experiment_id!r}.")
+        if found.run_pk is not None:
+            same = (found.experiment_pk, found.start_time, found.created_by) == (
+                found.pk,
+                start.start_time,
+                actor,
+            )
+            if not same:
+                raise Conflict(f"a run with id {start.run_id} already exists; make a new id.")
+            if found.status != RunStatus.RUNNING.value:
+                raise InvalidInput(f"run {start.run_id} has already ended ({found.status}).")
+            return int(found.run_pk), str(found.name), False  # its tags came with it
+        parent_pk = self._run_pk(connection, start.parent_id) if start.parent_id else None
+        run_pk = insert_run(
+            connection,
+            start.run_id,
+            (found.pk, found.name),
+            parent_pk,
+            start.name,
+            start.start_time,
+            actor,
+            start.system_info_digest,
+            None if start.alive_ms is None else now_ms() + start.alive_ms,
+        )
+        if start.tags:
+            batch_pk = self._new_batch(connection, run_pk, actor, 0, 0, len(start.tags))
+            sql.UPSERT_TAGS.run_many(
+                connection, [(run_pk, k, v, batch_pk) for k, v in start.tags.items()]
+            )
+        return run_pk, str(found.name), True
 
     def _run_pk(self, connection: Connection, run_id: str) -> int:
         cached = self._run_pks.get(run_id)
@@ -429,11 +542,7 @@ class TrackingStore:
         existing: dict[str, str] = {row[0]: row[1] for row in rows}
         for key, value in params.items():
             if key in existing and existing[key] != value:
-                raise Conflict(
-                    f"param {key!r} of run {run_id} is already {existing[key]!r}; params are "
-                    f"immutable, so {value!r} was refused. "
-                    "Log it under another name or in a new run."
-                )
+                raise param_conflict(run_id, key, existing[key], value)
         return {key: value for key, value in params.items() if key not in existing}
 
     def _dialect_insert(self, connection: Connection, table: Any) -> Any:
@@ -871,12 +980,15 @@ def insert_run(
     actor: str,
     system_info_digest: str | None = None,
     alive_until: int | None = None,
+    events: list[PendingEvent] | None = None,
 ) -> int:
     """Insert a RUNNING run and its ``run.start`` audit event, inside the caller's write;
     every way of starting a run (the SDK's, a pipeline's steps) goes through here.
 
     Args:
         experiment: the experiment's pk and name.
+        events: where to add the audit event, for the caller to append with others
+            (``append_events``) before its write ends; default: appended now.
 
     Returns:
         The run's pk.
@@ -898,15 +1010,18 @@ def insert_run(
             False,
         ),
     ).scalar_one()
-    append_event(
+    _audit(
         connection,
-        actor,
-        "run.start",
-        f"run:{run_id}",
-        None,
-        RunStatus.RUNNING.value,
-        details={"experiment": experiment_name, "name": name},
-        at_ms=start_time,
+        events,
+        PendingEvent(
+            actor,
+            "run.start",
+            f"run:{run_id}",
+            None,
+            RunStatus.RUNNING.value,
+            details={"experiment": experiment_name, "name": name},
+            at_ms=start_time,
+        ),
     )
     return int(run_pk)
 
@@ -919,20 +1034,26 @@ def end_running_run(
     ended: int,
     actor: str,
     started: int | None = None,
+    events: list[PendingEvent] | None = None,
 ) -> bool:
     """End a run that is RUNNING, with its ``run.end`` audit event, inside the caller's
-    write (``started`` corrects its start time); False, and nothing written, when it had
-    already ended."""
+    write (``started`` corrects its start time; ``events`` as for ``insert_run``); False,
+    and nothing written, when it had already ended."""
     ended_now = sql.END_RUNNING_RUN.run(connection, (status.value, ended, started, run_pk))
     if ended_now.rowcount == 0:
         return False
-    append_event(
+    _audit(
         connection,
-        actor,
-        "run.end",
-        f"run:{run_id}",
-        RunStatus.RUNNING.value,
-        status.value,
-        at_ms=ended,
+        events,
+        PendingEvent(
+            actor, "run.end", f"run:{run_id}", RunStatus.RUNNING.value, status.value, at_ms=ended
+        ),
     )
     return True
+
+
+def _audit(connection: Connection, events: list[PendingEvent] | None, event: PendingEvent) -> None:
+    if events is None:
+        append_events(connection, [event])
+    else:
+        events.append(event)

@@ -36,7 +36,21 @@ class Statement:
             connection.exec_driver_sql(self._text(connection), list(rows))
 
 
-SELECT_EXPERIMENT = Statement("SELECT pk, name FROM experiments WHERE id = ?")
+_EXPERIMENT_COLUMNS = "pk, id, name, description, lifecycle, created_at, created_by"
+SELECT_EXPERIMENT_BY_NAME_OR_ID = Statement(
+    f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE name = ? OR id = ?"
+)
+SELECT_EXPERIMENT_BY_NAME = Statement("SELECT pk FROM experiments WHERE name = ?")
+INSERT_EXPERIMENT = Statement(
+    """INSERT INTO experiments (id, name, description, lifecycle, created_at, created_by)
+       VALUES (?, ?, ?, 'active', ?, ?)"""
+)
+SELECT_RUN_START = Statement(
+    """SELECT experiments.pk, experiments.name, runs.pk AS run_pk, runs.experiment_pk,
+              runs.status, runs.start_time, runs.created_by
+       FROM experiments LEFT JOIN runs ON runs.id = ?
+       WHERE experiments.id = ?"""
+)
 SELECT_RUN_STATE = Statement("SELECT pk, status, heartbeat_lost FROM runs WHERE id = ?")
 INSERT_RUN = Statement(
     """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,

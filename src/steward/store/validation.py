@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import re
 
-from steward.errors import InvalidInput
+from steward.errors import Conflict, InvalidInput
 from steward.paths import normalise_relative_path
 
 NAME_LENGTH = 250
@@ -68,6 +68,14 @@ def check_param_value(key: str, value: object) -> str:
     if "\x00" in text:
         raise InvalidInput(f"param {key!r} contains a NUL byte.")
     return text
+
+
+def param_conflict(run_id: str, key: str, logged: str, refused: str) -> Conflict:
+    """The error for a param logged again with another value (params are immutable)."""
+    return Conflict(
+        f"param {key!r} of run {run_id} is already {logged!r}; params are immutable, "
+        f"so {refused!r} was refused. Log it under another name or in a new run."
+    )
 
 
 def check_tag_value(key: str, value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,7 @@ from steward.store.validation import (
     check_param_value,
     check_step,
     check_tag_value,
+    param_conflict,
 )
 from steward.tracking.backend import TrackingBackend
 from steward.tracking.metric_buffer import MetricBuffer
@@ -38,6 +40,16 @@ def _timestamp_ms(timestamp: int | datetime | None) -> int:
     return timestamp
 
 
+@dataclass
+class UnsentStart:
+    """What creates a run started through a server, kept until its first write."""
+
+    tags: dict[str, str]
+    system_info: dict[str, Any] | None
+    start_time_ms: int
+    alive_ms: int | None
+
+
 class ActiveRun:
     """A run that is being logged to. Use as a context manager or call ``end()``.
 
@@ -46,6 +58,14 @@ class ActiveRun:
     process is logging to (``start_run(run_id=...)`` on a RUNNING run) only
     detaches when its block or process ends: its metrics are written and the
     run goes on; ``end()`` ends it for everyone.
+
+    A run started through a server (``unsent``) is created together with its
+    first write: its params and tags wait in memory and travel with its first
+    metrics, at the latest when the metric writer next drains (``interval``,
+    0.5 s) or when the run ends — a short run is one request. Anything that
+    needs the run stored (artifacts, ``info``, a child run) sends it first.
+    An inline pipeline step's run, stored by its pipeline with its end, is
+    likewise written first (``store_first``) by whatever needs it stored.
     """
 
     def __init__(
@@ -55,10 +75,18 @@ class ActiveRun:
         buffer: MetricBuffer,
         on_end: Callable[[ActiveRun], None] | None = None,
         joined: bool = False,
+        unsent: UnsentStart | None = None,
+        store_first: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
+        self._store_first = store_first
         self._record = record
         self._buffer = buffer
+        self._unsent = unsent
+        self._unsent_params: dict[str, str] = {}
+        self._start_lock = threading.Lock()
+        if unsent is not None:  # the metric writer sends it if nothing else does first
+            buffer.add(record.id, self._write_points, [])
         self._next_step: dict[str, int] = {}
         self._known_keys: set[str] = set()
         self._lock = threading.Lock()
@@ -70,8 +98,17 @@ class ActiveRun:
 
     @property
     def id(self) -> str:
-        """The run's id."""
+        """The run's id. A run started through a server is sent first, so that whoever
+        is handed the id (a model's source run, a dataset read's lineage, a child run)
+        finds the run stored."""
+        self.send_start()
         return self._record.id
+
+    @property
+    def sent(self) -> bool:
+        """Whether the run is stored (False only for a run started through a server
+        that nothing has sent yet)."""
+        return self._unsent is None and self._store_first is None
 
     @property
     def name(self) -> str:
@@ -106,18 +143,52 @@ class ActiveRun:
     @property
     def info(self) -> Run:
         """The run as stored now (pending metrics are flushed first)."""
-        self._buffer.flush()
-        return self._backend.get_run(self.id)
+        self.flush()
+        return self._backend.get_run(self._record.id)
+
+    def send_start(self, metrics: Sequence[Metric] = (), status: RunStatus | None = None) -> bool:
+        """Create a run started through a server, with what waited for it, ``metrics``
+        and its end ``status`` if given; False (nothing sent) if it is stored already.
+        A pipeline step's run held back is written first (by its pipeline, without
+        ``metrics`` or ``status``: False).
+
+        Raises:
+            StewardError: the creation failed (the run stays unsent, to be sent again).
+        """
+        with self._start_lock:
+            if self._store_first is not None:
+                self._store_first()  # a pipeline step's run: its pipeline writes it
+                self._store_first = None
+            unsent = self._unsent
+            if unsent is None:
+                return False
+            self._backend.record_run(
+                self._record.id,
+                self.experiment_id,
+                name=self.name,
+                tags=unsent.tags,
+                parent_id=self.parent_id,
+                system_info=unsent.system_info,
+                start_time_ms=unsent.start_time_ms,
+                alive_ms=unsent.alive_ms,
+                params=self._unsent_params,
+                metrics=metrics,
+                status=status,
+            )
+            self._unsent = None
+            self._unsent_params = {}
+            return True
 
     def _check_open(self) -> None:
         if self._detached:
             raise InvalidInput(
-                f"this process detached from run {self.id}; attach again with "
-                f"steward.start_run(run_id={self.id!r}) to log more."
+                f"this process detached from run {self._record.id}; attach again with "
+                f"steward.start_run(run_id={self._record.id!r}) to log more."
             )
         if self._status is not None:
             raise InvalidInput(
-                f"run {self.id} has ended ({self._status.value}); start a new run to log more."
+                f"run {self._record.id} has ended ({self._status.value}); "
+                "start a new run to log more."
             )
 
     def _key(self, kind: str, key: str) -> str:
@@ -134,7 +205,15 @@ class ActiveRun:
         """Log several params in one write."""
         self._check_open()
         checked = {self._key("param", k): check_param_value(k, v) for k, v in params.items()}
-        self._backend.log_batch(self.id, params=checked)
+        with self._start_lock:
+            if self._unsent is not None:
+                waiting = self._unsent_params
+                for key, value in checked.items():
+                    if waiting.get(key, value) != value:
+                        raise param_conflict(self._record.id, key, waiting[key], value)
+                waiting.update(checked)
+                return
+        self._backend.log_batch(self._record.id, params=checked)
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags can be overwritten)."""
@@ -144,7 +223,11 @@ class ActiveRun:
         """Set several tags in one write."""
         self._check_open()
         checked = {self._key("tag", k): check_tag_value(k, v) for k, v in tags.items()}
-        self._backend.log_batch(self.id, tags=checked)
+        with self._start_lock:
+            if self._unsent is not None:
+                self._unsent.tags.update(checked)
+                return
+        self._backend.log_batch(self._record.id, tags=checked)
 
     def _points(
         self, metrics: Mapping[str, Any], step: int | None, timestamp_ms: int
@@ -175,7 +258,8 @@ class ActiveRun:
         return points
 
     def _write_points(self, run_id: str, points: Sequence[Metric]) -> None:
-        self._backend.log_batch(run_id, metrics=points)
+        if not self.send_start(points) and points:
+            self._backend.log_batch(run_id, metrics=points)
 
     def log_metric(
         self,
@@ -187,7 +271,9 @@ class ActiveRun:
         """Queue one metric point; without ``step`` the key's next step (0, 1, 2…) is used."""
         self._check_open()
         self._buffer.add(
-            self.id, self._write_points, self._points({key: value}, step, _timestamp_ms(timestamp))
+            self._record.id,
+            self._write_points,
+            self._points({key: value}, step, _timestamp_ms(timestamp)),
         )
 
     def log_metrics(
@@ -199,7 +285,9 @@ class ActiveRun:
         """Queue several metric points sharing a step and timestamp."""
         self._check_open()
         self._buffer.add(
-            self.id, self._write_points, self._points(metrics, step, _timestamp_ms(timestamp))
+            self._record.id,
+            self._write_points,
+            self._points(metrics, step, _timestamp_ms(timestamp)),
         )
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> Artifact:
@@ -209,7 +297,8 @@ class ActiveRun:
         if not local.is_file():
             raise NotFound(f"cannot log artifact {local}: no such file.")
         artifact_path = check_artifact_path(name or local.name)
-        return self._backend.log_artifacts(self.id, [(local, artifact_path)])[0]
+        self.send_start()
+        return self._backend.log_artifacts(self._record.id, [(local, artifact_path)])[0]
 
     def log_artifacts(
         self,
@@ -238,10 +327,12 @@ class ActiveRun:
             )
             for file in list_folder(root, follow_links)
         ]
-        return self._backend.log_artifacts(self.id, files)
+        self.send_start()
+        return self._backend.log_artifacts(self._record.id, files)
 
     def flush(self) -> None:
-        """Block until every metric queued so far is durable."""
+        """Block until the run and every metric queued so far are durable."""
+        self.send_start()
         self._buffer.flush()
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
@@ -256,14 +347,16 @@ class ActiveRun:
             return
         final = RunStatus(status) if isinstance(status, str) else status
         self._status = final
-        pending = self._buffer.take(self.id)
-        # The run's last metrics and its end are one transaction.
+        pending = self._buffer.take(self._record.id)
+        # The run's last metrics and its end are one transaction (with its creation
+        # too, for a run started through a server that nothing has sent yet).
         try:
-            self._backend.end_run(self.id, final, metrics=pending)
+            if not self.send_start(pending, final):
+                self._backend.end_run(self._record.id, final, metrics=pending)
         except StorageError:
             self._status = None
             if pending:
-                self._buffer.add(self.id, self._write_points, pending)
+                self._buffer.add(self._record.id, self._write_points, pending)
             raise
         except BaseException:
             if self._on_end is not None:
@@ -279,12 +372,12 @@ class ActiveRun:
         running for the other processes that log to it (a second call does nothing)."""
         if self.ended:
             return
-        pending = self._buffer.take(self.id)
+        pending = self._buffer.take(self._record.id)
         if pending:
             try:
-                self._write_points(self.id, pending)
+                self._write_points(self._record.id, pending)
             except StorageError:
-                self._buffer.add(self.id, self._write_points, pending)
+                self._buffer.add(self._record.id, self._write_points, pending)
                 raise
         self._detached = True
         if self._on_end is not None:
@@ -316,4 +409,4 @@ class ActiveRun:
             self.leave(RunStatus.FAILED)
 
     def __repr__(self) -> str:
-        return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
+        return f"<ActiveRun {self.name!r} id={self._record.id} experiment={self.experiment!r}>"

@@ -19,6 +19,10 @@ from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, Ru
 class TrackingBackend(Protocol):
     """Experiments, runs and their data, wherever they are stored."""
 
+    defers_run_start: bool
+    """Whether ``steward.start_run`` creates a run with its first write instead of at
+    once (through a server, where it saves round trips; see ``ActiveRun``)."""
+
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment (Conflict if the name is taken)."""
 
@@ -41,6 +45,23 @@ class TrackingBackend(Protocol):
         alive_ms: int | None = None,
     ) -> Run:
         """Start a run (alive for ``alive_ms`` without a heartbeat; None: always)."""
+
+    def record_run(
+        self,
+        run_id: str,
+        experiment_id: str,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        parent_id: str | None = None,
+        system_info: dict[str, Any] | None = None,
+        start_time_ms: int | None = None,
+        alive_ms: int | None = None,
+        params: dict[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+        status: RunStatus | None = None,
+    ) -> Run:
+        """Create run ``run_id`` (made by the caller) with its first params, tags and
+        metrics, and end it with ``status`` if given: one write."""
 
     def attach_run(self, run_id: str, alive_ms: int | None = None) -> bool:
         """Make a run RUNNING for another writer; True if it was running already."""

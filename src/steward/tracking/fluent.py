@@ -17,7 +17,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from steward.errors import InvalidInput
 from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, RunStatus
-from steward.tracking.active_run import ActiveRun
+from steward.tracking.active_run import ActiveRun, UnsentStart
 from steward.tracking.backend import TrackingBackend
 from steward.tracking.heartbeat import Heartbeat, alive_ms
 from steward.tracking.metric_buffer import MetricBuffer
@@ -43,7 +44,8 @@ _uncaught: type[BaseException] | None = None
 
 
 def _open_runs() -> list[tuple[TrackingBackend, str]]:
-    return [(run.backend, run.id) for run in list(_stack)]  # a copy: no lock needed
+    # A copy (no lock needed); a run not sent yet has nothing to keep alive.
+    return [(run.backend, run.id) for run in list(_stack) if run.sent]
 
 
 _heartbeat = Heartbeat(_open_runs)
@@ -130,19 +132,57 @@ def start_run(
                 or DEFAULT_EXPERIMENT
             )
             experiment_record = backend.get_or_create_experiment(experiment_name)
-            record = backend.create_run(
-                experiment_record.id,
-                name=name,
-                tags=tag_values,
-                parent_id=parent.id if parent else None,
-                system_info=collect_system_info(),
-                alive_ms=alive_ms(),
-            )
-            run = ActiveRun(backend, record, _buffer, on_end=_forget)
+            if backend.defers_run_start:
+                run = _unsent_run(backend, experiment_record, name, tag_values, parent)
+            else:
+                record = backend.create_run(
+                    experiment_record.id,
+                    name=name,
+                    tags=tag_values,
+                    parent_id=parent.id if parent else None,
+                    system_info=collect_system_info(),
+                    alive_ms=alive_ms(),
+                )
+                run = ActiveRun(backend, record, _buffer, on_end=_forget)
         _stack.append(run)
         _install_hooks()
     _heartbeat.ensure_started()
     return run
+
+
+def _unsent_run(
+    backend: TrackingBackend,
+    experiment: Experiment,
+    name: str | None,
+    tags: dict[str, str],
+    parent: ActiveRun | None,
+) -> ActiveRun:
+    """A run started through a server, created with its first write (see ``ActiveRun``);
+    the metric writer sends it within its interval if nothing else does."""
+    from steward.store.records import default_run_name, ms_to_datetime, now_ms
+    from steward.store.validation import check_name
+    from steward.tracking.system_info import collect_system_info
+
+    run_id = uuid.uuid4().hex
+    start_time_ms = now_ms()
+    started = ms_to_datetime(start_time_ms)
+    for key in tags:
+        check_name("tag", key)
+    record = Run(
+        id=run_id,
+        name=check_name("run", name) if name else default_run_name(run_id),
+        experiment=experiment.name,
+        experiment_id=experiment.id,
+        status=RunStatus.RUNNING,
+        start_time=started,  # type: ignore[arg-type]
+        end_time=None,
+        created_by="",  # the server names the caller; ``info`` reads it back
+        parent_id=parent.id if parent else None,
+        tags=tags,
+        last_heartbeat=started,
+    )
+    unsent = UnsentStart(dict(tags), collect_system_info(), start_time_ms, alive_ms())
+    return ActiveRun(backend, record, _buffer, on_end=_forget, unsent=unsent)
 
 
 def _attach(
@@ -170,14 +210,20 @@ def _attach(
 
 
 @contextmanager
-def attach_run(record: Run, backend: TrackingBackend | None = None) -> Iterator[ActiveRun]:
+def attach_run(
+    record: Run,
+    backend: TrackingBackend | None = None,
+    store_first: Callable[[], None] | None = None,
+) -> Iterator[ActiveRun]:
     """Make a run started elsewhere (a pipeline step's) the active one inside the block.
 
     The run is neither created nor ended here: whoever started it ends it,
     with the metrics ``take_pending_metrics`` hands over. ``backend`` is where
-    the run is stored (default: the current workspace's, looked up now).
+    the run is stored (default: the current workspace's, looked up now);
+    ``store_first``, when given, writes a run whose creation was deferred, before
+    anything needs it stored (see ``ActiveRun``).
     """
-    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget)
+    run = ActiveRun(backend or _backend(), record, _buffer, on_end=_forget, store_first=store_first)
     with _lock:
         _stack.append(run)
     try:

@@ -18,10 +18,14 @@ from steward.store.validation import check_artifact_path
 class LocalTrackingBackend:
     """Tracking on a local or database-backed store, writing as ``actor``."""
 
-    def __init__(self, store: MetadataStore, blobs: BlobStore, actor: str) -> None:
+    def __init__(
+        self, store: MetadataStore, blobs: BlobStore, actor: str, defers_run_start: bool = False
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.actor = actor
+        self.defers_run_start = defers_run_start
+        """Whether ``steward.start_run`` creates runs with their first write (a server)."""
         self._system_info: dict[str, Any] | None = None
         self._system_info_digest_value = ""
         self._experiments: dict[str, Experiment] = {}
@@ -67,6 +71,38 @@ class LocalTrackingBackend:
         digest = self._system_info_digest(system_info) if system_info else None
         return self.store.tracking.create_run(
             experiment_id, name, self.actor, tags, parent_id, digest, alive_ms=alive_ms
+        )
+
+    def record_run(
+        self,
+        run_id: str,
+        experiment_id: str,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        parent_id: str | None = None,
+        system_info: dict[str, Any] | None = None,
+        start_time_ms: int | None = None,
+        alive_ms: int | None = None,
+        params: dict[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+        status: RunStatus | None = None,
+    ) -> Run:
+        """Create run ``run_id`` with its first params, tags and metrics, and end it with
+        ``status`` if given: one write."""
+        digest = self._system_info_digest(system_info) if system_info else None
+        return self.store.tracking.record_run(
+            run_id,
+            experiment_id,
+            self.actor,
+            name,
+            tags,
+            parent_id,
+            digest,
+            start_time_ms,
+            alive_ms,
+            params,
+            metrics,
+            status,
         )
 
     def attach_run(self, run_id: str, alive_ms: int | None = None) -> bool:
