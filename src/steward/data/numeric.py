@@ -31,7 +31,7 @@ GRID_SCALES = (1, 10, 100, 1000, 10_000)
 _GRID_SAMPLE = 256
 """Values looked at to pick a column's denominator before checking them all."""
 _EXACT_INTEGERS = 1 << 52
-"""Integers below this in magnitude are exact in float64, and so are their sums of few."""
+"""Numerators below this in magnitude are exact in float64: ``k / s`` is one rounding."""
 
 
 @dataclass(frozen=True)
