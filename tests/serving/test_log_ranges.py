@@ -107,3 +107,21 @@ def test_a_label_sent_before_its_prediction_is_written_joins_it(
     server.stop()
     log = read_predictions("clf")
     assert list(log["request_id"]) == ids and list(log["label"]) == [None, 1, None]
+
+
+def test_a_shadow_range_written_after_a_label_joins_it(any_workspace: Any) -> None:
+    """A shadow's entry can reach the log after a label for the answer it mirrors."""
+    serving = any_workspace.store.serving
+    prefix, other = new_request_ids(1)[0][:-1], new_request_ids(1)[0][:-1]
+    at = 1_780_000_000_000
+    serving.add_range_segment("clf", 1, "2026-06-01", "sha256:" + "0" * 64, [(prefix, 3, at)])
+    serving.add_feedback([(prefix + "1", "1")], "tester")
+    shadow = [(prefix, 3, at + 5), (other, 2, at + 5)]
+    serving.add_range_segment("other", 1, "2026-06-01", "sha256:" + "1" * 64, shadow)
+    for model in ("clf", "other"):
+        assert [label.request_id for label in serving.feedback(model)] == [prefix + "1"]
+    assert _index_rows(any_workspace) == (3, 2)
+    # A later write of unrelated ranges indexes no id of its own.
+    fresh = new_request_ids(1)[0][:-1]
+    serving.add_range_segment("clf", 1, "2026-06-01", "sha256:" + "2" * 64, [(fresh, 4, at)])
+    assert _index_rows(any_workspace) == (4, 2)

@@ -64,9 +64,9 @@ def strings(values: Sequence[str | None]) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    lengths = np.fromiter(map(len, ["" if value is None else value for value in values]), np.int64)
-    if None not in values:
+    if None not in values and all(type(value) is str for value in values):
         data = "".join(values).encode()  # type: ignore[arg-type]
+        lengths = np.fromiter(map(len, values), np.int64, len(values))  # type: ignore[arg-type]
         if len(data) == int(lengths.sum()):  # ASCII (request ids): one encode, not one a row
             offsets = np.zeros(len(values) + 1, dtype=np.int32)
             np.cumsum(lengths, out=offsets[1:])

@@ -136,7 +136,9 @@ class ServingStore:
 
         One index row per range, not one per id: a served row group or a scored chunk
         is one range. A range's prefix may repeat in another segment (a shadow logs
-        the ids of the answer it mirrors).
+        the ids of the answer it mirrors, after it); ids of such a range that were
+        labelled meanwhile get their index row in this segment too, so the label joins
+        the shadow's prediction as well as the answer's.
         """
         rows = sum(row_count for _, row_count, _ in ranges)
         min_time = min(at for _, _, at in ranges)
@@ -147,12 +149,17 @@ class ServingStore:
                 pk = self._insert_segment(
                     connection, model, version, day, blob_digest, rows, min_time, max_time
                 )
+                labelled = _labelled_in(connection, ranges)
                 _INSERT_RANGES.run_many(
                     connection,
                     [
                         (prefix, row_count, pk, model, version, at)
                         for prefix, row_count, at in ranges
                     ],
+                )
+                _INSERT_REQUESTS.run_many(
+                    connection,
+                    [(request_id, pk, model, version, at) for request_id, at in labelled],
                 )
                 return pk
 
@@ -289,6 +296,33 @@ class ServingStore:
             FeedbackLabel(row.request_id, row.label, _datetime(row.received_at), row.received_by)
             for row in rows
         ]
+
+
+def _labelled_in(
+    connection: Connection, ranges: Sequence[tuple[str, int, int]]
+) -> list[tuple[str, int]]:
+    """``(request_id, at)`` of the ids in ``ranges`` that already have their own index row
+    (a label arrived) in another segment: only a range whose prefix an earlier segment
+    holds can have any, so one indexed lookup of the prefixes is all most writes cost."""
+    table, requests = t.prediction_request_ranges, t.prediction_requests
+    wanted = {prefix: (row_count, at) for prefix, row_count, at in ranges}
+    earlier: set[int] = set()
+    for chunk in _chunks(list(wanted)):
+        query = select(table.c.segment_pk).where(table.c.prefix.in_(chunk))
+        earlier.update(connection.execute(query).scalars())
+    found: dict[str, int] = {}
+    pks = sorted(earlier)
+    for start in range(0, len(pks), _CHUNK):
+        query = select(requests.c.request_id).where(
+            requests.c.segment_pk.in_(pks[start : start + _CHUNK])
+        )
+        for request_id in connection.execute(query).scalars():
+            split = split_request_id(request_id)
+            if split is not None and split[0] in wanted:
+                row_count, at = wanted[split[0]]
+                if split[1] < row_count:
+                    found[request_id] = at
+    return list(found.items())
 
 
 def _ranged(connection: Connection, request_ids: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
