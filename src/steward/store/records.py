@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from steward.store.validation import check_name
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -53,11 +55,6 @@ class Metric(NamedTuple):
     def timestamp(self) -> datetime:
         """When the point was logged (aware UTC)."""
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
-
-
-def default_run_name(run_id: str) -> str:
-    """The name of a run started without one."""
-    return f"run-{run_id[:8]}"
 
 
 @dataclass(frozen=True)
@@ -142,6 +139,53 @@ def json_number(value: float) -> float | str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a new run is created with, checked when made: its id (made by whoever
+    starts it), experiment, name (default ``run-<id prefix>``), first tags, parent,
+    system facts, start time (default now) and how long it counts as alive without a
+    heartbeat. The store writes it; a client holding a run back builds its record."""
+
+    run_id: str
+    experiment_id: str
+    given_name: str | None
+    given_tags: dict[str, str] | None
+    parent_id: str | None
+    system_info_digest: str | None
+    start_time_ms: int | None
+    alive_ms: int | None
+    name: str = field(init=False)
+    tags: dict[str, str] = field(init=False)
+    start_time: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        name = check_name("run", self.given_name) if self.given_name else None
+        object.__setattr__(self, "name", name or f"run-{self.run_id[:8]}")
+        tags = dict(self.given_tags or {})
+        for key in tags:
+            check_name("tag", key)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "start_time", self.start_time_ms or now_ms())
+
+    def record(self, experiment_name: str, actor: str) -> Run:
+        """The run as this start makes it (no read back on the hot path)."""
+        started = ms_to_datetime(self.start_time)
+        return Run(
+            id=self.run_id,
+            name=self.name,
+            experiment=experiment_name,
+            experiment_id=self.experiment_id,
+            status=RunStatus.RUNNING,
+            start_time=started,  # type: ignore[arg-type]
+            end_time=None,
+            created_by=actor,
+            parent_id=self.parent_id,
+            system_info_digest=self.system_info_digest,
+            tags=self.tags,
+            last_heartbeat=started,
+        )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import operator
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,8 +44,8 @@ from steward.store.records import (
     Metric,
     Run,
     RunPage,
+    RunStart,
     RunStatus,
-    default_run_name,
     ms_to_datetime,
     now_ms,
 )
@@ -72,50 +71,6 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-@dataclass(frozen=True)
-class _RunStart:
-    """What a run is created with (checked when made)."""
-
-    run_id: str
-    experiment_id: str
-    given_name: str | None
-    given_tags: dict[str, str] | None
-    parent_id: str | None
-    system_info_digest: str | None
-    start_time_ms: int | None
-    alive_ms: int | None
-    name: str = field(init=False)
-    tags: dict[str, str] = field(init=False)
-    start_time: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        name = check_name("run", self.given_name) if self.given_name else None
-        object.__setattr__(self, "name", name or default_run_name(self.run_id))
-        tags = dict(self.given_tags or {})
-        for key in tags:
-            check_name("tag", key)
-        object.__setattr__(self, "tags", tags)
-        object.__setattr__(self, "start_time", self.start_time_ms or now_ms())
-
-    def record(self, experiment_name: str, actor: str) -> Run:
-        """The run as this start wrote it (no read back on the hot path)."""
-        started = ms_to_datetime(self.start_time)
-        return Run(
-            id=self.run_id,
-            name=self.name,
-            experiment=experiment_name,
-            experiment_id=self.experiment_id,
-            status=RunStatus.RUNNING,
-            start_time=started,  # type: ignore[arg-type]
-            end_time=None,
-            created_by=actor,
-            parent_id=self.parent_id,
-            system_info_digest=self.system_info_digest,
-            tags=self.tags,
-            last_heartbeat=started,
-        )
 
 
 def _value_out(value: float | None) -> float:
@@ -279,7 +234,7 @@ class TrackingStore:
             raise InvalidInput(f"run id {run_id!r} must be 32 lowercase hex digits (a UUID4).")
         if status is not None and status not in _TERMINAL:
             raise InvalidInput(f"a run ends as FINISHED, FAILED or KILLED, not {status}.")
-        start = _RunStart(
+        start = RunStart(
             run_id,
             experiment_id,
             name,
@@ -320,7 +275,7 @@ class TrackingStore:
         return run_with_retry(record)
 
     def _insert_or_find_run(
-        self, connection: Connection, start: _RunStart, actor: str, events: list[PendingEvent]
+        self, connection: Connection, start: RunStart, actor: str, events: list[PendingEvent]
     ) -> tuple[int, str, bool]:
         """Insert a new RUNNING run with its first tags (its audit event added to
         ``events``), or find the same run sent before (see ``record_run``); its pk, its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -42,12 +42,14 @@ def _timestamp_ms(timestamp: int | datetime | None) -> int:
 
 @dataclass
 class UnsentStart:
-    """What creates a run started through a server, kept until its first write."""
+    """What creates a run started through a server, kept until its first write, with
+    the params and tags logged meanwhile."""
 
     tags: dict[str, str]
     system_info: dict[str, Any] | None
     start_time_ms: int
     alive_ms: int | None
+    params: dict[str, str] = field(default_factory=dict)
 
 
 class ActiveRun:
@@ -83,7 +85,6 @@ class ActiveRun:
         self._record = record
         self._buffer = buffer
         self._unsent = unsent
-        self._unsent_params: dict[str, str] = {}
         self._start_lock = threading.Lock()
         if unsent is not None:  # the metric writer sends it if nothing else does first
             buffer.add(record.id, self._write_points, [])
@@ -171,12 +172,11 @@ class ActiveRun:
                 system_info=unsent.system_info,
                 start_time_ms=unsent.start_time_ms,
                 alive_ms=unsent.alive_ms,
-                params=self._unsent_params,
+                params=unsent.params,
                 metrics=metrics,
                 status=status,
             )
             self._unsent = None
-            self._unsent_params = {}
             return True
 
     def _check_open(self) -> None:
@@ -207,7 +207,7 @@ class ActiveRun:
         checked = {self._key("param", k): check_param_value(k, v) for k, v in params.items()}
         with self._start_lock:
             if self._unsent is not None:
-                waiting = self._unsent_params
+                waiting = self._unsent.params
                 for key, value in checked.items():
                     if waiting.get(key, value) != value:
                         raise param_conflict(self._record.id, key, waiting[key], value)

@@ -26,7 +26,15 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from steward.errors import InvalidInput
-from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, RunStatus
+from steward.store.records import (
+    Artifact,
+    Experiment,
+    Metric,
+    Run,
+    RunPage,
+    RunStart,
+    RunStatus,
+)
 from steward.tracking.active_run import ActiveRun, UnsentStart
 from steward.tracking.backend import TrackingBackend
 from steward.tracking.heartbeat import Heartbeat, alive_ms
@@ -159,29 +167,12 @@ def _unsent_run(
 ) -> ActiveRun:
     """A run started through a server, created with its first write (see ``ActiveRun``);
     the metric writer sends it within its interval if nothing else does."""
-    from steward.store.records import default_run_name, ms_to_datetime, now_ms
-    from steward.store.validation import check_name
     from steward.tracking.system_info import collect_system_info
 
-    run_id = uuid.uuid4().hex
-    start_time_ms = now_ms()
-    started = ms_to_datetime(start_time_ms)
-    for key in tags:
-        check_name("tag", key)
-    record = Run(
-        id=run_id,
-        name=check_name("run", name) if name else default_run_name(run_id),
-        experiment=experiment.name,
-        experiment_id=experiment.id,
-        status=RunStatus.RUNNING,
-        start_time=started,  # type: ignore[arg-type]
-        end_time=None,
-        created_by="",  # the server names the caller; ``info`` reads it back
-        parent_id=parent.id if parent else None,
-        tags=tags,
-        last_heartbeat=started,
-    )
-    unsent = UnsentStart(dict(tags), collect_system_info(), start_time_ms, alive_ms())
+    parent_id = parent.id if parent else None
+    start = RunStart(uuid.uuid4().hex, experiment.id, name, tags, parent_id, None, None, alive_ms())
+    record = start.record(experiment.name, "")  # the server names the caller; ``info`` reads it
+    unsent = UnsentStart(dict(start.tags), collect_system_info(), start.start_time, start.alive_ms)
     return ActiveRun(backend, record, _buffer, on_end=_forget, unsent=unsent)
 
 
