@@ -1,10 +1,12 @@
 """How step outputs become blobs and come back: safe formats only.
 
-pandas, polars and Arrow tables are stored as Parquet, NumPy arrays as
-``.npy`` without pickle, models through their flavor (``steward.models``:
-skops, ONNX, native XGBoost/LightGBM files) as artifacts of the step's run,
-bytes as they are, and JSON values as JSON. Anything else is refused with
-an error naming the step and the type: nothing is ever pickled.
+pandas, polars and Arrow tables are stored as Parquet, or, up to
+``SMALL_TABLE_BYTES``, in the Arrow IPC file format (Feather v2; the first
+bytes say which), NumPy arrays as ``.npy`` without pickle, models through
+their flavor (``steward.models``: skops, ONNX, native XGBoost/LightGBM
+files) as artifacts of the step's run, bytes as they are, and JSON values
+as JSON. Anything else is refused with an error naming the step and the
+type: nothing is ever pickled.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ if TYPE_CHECKING:
 
 MODEL_KIND = "model"
 _PANDAS_SERIES_COLUMN = "__steward_series__"
+
+SMALL_TABLE_BYTES = 1 << 20
+"""Tables of up to this many bytes in memory are stored in the Arrow IPC file format.
+
+For them Parquet's compression saves little, while loading its writer
+(``pyarrow.parquet`` and the ``pyarrow.fs`` it imports) costs a process about
+8 ms, more than a small step itself, and each write costs twice an Arrow one.
+Larger tables are stored as Parquet."""
+
+_ARROW_FILE_MAGIC = b"ARROW1"
+"""How an Arrow IPC file starts (a Parquet file starts ``PAR1``)."""
 
 
 def type_name(value: Any) -> str:
@@ -67,6 +80,31 @@ def _parquet(table: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _arrow_file(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _table_bytes(table: Any) -> bytes:
+    """A table stored: small ones as an Arrow IPC file, others as Parquet."""
+    return _arrow_file(table) if table.nbytes <= SMALL_TABLE_BYTES else _parquet(table)
+
+
+def _read_table(data: bytes) -> Any:
+    """The table in ``data``, an Arrow IPC file or a Parquet file."""
+    if data[: len(_ARROW_FILE_MAGIC)] == _ARROW_FILE_MAGIC:
+        import pyarrow as pa
+
+        return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(data))
+
+
 def _is_json(value: Any) -> bool:
     from steward.pipelines.graph import is_json_value
 
@@ -100,26 +138,26 @@ def encode(value: Any, step: str, output: str = "output") -> Encoded:
             frame = value.to_frame(name=_PANDAS_SERIES_COLUMN if value.name is None else value.name)
             table = pa.Table.from_pandas(frame)
             meta = {**(table.schema.metadata or {}), b"steward.series": b"1"}
-            return Encoded("pandas", _parquet(table.replace_schema_metadata(meta)), name)
+            return Encoded("pandas", _table_bytes(table.replace_schema_metadata(meta)), name)
         if isinstance(value, pd.DataFrame):
             import pyarrow as pa
 
             try:
-                return Encoded("pandas", _parquet(pa.Table.from_pandas(value)), name)
+                return Encoded("pandas", _table_bytes(pa.Table.from_pandas(value)), name)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise InvalidInput(
-                    f"step {step!r} returned a DataFrame that Parquet cannot hold ({exc}); "
+                    f"step {step!r} returned a DataFrame that Arrow cannot hold ({exc}); "
                     "give its columns plain types (numbers, strings, dates, lists)."
                 ) from None
     if module == "polars" and name == "polars.DataFrame":
-        return Encoded("polars", _parquet(value.to_arrow()), name)
+        return Encoded("polars", _table_bytes(value.to_arrow()), name)
     if module == "pyarrow":
         import pyarrow as pa
 
         if isinstance(value, pa.RecordBatch):
             value = pa.Table.from_batches([value])
         if isinstance(value, pa.Table):
-            return Encoded("arrow", _parquet(value), name)
+            return Encoded("arrow", _table_bytes(value), name)
     if module == "numpy":
         import numpy as np
 
@@ -163,9 +201,7 @@ def decode(kind: str, data: bytes) -> Any:
 
         return np.load(io.BytesIO(data), allow_pickle=False)
     if kind in ("pandas", "polars", "arrow"):
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(io.BytesIO(data))
+        table = _read_table(data)
         if kind == "arrow":
             return table
         if kind == "polars":
