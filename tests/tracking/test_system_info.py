@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from steward.tracking.system_info import _git_state, installed_packages
+from steward.tracking.system_info import HEAD_BYTES, _git_state, installed_packages
 
 
 def test_installed_packages_match_the_full_metadata_parse() -> None:
@@ -32,6 +32,34 @@ def test_a_zip_on_the_path_is_read_through_importlib(
     packages = installed_packages()
     assert packages["zipped-tool"] == "1.2"
     assert "sqlalchemy" in packages
+
+
+@pytest.mark.parametrize(
+    ("before_name", "between"),
+    [
+        (0, 0),  # both in the first lines, as usual
+        (HEAD_BYTES - 68, 0),  # the first read ends in "Version: 3"
+        (3 * HEAD_BYTES, 0),  # both past the first read
+        (0, 2 * HEAD_BYTES),  # Name first, Version far below
+    ],
+)
+def test_name_and_version_are_found_wherever_the_headers_put_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before_name: int, between: int
+) -> None:
+    far = tmp_path / "far_tool-3.10.2.dist-info"
+    far.mkdir()
+    (far / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nSummary: {'x' * before_name}\nName: Far-Tool\n"
+        f"Keywords: {'y' * between}\nVersion: 3.10.2\n\nName: Body-Not-Header\n"
+    )
+    late = tmp_path / "late_tool-1.0.dist-info"
+    late.mkdir()
+    (late / "METADATA").write_text("Name: Late-Tool\n\nVersion: 9.9\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    packages = installed_packages()
+    assert packages["far-tool"] == "3.10.2"
+    assert packages["late-tool"] is None  # a Version after the headers is the body's
+    assert "body-not-header" not in packages
 
 
 def _git(folder: Path, *args: str) -> None:

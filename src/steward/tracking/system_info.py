@@ -72,20 +72,30 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _name_and_version(head: bytes) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` from the head of a metadata file (its headers)."""
+HEAD_BYTES = 1024
+"""Bytes of a metadata file read first: ``Name`` and ``Version`` are nearly always in its
+first lines; the rest is read only when they are not."""
+
+
+def _name_and_version(head: bytes, whole: bool) -> tuple[str | None, str | None, bool]:
+    """``Name`` and ``Version`` from the head of a metadata file (its headers), and
+    whether the search is over (both found, or the headers ended); the last line of a
+    head that is not the ``whole`` file may be cut, so it is not read."""
     name = version = None
-    for raw in head.split(b"\n"):
-        line = raw.decode("utf-8", "replace").strip()
+    lines = head.split(b"\n")
+    if not whole:
+        lines.pop()
+    for raw in lines:
+        line = raw.strip()
         if not line:  # the headers end at the first blank line
-            break
-        if name is None and line.startswith("Name:"):
-            name = line[5:].strip()
-        elif version is None and line.startswith("Version:"):
-            version = line[8:].strip()
+            return name, version, True
+        if name is None and line.startswith(b"Name:"):
+            name = line[5:].strip().decode("utf-8", "replace")
+        elif version is None and line.startswith(b"Version:"):
+            version = line[8:].strip().decode("utf-8", "replace")
         if name and version:
-            break
-    return name, version
+            return name, version, True
+    return name, version, whole
 
 
 def _metadata_files() -> list[str] | None:
@@ -110,16 +120,17 @@ def _metadata_files() -> list[str] | None:
     return files
 
 
-def _head(path: str) -> bytes:
-    """The start of a metadata file, through its headers (empty if it cannot be read)."""
+def _read_name_and_version(path: str) -> tuple[str | None, str | None]:
+    """``Name`` and ``Version`` of a metadata file (None for what cannot be read)."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096)
-            if b"\n\n" not in head and b"\n\r\n" not in head:
-                head += handle.read()
-            return head
+            head = handle.read(HEAD_BYTES)
+            name, version, over = _name_and_version(head, len(head) < HEAD_BYTES)
+            if not over:
+                name, version, _ = _name_and_version(head + handle.read(), True)
+            return name, version
     except OSError:
-        return b""
+        return None, None
 
 
 def installed_packages() -> dict[str, str | None]:
@@ -132,18 +143,21 @@ def installed_packages() -> dict[str, str | None]:
     are zips or eggs.
     """
     files = _metadata_files()
-    heads = (
-        [_head(path) for path in files]
+    found = (
+        [_read_name_and_version(path) for path in files]
         if files is not None
-        else [(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "").encode()
+        else [_name_and_version(_metadata_text(dist).encode(), True)[:2]
               for dist in metadata.distributions()]
     )  # fmt: skip
     packages: dict[str, str | None] = {}
-    for head in heads:
-        name, version = _name_and_version(head)
+    for name, version in found:
         if name:
             packages[name.lower()] = version
     return packages
+
+
+def _metadata_text(dist: metadata.Distribution) -> str:
+    return dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
 
 
 @functools.cache
