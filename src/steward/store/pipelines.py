@@ -23,6 +23,7 @@ from steward.store import schema as t
 from steward.store import tracking_sql as sql
 from steward.store.audit import PendingEvent, append_events
 from steward.store.engine import read_transaction, run_with_retry, write_transaction
+from steward.store.finished_runs import FinishedRun, insert_finished_runs
 from steward.store.pipeline_records import (
     CacheEntry,
     NewStep,
@@ -160,13 +161,30 @@ class PipelineStore:
                 experiment, parent_pk = self._parent(connection, parent_run_id)
                 steps, artifacts, cached = [], [], []
                 events: list[PendingEvent] = []
+                at = now_ms()
+                created = insert_finished_runs(
+                    connection,
+                    experiment,
+                    parent_pk,
+                    actor,
+                    [
+                        _finished_run(o, at)
+                        for o in outcomes
+                        if o.create_run and o.run_id is not None
+                    ],
+                    events,
+                )
                 for outcome in outcomes:
-                    ended = outcome.ended_at or now_ms()
+                    ended = outcome.ended_at or at
                     run_pk = None
-                    if outcome.run_id is not None:
-                        run_pk = self._step_run(
-                            connection, experiment, parent_pk, actor, outcome, ended, events
-                        )
+                    if outcome.run_id is not None and outcome.create_run:
+                        run_pk = created[outcome.run_id]
+                    elif outcome.run_id is not None:
+                        run_pk = self._run_pk(connection, outcome.run_id)
+                        self._write_values(
+                            connection, run_pk, actor, outcome.params, outcome.tags,
+                            outcome.metrics,
+                        )  # fmt: skip
                         # A step's run may already have ended (a user's end_run in the step).
                         end_running_run(
                             connection,
@@ -178,6 +196,7 @@ class PipelineStore:
                             started=outcome.started_at,
                             events=events,
                         )
+                    if run_pk is not None:
                         artifacts += [
                             (run_pk, path, digest, size, ended, actor)
                             for path, digest, size in outcome.artifacts
@@ -222,43 +241,6 @@ class PipelineStore:
                 pipeline_sql.INSERT_CACHE.run_many(connection, latest)
 
         run_with_retry(write)
-
-    def _step_run(
-        self,
-        connection: Connection,
-        experiment: tuple[int, str],
-        parent_pk: int,
-        actor: str,
-        outcome: StepOutcome,
-        ended: int,
-        events: list[PendingEvent],
-    ) -> int:
-        """The key of an outcome's run (created now for a cache hit), its values written."""
-        assert outcome.run_id is not None
-        if outcome.create_run:
-            started = outcome.started_at or ended
-            run_pk = insert_run(
-                connection,
-                outcome.run_id,
-                experiment,
-                parent_pk,
-                outcome.name,
-                started,
-                actor,
-                events=events,
-            )
-        else:
-            run_pk = self._run_pk(connection, outcome.run_id)
-        self._write_values(
-            connection,
-            run_pk,
-            actor,
-            outcome.params,
-            outcome.tags,
-            outcome.metrics,
-            created=outcome.create_run,
-        )
-        return run_pk
 
     def forget_cache(self, keys: Sequence[str]) -> None:
         """Drop cache entries (their blobs are gone)."""
@@ -312,20 +294,15 @@ class PipelineStore:
         params: dict[str, str],
         tags: dict[str, str],
         metrics: Sequence[Metric],
-        created: bool,
     ) -> None:
-        """Write a step run's params, tags and metrics as one write batch (``created``: the
-        run was inserted in this transaction, so it has no params yet to skip)."""
+        """Write a stored step run's params (those it has not logged itself), tags and
+        metrics as one write batch."""
         if not (params or tags or metrics):
             return
         batch = (run_pk, actor, now_ms(), len(metrics), len(params), len(tags))
         batch_pk = int(sql.INSERT_BATCH.run(connection, batch).scalar_one())
         if params:
-            existing = (
-                set()
-                if created
-                else {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
-            )
+            existing = {row[0] for row in sql.SELECT_PARAMS.run(connection, (run_pk,))}
             sql.INSERT_PARAMS.run_many(
                 connection,
                 [(run_pk, k, v, batch_pk) for k, v in params.items() if k not in existing],
@@ -450,6 +427,22 @@ class PipelineStore:
             )
             for row in rows
         ]
+
+
+def _finished_run(outcome: StepOutcome, at: int) -> FinishedRun:
+    """The run of an outcome whose run is created with its end (``create_run``)."""
+    assert outcome.run_id is not None
+    ended = outcome.ended_at or at
+    return FinishedRun(
+        outcome.run_id,
+        outcome.name,
+        _RUN_STATUS_BY_STEP[outcome.status],
+        outcome.started_at or ended,
+        ended,
+        outcome.params,
+        outcome.tags,
+        outcome.metrics,
+    )
 
 
 def _cache_entry(row: Any) -> CacheEntry:

@@ -58,6 +58,11 @@ INSERT_RUN = Statement(
                          heartbeat_lost)
        VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?) RETURNING pk"""
 )
+INSERT_ENDED_RUN = Statement(
+    """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
+                         end_time, created_by, heartbeat_at, heartbeat_lost)
+       VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, FALSE)"""
+)
 END_RUNNING_RUN = Statement(
     """UPDATE runs SET status = ?, end_time = ?, start_time = COALESCE(?, start_time)
        WHERE pk = ? AND status = 'RUNNING'"""
@@ -71,6 +76,11 @@ INSERT_BATCH = Statement(
     """INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, param_count,
                                   tag_count)
        VALUES (?, ?, ?, ?, ?, ?) RETURNING pk"""
+)
+INSERT_BATCH_ROWS = Statement(
+    """INSERT INTO write_batches (run_pk, written_by, written_at, metric_count, param_count,
+                                  tag_count)
+       VALUES (?, ?, ?, ?, ?, ?)"""
 )
 SELECT_PARAMS = Statement("SELECT key, value FROM params WHERE run_pk = ?")
 KEYED_TABLES = ("params", "latest_metrics", "tags")
@@ -148,12 +158,11 @@ def _latest(group: list[Any]) -> Any:
     return best
 
 
-def write_metric_points(
-    connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Any]
-) -> None:
-    """Store metric points, ``(key, value, step, timestamp_ms)`` tuples: one packed chunk
-    per key (one row per key and write, not one per point), and each key's latest
-    point in ``latest_metrics`` unless a later one is already there."""
+def metric_rows(
+    run_pk: int, batch_pk: int, points: Sequence[Any]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``metric_chunks`` rows (one packed chunk per key) and the ``latest_metrics`` rows
+    (each key's latest point) of metric points, ``(key, value, step, timestamp_ms)``."""
     by_key: dict[str, list[Any]] = {}
     for point in points:
         group = by_key.get(point[0])
@@ -161,27 +170,32 @@ def write_metric_points(
             by_key[point[0]] = [point]
         else:
             group.append(point)
-    INSERT_METRIC_CHUNKS.run_many(
-        connection,
-        [
-            (
-                run_pk,
-                key,
-                batch_pk,
-                len(group),
-                min(point[2] for point in group),
-                max(point[2] for point in group),
-                pack_points(group),
-            )
-            for key, group in by_key.items()
-        ],
-    )
-    latest = [_latest(group) for group in by_key.values()]
-    UPSERT_LATEST_METRICS.run_many(
-        connection,
-        [
-            # NaN is stored as NULL, as SQLite does by itself, on PostgreSQL too.
-            (run_pk, key, step, timestamp, None if value != value else value)
-            for key, value, step, timestamp in latest
-        ],
-    )
+    chunks: list[tuple[Any, ...]] = [
+        (
+            run_pk,
+            key,
+            batch_pk,
+            len(group),
+            min(point[2] for point in group),
+            max(point[2] for point in group),
+            pack_points(group),
+        )
+        for key, group in by_key.items()
+    ]
+    latest: list[tuple[Any, ...]] = [
+        # NaN is stored as NULL, as SQLite does by itself, on PostgreSQL too.
+        (run_pk, key, step, timestamp, None if value != value else value)
+        for key, value, step, timestamp in (_latest(group) for group in by_key.values())
+    ]
+    return chunks, latest
+
+
+def write_metric_points(
+    connection: Connection, run_pk: int, batch_pk: int, points: Sequence[Any]
+) -> None:
+    """Store metric points, ``(key, value, step, timestamp_ms)`` tuples: one packed chunk
+    per key (one row per key and write, not one per point), and each key's latest
+    point in ``latest_metrics`` unless a later one is already there."""
+    chunks, latest = metric_rows(run_pk, batch_pk, points)
+    INSERT_METRIC_CHUNKS.run_many(connection, chunks)
+    UPSERT_LATEST_METRICS.run_many(connection, latest)
