@@ -123,3 +123,24 @@ def test_series_polars_and_arrow_tables_round_trip(
     assert encoded.kind == "arrow" and encoded.data is not None
     assert encoded.data.startswith(magic)
     assert codec.decode(encoded.kind, encoded.data).equals(table)
+
+
+def test_a_small_frame_is_converted_without_a_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow converts a frame of many rows on a pool of threads; for a small one
+    starting the pool costs more than the conversion."""
+    import threading
+
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counting(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    frame = pd.DataFrame(np.random.default_rng(2).normal(size=(10_000, 10)))
+    frame.columns = [f"x{i}" for i in range(10)]
+    monkeypatch.setattr(threading.Thread, "start", counting)
+    encoded = codec.encode(frame, "make")
+    assert started == []
+    assert encoded.data is not None
+    pd.testing.assert_frame_equal(codec.decode(encoded.kind, encoded.data), frame)

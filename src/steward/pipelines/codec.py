@@ -105,6 +105,16 @@ def _read_table(data: bytes) -> Any:
     return pq.read_table(io.BytesIO(data))
 
 
+def _from_pandas(frame: Any) -> Any:
+    """The Arrow table of a DataFrame; a small one converted on this thread (a thread
+    pool, pyarrow's choice for frames of many rows, costs more to start than it saves)."""
+    import pyarrow as pa
+
+    rows, columns = frame.shape
+    small = rows * columns * 8 <= SMALL_TABLE_BYTES
+    return pa.Table.from_pandas(frame, nthreads=1 if small else None)
+
+
 def _is_json(value: Any) -> bool:
     from steward.pipelines.graph import is_json_value
 
@@ -133,17 +143,15 @@ def encode(value: Any, step: str, output: str = "output") -> Encoded:
         import pandas as pd
 
         if isinstance(value, pd.Series):
-            import pyarrow as pa
-
             frame = value.to_frame(name=_PANDAS_SERIES_COLUMN if value.name is None else value.name)
-            table = pa.Table.from_pandas(frame)
+            table = _from_pandas(frame)
             meta = {**(table.schema.metadata or {}), b"steward.series": b"1"}
             return Encoded("pandas", _table_bytes(table.replace_schema_metadata(meta)), name)
         if isinstance(value, pd.DataFrame):
             import pyarrow as pa
 
             try:
-                return Encoded("pandas", _table_bytes(pa.Table.from_pandas(value)), name)
+                return Encoded("pandas", _table_bytes(_from_pandas(value)), name)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise InvalidInput(
                     f"step {step!r} returned a DataFrame that Arrow cannot hold ({exc}); "
