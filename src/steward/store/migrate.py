@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, text
 
 from steward.errors import SchemaTooNew
 from steward.store.engine import run_with_retry, write_transaction
 from steward.store.schema import SCHEMA_HEAD
+from steward.store.tracking_sql import Statement
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 KNOWN_REVISIONS = tuple(
@@ -23,11 +24,25 @@ KNOWN_REVISIONS = tuple(
 _ADVISORY_LOCK_KEY = 0x5757_4152_44  # "STEWARD" in spirit; any fixed bigint works
 
 
+_VERSION_TABLE = {
+    # Where the default schema (PostgreSQL: the search path) has ``alembic_version``.
+    "sqlite": Statement(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ),
+    "postgresql": Statement("SELECT count(to_regclass('alembic_version'))"),
+}
+_SELECT_REVISION = Statement("SELECT version_num FROM alembic_version")
+
+
 def current_revision(connection: Connection) -> str | None:
-    """The schema revision recorded in the store, or None for an empty store."""
-    if not inspect(connection).has_table("alembic_version"):
+    """The schema revision recorded in the store, or None for an empty store.
+
+    Plain statements, not SQLAlchemy's inspector: every process that opens a
+    store asks, and building the inspector cost it more than the question."""
+    if not _VERSION_TABLE[connection.dialect.name].run(connection, ()).scalar():
         return None
-    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    revision = _SELECT_REVISION.run(connection, ()).scalar()
+    return None if revision is None else str(revision)
 
 
 def _check_not_newer(revision: str | None, url: str) -> None:
