@@ -51,6 +51,10 @@ SELECT_RUN_START = Statement(
        FROM experiments LEFT JOIN runs ON runs.id = ?
        WHERE experiments.id = ?"""
 )
+SELECT_DEAD_RUN = Statement(
+    "SELECT pk FROM runs WHERE status = 'RUNNING' AND alive_until < ? LIMIT 1"
+)
+"""A RUNNING run whose heartbeat stopped (walks ``ix_runs_status_alive_until``)."""
 SELECT_RUN_STATE = Statement("SELECT pk, status, heartbeat_lost FROM runs WHERE id = ?")
 INSERT_RUN = Statement(
     """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
@@ -87,7 +91,7 @@ def keyed_values(connection: Connection, table: str, run_pks: Sequence[int]) -> 
         raise ValueError(f"{table!r} is not a table of keyed values")
     markers = ", ".join("?" * len(run_pks))
     statement = Statement(f"SELECT run_pk, key, value FROM {table} WHERE run_pk IN ({markers})")
-    return statement.run(connection, tuple(run_pks))
+    return statement.run(connection, tuple(run_pks)).all()
 
 
 INSERT_PARAMS = Statement("INSERT INTO params (run_pk, key, value, batch_pk) VALUES (?, ?, ?, ?)")
