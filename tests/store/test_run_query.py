@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import steward
 from steward.store import run_query
 from steward.store.run_filter import parse_filter, parse_order_by
@@ -70,3 +72,21 @@ def test_a_shape_is_compiled_once_and_the_kept_shapes_are_bounded(
         shape(f"metrics.acc > {value}")
     assert len(run_query._SHAPES._kept) == 3
     assert shape("metrics.acc > 4") is shape("metrics.acc > 4")
+
+
+def test_a_failing_driver_read_raises_as_sqlalchemy_does(any_workspace: Any) -> None:
+    from steward.store.engine import read_transaction
+    from steward.store.tracking_sql import driver_rows
+
+    engine = any_workspace.store.engine
+    bad = "SELECT no_such_column FROM runs"
+    with read_transaction(engine) as connection:
+        assert driver_rows(connection, "SELECT count(*) FROM runs", ()) == [(0,)]
+    with read_transaction(engine) as connection, pytest.raises(Exception) as through_sqlalchemy:
+        connection.exec_driver_sql(bad)
+    with read_transaction(engine) as connection, pytest.raises(Exception) as through_driver:
+        driver_rows(connection, bad, ())
+    # The same class (the store's translation: StorageError on SQLite) and message.
+    assert type(through_driver.value) is type(through_sqlalchemy.value)
+    assert str(through_driver.value) == str(through_sqlalchemy.value)
+    assert "no_such_column" in str(through_driver.value)

@@ -157,7 +157,7 @@ def run_by_id_query(dialect: Dialect) -> CompiledQuery:
 
 def load_runs(connection: Connection, query: CompiledQuery, values: dict[str, Any]) -> list[Run]:
     """Run a compiled runs query and return its runs with params, metrics and tags."""
-    rows = connection.exec_driver_sql(query.text, query.parameters(values)).all()
+    rows = sql.driver_rows(connection, query.text, query.parameters(values))
     if not rows:
         return []
     pks = [row[0] for row in rows]

@@ -399,7 +399,7 @@ class TrackingStore:
         heartbeat stopped (their process died), so a reader never sees them running.
         Checking costs one indexed statement in the read's own transaction."""
         with read_transaction(self.engine) as connection:
-            if sql.SELECT_DEAD_RUN.run(connection, (now_ms(),)).first() is None:
+            if not sql.SELECT_DEAD_RUN.rows(connection, (now_ms(),)):
                 return read(connection)
         self._reap_dead()
         with read_transaction(self.engine) as connection:
@@ -632,12 +632,12 @@ class TrackingStore:
     def _experiment_pks(self, connection: Connection, names_or_ids: Sequence[str]) -> list[int]:
         pks = []
         for name in names_or_ids:
-            row = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID.run(connection, (name, name)).first()
-            if row is None:
+            rows = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID.rows(connection, (name, name))
+            if not rows:
                 raise NotFound(
                     f"no experiment named {name!r}; list them with 'steward experiments list'."
                 )
-            pks.append(row.pk)
+            pks.append(rows[0][0])
         return pks
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
