@@ -293,6 +293,10 @@ def _fields_decoder(cls: type, names: Sequence[str], required: set[str]) -> Deco
     decoders = {name: decoder_for(hints[name]) for name in names}
 
     known = frozenset(decoders)
+    # Fields of text (``str`` or ``str | None``) are checked together, in one join;
+    # the others each by their decoder.
+    texts = frozenset(name for name in names if hints[name] in (str, str | None))
+    others = [(name, decoders[name]) for name in names if name not in texts]
 
     def from_object(value: dict[str, Any], where: str) -> dict[str, Any]:
         fields = value.keys()
@@ -300,7 +304,14 @@ def _fields_decoder(cls: type, names: Sequence[str], required: set[str]) -> Deco
             # The usual case costs no per-field message: a value that fails is decoded
             # again below, naming its field.
             try:
-                return {name: decoders[name](element, where) for name, element in value.items()}
+                if _clean_strings(
+                    [item for name, item in value.items() if name in texts and item is not None]
+                ):
+                    decoded = dict(value)
+                    for name, decode in others:
+                        if name in decoded:
+                            decoded[name] = decode(decoded[name], where)
+                    return decoded
             except InvalidInput:
                 pass
         unknown = set(value) - set(decoders)
