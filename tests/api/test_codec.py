@@ -159,6 +159,15 @@ def test_a_bad_field_deep_in_a_page_is_named_with_its_path() -> None:
     with pytest.raises(InvalidInput, match=r"body\.runs\[0\]\.status: expected one of"):
         decode(good, RunPage)
     good["runs"][0]["status"] = "FINISHED"
+    good["runs"][0]["name"] = None  # a text field that may not be null
+    with pytest.raises(InvalidInput, match=r"body\.runs\[0\]\.name: expected a string"):
+        decode(good, RunPage)
+    good["runs"][0]["name"] = "n"
+    good["runs"][0]["parent_id"] = 7  # one that may
+    with pytest.raises(InvalidInput, match=r"body\.runs\[0\]\.parent_id: expected a string"):
+        decode(good, RunPage)
+    good["runs"][0]["parent_id"] = None
+    assert decode(good, RunPage).runs[0].parent_id is None
     good["runs"][0]["params"] = {"a": 1}
     with pytest.raises(InvalidInput, match=r"body\.runs\[0\]\.params\.a: expected a string"):
         decode(good, RunPage)

@@ -295,8 +295,11 @@ def _fields_decoder(cls: type, names: Sequence[str], required: set[str]) -> Deco
     known = frozenset(decoders)
     # Fields of text (``str`` or ``str | None``) are checked together, in one join;
     # the others each by their decoder.
-    texts = frozenset(name for name in names if hints[name] in (str, str | None))
-    others = [(name, decoders[name]) for name in names if name not in texts]
+    texts = frozenset(name for name in names if hints[name] is str)
+    optional_texts = frozenset(name for name in names if hints[name] == str | None)
+    others = [
+        (name, decoders[name]) for name in names if name not in texts and name not in optional_texts
+    ]
 
     def from_object(value: dict[str, Any], where: str) -> dict[str, Any]:
         fields = value.keys()
@@ -305,7 +308,11 @@ def _fields_decoder(cls: type, names: Sequence[str], required: set[str]) -> Deco
             # again below, naming its field.
             try:
                 if _clean_strings(
-                    [item for name, item in value.items() if name in texts and item is not None]
+                    [
+                        item
+                        for name, item in value.items()
+                        if name in texts or (item is not None and name in optional_texts)
+                    ]
                 ):
                     decoded = dict(value)
                     for name, decode in others:
