@@ -43,7 +43,7 @@ FULL = {
     "single_calls": 10_000,
     "batch_points": 100_000,
     "batch_keys": 10,
-    "runs": 100,
+    "runs": 300,
     "params_per_run": 20,
     "metrics_per_run": 5,
     "search_runs": 1_000,

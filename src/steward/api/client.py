@@ -9,13 +9,15 @@ class with the same message.
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from steward.api.codec import decoder_for, encoder_for
 from steward.api.endpoint import Endpoint, Repository
+from steward.api.http_connection import JsonConnections, lean_transport_applies
 from steward.errors import InvalidInput, StewardError, TransferFailed, Unauthenticated, require
 
 API_PREFIX = "/api/v1"
@@ -73,6 +75,11 @@ class Transport:
         if token:
             headers["authorization"] = f"Bearer {token}"
         self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=_TIMEOUT_S)
+        self._json = (
+            JsonConnections(self.base_url + API_PREFIX, headers, _TIMEOUT_S)
+            if lean_transport_applies(self.base_url)
+            else None
+        )
         self._httpx = httpx
         self.errors: tuple[type[Exception], ...] = (httpx.TransportError, TransferFailed)
         """What a dropped or refused connection raises (for callers that retry)."""
@@ -92,13 +99,16 @@ class Transport:
                 verb, API_PREFIX + path, params=params, content=content, headers=headers
             )
         except self._httpx.TransportError as exc:
-            raise TransferFailed(
-                f"cannot reach the Steward server at {self.base_url}: {exc}. "
-                "Check STEWARD_URI and that 'steward server' is running."
-            ) from exc
+            raise self._unreachable(exc) from exc
         if response.status_code >= 400:
             raise_for_error(response.status_code, response.content)
         return response
+
+    def _unreachable(self, exc: Exception) -> TransferFailed:
+        return TransferFailed(
+            f"cannot reach the Steward server at {self.base_url}: {exc}. "
+            "Check STEWARD_URI and that 'steward server' is running."
+        )
 
     @contextmanager
     def stream(
@@ -136,15 +146,34 @@ class Transport:
             params = {
                 name: _query_value(value) for name, value in wire.items() if value is not None
             }
-            response = self.request(endpoint.verb, path, params=params)
+            content = self._json_call(endpoint.verb, path, params, None)
         else:
-            body = orjson.dumps(wire)
-            response = self.request(endpoint.verb, path, content=body, headers=_JSON)
-        return decoder_for(endpoint.return_hint)(orjson.loads(response.content), "response")
+            content = self._json_call(endpoint.verb, path, None, orjson.dumps(wire))
+        return decoder_for(endpoint.return_hint)(orjson.loads(content), "response")
+
+    def _json_call(
+        self, verb: str, path: str, params: dict[str, str] | None, body: bytes | None
+    ) -> bytes:
+        """One JSON call's answer (on the lean connection where it applies)."""
+        if self._json is None:
+            headers = _JSON if body is not None else None
+            response = self.request(verb, path, params=params, content=body, headers=headers)
+            return bytes(response.content)
+        if params:
+            path = f"{path}?{urlencode(params)}"
+        try:
+            status, content = self._json.request(verb, path, body, _JSON if body else {})
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._unreachable(exc) from exc
+        if status >= 400:
+            raise_for_error(status, content)
+        return content
 
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
+        if self._json is not None:
+            self._json.close()
 
 
 def _query_value(value: Any) -> str:

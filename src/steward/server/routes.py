@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from steward.api.codec import encoder_for
+from steward.api.codec import to_json
 from steward.api.endpoint import SERVER_FILLED, Endpoint, Repository
 from steward.errors import InvalidInput
 from steward.server.errors import from_database
@@ -53,11 +53,10 @@ def _handler(
     services: ServerServices,
     authenticator: Authenticator,
 ) -> Any:
-    import orjson
     from sqlalchemy.exc import DataError, IntegrityError
     from starlette.concurrency import run_in_threadpool
 
-    encode = encoder_for(endpoint.return_hint)
+    returns = endpoint.return_hint
     fills_actor = bool(SERVER_FILLED & set(endpoint.signature.parameters))
     target = services if endpoint.on_server else getattr(workspace.store, endpoint.repository)
     call = getattr(target, endpoint.name)
@@ -84,7 +83,7 @@ def _handler(
             result = call(**arguments)
         except (DataError, IntegrityError) as exc:
             raise from_database(exc) from exc
-        return orjson.dumps(encode(result))
+        return to_json(result, returns)
 
     async def route(request: Request) -> Response:
         body = b"" if endpoint.in_query else await request.body()

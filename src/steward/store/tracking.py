@@ -9,31 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-import operator
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     and_,
-    exists,
-    false,
     func,
-    not_,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import sqlite
 
 from steward.errors import Conflict, InvalidInput, NotFound
+from steward.store import run_query
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
 from steward.store.audit import SYSTEM_ACTOR, PendingEvent, append_event, append_events
@@ -50,11 +42,6 @@ from steward.store.records import (
     now_ms,
 )
 from steward.store.run_filter import (
-    And,
-    Comparison,
-    Expression,
-    Or,
-    OrderKey,
     parse_filter,
     parse_order_by,
 )
@@ -73,8 +60,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _value_out(value: float | None) -> float:
-    return math.nan if value is None else value
+_T = TypeVar("_T")
 
 
 class TrackingStore:
@@ -408,18 +394,25 @@ class TrackingStore:
 
         return run_with_retry(attach)
 
+    def _read_runs(self, read: Callable[[Connection], _T]) -> _T:
+        """``read`` in a read transaction, after marking KILLED the RUNNING runs whose
+        heartbeat stopped (their process died), so a reader never sees them running.
+        Checking costs one indexed statement in the read's own transaction."""
+        with read_transaction(self.engine) as connection:
+            if not sql.SELECT_DEAD_RUN.rows(connection, (now_ms(),)):
+                return read(connection)
+        self._reap_dead()
+        with read_transaction(self.engine) as connection:
+            return read(connection)
+
     def _reap_dead(self) -> None:
-        """Mark KILLED the RUNNING runs whose heartbeat stopped (their process died),
-        ended at their last heartbeat. A read unless there is one to mark."""
-        now = now_ms()
+        """Mark KILLED the RUNNING runs whose heartbeat stopped, ended at their last
+        heartbeat, each with its audit event."""
         dead = and_(
             t.runs.c.status == RunStatus.RUNNING.value,
             t.runs.c.alive_until.is_not(None),
-            t.runs.c.alive_until < now,
+            t.runs.c.alive_until < now_ms(),
         )
-        with read_transaction(self.engine) as connection:
-            if connection.execute(select(t.runs.c.pk).where(dead).limit(1)).first() is None:
-                return
 
         def reap() -> None:
             with write_transaction(self.engine) as connection:
@@ -582,88 +575,13 @@ class TrackingStore:
         Raises:
             NotFound: unknown run id.
         """
-        self._reap_dead()
-        with read_transaction(self.engine) as connection:
-            runs = self._load_runs(connection, [t.runs.c.id == run_id])
+        query = run_query.run_by_id_query(self.engine.dialect)
+        runs = self._read_runs(
+            lambda connection: run_query.load_runs(connection, query, {"run_id": run_id})
+        )
         if not runs:
             raise NotFound(f"no run with id {run_id!r}; list runs with 'steward runs list'.")
         return runs[0]
-
-    def _load_runs(
-        self,
-        connection: Connection,
-        where: list[ColumnElement[bool]],
-        order: list[Any] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        joins: Sequence[tuple[Any, ColumnElement[bool], bool]] = (),
-    ) -> list[Run]:
-        parent = _PARENT_RUNS
-        source: Any = t.runs
-        for table, on, outer in joins:
-            source = source.join(table, on, isouter=outer)
-        query = (
-            select(
-                t.runs.c.pk,
-                t.runs.c.id,
-                t.runs.c.name,
-                t.runs.c.status,
-                t.runs.c.lifecycle,
-                t.runs.c.start_time,
-                t.runs.c.end_time,
-                t.runs.c.created_by,
-                t.runs.c.system_info_digest,
-                t.runs.c.heartbeat_at,
-                t.runs.c.heartbeat_lost,
-                t.experiments.c.id.label("experiment_id"),
-                t.experiments.c.name.label("experiment"),
-                parent.c.id.label("parent_id"),
-            )
-            .select_from(source)
-            .join(t.experiments, t.experiments.c.pk == t.runs.c.experiment_pk)
-            .outerjoin(parent, parent.c.pk == t.runs.c.parent_pk)
-            .where(*where)
-        )
-        if order:
-            query = query.order_by(*order)
-        if limit is not None:
-            query = query.limit(limit).offset(offset)
-        rows = connection.execute(query).all()
-        if not rows:
-            return []
-        pks = [row.pk for row in rows]
-        params: dict[int, dict[str, str]] = {pk: {} for pk in pks}
-        metrics: dict[int, dict[str, float]] = {pk: {} for pk in pks}
-        tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
-        for chunk_start in range(0, len(pks), 10_000):
-            chunk = pks[chunk_start : chunk_start + 10_000]
-            for run_pk, key, value in sql.keyed_values(connection, "params", chunk):
-                params[run_pk][key] = value
-            for run_pk, key, value in sql.keyed_values(connection, "latest_metrics", chunk):
-                metrics[run_pk][key] = _value_out(value)
-            for run_pk, key, value in sql.keyed_values(connection, "tags", chunk):
-                tags[run_pk][key] = value
-        return [
-            Run(
-                id=row.id,
-                name=row.name,
-                experiment=row.experiment,
-                experiment_id=row.experiment_id,
-                status=RunStatus(row.status),
-                start_time=ms_to_datetime(row.start_time),  # type: ignore[arg-type]
-                end_time=ms_to_datetime(row.end_time),
-                created_by=row.created_by,
-                lifecycle=row.lifecycle,
-                parent_id=row.parent_id,
-                system_info_digest=row.system_info_digest,
-                params=params[row.pk],
-                metrics=metrics[row.pk],
-                tags=tags[row.pk],
-                last_heartbeat=ms_to_datetime(row.heartbeat_at),
-                heartbeat_lost=bool(row.heartbeat_lost),
-            )
-            for row in rows
-        ]
 
     def search_runs(
         self,
@@ -686,23 +604,25 @@ class TrackingStore:
         """
         if not 1 <= max_results <= MAX_RESULTS_LIMIT:
             raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}.")
-        expression = parse_filter(filter)
-        order_keys = parse_order_by(order_by)
+        query = run_query.search_query(
+            self.engine.dialect,
+            filter,
+            lambda: parse_filter(filter),
+            lambda: parse_order_by(order_by),
+            tuple(order_by or ()),
+            None if experiments is None else len(experiments),
+            include_deleted,
+        )
         offset = _decode_page_token(page_token)
-        self._reap_dead()
-        where: list[ColumnElement[bool]] = []
-        if not include_deleted:
-            where.append(t.runs.c.lifecycle == "active")
-        with read_transaction(self.engine) as connection:
+
+        def read(connection: Connection) -> list[Run]:
+            values: dict[str, Any] = {"page_limit": max_results + 1, "page_offset": offset}
             if experiments is not None:
-                experiment_pks = self._experiment_pks(connection, experiments)
-                where.append(t.runs.c.experiment_pk.in_(experiment_pks))
-            if expression is not None:
-                where.append(_compile(expression))
-            joins, order = _ordering(
-                order_keys, _required_keys(expression), connection.dialect.name
-            )
-            runs = self._load_runs(connection, where, order, max_results + 1, offset, joins)
+                pks = self._experiment_pks(connection, experiments)
+                values.update((f"experiment_{index}", pk) for index, pk in enumerate(pks))
+            return run_query.load_runs(connection, query, values)
+
+        runs = self._read_runs(read)
         next_token = None
         if len(runs) > max_results:
             runs = runs[:max_results]
@@ -712,16 +632,12 @@ class TrackingStore:
     def _experiment_pks(self, connection: Connection, names_or_ids: Sequence[str]) -> list[int]:
         pks = []
         for name in names_or_ids:
-            pk = connection.execute(
-                select(t.experiments.c.pk).where(
-                    or_(t.experiments.c.name == name, t.experiments.c.id == name)
-                )
-            ).scalar()
-            if pk is None:
+            rows = sql.SELECT_EXPERIMENT_BY_NAME_OR_ID.rows(connection, (name, name))
+            if not rows:
                 raise NotFound(
                     f"no experiment named {name!r}; list them with 'steward experiments list'."
                 )
-            pks.append(pk)
+            pks.append(rows[0][0])
         return pks
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -813,119 +729,6 @@ def _decode_page_token(token: str | None) -> int:
         raise InvalidInput(
             "page_token is not one Steward issued; pass the next_page_token of the previous page."
         ) from exc
-
-
-_ATTRIBUTE_COLUMNS = {
-    "name": t.runs.c.name,
-    "status": t.runs.c.status,
-    "id": t.runs.c.id,
-    "created_by": t.runs.c.created_by,
-    "start_time": t.runs.c.start_time,
-    "end_time": t.runs.c.end_time,
-}
-
-
-_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "like": lambda column, value: column.like(value),
-    "not like": lambda column, value: not_(column.like(value)),
-    "ilike": lambda column, value: column.ilike(value),
-    "in": lambda column, value: column.in_(list(value)),
-    "not in": lambda column, value: column.not_in(list(value)),
-    "is null": lambda column, _: column.is_(None),
-    "is not null": lambda column, _: column.is_not(None),
-}
-
-
-def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return _OPERATORS[op](column, value)
-
-
-_KEYED_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
-
-
-def _compile(expression: Expression) -> ColumnElement[bool]:
-    if isinstance(expression, Comparison):
-        return _compile_comparison(expression)
-    parts = [_compile(term) for term in expression.terms]
-    if isinstance(expression, And):
-        return and_(true(), *parts)
-    return or_(false(), *parts)
-
-
-def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
-    if comparison.entity == "attributes":
-        return _apply(_ATTRIBUTE_COLUMNS[comparison.key], comparison.op, comparison.value)
-    table = _KEYED_TABLES[comparison.entity]
-    present = exists().where(table.c.run_pk == t.runs.c.pk, table.c.key == comparison.key)
-    if comparison.op == "is null":
-        return not_(present)
-    if comparison.op == "is not null":
-        return present
-    # NaN metrics are stored as NULL, so no comparison matches them, as with NaN itself.
-    return exists().where(
-        table.c.run_pk == t.runs.c.pk,
-        table.c.key == comparison.key,
-        _apply(table.c.value, comparison.op, comparison.value),
-    )
-
-
-def _required_keys(expression: Expression | None) -> set[tuple[str, str]]:
-    """The (entity, key) pairs that every run matching ``expression`` must have."""
-    if isinstance(expression, Comparison):
-        if expression.entity != "attributes" and expression.op != "is null":
-            return {(expression.entity, expression.key)}
-        return set()
-    if isinstance(expression, And):
-        return set().union(*(_required_keys(term) for term in expression.terms))
-    if isinstance(expression, Or):
-        return set.intersection(*(_required_keys(term) for term in expression.terms))
-    return set()
-
-
-def _nulls_last(column: Any, descending: bool, dialect: str) -> Any:
-    """Order ``column`` with NULLs (and so NaN metrics) last on every database, adding
-    ``NULLS LAST`` only where it is not the default: the default keeps the
-    index usable for an ordered scan."""
-    ordered = column.desc() if descending else column.asc()
-    nulls_come_first = (dialect == "sqlite") != descending
-    return ordered.nulls_last() if nulls_come_first else ordered
-
-
-def _ordering(
-    keys: list[OrderKey], required: set[tuple[str, str]], dialect: str
-) -> tuple[list[tuple[Any, ColumnElement[bool], bool]], list[Any]]:
-    """Joins and ORDER BY terms for ``keys``, newest first as the final tie-break.
-
-    A metric, param or tag to order by is joined (not a per-row subquery); the
-    join is inner when the filter already requires the key, which lets the
-    database walk the (key, value) index in order and stop at the page size.
-    """
-    joins: list[tuple[Any, ColumnElement[bool], bool]] = []
-    order: list[Any] = []
-    for index, key in enumerate(keys):
-        column: Any
-        if key.entity == "attributes":
-            column = _ATTRIBUTE_COLUMNS[key.key]
-        else:
-            alias = _order_alias(key.entity, index)
-            on = and_(alias.c.run_pk == t.runs.c.pk, alias.c.key == key.key)
-            joins.append((alias, on, (key.entity, key.key) not in required))
-            column = alias.c.value
-        order.append(_nulls_last(column, key.descending, dialect))
-    order += [t.runs.c.start_time.desc(), t.runs.c.pk.desc()]
-    return joins, order
-
-
-@cache
-def _order_alias(entity: str, index: int) -> Any:
-    """The keyed table of ``entity`` joined for the ``index``-th order key (made once)."""
-    return _KEYED_TABLES[entity].alias(f"order_{index}")
 
 
 def _audit_revived(connection: Connection, run_id: str) -> None:
