@@ -121,16 +121,27 @@ def _metadata_files() -> list[str] | None:
 
 
 def _read_name_and_version(path: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` of a metadata file (None for what cannot be read)."""
+    """``Name`` and ``Version`` of a metadata file (None for what cannot be read).
+
+    Read with ``os.read``: a buffered file object costs three times the read itself,
+    hundreds of times over."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-            name, version, over = _name_and_version(head, len(head) < HEAD_BYTES)
-            if not over:
-                name, version, _ = _name_and_version(head + handle.read(), True)
-            return name, version
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None, None
+    try:
+        head = os.read(fd, HEAD_BYTES)
+        name, version, over = _name_and_version(head, len(head) < HEAD_BYTES)
+        if not over:
+            parts = [head]
+            while chunk := os.read(fd, 1 << 16):
+                parts.append(chunk)
+            name, version, _ = _name_and_version(b"".join(parts), True)
+        return name, version
+    except OSError:
+        return None, None
+    finally:
+        os.close(fd)
 
 
 def installed_packages() -> dict[str, str | None]:
