@@ -27,7 +27,6 @@ import base64
 import math
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from steward.data.chunking import worker_count
-from steward.data.csv_split import FileRange, row_aligned_ranges
+from steward.data.csv_split import MappedRanges, row_aligned_ranges
 from steward.data.numeric import numeric_statistics
 from steward.data.sketches import (
     HLL_REGISTER_COUNT,
@@ -589,26 +588,22 @@ def _profile_csv_pass(
     if len(ranges) < 2:
         whole = csv_batches(path, types, on_invalid=on_invalid)
         return profile_batches(whole, whole.schema)
-    quoted = threading.Event()
 
-    def profile_range(index: int) -> TableProfile:
-        start, end = ranges[index]
-        with FileRange(path, start, end, quoted) as part:
+    with MappedRanges(path) as mapped:
+
+        def profile_range(index: int) -> TableProfile | None:
+            start, end = ranges[index]
+            part = mapped.reader(start, end)
+            if part is None:
+                return None
             names = None if index == 0 else schema.names
             stream = csv_batches(part, types, column_names=names, on_invalid=on_invalid)
-            return profile_batches(stream, stream.schema)
+            return profile_batches(mapped.until_quoted(stream), stream.schema)
 
-    import pyarrow as pa
-
-    merged = None
-    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        try:
-            merged = merge_profiles(pool.map(profile_range, range(len(ranges))))
-        except pa.ArrowInvalid:
-            if not quoted.is_set():
-                raise
-    if merged is not None and not quoted.is_set():
-        return merged
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            parts = list(pool.map(profile_range, range(len(ranges))))
+        if not mapped.quoted.is_set():
+            return merge_profiles(part for part in parts if part is not None)
     # A quote may hide a newline that a cut went through: read the file whole.
     bad_rows.clear()
     whole = csv_batches(path, column_types, on_invalid=on_invalid)
