@@ -254,8 +254,13 @@ def test_a_failed_log_write_fails_the_job_cleanly_and_a_rerun_logs_every_row_onc
     with pytest.raises(StorageError, match=r"prediction log of part-\d+-\d+\.parquet.*resume"):
         steward.pipelines.score("models:/triage@champion", source, out, chunk_rows=50)
     parts = sorted(Path(out).glob("part-*.parquet"))
-    assert 3 <= len(parts) < 12, "the job went on scoring after the log failed"
-    assert len(steward.serving.read_predictions("triage")) == 100  # the two written chunks
+    assert 3 <= len(parts) <= 5, "the job went on scoring after the log failed"
+    failed = pd.read_parquet(parts[2])["request_id"]
+    logged = set(steward.serving.read_predictions("triage")["request_id"])
+    # The chunks before the failed one are logged; a chunk queued behind it may be.
+    assert set(pd.read_parquet(parts[0])["request_id"]) <= logged
+    assert set(pd.read_parquet(parts[1])["request_id"]) <= logged
+    assert not logged & set(failed)
 
     monkeypatch.setattr(batch_log, "store_segment", real_store)
     result = steward.pipelines.score("models:/triage@champion", source, out, chunk_rows=50)
