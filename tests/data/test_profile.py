@@ -165,6 +165,26 @@ def test_a_csv_read_again_with_its_first_block_types_gives_the_same_profile(
     assert profile_csv(twice) == retyped
 
 
+def test_a_csv_is_read_into_the_system_allocator_not_arrows_default_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrow's default pool (mimalloc) re-faults fresh huge pages block after block.
+    from steward.data import profile
+
+    monkeypatch.setattr(profile, "CSV_BLOCK_SIZE", 4096)
+    path = write_csv(tmp_path / "t.csv", 3000)
+    pool, default = profile.table_memory_pool(), pa.default_memory_pool()
+    assert pool.backend_name == "system"
+    held_before, default_before = pool.bytes_allocated(), default.bytes_allocated()
+    batches = list(profile.csv_batches(path))
+    ids = sum(batch.column("id").nbytes for batch in batches)
+    assert len(batches) > 5 and ids >= 3000 * 8
+    assert pool.bytes_allocated() - held_before >= ids
+    if default.backend_name != pool.backend_name:
+        assert default.bytes_allocated() - default_before < ids
+    assert profile.profile_batches(batches, batches[0].schema) == profile_csv(path)
+
+
 def test_csv_column_that_widens_later_is_widened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,3 +228,45 @@ def test_an_interrupted_job_resumes_without_scoring_a_row_twice(
     log = steward.serving.read_predictions("triage")
     assert len(log) == 3000 and log["request_id"].is_unique
     assert set(log["request_id"]) == set(scored["request_id"])
+
+
+def test_a_failed_log_write_fails_the_job_cleanly_and_a_rerun_logs_every_row_once(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is written beside the scoring of the next chunks: when a write fails (a
+    full disk), the job stops with an error naming the part, keeps what it scored, and
+    the same call again logs the parts whose log was not written, each row once."""
+    import steward.serving.batch_log as batch_log
+    from steward.errors import StorageError
+
+    make_model()
+    inputs(tmp_path / "in", rows=1000)
+    source, out = str(tmp_path / "in" / "part-a.parquet"), str(tmp_path / "out")
+    real_store, calls = batch_log.store_segment, []
+
+    def failing_third(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(batch_log, "store_segment", failing_third)
+    with pytest.raises(StorageError, match=r"prediction log of part-\d+-\d+\.parquet.*resume"):
+        steward.pipelines.score("models:/triage@champion", source, out, chunk_rows=50)
+    parts = sorted(Path(out).glob("part-*.parquet"))
+    assert 3 <= len(parts) <= 5, "the job went on scoring after the log failed"
+    failed = pd.read_parquet(parts[2])["request_id"]
+    logged = set(steward.serving.read_predictions("triage")["request_id"])
+    # The chunks before the failed one are logged; a chunk queued behind it may be.
+    assert set(pd.read_parquet(parts[0])["request_id"]) <= logged
+    assert set(pd.read_parquet(parts[1])["request_id"]) <= logged
+    assert not logged & set(failed)
+
+    monkeypatch.setattr(batch_log, "store_segment", real_store)
+    result = steward.pipelines.score("models:/triage@champion", source, out, chunk_rows=50)
+    assert result.resumed and result.rows + result.rows_skipped == 600
+    assert result.rows_skipped == 50 * len(parts)
+    scored = pd.read_parquet(out)
+    log = steward.serving.read_predictions("triage")
+    assert len(scored) == len(log) == 600 and log["request_id"].is_unique
+    assert set(log["request_id"]) == set(scored["request_id"])

@@ -63,3 +63,20 @@ def test_a_promotion_policy_is_an_approvers_and_gates_are_read_by_anyone(team: T
         assert viewer.post("/gates/search", json={"model": ["triage", None]}).json() == []
         refused = viewer.post("/gates/x/decision", json={"decision": "promoted", "reason": "r"})
         assert refused.status_code == 403
+
+
+def test_a_lease_past_any_date_is_refused_and_a_sound_one_is_taken(team: Team) -> None:
+    lease = {"holder": "agent-1", "host": "box", "pid": 12}
+    with team.client("editor") as editor:
+        for odd in (
+            {"ttl_ms": 10**14},  # expires in the year 5138: no datetime holds the next read
+            {"ttl_ms": 0},
+            {"ttl_ms": 60_000, "last_tick_ms": 10**16},
+            {"ttl_ms": 60_000, "pid": -1},
+        ):
+            answer = editor.post("/agent-lease", json={**lease, **odd})
+            assert answer.status_code == 400, (odd, answer.text)
+        assert editor.get("/agent-lease").json() is None  # nothing was taken
+        taken = editor.post("/agent-lease", json={**lease, "ttl_ms": 60_000})
+        assert taken.status_code == 200, taken.text
+        assert editor.get("/agent-lease").json()["holder"] == "agent-1"

@@ -39,6 +39,13 @@ def test_numbers_match_pyarrow(values: np.ndarray) -> None:
         assert a == b or (math.isnan(a) and math.isnan(b))
 
 
+@pytest.mark.parametrize(("value", "rows"), [(7, 5), (-(2**40), 3), (None, 4), (3, 0)])
+def test_a_repeated_integer_matches_pyarrow(value: int | None, rows: int) -> None:
+    built = arrow_columns.repeated_integer(value, rows)
+    built.validate(full=True)
+    assert built.equals(pa.array([value] * rows, pa.int64()))
+
+
 def test_strings_runs_times_optional_integers_and_lists() -> None:
     names = ["a", None, "épidémie", "", "🩺"]
     assert arrow_columns.strings(names).to_pylist() == names

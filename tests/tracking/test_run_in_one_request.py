@@ -28,8 +28,17 @@ def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[An
         monkeypatch.setenv("STEWARD_TOKEN", server.make_user("tester", "editor"))
         ws = steward.open_workspace(home=tmp_path / "home", actor="tester")
         sent: list[tuple[str, str]] = []
-        hooks = ws.store.transport.client.event_hooks
+        transport: Any = ws.store.transport
+        hooks = transport.client.event_hooks
         hooks["request"] = [lambda request: sent.append((request.method, request.url.path))]
+        if transport.lean is not None:  # the JSON calls' own connection
+            send = transport.lean.request
+
+            def recorded(verb: str, path: str, *args: Any) -> Any:
+                sent.append((verb, transport.lean.prefix + path.partition("?")[0]))
+                return send(verb, path, *args)
+
+            monkeypatch.setattr(transport.lean, "request", recorded)
         for workspace in pinned(ws, monkeypatch, tmp_path):
             with steward.start_run(name="warm-up"):  # sends this process's system facts
                 pass

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from steward.api.endpoint import Endpoint, Repository
+from steward.api.tracking import check_time
 from steward.auth import Role
 from steward.errors import InvalidInput
 from steward.store.agent import AgentStore
@@ -45,9 +46,17 @@ def _check_cursor(arguments: dict[str, Any]) -> None:
         raise InvalidInput("a trigger's cursor cannot be negative.")
 
 
+MAX_LEASE_TTL_MS = 86_400_000
+"""The longest lease an agent takes at once (a day; agents renew every third of it)."""
+
+
 def _check_lease(arguments: dict[str, Any]) -> None:
-    if arguments["ttl_ms"] < 1 or arguments["pid"] < 0:
-        raise InvalidInput("a lease needs a positive ttl_ms and a pid of 0 or more.")
+    if not 1 <= arguments["ttl_ms"] <= MAX_LEASE_TTL_MS or arguments["pid"] < 0:
+        raise InvalidInput(
+            f"a lease needs a ttl_ms between 1 and {MAX_LEASE_TTL_MS:,} (a day) "
+            "and a pid of 0 or more."
+        )
+    check_time(arguments, "last_tick_ms")
 
 
 def _check_budget(arguments: dict[str, Any]) -> None:

@@ -75,11 +75,12 @@ class Transport:
         if token:
             headers["authorization"] = f"Bearer {token}"
         self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=_TIMEOUT_S)
-        self._json = (
+        self.lean = (
             JsonConnections(self.base_url + API_PREFIX, headers, _TIMEOUT_S)
             if lean_transport_applies(self.base_url)
             else None
         )
+        """The JSON calls' own connections, or None where httpx carries every request."""
         self._httpx = httpx
         self.errors: tuple[type[Exception], ...] = (httpx.TransportError, TransferFailed)
         """What a dropped or refused connection raises (for callers that retry)."""
@@ -155,14 +156,14 @@ class Transport:
         self, verb: str, path: str, params: dict[str, str] | None, body: bytes | None
     ) -> bytes:
         """One JSON call's answer (on the lean connection where it applies)."""
-        if self._json is None:
+        if self.lean is None:
             headers = _JSON if body is not None else None
             response = self.request(verb, path, params=params, content=body, headers=headers)
             return bytes(response.content)
         if params:
             path = f"{path}?{urlencode(params)}"
         try:
-            status, content = self._json.request(verb, path, body, _JSON if body else {})
+            status, content = self.lean.request(verb, path, body, _JSON if body else {})
         except (OSError, http.client.HTTPException) as exc:
             raise self._unreachable(exc) from exc
         if status >= 400:
@@ -172,8 +173,8 @@ class Transport:
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
-        if self._json is not None:
-            self._json.close()
+        if self.lean is not None:
+            self.lean.close()
 
 
 def _query_value(value: Any) -> str:

@@ -57,17 +57,18 @@ def _check_new_run(arguments: dict[str, Any]) -> None:
     digest = arguments.get("system_info_digest")
     if digest is not None:
         parse_digest(digest)
-    _check_time(arguments, "start_time_ms")
+    check_time(arguments, "start_time_ms")
     _check_alive(arguments)
 
 
 def _check_recorded_run(arguments: dict[str, Any]) -> None:
     _check_new_run(arguments)
     check_batch(arguments)
-    _check_time(arguments, "end_time_ms")
+    check_time(arguments, "end_time_ms")
 
 
-def _check_time(arguments: dict[str, Any], name: str) -> None:
+def check_time(arguments: dict[str, Any], name: str) -> None:
+    """Refuse a time argument (ms since 1970) that no datetime can hold."""
     value = arguments.get(name)
     if value is not None and not 0 < value <= MAX_TIME_MS:
         raise InvalidInput(f"{name} must be milliseconds since 1970 before the year 10000.")
@@ -75,7 +76,7 @@ def _check_time(arguments: dict[str, Any], name: str) -> None:
 
 def _check_end(arguments: dict[str, Any]) -> None:
     _check_metrics(arguments.get("metrics") or [])
-    _check_time(arguments, "end_time_ms")
+    check_time(arguments, "end_time_ms")
 
 
 def _check_alive(arguments: dict[str, Any]) -> None:

@@ -2,19 +2,25 @@
 
 Arrow's streaming CSV reader parses one block after another, on one core. A
 file cut at row boundaries can be read by one reader per range instead, all
-at once, each still streaming (bounded memory). A newline is a row boundary
-only outside a quoted field; to stay exact without parsing, a file that holds
-any quote character must be read whole: each range's reader looks for quotes
-in the bytes it passes on (no pass of its own over the file) and, on seeing
-one, says so and stops every range, so that the caller reads the file whole.
+at once, each still streaming (bounded memory). The file is memory-mapped:
+each range is a slice of the page cache, handed to its reader without a copy.
+A newline is a row boundary only outside a quoted field; to stay exact
+without parsing, a file that holds any quote character must be read whole:
+each range is searched for a quote (``memchr``, in its reader's thread)
+before it is parsed, and a range that finds one says so, which stops every
+range, so that the caller reads the file whole.
 """
 
 from __future__ import annotations
 
-import io
+import ctypes
+import os
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from steward.libc import libc
 
 
 def _next_row_start(handle: Any, offset: int) -> int | None:
@@ -34,7 +40,7 @@ def row_aligned_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
 
     The first range starts at 0 (with the header). One range (the whole file)
     when the file has too few lines, or ``parts`` < 2. A file with quotes is
-    cut too: read the ranges with ``FileRange`` and its ``quoted`` event.
+    cut too: read the ranges with ``MappedRanges``, which watches for quotes.
     """
     size = path.stat().st_size
     whole = [(0, size)]
@@ -51,39 +57,67 @@ def row_aligned_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], size], strict=True))
 
 
-class FileRange(io.RawIOBase):
-    """A read-only stream of the bytes ``[start, end)`` of a file, watching for quotes.
+_FALLBACK_STEP = 16 << 20
+"""Bytes copied out at a time to look for a quote where the C library has no ``memchr``."""
 
-    ``quoted`` is shared by the ranges of one file: set when any of them
-    reads a quote character, after which every range reads as ended.
+
+def _memchr() -> Any:
+    """The C library's ``memchr`` (it releases the GIL), or None where there is none."""
+    function = getattr(libc(), "memchr", None)
+    if function is not None:
+        function.restype = ctypes.c_void_p
+        function.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    return function
+
+
+def holds_quote(buffer: Any) -> bool:
+    """Whether an Arrow buffer holds a double quote character."""
+    memchr = _memchr()
+    if memchr is not None:
+        return buffer.size > 0 and memchr(buffer.address, ord('"'), buffer.size) is not None
+    return any(
+        b'"' in buffer.slice(offset, min(_FALLBACK_STEP, buffer.size - offset)).to_pybytes()
+        for offset in range(0, buffer.size, _FALLBACK_STEP)
+    )
+
+
+class MappedRanges:
+    """Ranges of one memory-mapped file, each read without a copy, watching for quotes.
+
+    ``quoted`` is set when any range holds a quote character; from then on
+    every range reads as ended (see ``reader`` and ``until_quoted``).
     """
 
-    def __init__(self, path: Path, start: int, end: int, quoted: threading.Event) -> None:
-        self._handle = path.open("rb", buffering=0)
-        self._handle.seek(start)
-        self._left = end - start
-        self._quoted = quoted
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
 
-    def readable(self) -> bool:
-        return True
+        self._map = pa.memory_map(os.fspath(path))
+        self._buffer = self._map.read_buffer()
+        self.quoted = threading.Event()
 
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (b"" at the end, or once any range saw a quote)."""
-        if self._quoted.is_set():
-            return b""
-        wanted = self._left if size < 0 else min(size, self._left)
-        data = self._handle.read(wanted) or b""
-        self._left -= len(data)
-        if b'"' in data:
-            self._quoted.set()
-            return b""
-        return data
+    def reader(self, start: int, end: int) -> Any | None:
+        """An Arrow stream of the bytes ``[start, end)``; None if the file holds a quote."""
+        import pyarrow as pa
 
-    def readinto(self, target: Any) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
+        part = self._buffer.slice(start, end - start)
+        if not self.quoted.is_set() and holds_quote(part):
+            self.quoted.set()
+        return None if self.quoted.is_set() else pa.BufferReader(part)
+
+    def until_quoted(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """``batches``, stopped as soon as any range has found a quote."""
+        for batch in batches:
+            if self.quoted.is_set():
+                return
+            yield batch
 
     def close(self) -> None:
-        self._handle.close()
-        super().close()
+        """Unmap the file (once no buffer of it is left)."""
+        self._buffer = None
+        self._map.close()
+
+    def __enter__(self) -> MappedRanges:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -50,6 +50,16 @@ def numbers(values: np.ndarray, valid: np.ndarray | None = None) -> Any:
     return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)], null_count)
 
 
+def repeated_integer(value: int | None, rows: int) -> Any:
+    """``value`` (or nothing, for None) on each of ``rows`` rows, as a 64-bit integer column."""
+    import numpy as np
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(rows, pa.int64())
+    return numbers(np.full(rows, value, dtype=np.int64))
+
+
 def timestamps_ms(values: Sequence[int] | np.ndarray) -> Any:
     """Milliseconds since the epoch as a UTC timestamp column."""
     import numpy as np

@@ -44,11 +44,6 @@ def segment_table(
     import pyarrow as pa
 
     rows = len(request_ids)
-    version_column = (
-        pa.nulls(rows, pa.int64())
-        if version is None
-        else arrow_columns.numbers(np.full(rows, version, dtype=np.int64))
-    )
     columns: dict[str, Any] = {
         "request_id": request_ids,
         "timestamp": pa.Array.from_buffers(
@@ -57,7 +52,7 @@ def segment_table(
             [None, pa.py_buffer(np.full(rows, time_ms, dtype=np.int64))],
         ),
         "model": arrow_columns.string_runs([model], [rows]),
-        "version": version_column,
+        "version": arrow_columns.repeated_integer(version, rows),
         "route": arrow_columns.string_runs([route], [rows]),
         "protocol": arrow_columns.string_runs([route], [rows]),
         "latency_ms": arrow_columns.numbers(np.full(rows, latency_ms, dtype=np.float64)),
