@@ -4,9 +4,13 @@ Requests queue on an asyncio queue; one worker takes what is waiting (up to
 ``max_batch_rows``), runs the model once in a worker thread, so the event
 loop keeps accepting requests, and hands each request its slice of the
 output. While the model runs, new requests pile up and form the next batch,
-so batches grow with load by themselves. The worker waits up to
-``max_wait_ms`` for more requests only when the last batch was shared, so an
-idle server answers a lone request at once.
+so batches grow with load by themselves. The worker waits for more requests
+only when the last batch was shared (an idle server answers a lone request at
+once), and only while they keep coming: up to ``max_wait_ms`` in all, but no
+more than a quarter of it for the next one. Clients that each wait for their
+answer before asking again (a closed loop, as most are) have all sent what
+they will send by then, and a server that waited out the whole
+``max_wait_ms`` would sit idle for it on every batch.
 """
 
 from __future__ import annotations
@@ -96,6 +100,8 @@ class MicroBatcher:
         self._infer = infer
         self.max_batch_rows = max(1, max_batch_rows)
         self.max_wait_s = max(0.0, max_wait_ms) / 1000
+        self.gap_s = self.max_wait_s / 4
+        """The longest wait for the next request while a batch fills."""
         self._observe = observe_batch
         self._queue: asyncio.Queue[_Pending | None] | None = None
         self._stopping = False
@@ -159,9 +165,9 @@ class MicroBatcher:
                 if remaining <= 0:
                     break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    item = await asyncio.wait_for(self._queue.get(), min(remaining, self.gap_s))
                 except TimeoutError:
-                    break
+                    break  # requests stopped coming: waiting longer only idles
             if item is None:
                 self._stopping = True
                 break
