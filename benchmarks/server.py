@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE / "snippets"
 FULL = {
     "single_calls": 10_000,
-    "batch_points": 100_000,
+    "batch_points": 300_000,
     "batch_keys": 10,
     "runs": 300,
     "params_per_run": 20,
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "sizes": sizes,
         "seed_runs": seed_runs(sizes["search_runs"]),
-        "repeats": {"search": 3 if args.quick else 7, "frame": 1 if args.quick else 3},
+        "repeats": {"search": 3 if args.quick else 15, "frame": 1 if args.quick else 3},
     }
     console = Console()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
