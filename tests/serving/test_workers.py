@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from steward.serving.workers import reuse_port_sockets
+from tests.services import wait_until
 from tests.serving.conftest import rows, serve_process, stop_process
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -68,6 +69,9 @@ def test_each_worker_listens_on_its_own_socket_and_takes_connections(
         clients = [httpx.Client(base_url=url) for _ in range(16)]
         try:
             for client in clients:
+                # /ready answered 200 from one worker; the other may still be loading its
+                # model (503 NotReady) on a busy machine: each connection waits for its own.
+                assert wait_until(lambda c=client: c.get("/ready").status_code == 200, 120)
                 assert client.post("/predict", json={"inputs": rows(1)}).status_code == 200
             time.sleep(0.2)
             connected = {i for i, (state, _) in _tcp_sockets(port).items() if state == "01"}
