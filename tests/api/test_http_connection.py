@@ -3,10 +3,14 @@ closed it while idle, never sending a request twice; httpx where it must stay.""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -53,14 +57,22 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(params=[False, True], ids=["kept-alive", "closed-when-idle"])
-def server(request: pytest.FixtureRequest) -> Iterator[_Counting]:
-    served = _Counting(close_after_each=request.param)
+@contextmanager
+def _serving(close_after_each: bool) -> Iterator[_Counting]:
+    served = _Counting(close_after_each)
     thread = threading.Thread(target=served.serve_forever, daemon=True)
     thread.start()
-    yield served
-    served.shutdown()
-    served.server_close()
+    try:
+        yield served
+    finally:
+        served.shutdown()
+        served.server_close()
+
+
+@pytest.fixture(params=[False, True], ids=["kept-alive", "closed-when-idle"])
+def server(request: pytest.FixtureRequest) -> Iterator[_Counting]:
+    with _serving(close_after_each=request.param) as served:
+        yield served
 
 
 def test_each_request_is_sent_once_on_a_live_connection(server: _Counting) -> None:
@@ -110,3 +122,32 @@ def test_https_and_proxies_stay_on_httpx(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not lean_transport_applies("https://steward.example.org")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.org:3128")
     assert not lean_transport_applies("http://steward.example.org")
+
+
+def test_a_finished_threads_connection_goes_with_it(server: _Counting) -> None:
+    connections = JsonConnections(f"http://127.0.0.1:{server.server_port}", {}, 5)
+    thread = threading.Thread(target=lambda: connections.request("GET", "/health", None, {}))
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert len(server.requests) == 1 and len(connections._all) == 0
+    connections.close()
+
+
+def test_a_forked_child_opens_its_own_connection() -> None:
+    with _serving(close_after_each=False) as server:
+        connections = JsonConnections(f"http://127.0.0.1:{server.server_port}", {}, 5)
+        assert connections.request("GET", "/parent", None, {})[0] == 200
+
+        def child() -> None:
+            status, _ = connections.request("GET", "/child", None, {})
+            os._exit(0 if status == 200 else 1)
+
+        process = multiprocessing.get_context("fork").Process(target=child)
+        process.start()
+        process.join(30)
+        assert process.exitcode == 0
+        assert connections.request("GET", "/parent-again", None, {})[0] == 200
+        connections.close()
+    assert [path for _, path, _ in server.requests] == ["/parent", "/child", "/parent-again"]
+    assert server.connections == 2  # the child's own, and the parent's kept alive

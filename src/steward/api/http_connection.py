@@ -11,7 +11,8 @@ them up for it).
 
 A kept-alive connection that the server closed while it sat idle (a restart,
 an idle timeout) is noticed before it is reused and opened anew, so a request
-is never sent down a dead connection and never sent twice.
+is never sent down a dead connection and never sent twice. A thread's
+connection goes with the thread; a forked child opens its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import http.client
 import os
 import select
 import threading
+import weakref
 from urllib.parse import urlsplit
 
 _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
@@ -42,9 +44,16 @@ class JsonConnections:
         self.prefix = parts.path.rstrip("/")
         self.headers = headers
         self.timeout_s = timeout_s
-        self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._forget_inherited()
+
+    def _forget_inherited(self) -> None:
+        """Start with no connections (in a new process too: a forked child must never
+        write on its parent's sockets). A finished thread's connection is closed when
+        it is collected: only weak references are kept for ``close``."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
 
     def request(
         self, verb: str, path: str, body: bytes | None, headers: dict[str, str]
@@ -64,12 +73,15 @@ class JsonConnections:
         return response.status, content
 
     def _connection(self) -> http.client.HTTPConnection:
+        if os.getpid() != self._pid:
+            with self._lock:
+                self._forget_inherited()
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
             self._local.connection = connection
             with self._lock:
-                self._all.append(connection)
+                self._all.add(connection)
         elif connection.sock is not None and _closed_by_peer(connection):
             connection.close()  # the next request opens it anew
         return connection
@@ -77,7 +89,7 @@ class JsonConnections:
     def close(self) -> None:
         """Close every thread's connection."""
         with self._lock:
-            for connection in self._all:
+            for connection in list(self._all):
                 connection.close()
             self._all.clear()
 
