@@ -51,6 +51,7 @@ SHAPES_KEPT = 256
 """Compiled search statements kept per process (least recently made are dropped first)."""
 
 _PARENT_RUNS = t.runs.alias("parent")
+"""The runs table as a run's parent (made once: an alias builds its columns anew)."""
 _LIMIT = bindparam("page_limit", 0, type_=Integer)
 _OFFSET = bindparam("page_offset", 0, type_=Integer)
 _RUN_ID = bindparam("run_id", "", type_=String)

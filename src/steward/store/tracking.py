@@ -49,8 +49,6 @@ from steward.store.validation import check_name, param_conflict
 
 MAX_RESULTS_LIMIT = 50_000
 _TERMINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED}
-_PARENT_RUNS = t.runs.alias("parent")
-"""The runs table as a run's parent (made once: an alias builds its columns anew)."""
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
