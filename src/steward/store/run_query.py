@@ -22,7 +22,6 @@ import operator
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -44,7 +43,7 @@ from sqlalchemy.engine import Dialect
 
 from steward.store import schema as t
 from steward.store import tracking_sql as sql
-from steward.store.records import Run, RunStatus, record_builder
+from steward.store.records import Run, RunStatus, ms_to_datetime, record_builder
 from steward.store.run_filter import And, Comparison, Expression, Or, OrderKey
 
 SHAPES_KEPT = 256
@@ -181,8 +180,8 @@ def load_runs(connection: Connection, query: CompiledQuery, values: dict[str, An
                 "experiment": row[12],
                 "experiment_id": row[11],
                 "status": _STATUSES[row[3]],
-                "start_time": _time(row[5]),
-                "end_time": _time(row[6]),
+                "start_time": ms_to_datetime(row[5]),
+                "end_time": ms_to_datetime(row[6]),
                 "created_by": row[7],
                 "lifecycle": row[4],
                 "parent_id": row[13],
@@ -190,16 +189,12 @@ def load_runs(connection: Connection, query: CompiledQuery, values: dict[str, An
                 "params": params[row[0]],
                 "metrics": metrics[row[0]],
                 "tags": tags[row[0]],
-                "last_heartbeat": _time(row[9]),
+                "last_heartbeat": ms_to_datetime(row[9]),
                 "heartbeat_lost": bool(row[10]),
             }
         )
         for row in rows
     ]
-
-
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def _runs_select(
