@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from steward.store import tracking_sql as sql
 from steward.store.audit import PendingEvent
 from steward.store.records import Metric, RunStatus, now_ms
+from steward.store.tracking import run_end_event, run_start_event
 
 _PAGE = 500
 """Keys read back per query (SQLite allows 32,766 parameters; older builds 999)."""
@@ -84,16 +85,8 @@ def insert_finished_runs(
         connection, "SELECT id, pk FROM runs WHERE id IN ({})", [r.run_id for r in runs]
     )
     for run in runs:
-        subject = f"run:{run.run_id}"
-        running = RunStatus.RUNNING.value
-        details = {"experiment": experiment_name, "name": run.name}
-        events.append(
-            PendingEvent(actor, "run.start", subject, None, running, details=details,
-                         at_ms=run.started_at)
-        )  # fmt: skip
-        events.append(
-            PendingEvent(actor, "run.end", subject, running, run.status.value, at_ms=run.ended_at)
-        )
+        events.append(run_start_event(actor, run.run_id, experiment_name, run.name, run.started_at))
+        events.append(run_end_event(actor, run.run_id, run.status, run.ended_at))
     _write_values(connection, actor, [(run_pks[run.run_id], run) for run in runs])
     return run_pks
 

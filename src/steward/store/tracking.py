@@ -782,19 +782,7 @@ def insert_run(
             False,
         ),
     ).scalar_one()
-    _audit(
-        connection,
-        events,
-        PendingEvent(
-            actor,
-            "run.start",
-            f"run:{run_id}",
-            None,
-            RunStatus.RUNNING.value,
-            details={"experiment": experiment_name, "name": name},
-            at_ms=start_time,
-        ),
-    )
+    _audit(connection, events, run_start_event(actor, run_id, experiment_name, name, start_time))
     return int(run_pk)
 
 
@@ -814,14 +802,25 @@ def end_running_run(
     ended_now = sql.END_RUNNING_RUN.run(connection, (status.value, ended, started, run_pk))
     if ended_now.rowcount == 0:
         return False
-    _audit(
-        connection,
-        events,
-        PendingEvent(
-            actor, "run.end", f"run:{run_id}", RunStatus.RUNNING.value, status.value, at_ms=ended
-        ),
-    )
+    _audit(connection, events, run_end_event(actor, run_id, status, ended))
     return True
+
+
+def run_start_event(
+    actor: str, run_id: str, experiment_name: str, name: str, at_ms: int
+) -> PendingEvent:
+    """The ``run.start`` audit event of a run, however it was written."""
+    details = {"experiment": experiment_name, "name": name}
+    subject = f"run:{run_id}"
+    return PendingEvent(
+        actor, "run.start", subject, None, RunStatus.RUNNING.value, details=details, at_ms=at_ms
+    )
+
+
+def run_end_event(actor: str, run_id: str, status: RunStatus, at_ms: int) -> PendingEvent:
+    """The ``run.end`` audit event of a run that was running, however it was written."""
+    running = RunStatus.RUNNING.value
+    return PendingEvent(actor, "run.end", f"run:{run_id}", running, status.value, at_ms=at_ms)
 
 
 def _audit(connection: Connection, events: list[PendingEvent] | None, event: PendingEvent) -> None:
