@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     func,
     select,
     update,
@@ -406,24 +405,11 @@ class TrackingStore:
     def _reap_dead(self) -> None:
         """Mark KILLED the RUNNING runs whose heartbeat stopped, ended at their last
         heartbeat, each with its audit event."""
-        dead = and_(
-            t.runs.c.status == RunStatus.RUNNING.value,
-            t.runs.c.alive_until.is_not(None),
-            t.runs.c.alive_until < now_ms(),
-        )
+        now = now_ms()
 
         def reap() -> None:
             with write_transaction(self.engine) as connection:
-                killed = connection.execute(
-                    update(t.runs)
-                    .where(dead)
-                    .values(
-                        status=RunStatus.KILLED.value,
-                        end_time=func.coalesce(t.runs.c.heartbeat_at, t.runs.c.start_time),
-                        heartbeat_lost=True,
-                    )
-                    .returning(t.runs.c.id)
-                ).scalars()
+                killed = [row[0] for row in sql.KILL_DEAD_RUNS.run(connection, (now,))]
                 for run_id in sorted(killed):
                     append_event(
                         connection,

@@ -75,10 +75,15 @@ SELECT_RUN_START = Statement(
        FROM experiments LEFT JOIN runs ON runs.id = ?
        WHERE experiments.id = ?"""
 )
-SELECT_DEAD_RUN = Statement(
-    "SELECT pk FROM runs WHERE status = 'RUNNING' AND alive_until < ? LIMIT 1"
+_DEAD_RUNS = "status = 'RUNNING' AND alive_until < ?"
+"""RUNNING runs whose heartbeat stopped by a time (walks ``ix_runs_status_alive_until``)."""
+SELECT_DEAD_RUN = Statement(f"SELECT pk FROM runs WHERE {_DEAD_RUNS} LIMIT 1")
+KILL_DEAD_RUNS = Statement(
+    f"""UPDATE runs SET status = 'KILLED', end_time = COALESCE(heartbeat_at, start_time),
+                        heartbeat_lost = TRUE
+        WHERE {_DEAD_RUNS} RETURNING id"""
 )
-"""A RUNNING run whose heartbeat stopped (walks ``ix_runs_status_alive_until``)."""
+"""Mark them KILLED, ended at their last heartbeat; their ids."""
 SELECT_RUN_STATE = Statement("SELECT pk, status, heartbeat_lost FROM runs WHERE id = ?")
 INSERT_RUN = Statement(
     """INSERT INTO runs (id, experiment_pk, parent_pk, name, status, lifecycle, start_time,
