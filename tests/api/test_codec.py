@@ -191,3 +191,17 @@ def test_decoded_records_equal_constructed_ones_and_stay_frozen() -> None:
 def _run() -> Run:
     start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return Run("i", "n", "e", "x", RunStatus.FINISHED, start, start, "me", params={"a": "1"})
+
+
+class _Text(str):
+    pass
+
+
+def test_text_must_be_exactly_a_string() -> None:
+    with pytest.raises(InvalidInput, match="expected a string"):
+        decode({_Text("a"): "b"}, dict[str, str], "tags")
+    with pytest.raises(InvalidInput, match="expected a string"):
+        decode({"a": _Text("b")}, dict[str, str], "tags")
+    with pytest.raises(InvalidInput, match="expected a string"):
+        decode([[_Text("k"), 1.0, 1, 2]], list[Metric], "metrics")
+    assert decode({"a": "b"}, dict[str, str], "tags") == {"a": "b"}
