@@ -1,8 +1,10 @@
 """What a run ran on: interpreter, packages, host, hardware and git state.
 
-Collected once per process (packages and git take tens of milliseconds) and
-stored as a content-addressed JSON blob, so a thousand runs from the same
-environment share one copy.
+Collected once per process and stored as a content-addressed JSON blob, so a
+thousand runs from the same environment share one copy. What takes long to
+find (the package list, the platform string) is kept between processes in a
+per-user cache, reused only while what it was read from is unchanged
+(``system_info_cache``); the git state is read each time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import subprocess
 import sys
 from importlib import metadata
 from typing import Any
+
+from steward.tracking.system_info_cache import (
+    Stamp,
+    SystemInfoCache,
+    cache_file,
+    stamp_of,
+)
 
 
 def _in_git_work_tree() -> bool:
@@ -98,38 +107,48 @@ def _name_and_version(head: bytes, whole: bool) -> tuple[str | None, str | None,
     return name, version, whole
 
 
-def _metadata_files() -> list[str] | None:
-    """The metadata files of the distributions on ``sys.path``, in its order; None when
+def _path_folders() -> list[str] | None:
+    """The folders on ``sys.path`` that exist, in its order, as absolute paths; None when
     an entry is not a plain folder (a zip or an egg), which only ``importlib`` reads."""
-    files = []
+    folders = []
     for entry in sys.path:
-        if os.path.isfile(entry or "."):
+        folder = os.path.abspath(entry or ".")
+        if os.path.isfile(folder):
             return None
-        try:
-            children = os.scandir(entry or ".")
-        except OSError:
-            continue
-        with children:
-            for child in children:
-                lowered = child.name.lower()
-                if lowered.endswith(".dist-info"):
-                    files.append(os.path.join(child.path, "METADATA"))
-                elif lowered.endswith(".egg-info"):
-                    is_folder = child.is_dir()
-                    files.append(os.path.join(child.path, "PKG-INFO") if is_folder else child.path)
+        if os.path.isdir(folder):
+            folders.append(folder)
+    return folders
+
+
+def _metadata_files(folder: str) -> list[str]:
+    """The metadata files of the distributions in ``folder``."""
+    files: list[str] = []
+    try:
+        children = os.scandir(folder)
+    except OSError:
+        return files
+    with children:
+        for child in children:
+            lowered = child.name.lower()
+            if lowered.endswith(".dist-info"):
+                files.append(os.path.join(child.path, "METADATA"))
+            elif lowered.endswith(".egg-info"):
+                is_folder = child.is_dir()
+                files.append(os.path.join(child.path, "PKG-INFO") if is_folder else child.path)
     return files
 
 
-def _read_name_and_version(path: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` of a metadata file (None for what cannot be read).
+def _read_name_and_version(path: str) -> tuple[Stamp | None, str | None, str | None]:
+    """The stamp, ``Name`` and ``Version`` of a metadata file (None for what cannot be read).
 
     Read with ``os.read``: a buffered file object costs three times the read itself,
     hundreds of times over."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return None, None
+        return None, None, None
     try:
+        stamp = stamp_of(os.fstat(fd))
         head = os.read(fd, HEAD_BYTES)
         name, version, over = _name_and_version(head, len(head) < HEAD_BYTES)
         if not over:
@@ -137,34 +156,66 @@ def _read_name_and_version(path: str) -> tuple[str | None, str | None]:
             while chunk := os.read(fd, 1 << 16):
                 parts.append(chunk)
             name, version, _ = _name_and_version(b"".join(parts), True)
-        return name, version
+        return stamp, name, version
     except OSError:
-        return None, None
+        return None, None, None
     finally:
         os.close(fd)
 
 
-def installed_packages() -> dict[str, str | None]:
+def _folder_packages(folder: str, cache: SystemInfoCache) -> list[tuple[str | None, str | None]]:
+    """``(Name, Version)`` of each distribution in ``folder``: from the cache while the
+    folder and its metadata files are unchanged, else read (and recorded)."""
+    try:
+        folder_stamp = stamp_of(os.stat(folder))
+    except OSError:
+        return []
+    known = cache.folder(folder, folder_stamp)
+    if known is not None:
+        return known
+    files = [(path, *_read_name_and_version(path)) for path in _metadata_files(folder)]
+    cache.remember_folder(folder, folder_stamp, files)
+    return [(name, version) for _, _, name, version in files]
+
+
+def installed_packages(cache: SystemInfoCache | None = None) -> dict[str, str | None]:
     """Installed distributions, ``lower-case name -> version``.
 
     The metadata files are found and read directly, only their headers:
     ``importlib.metadata`` (whose ``dist.metadata`` also runs the e-mail parser
     over long descriptions) made the first run of a process spend ten times as
     long on a few hundred packages. It still reads ``sys.path`` entries that
-    are zips or eggs.
+    are zips or eggs. With ``cache``, folders unchanged since they were last
+    read are not read again (see ``system_info_cache``).
     """
-    files = _metadata_files()
-    found = (
-        [_read_name_and_version(path) for path in files]
-        if files is not None
-        else [_name_and_version(_metadata_text(dist).encode(), True)[:2]
-              for dist in metadata.distributions()]
-    )  # fmt: skip
+    folders = _path_folders()
+    if folders is None:
+        found = [
+            _name_and_version(_metadata_text(dist).encode(), True)[:2]
+            for dist in metadata.distributions()
+        ]
+    else:
+        cache = cache or SystemInfoCache(cache_file())
+        found = [package for folder in folders for package in _folder_packages(folder, cache)]
     packages: dict[str, str | None] = {}
     for name, version in found:
         if name:
             packages[name.lower()] = version
     return packages
+
+
+def _platform(cache: SystemInfoCache) -> str:
+    """``platform.platform()``, recorded for this interpreter file and kernel (it starts
+    ``uname -p`` in a child process)."""
+    try:
+        key: list[Any] = [sys.executable, *stamp_of(os.stat(sys.executable)), *os.uname()]
+    except (OSError, AttributeError):  # no executable file, or no uname (Windows)
+        return platform.platform()
+    value = cache.platform(key)
+    if value is None:
+        value = platform.platform()
+        cache.remember_platform(key, value)
+    return value
 
 
 def _metadata_text(dist: metadata.Distribution) -> str:
@@ -174,14 +225,17 @@ def _metadata_text(dist: metadata.Distribution) -> str:
 @functools.cache
 def collect_system_info() -> dict[str, Any]:
     """The system facts recorded with every run started by this process."""
-    packages = installed_packages()
+    cache = SystemInfoCache.load()
+    packages = installed_packages(cache)
+    platform_name = _platform(cache)
+    cache.save()
     return {
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
             "executable": sys.executable,
         },
-        "platform": platform.platform(),
+        "platform": platform_name,
         "host": socket.gethostname(),
         "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
         "memory_bytes": _memory_bytes(),
