@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +221,43 @@ def test_a_large_batch_is_published_whole_however_made_durable(
         big = batch.put_bytes(os.urandom(files.WRITEBACK_MIN_BYTES))
     assert store.missing([ref.digest for ref in [*refs, big]]) == []
     assert store.size(big.digest) == files.WRITEBACK_MIN_BYTES
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_an_early_synced_batch_fsyncs_as_it_writes_and_publishes_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.blobs import files
+
+    entered: list[str] = []
+    synced: list[str] = []
+    disk = threading.Event()
+    real_fsync = files._fsync
+
+    def slow_disk_fsync(path: str) -> None:
+        entered.append(path)
+        disk.wait(10)
+        real_fsync(path)
+        synced.append(path)
+
+    monkeypatch.setattr(files, "_fsync", slow_disk_fsync)
+    store = LocalBlobStore(tmp_path / "blobs")
+    block = store.batch(sync_early=True)
+    batch = block.__enter__()
+    ref = batch.put_bytes(b"an output")
+    deadline = time.monotonic() + 5
+    while not entered and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(entered) == 1  # started as it was written, before the batch ends
+    ending = threading.Thread(target=block.__exit__, args=(None, None, None))
+    ending.start()
+    ending.join(0.2)
+    assert ending.is_alive()  # the end waits for the disk...
+    assert not store.exists(ref.digest)  # ...and the blob is not visible before it is durable
+    disk.set()
+    ending.join(10)
+    assert store.get_bytes(ref.digest) == b"an output"
+    assert synced == entered  # one fsync, the early one
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
 
 

@@ -182,8 +182,9 @@ class HttpBlobStore:
             return self._upload(staged, digest, staged.stat().st_size)
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[HttpBlobStore]:
-        """Each upload is published whole by the server, so a batch is the store itself."""
+    def batch(self, sync_early: bool = False) -> Iterator[HttpBlobStore]:
+        """Each upload is published whole by the server, so a batch is the store itself
+        (and each blob is durable once uploaded: ``sync_early`` changes nothing)."""
         yield self
 
     # -- reading -----------------------------------------------------------------------

@@ -116,8 +116,13 @@ class BlobStore(Protocol):
     def put_copy(self, source: BlobStore, digest: str) -> BlobRef:
         """Copy blob ``digest`` from another store, verifying it in the same pass."""
 
-    def batch(self) -> AbstractContextManager[BlobWriter]:
-        """A writer for many blobs that become visible together when the block ends."""
+    def batch(self, sync_early: bool = False) -> AbstractContextManager[BlobWriter]:
+        """A writer for many blobs that become visible together when the block ends.
+
+        ``sync_early``: start making each blob durable as soon as it is written (for a
+        batch kept open while its writer does other work); a store whose writes are
+        durable when they return ignores it.
+        """
 
     def get_bytes(self, digest: str) -> bytes:
         """Return the verified content of a blob."""

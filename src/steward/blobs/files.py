@@ -19,6 +19,11 @@ Two Linux calls make this cheap, both reached through libc since Python's
   files, and only while the machine's dirty data (``/proc/meminfo``) is
   mostly the batch's own; otherwise each file is fsync'ed.
 
+A writer that keeps a batch open while it does other work (a pipeline run
+between its steps) can instead have each file fsync'ed on a background thread
+as soon as it is written (``sync_in_background``): the wait then overlaps that
+work, and the batch, when it ends, waits only for what is still running.
+
 Elsewhere (other systems, or libc without them) each file is fsync'ed, in
 parallel.
 """
@@ -146,6 +151,25 @@ def _fsync(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_SYNC_EARLY_THREADS = 4
+_syncer: ThreadPoolExecutor | None = None
+
+
+def sync_in_background(path: str) -> Future[None]:
+    """Start making one just-written file durable on a background thread.
+
+    ``fsync`` waits for the disk without holding the GIL, so the caller goes on
+    working meanwhile; whoever makes the file visible waits for the result first.
+    """
+    global _syncer
+    with _flusher_lock:
+        if _syncer is None:
+            _syncer = ThreadPoolExecutor(
+                max_workers=_SYNC_EARLY_THREADS, thread_name_prefix="steward-sync"
+            )
+    return _syncer.submit(_fsync, path)
 
 
 def _others_dirty(ours: int) -> bool:

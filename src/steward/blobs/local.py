@@ -22,6 +22,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -48,6 +49,7 @@ from steward.blobs.files import (
     make_durable,
     start_writeback,
     storage_errors,
+    sync_in_background,
     temp_beside,
     temp_name,
 )
@@ -224,16 +226,19 @@ class LocalBlobStore:
             return batch.put_copy(source, digest)
 
     @contextmanager
-    def batch(self) -> Iterator[LocalBlobBatch]:
+    def batch(self, sync_early: bool = False) -> Iterator[LocalBlobBatch]:
         """Write many blobs, published together (durably) when the block ends.
 
         Blobs put through the batch become visible when the block exits. Blobs
         finished before an exception are published too (they are whole, and
         an interrupted add or transfer then resumes from them); a blob is
-        never visible before it is durable.
+        never visible before it is durable. With ``sync_early`` each blob is
+        fsync'ed on a background thread as soon as it is written, for a batch
+        that stays open while its writer does other work (see
+        ``steward.blobs.files``); the block's end then waits for those.
         """
         with storage_errors(f"the blob store {self.url}"):
-            batch = LocalBlobBatch(self)
+            batch = LocalBlobBatch(self, sync_early)
             try:
                 yield batch
             finally:
@@ -522,23 +527,29 @@ class LocalBlobBatch:
     Thread-safe: a dataset's chunks are put from a pool of threads.
     """
 
-    def __init__(self, store: LocalBlobStore) -> None:
+    def __init__(self, store: LocalBlobStore, sync_early: bool = False) -> None:
         self.store = store
         self.algorithm = store.algorithm
         self._pending: dict[str, str] = {}
         self._pending_bytes = 0
         self._lock = threading.Lock()
         self._flush_ahead = FlushAhead(str(store._tmp))
+        self._sync_early = sync_early
+        self._syncing: dict[str, Future[None]] = {}
+        """Temp files being fsync'ed in the background (``sync_early``)."""
 
     def _keep(self, digest: str, temp: str | None, size: int) -> None:
         if temp is None:
             return
-        self._flush_ahead.wrote(size)
+        if not self._sync_early:
+            self._flush_ahead.wrote(size)
         with self._lock:
             duplicate = digest in self._pending
             if not duplicate:
                 self._pending[digest] = temp
                 self._pending_bytes += size
+                if self._sync_early:
+                    self._syncing[temp] = sync_in_background(temp)
         if duplicate:
             os.unlink(temp)
 
@@ -565,12 +576,17 @@ class LocalBlobBatch:
         return BlobRef(digest, size)
 
     def commit(self) -> None:
-        """Make every pending blob durable, then publish them."""
+        """Make every pending blob durable (waiting for the fsyncs started early), then
+        publish them."""
         with self._lock:
             pending, self._pending = self._pending, {}
             size, self._pending_bytes = self._pending_bytes, 0
+            syncing, self._syncing = self._syncing, {}
         if not pending:
             return
-        make_durable(list(pending.values()), str(self.store._tmp), size)
+        for started in syncing.values():
+            started.result()
+        rest = [temp for temp in pending.values() if temp not in syncing]
+        make_durable(rest, str(self.store._tmp), size)
         for digest, temp in pending.items():
             self.store._publish(temp, digest)

@@ -135,8 +135,9 @@ class FsspecBlobStore:
         return BlobRef(digest, len(data))
 
     @contextmanager
-    def batch(self) -> Iterator[FsspecBlobStore]:
-        """Object stores publish each PUT atomically, so a batch is the store itself."""
+    def batch(self, sync_early: bool = False) -> Iterator[FsspecBlobStore]:
+        """Object stores publish each PUT atomically, so a batch is the store itself
+        (and each blob is durable once written: ``sync_early`` changes nothing)."""
         yield self
 
     def get_bytes(self, digest: str) -> bytes:

@@ -151,7 +151,10 @@ class PipelineRunner:
         """Cache entries the pipeline's latest run used: a rerun's likely hits, prefetched."""
         self.pending: list[StepOutcome] = []
         self.in_flight: dict[Future[StepResult], str] = {}
-        self.writer = _Writer(workspace.blobs.batch, workspace.blobs.algorithm)
+        # Each output starts its fsync as soon as it is written, while later steps run.
+        self.writer = _Writer(
+            lambda: workspace.blobs.batch(sync_early=True), workspace.blobs.algorithm
+        )
         self.spec = WorkspaceSpec.of(workspace)
         self.last_flush = time.monotonic()
         self.failed = False
