@@ -23,9 +23,12 @@ survey data" runs again when a new version arrives.
 from __future__ import annotations
 
 import ast
+import contextlib
+import copy
 import hashlib
 import inspect
 import json
+import linecache
 import textwrap
 import types
 from typing import Any
@@ -60,8 +63,9 @@ def _bytecode(code: types.CodeType) -> str:
     return "|".join(parts)
 
 
-def _source_tree(obj: Any) -> tuple[str, ast.AST | None]:
-    """The normalised syntax tree of a function or class (dumped), and the tree itself."""
+def _from_getsource(obj: Any) -> tuple[str, ast.AST | None]:
+    """The normalised syntax tree of a function or class (dumped), and the tree itself,
+    from ``inspect.getsource``; a function without readable source by its bytecode."""
     try:
         source = textwrap.dedent(inspect.getsource(obj))
         tree = ast.parse(source)
@@ -70,6 +74,62 @@ def _source_tree(obj: Any) -> tuple[str, ast.AST | None]:
         return ("bytecode:" + _bytecode(code) if code is not None else repr(obj)), None
     definition = tree.body[0] if tree.body else tree
     return ast.dump(_strip(definition), annotate_fields=False), definition
+
+
+_parsed_files: dict[str, tuple[list[str], dict[int, ast.AST]]] = {}
+"""File -> (its lines as ``linecache`` holds them, its functions by first line)."""
+
+
+def _functions_of_file(code: types.CodeType, namespace: dict[str, Any]) -> dict[int, ast.AST]:
+    """The function definitions in ``code``'s source file, by their first line (that of
+    the first decorator, as ``co_firstlineno`` counts); parsed once per file while
+    ``linecache`` holds the same lines (it rereads a file that changed)."""
+    filename = code.co_filename
+    if filename.startswith("<"):  # a REPL, exec'd text
+        return {}
+    linecache.checkcache(filename)
+    lines = linecache.getlines(filename, namespace)
+    known = _parsed_files.get(filename)
+    if known is not None and known[0] is lines:
+        return known[1]
+    functions: dict[int, ast.AST] = {}
+    with contextlib.suppress(SyntaxError, ValueError):  # not Python (any more): inspect's turn
+        _collect_functions(ast.parse("".join(lines)).body, functions)
+    _parsed_files[filename] = (lines, functions)
+    return functions
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+"""The fields of a statement that hold statements (or clauses that do)."""
+
+
+def _collect_functions(statements: list[Any], found: dict[int, ast.AST]) -> None:
+    """Every function defined in ``statements``, nested ones too, by first line (only
+    statements are visited: a ``def`` is never inside an expression)."""
+    for node in statements:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[min([node.lineno, *(item.lineno for item in node.decorator_list)])] = node
+        for field in _BLOCKS:
+            inner = getattr(node, field, None)
+            if inner:
+                _collect_functions(inner, found)
+
+
+def _source_tree(obj: Any) -> tuple[str, ast.AST | None]:
+    """The normalised syntax tree of a function or class (dumped), and the tree itself.
+
+    A function is found in its module's syntax tree, parsed once per file: the same
+    tree ``inspect.getsource`` + ``ast.parse`` gives (``ast.dump`` leaves positions
+    out), without tokenizing each function's lines again. Anything else (classes,
+    lambdas, source that changed since import) goes through ``inspect``.
+    """
+    code = getattr(obj, "__code__", None)
+    if isinstance(code, types.CodeType):
+        node = _functions_of_file(code, getattr(obj, "__globals__", {})).get(code.co_firstlineno)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == code.co_name:
+            definition = _strip(copy.copy(node))  # the parsed tree stays as it is
+            return ast.dump(definition, annotate_fields=False), definition
+    return _from_getsource(obj)
 
 
 def _names_used(tree: ast.AST) -> list[str]:
