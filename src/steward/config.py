@@ -116,14 +116,25 @@ def resolve_settings(
     )
 
 
+_LOGIN_ENV = ("LOGNAME", "USER", "LNAME", "USERNAME")
+"""Where ``getpass.getuser`` looks first, in its order."""
+
+
 def current_user() -> str:
-    """The name recorded as the author of writes made by this process."""
+    """The name recorded as the author of writes made by this process: ``$STEWARD_USER``,
+    else the login name as ``getpass.getuser`` finds it (the environment, then the
+    password database), without importing ``getpass`` (and the terminal module it
+    loads) into every process that writes."""
     explicit = os.environ.get(USER_ENV)
     if explicit:
         return explicit
+    for name in _LOGIN_ENV:
+        login = os.environ.get(name)
+        if login:
+            return login
     try:
-        import getpass
+        import pwd
 
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid-{os.getuid()}"
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
