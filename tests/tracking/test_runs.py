@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -280,6 +284,60 @@ def test_system_info_is_recorded_once_per_environment(any_workspace: Any) -> Non
         steward.get_run(first.id).system_info_digest
         == steward.get_run(second.id).system_info_digest
     )
+
+
+@pytest.fixture
+def local_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh workspace on SQLite, made the current one."""
+    from steward.workspace import open_workspace
+    from tests.conftest import pinned
+
+    yield from pinned(open_workspace(home=tmp_path / "home"), monkeypatch, tmp_path)
+
+
+def test_a_run_is_stored_only_once_its_system_info_is_durable(
+    local_workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steward.blobs import files
+
+    backend = local_workspace.tracking
+    entered: list[str] = []
+    disk = threading.Event()
+    real_fsync = files._fsync
+    written_before_experiment: list[int] = []
+    look_up = backend.get_or_create_experiment
+
+    def slow_disk_fsync(path: str) -> None:
+        entered.append(path)
+        disk.wait(10)
+        real_fsync(path)
+
+    def get_or_create_experiment(name: str) -> Any:
+        written_before_experiment.append(len(os.listdir(local_workspace.blobs.root / "tmp")))
+        return look_up(name)
+
+    monkeypatch.setattr(files, "_fsync", slow_disk_fsync)
+    monkeypatch.setattr(backend, "get_or_create_experiment", get_or_create_experiment)
+    started: dict[str, Any] = {}
+    starting = threading.Thread(target=lambda: started.update(run=steward.start_run("r", "held")))
+    starting.start()
+    deadline = time.monotonic() + 10
+    experiment = None
+    while experiment is None and time.monotonic() < deadline:
+        try:  # created while the system info is on its way to disk
+            experiment = backend.get_experiment("held")
+        except NotFound:
+            time.sleep(0.005)
+    assert experiment is not None and starting.is_alive()
+    assert written_before_experiment == [1]  # the blob was written (its fsync started) first
+    assert len(steward.search_runs(experiment="held")) == 0  # no run names the blob yet
+    disk.set()
+    starting.join(10)
+    assert len(entered) == 1
+    digest = steward.get_run(started["run"].id).system_info_digest
+    assert digest is not None and local_workspace.blobs.exists(digest)
+    assert backend.system_info(started["run"].id)["python"]["version"]
+    started["run"].end()
 
 
 def test_experiments_are_created_listed_and_unique(any_workspace: Any) -> None:

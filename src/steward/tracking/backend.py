@@ -35,6 +35,11 @@ class TrackingBackend(Protocol):
     def list_experiments(self) -> list[Experiment]:
         """All active experiments."""
 
+    def prepare_system_info(self, system_info: dict[str, Any]) -> None:
+        """Start storing ``system_info`` for the runs about to be created with it, so that
+        making it durable overlaps what comes before them; ``create_run`` and
+        ``record_run`` wait for it (a run never names a blob that is not durable)."""
+
     def create_run(
         self,
         experiment_id: str,

@@ -139,6 +139,9 @@ def start_run(
                 or os.environ.get(EXPERIMENT_ENV)
                 or DEFAULT_EXPERIMENT
             )
+            system_info = collect_system_info()
+            if not backend.defers_run_start:  # its fsync overlaps the experiment's look-up
+                backend.prepare_system_info(system_info)
             experiment_record = backend.get_or_create_experiment(experiment_name)
             if backend.defers_run_start:
                 run = _unsent_run(backend, experiment_record, name, tag_values, parent)
@@ -148,7 +151,7 @@ def start_run(
                     name=name,
                     tags=tag_values,
                     parent_id=parent.id if parent else None,
-                    system_info=collect_system_info(),
+                    system_info=system_info,
                     alive_ms=alive_ms(),
                 )
                 run = ActiveRun(backend, record, _buffer, on_end=_forget)

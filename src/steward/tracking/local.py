@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ class LocalTrackingBackend:
         """Whether ``steward.start_run`` creates runs with their first write (a server)."""
         self._system_info: dict[str, Any] | None = None
         self._system_info_digest_value = ""
+        self._system_info_lock = threading.Lock()
+        self._preparing: tuple[dict[str, Any], str, ExitStack] | None = None
+        """System info whose blob is written and on its way to disk (``prepare_system_info``)."""
         self._experiments: dict[str, Experiment] = {}
 
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
@@ -50,13 +55,36 @@ class LocalTrackingBackend:
         """All active experiments."""
         return self.store.tracking.list_experiments()
 
+    def prepare_system_info(self, system_info: dict[str, Any]) -> None:
+        """Write the system-info blob now and fsync it in the background (its batch is
+        published by the next ``create_run`` / ``record_run``, before the run is)."""
+        with self._system_info_lock:
+            if self._system_info is system_info or self._preparing is not None:
+                return
+            payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+            stack = ExitStack()
+            batch = stack.enter_context(self.blobs.batch(sync_early=True))
+            try:
+                digest = batch.put_bytes(payload).digest
+            except BaseException:
+                stack.close()
+                raise
+            self._preparing = (system_info, digest, stack)
+
     def _system_info_digest(self, system_info: dict[str, Any]) -> str:
         # The SDK passes the same (cached) dict for every run of a process.
-        if self._system_info is not system_info:
-            payload = json.dumps(system_info, sort_keys=True, default=str).encode()
-            self._system_info_digest_value = self.blobs.put_bytes(payload).digest
-            self._system_info = system_info
-        return self._system_info_digest_value
+        with self._system_info_lock:
+            if self._preparing is not None:
+                prepared, digest, stack = self._preparing
+                self._preparing = None
+                stack.close()  # durable, then visible: before the run that names it
+                if prepared is system_info:
+                    self._system_info, self._system_info_digest_value = prepared, digest
+            if self._system_info is not system_info:
+                payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+                self._system_info_digest_value = self.blobs.put_bytes(payload).digest
+                self._system_info = system_info
+            return self._system_info_digest_value
 
     def create_run(
         self,
