@@ -154,24 +154,34 @@ def _captured() -> Iterator[tuple[_Tee, _Tee]]:
 
 
 def _reset_peak_memory() -> bool:
-    """Reset the process's peak resident memory (Linux); whether that worked."""
+    """Reset the process's peak resident memory (Linux); whether that worked.
+
+    Plain ``os`` calls: a buffered text file per step cost ten times the write."""
     try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        os.write(fd, b"5")
         return True
     except OSError:
         return False
+    finally:
+        os.close(fd)
 
 
 def _peak_memory(reset: bool) -> int | None:
     """Peak resident memory since the reset, in bytes (the process's lifetime peak otherwise)."""
     if reset:
         try:
-            with open("/proc/self/status") as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
+            fd = os.open("/proc/self/status", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                status = os.read(fd, 1 << 16)
+            finally:
+                os.close(fd)
+            start = status.index(b"\nVmHWM:") + 7
+            return int(status[start : status.index(b"kB", start)]) * 1024
+        except (OSError, ValueError):
             pass
     try:
         import resource
