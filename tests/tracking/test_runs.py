@@ -340,6 +340,20 @@ def test_a_run_is_stored_only_once_its_system_info_is_durable(
     started["run"].end()
 
 
+def test_params_given_at_the_start_are_stored_with_the_run(any_workspace: Any) -> None:
+    with steward.start_run(params={"lr": 0.1, "model": "rf"}) as run:
+        steward.log_param("lr", 0.1)  # the same value again is fine
+        with pytest.raises(Conflict):
+            steward.log_param("lr", 0.2)
+    assert steward.get_run(run.id).params == {"lr": "0.1", "model": "rf"}
+    with pytest.raises(InvalidInput, match="param"):
+        steward.start_run(params={"bad\nname": 1})
+    assert steward.active_run() is None
+    with steward.start_run(run_id=run.id, params={"epochs": 3}):
+        pass
+    assert steward.get_run(run.id).params == {"lr": "0.1", "model": "rf", "epochs": "3"}
+
+
 def test_experiments_are_created_listed_and_unique(any_workspace: Any) -> None:
     backend = any_workspace.tracking
     backend.create_experiment("alpha", description="first")

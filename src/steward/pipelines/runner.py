@@ -191,12 +191,11 @@ class PipelineRunner:
                 "steward.executor": self.executor.name,
             },
             nested=fluent.active_run() is not None,
+            params={k: _param_text(v) for k, v in self.graph.params.items()},
         )
         self.run_id, self.experiment_id = parent.id, parent.experiment_id
         status = RunStatus.FAILED
         try:
-            if self.graph.params:
-                parent.log_params({k: _param_text(v) for k, v in self.graph.params.items()})
             if settings.cache:  # before this run's record becomes the pipeline's latest
                 self.candidates = self.store.cache_candidates(self.graph.name)
             self.step_pks = self.store.create_run(

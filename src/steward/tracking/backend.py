@@ -48,8 +48,10 @@ class TrackingBackend(Protocol):
         parent_id: str | None = None,
         system_info: dict[str, Any] | None = None,
         alive_ms: int | None = None,
+        params: dict[str, str] | None = None,
     ) -> Run:
-        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always)."""
+        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always), with
+        its first ``params`` in the same write."""
 
     def record_run(
         self,

@@ -93,6 +93,7 @@ def start_run(
     nested: bool = False,
     description: str | None = None,
     run_id: str | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ActiveRun:
     """Start a run and make it the active one, or attach to an existing run.
 
@@ -101,6 +102,8 @@ def start_run(
         experiment: experiment name; default the one set by ``set_experiment``,
             ``$STEWARD_EXPERIMENT`` or ``"Default"``. Created if missing.
         tags: initial tags (set on the run when attaching).
+        params: params stored with the run's creation, in the same write as
+            ``log_params`` right after would have made its own (logged when attaching).
         nested: start a child of the active run instead of refusing.
         description: stored as the ``description`` tag.
         run_id: attach to this run instead of starting one (MLflow's argument). A
@@ -116,7 +119,7 @@ def start_run(
             ``name`` / ``experiment`` contradict the run attached to.
         NotFound: no run has id ``run_id``.
     """
-    from steward.store.validation import check_tag_value
+    from steward.store.validation import check_name, check_param_value, check_tag_value
     from steward.tracking.system_info import collect_system_info
 
     with _lock:
@@ -128,10 +131,14 @@ def start_run(
             )
         backend = _backend()
         tag_values = {key: check_tag_value(key, value) for key, value in (tags or {}).items()}
+        param_values = {
+            check_name("param", key): check_param_value(key, value)
+            for key, value in (params or {}).items()
+        }
         if description is not None:
             tag_values["description"] = description
         if run_id is not None:
-            run = _attach(backend, run_id, name, experiment, tag_values)
+            run = _attach(backend, run_id, name, experiment, tag_values, param_values)
         else:
             experiment_name = (
                 experiment
@@ -144,7 +151,9 @@ def start_run(
                 backend.prepare_system_info(system_info)
             experiment_record = backend.get_or_create_experiment(experiment_name)
             if backend.defers_run_start:
-                run = _unsent_run(backend, experiment_record, name, tag_values, parent)
+                run = _unsent_run(
+                    backend, experiment_record, name, tag_values, param_values, parent
+                )
             else:
                 record = backend.create_run(
                     experiment_record.id,
@@ -153,6 +162,7 @@ def start_run(
                     parent_id=parent.id if parent else None,
                     system_info=system_info,
                     alive_ms=alive_ms(),
+                    params=param_values,
                 )
                 run = ActiveRun(backend, record, _buffer, on_end=_forget)
         _stack.append(run)
@@ -166,6 +176,7 @@ def _unsent_run(
     experiment: Experiment,
     name: str | None,
     tags: dict[str, str],
+    params: dict[str, str],
     parent: ActiveRun | None,
 ) -> ActiveRun:
     """A run started through a server, created with its first write (see ``ActiveRun``);
@@ -175,7 +186,9 @@ def _unsent_run(
     parent_id = parent.id if parent else None
     start = RunStart(uuid.uuid4().hex, experiment.id, name, tags, parent_id, None, None, alive_ms())
     record = start.record(experiment.name, "")  # the server names the caller; ``info`` reads it
-    unsent = UnsentStart(dict(start.tags), collect_system_info(), start.start_time, start.alive_ms)
+    unsent = UnsentStart(
+        dict(start.tags), collect_system_info(), start.start_time, start.alive_ms, dict(params)
+    )
     return ActiveRun(backend, record, _buffer, on_end=_forget, unsent=unsent)
 
 
@@ -185,6 +198,7 @@ def _attach(
     name: str | None,
     experiment: str | None,
     tags: dict[str, str],
+    params: dict[str, str],
 ) -> ActiveRun:
     """A handle on an existing run, made RUNNING for this process (see ``start_run``)."""
     record = backend.get_run(run_id)
@@ -198,8 +212,8 @@ def _attach(
             f"run {run_id} is called {record.name!r}, not {name!r}; attach without name=."
         )
     joined = backend.attach_run(run_id, alive_ms())
-    if tags:
-        backend.log_batch(run_id, tags=tags)
+    if tags or params:
+        backend.log_batch(run_id, params=params or None, tags=tags or None)
     return ActiveRun(backend, backend.get_run(run_id), _buffer, on_end=_forget, joined=joined)
 
 

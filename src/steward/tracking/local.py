@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -94,8 +95,15 @@ class LocalTrackingBackend:
         parent_id: str | None = None,
         system_info: dict[str, Any] | None = None,
         alive_ms: int | None = None,
+        params: dict[str, str] | None = None,
     ) -> Run:
-        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always)."""
+        """Start a run (alive for ``alive_ms`` without a heartbeat; None: always), with
+        its first ``params`` in the same write."""
+        if params:  # the write that creates a run with its params: a new id of ours
+            return self.record_run(
+                uuid.uuid4().hex, experiment_id, name, tags, parent_id, system_info,
+                alive_ms=alive_ms, params=params,
+            )  # fmt: skip
         digest = self._system_info_digest(system_info) if system_info else None
         return self.store.tracking.create_run(
             experiment_id, name, self.actor, tags, parent_id, digest, alive_ms=alive_ms
