@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -83,6 +84,32 @@ def test_a_folder_changed_just_now_is_not_recorded(
     _dist(site, "Tool-A", "1.0")
     assert _packages()["tool-a"] == "1.0"
     assert str(site) not in json.loads(cache_file().read_text())["folders"]
+
+
+def test_the_cache_keeps_the_folders_on_the_path_and_those_recorded_last(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(system_info_cache, "MAX_FOLDERS", 3)
+    folders = []
+    for index in range(5):
+        folder = tmp_path / f"extra-{index}"
+        folder.mkdir()
+        _dist(folder, f"Extra-{index}", "1.0")
+        folders.append(folder)
+    time.sleep(0.1)
+    for folder in folders:  # five processes, each with another folder on its path
+        sys.path.insert(0, str(folder))
+        try:
+            assert _packages()[folder.name] == "1.0"
+        finally:
+            sys.path.remove(str(folder))
+    recorded = json.loads(cache_file().read_text())["folders"]
+    assert [str(folder) in recorded for folder in folders] == [False, True, True, True, True]
+    assert str(site) in recorded
+    shutil.rmtree(folders[1])
+    _dist(site, "Tool-C", "1.0")  # a change, so that the cache is written again
+    assert _packages()["tool-c"] == "1.0"
+    assert str(folders[1]) not in json.loads(cache_file().read_text())["folders"]
 
 
 @pytest.mark.parametrize(

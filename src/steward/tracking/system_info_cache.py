@@ -39,6 +39,10 @@ FORMAT = 1
 SETTLE_S = 2.0
 """Seconds a folder or file must have been left unchanged before its reading is kept."""
 
+MAX_FOLDERS = 64
+"""Folders kept besides those this process read: the most recently recorded ones (folders
+that no longer exist are dropped)."""
+
 Stamp = list[int]
 """What says that a file is unchanged: modification time, change time (ns), size."""
 
@@ -78,6 +82,8 @@ class SystemInfoCache:
         platform_record = data.get("platform")
         self._platform = platform_record if isinstance(platform_record, dict) else {}
         self._changed = False
+        self._read: set[str] = set()
+        """The folders this process asked about (always kept)."""
         self._settled_before = time.time_ns() - int(SETTLE_S * 1e9)
 
     @classmethod
@@ -107,6 +113,7 @@ class SystemInfoCache:
 
     def folder(self, folder: str, folder_stamp: Stamp) -> list[Package] | None:
         """The packages recorded for ``folder`` if it and its metadata files are unchanged."""
+        self._read.add(folder)
         record = self._folders.get(folder)
         if not isinstance(record, dict) or record.get("stamp") != folder_stamp:
             return None
@@ -130,6 +137,7 @@ class SystemInfoCache:
     ) -> None:
         """Record what ``folder``'s metadata files said, unless any of it changed just now."""
         if self._settled(folder_stamp) and all(self._settled(stamp) for _, stamp, _, _ in files):
+            self._folders.pop(folder, None)  # last: the most recently read
             self._folders[folder] = {"stamp": folder_stamp, "files": [list(f) for f in files]}
             self._changed = True
         elif self._folders.pop(folder, None) is not None:
@@ -149,7 +157,10 @@ class SystemInfoCache:
         """Write the cache back if it changed (atomically; silently not, where it cannot)."""
         if not self._changed:
             return
-        payload = {"format": FORMAT, "platform": self._platform, "folders": self._folders}
+        others = [folder for folder in self._folders if folder not in self._read]
+        kept = {*self._read, *[folder for folder in others if os.path.isdir(folder)][-MAX_FOLDERS:]}
+        folders = {folder: record for folder, record in self._folders.items() if folder in kept}
+        payload = {"format": FORMAT, "platform": self._platform, "folders": folders}
         data = json.dumps(payload, separators=(",", ":")).encode()
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
