@@ -261,6 +261,25 @@ def test_an_early_synced_batch_fsyncs_as_it_writes_and_publishes_after(
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_syncs_in_the_background_with_threads_of_its_own(tmp_path: Path) -> None:
+    from steward.blobs import files
+
+    (tmp_path / "parent").write_bytes(b"parent")
+    files.sync_in_background(str(tmp_path / "parent")).result(10)  # the pool has a thread
+    child = os.fork()
+    if child == 0:  # the parent's pool thread does not exist here
+        code = 1
+        try:
+            (tmp_path / "child").write_bytes(b"child")
+            files.sync_in_background(str(tmp_path / "child")).result(10)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_syncfs_is_chosen_only_while_little_else_is_dirty() -> None:
     from steward.blobs import files
 

@@ -172,6 +172,16 @@ def sync_in_background(path: str) -> Future[None]:
     return _syncer.submit(_fsync, path)
 
 
+def _forget_threads_after_fork() -> None:
+    """A forked child has none of its parent's threads: its pools start their own."""
+    global _syncer, _flusher
+    _syncer = _flusher = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
+
+
 def _others_dirty(ours: int) -> bool:
     """Whether much more than ``ours`` bytes wait to be written to disk, machine-wide.
 
