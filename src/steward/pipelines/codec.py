@@ -48,10 +48,13 @@ def type_name(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Encoded:
-    """An output in stored form: its codec and bytes (None for a model, stored apart)."""
+    """An output in stored form: its codec and bytes (None for a model, stored apart).
+
+    A small table's Arrow IPC file is a view of the buffer Arrow wrote it to: copying it
+    into a ``bytes`` (fresh memory, a page fault per 4 KiB) cost more than writing it."""
 
     kind: str
-    data: bytes | None
+    data: bytes | memoryview | None
     type: str
 
 
@@ -80,21 +83,21 @@ def _parquet(table: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _arrow_file(table: Any) -> bytes:
+def _arrow_file(table: Any) -> memoryview:
     import pyarrow as pa
 
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue()).cast("B")  # Arrow's buffer, as unsigned bytes
 
 
-def _table_bytes(table: Any) -> bytes:
+def _table_bytes(table: Any) -> bytes | memoryview:
     """A table stored: small ones as an Arrow IPC file, others as Parquet."""
     return _arrow_file(table) if table.nbytes <= SMALL_TABLE_BYTES else _parquet(table)
 
 
-def _read_table(data: bytes) -> Any:
+def _read_table(data: bytes | memoryview) -> Any:
     """The table in ``data``, an Arrow IPC file or a Parquet file."""
     if data[: len(_ARROW_FILE_MAGIC)] == _ARROW_FILE_MAGIC:
         import pyarrow as pa
@@ -194,14 +197,14 @@ def encode(value: Any, step: str, output: str = "output") -> Encoded:
     )
 
 
-def decode(kind: str, data: bytes) -> Any:
+def decode(kind: str, data: bytes | memoryview) -> Any:
     """The value stored as ``data`` by codec ``kind`` (not for models).
 
     Raises:
         InvalidInput: an unknown codec.
     """
     if kind == "json":
-        return json.loads(data)
+        return json.loads(bytes(data))
     if kind == "bytes":
         return data
     if kind == "numpy":
@@ -269,7 +272,7 @@ def put(writer: BlobWriter | BlobStore, encoded: Encoded) -> tuple[str, int, str
 
         # The digest the blob would have, so cache keys do not depend on where it lives.
         digest = digest_bytes(encoded.data, writer.algorithm)
-        return digest, len(encoded.data), encoded.data.decode()
+        return digest, len(encoded.data), bytes(encoded.data).decode()
     ref = writer.put_bytes(encoded.data)
     return ref.digest, ref.size, None
 
