@@ -84,12 +84,20 @@ def _parquet(table: Any) -> bytes:
 
 
 def _arrow_file(table: Any) -> memoryview:
+    """The Arrow IPC file of ``table``, written once to learn its size, then into memory
+    of exactly that size: a growing Arrow output stream took 1-6 ms of page faults in a
+    fresh process for the 0.8 MB frame of the pipelines benchmark (0.5 ms this way)."""
     import pyarrow as pa
 
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return memoryview(sink.getvalue()).cast("B")  # Arrow's buffer, as unsigned bytes
+    def write(sink: Any) -> None:
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+    measure = pa.MockOutputStream()
+    write(measure)
+    content = bytearray(measure.size())
+    write(pa.FixedSizeBufferWriter(pa.py_buffer(content)))
+    return memoryview(content)
 
 
 def _table_bytes(table: Any) -> bytes | memoryview:
