@@ -30,7 +30,6 @@ parallel.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import itertools
 import os
@@ -44,7 +43,6 @@ from functools import cache
 from typing import Any
 
 from steward.errors import StorageError, StorageFull
-from steward.libc import libc
 
 SYNCFS_MIN_FILES = 64
 """A batch of at least this many files is made durable with one syncfs (if
@@ -75,8 +73,18 @@ def temp_beside(target: str) -> str:
 
 @cache
 def _libc() -> Any:
-    """The C library if it has ``syncfs`` and ``sync_file_range`` (Linux), else None."""
-    lib = libc() if sys.platform.startswith("linux") else None
+    """The C library if it has ``syncfs`` and ``sync_file_range`` (Linux), else None.
+
+    Loaded on first use (``ctypes`` costs a process ~2 ms to import): writing a few
+    small blobs, as a pipeline run does, never needs it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    from steward.libc import libc
+
+    lib = libc()
     if lib is None or not (hasattr(lib, "syncfs") and hasattr(lib, "sync_file_range")):
         return None
     lib.syncfs.argtypes = [ctypes.c_int]
