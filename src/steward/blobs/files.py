@@ -97,8 +97,10 @@ def start_writeback(fd: int, size: int) -> None:
 
     A hint only: durability still comes from ``make_durable``.
     """
+    if size < WRITEBACK_MIN_BYTES:
+        return
     libc = _libc()
-    if libc is not None and size >= WRITEBACK_MIN_BYTES:
+    if libc is not None:
         libc.sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
