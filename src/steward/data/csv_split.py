@@ -17,6 +17,7 @@ import ctypes
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,10 @@ _FALLBACK_STEP = 16 << 20
 """Bytes copied out at a time to look for a quote where the C library has no ``memchr``."""
 
 
+@cache
 def _memchr() -> Any:
-    """The C library's ``memchr`` (it releases the GIL), or None where there is none."""
+    """The C library's ``memchr`` (it releases the GIL), or None where there is none;
+    its argument types are set once, not by every range that looks for a quote."""
     function = getattr(libc(), "memchr", None)
     if function is not None:
         function.restype = ctypes.c_void_p

@@ -50,8 +50,9 @@ def type_name(value: Any) -> str:
 class Encoded:
     """An output in stored form: its codec and bytes (None for a model, stored apart).
 
-    A small table's Arrow IPC file is a view of the buffer Arrow wrote it to: copying it
-    into a ``bytes`` (fresh memory, a page fault per 4 KiB) cost more than writing it."""
+    A small table's Arrow IPC file is a view of the memory it was written into (of its
+    exact size): copying it into a ``bytes`` (fresh memory, a page fault per 4 KiB) cost
+    more than writing it."""
 
     kind: str
     data: bytes | memoryview | None

@@ -18,6 +18,12 @@ from steward.store.records import Artifact, Experiment, Metric, Run, RunPage, Ru
 from steward.store.validation import check_artifact_path
 
 
+def _system_info_payload(system_info: dict[str, Any]) -> bytes:
+    """The system-info blob's bytes: one serialisation, whichever path stores it, so
+    the same facts always get the same digest."""
+    return json.dumps(system_info, sort_keys=True, default=str).encode()
+
+
 class LocalTrackingBackend:
     """Tracking on a local or database-backed store, writing as ``actor``."""
 
@@ -62,7 +68,7 @@ class LocalTrackingBackend:
         with self._system_info_lock:
             if self._system_info is system_info or self._preparing is not None:
                 return
-            payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+            payload = _system_info_payload(system_info)
             stack = ExitStack()
             batch = stack.enter_context(self.blobs.batch(sync_early=True))
             try:
@@ -82,7 +88,7 @@ class LocalTrackingBackend:
                 if prepared is system_info:
                     self._system_info, self._system_info_digest_value = prepared, digest
             if self._system_info is not system_info:
-                payload = json.dumps(system_info, sort_keys=True, default=str).encode()
+                payload = _system_info_payload(system_info)
                 self._system_info_digest_value = self.blobs.put_bytes(payload).digest
                 self._system_info = system_info
             return self._system_info_digest_value
