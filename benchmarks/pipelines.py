@@ -529,6 +529,17 @@ def report(tools: list[dict[str, Any]], extra: dict[str, Any]) -> None:
     console.print(targets)
 
 
+def _at_least_one(text: str) -> int:
+    """``--repeat``'s value: a whole number of at least 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def main() -> None:
     """Run the measures and print the tables."""
     parser = argparse.ArgumentParser()
@@ -536,7 +547,7 @@ def main() -> None:
     parser.add_argument("--only", default="plain,steward,kedro,prefect,zenml,metaflow")
     parser.add_argument(
         "--repeat",
-        type=int,
+        type=_at_least_one,
         help="fresh workspaces per tool, the tools taking turns; medians shown (default 5, "
         "1 --quick)",
     )
